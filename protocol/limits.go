@@ -1,0 +1,71 @@
+package protocol
+
+import "fmt"
+
+// Wire limits of the v1 protocol. Servers may lower or raise the frame limit
+// by configuration; the message and peer id limits are part of the protocol.
+const (
+	// MaxMessageBytes bounds the UTF-8 length of a direct message's text
+	// (`msg`). A longer text is refused with CloseTooLong.
+	MaxMessageBytes = 5120
+	// MaxPeerIDLen bounds a peer id, in bytes. A longer or empty id is
+	// refused with CloseMalformedPeerID.
+	MaxPeerIDLen = 64
+	// DefaultMaxFrameBytes is the default bound on one frame: room for a
+	// 5120-byte message with its envelope and escaping, and for long watch
+	// lists. A larger frame is refused with CloseTooLong before it is
+	// buffered whole.
+	DefaultMaxFrameBytes = 64 << 10
+)
+
+// CloseCode is a WebSocket close code (also used as the close reason on the
+// other transports).
+type CloseCode int
+
+// Close codes. The 41xx/42xx values are the v1 table of
+// reference/protocol-v1.md §1.4 plus reserved v2 values; 1xxx are RFC 6455.
+const (
+	CloseNormal          CloseCode = 1000 // orderly close
+	CloseGoingAway       CloseCode = 1001 // server shutting down
+	CloseUnsupportedData CloseCode = 1003 // a binary frame on a text-only dialect
+	CloseInvalidPayload  CloseCode = 1007 // malformed JSON/msgpack, or an unknown or malformed command (legacy dialect)
+	ClosePolicyViolation CloseCode = 1008 // flood: too many commands too fast
+
+	CloseAppNotAvailable CloseCode = 4100 // unknown or disabled appId (v2 value)
+	CloseMalformedPeerID CloseCode = 4103 // empty peer id, or longer than the limit
+	CloseNoSession       CloseCode = 4105 // a command for a peer without an open session on this connection
+	CloseReadTimeout     CloseCode = 4107 // nothing read from the client for too long
+	CloseLoginTimeout    CloseCode = 4108 // no successful session open in time, or a refused open signature
+	CloseTooLong         CloseCode = 4109 // message text or frame over its limit
+	CloseInternal        CloseCode = 4200 // internal server error (storage failure)
+	CloseSlowConsumer    CloseCode = 4201 // the client does not read fast enough (v2 "send timeout")
+)
+
+// CloseError is returned by the core when a command must end the
+// connection; transports close with Code and Reason.
+type CloseError struct {
+	Code   CloseCode
+	Reason string
+}
+
+func (e *CloseError) Error() string { return fmt.Sprintf("close %d: %s", int(e.Code), e.Reason) }
+
+// Is reports whether target is a *CloseError with the same code.
+func (e *CloseError) Is(target error) bool {
+	t, ok := target.(*CloseError)
+	return ok && t.Code == e.Code
+}
+
+// Closef returns a *CloseError with a formatted reason.
+func Closef(code CloseCode, format string, args ...any) *CloseError {
+	return &CloseError{Code: code, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Error codes carried by KindError in modern dialects. They reuse the close
+// code numbers where one exists, so a client can treat both alike.
+const (
+	ErrCodeBadCommand = 1007 // malformed or unknown command; the connection stays open
+	ErrCodeTooLong    = 4109 // message text too long; not sent
+	ErrCodeNoSession  = 4105 // no open session for that peer on this connection
+	ErrCodeInternal   = 4200
+)

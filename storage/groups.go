@@ -1,0 +1,61 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors of the group store.
+var (
+	ErrNotFound  = errors.New("storage: not found")
+	ErrGroupFull = errors.New("storage: group full")
+)
+
+// Group is one group ("room"), the AVOSRealtimeGroups row of the v1 service.
+type Group struct {
+	App       string
+	ID        string   // 24 lowercase hex digits
+	Members   []string // m: member peer ids, in join order (empty for open groups)
+	Transient bool     // tr: an open group (no member list, transient messages only)
+	// Attrs holds the app's own columns (name, owner, ...) as JSON values
+	// keyed by column name; never m, tr, objectId, createdAt or updatedAt.
+	Attrs     map[string]any
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Groups stores groups and their membership durably.
+type Groups interface {
+	// CreateGroup stores a new group; g.ID must be set and unused.
+	CreateGroup(ctx context.Context, g *Group) error
+	// Group returns one group, or ErrNotFound.
+	Group(ctx context.Context, app, id string) (*Group, error)
+	// AddMembers adds peers that are not members yet, keeping at most limit
+	// members (limit <= 0: no limit); it returns the peers actually added.
+	// If the additions would exceed limit nothing is added and ErrGroupFull
+	// is returned. Unknown group: ErrNotFound.
+	AddMembers(ctx context.Context, app, id string, peers []string, limit int) (added []string, err error)
+	// RemoveMembers removes peers and returns those that were members.
+	RemoveMembers(ctx context.Context, app, id string, peers []string) (removed []string, err error)
+	// GroupsOf returns the ids of the groups the peer is a member of.
+	GroupsOf(ctx context.Context, app, peer string) ([]string, error)
+}
+
+// GroupQuery selects groups for the REST class API.
+type GroupQuery struct {
+	App    string
+	Member string         // only groups with this member (where={"m": peer}); empty = any
+	Attrs  map[string]any // only groups whose app columns equal these values
+	Limit  int            // <= 0 means 100
+	Skip   int
+}
+
+// GroupAttrs reads and writes the app columns of groups (the REST class API).
+type GroupAttrs interface {
+	// SetAttrs merges attrs into the group's app columns (a nil value
+	// deletes a column) and bumps UpdatedAt. Unknown group: ErrNotFound.
+	SetAttrs(ctx context.Context, app, id string, attrs map[string]any) (*Group, error)
+	// QueryGroups lists groups, oldest first.
+	QueryGroups(ctx context.Context, q GroupQuery) ([]*Group, error)
+}

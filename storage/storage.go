@@ -1,0 +1,104 @@
+// Package storage defines the small interfaces rtgate keeps its durable state
+// behind: the per-peer offline inbox and the message history. Implementations
+// live in subpackages (badger is the embedded default, memory is for tests)
+// and all of them pass the conformance suite in storagetest.
+//
+// Concurrency: every implementation is safe for concurrent use.
+//
+// Imports: the standard library only; nothing of rtgate.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrClosed is returned by a store used after Close.
+var ErrClosed = errors.New("storage: closed")
+
+// Message is one persistent message as stored in inboxes and history.
+type Message struct {
+	App     string   // app id
+	ID      string   // server message id (stable across redeliveries)
+	From    string   // sender peer id
+	To      []string // recipient peer ids (direct messages)
+	Room    string   // group id (group messages); empty for direct ones
+	Text    string   // the payload, as sent
+	Time    int64    // server receive time, ms since the epoch
+	Receipt bool     // the sender asked for a delivery receipt
+	FromIP  string   // sender address, for history
+	ConvID  string   // conversation id: md5 of sorted participants, or the group id
+}
+
+// Messages persists messages: one call writes the history record and every
+// inbox entry, durably (fsync'd) before it returns. Implementations batch
+// concurrent calls into one sync (group commit).
+type Messages interface {
+	// Persist stores m in the history and in the inbox of each peer in
+	// inbox (which may be empty: history only).
+	Persist(ctx context.Context, m *Message, inbox []string) error
+}
+
+// Inbox is the per-peer offline store: the unacknowledged persistent
+// messages of a peer, oldest first, at most Limits.InboxSize of the newest,
+// none older than Limits.InboxTTL.
+type Inbox interface {
+	// Pending returns the peer's unacknowledged messages, oldest first.
+	Pending(ctx context.Context, app, peer string) ([]*Message, error)
+	// Remove deletes the given ids from the peer's inbox and returns the
+	// messages that were there (unknown ids are ignored).
+	Remove(ctx context.Context, app, peer string, ids []string) ([]*Message, error)
+	// Count returns how many messages the peer has pending; when direct is
+	// true only messages without a Room are counted.
+	Count(ctx context.Context, app, peer string, direct bool) (int, error)
+}
+
+// HistoryQuery selects history records, newest first.
+type HistoryQuery struct {
+	App    string
+	ConvID string // only this conversation (md5 id or group id); empty = any
+	From   string // only messages sent by this peer; empty = any
+	// Before is the exclusive upper bound on Time in ms (max_ts); 0 = none.
+	Before int64
+	// AtOrBefore is the inclusive upper bound on Time (timestamp); 0 = none.
+	AtOrBefore int64
+	// BeforeID breaks ties with Before: among messages with Time == Before,
+	// those whose ID sorts after BeforeID are also returned (msgid paging).
+	BeforeID string
+	Limit    int // at most this many; <= 0 means 100
+}
+
+// History answers message-history queries.
+type History interface {
+	Query(ctx context.Context, q HistoryQuery) ([]*Message, error)
+	// Delete removes one message from the history of a conversation.
+	Delete(ctx context.Context, app, convID, msgID string, ts int64) error
+}
+
+// Limits bounds what a store keeps. The zero value means the defaults.
+type Limits struct {
+	InboxSize int           // newest messages kept per peer; 0 means 50
+	InboxTTL  time.Duration // how long a message stays in an inbox; 0 means 7 days
+}
+
+// WithDefaults returns l with zero fields set to their defaults.
+func (l Limits) WithDefaults() Limits {
+	if l.InboxSize <= 0 {
+		l.InboxSize = 50
+	}
+	if l.InboxTTL <= 0 {
+		l.InboxTTL = 7 * 24 * time.Hour
+	}
+	return l
+}
+
+// Store is everything a node keeps durably.
+type Store interface {
+	Messages
+	Inbox
+	History
+	Groups
+	GroupAttrs
+	Close() error
+}
