@@ -1,0 +1,131 @@
+package core
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/rtgate/rtgate/storage"
+)
+
+// App is one application: its keys and options.
+type App struct {
+	ID        string // appId
+	Key       string // app key (REST)
+	MasterKey string // master key: signs HMAC-SHA1 signatures, REST admin
+
+	// Signatures requires a valid signature on session open/add and room
+	// join/invite/kick (v1 "聊天服务签名认证").
+	Signatures bool
+	// AllowUnwatched lets peers send direct messages to peers they do not
+	// watch. The v1 default (false) acks such messages without delivering.
+	AllowUnwatched bool
+}
+
+// Apps finds apps by id.
+type Apps interface {
+	// App returns the app with that id, or false when it is unknown.
+	App(id string) (*App, bool)
+}
+
+// DevApps accepts every app id, without keys or signatures: the embedded
+// default when no app is configured.
+type DevApps struct{}
+
+// App returns a fresh dev-mode app for any non-empty id.
+func (DevApps) App(id string) (*App, bool) {
+	if id == "" {
+		return nil, false
+	}
+	return &App{ID: id}, true
+}
+
+// StaticApps is a fixed set of apps keyed by id.
+type StaticApps map[string]*App
+
+// App implements Apps.
+func (s StaticApps) App(id string) (*App, bool) {
+	a, ok := s[id]
+	return a, ok
+}
+
+// Config configures a Hub. The zero value of every field is its documented
+// default; only Store is required.
+type Config struct {
+	// Apps resolves app ids. Nil means DevApps (any app id).
+	Apps Apps
+	// Store keeps inboxes, history and groups. Required.
+	Store storage.Store
+	// Logger receives the hub's logs. Nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+
+	// LoginTimeout closes a connection with 4108 when no session was
+	// opened (and no Android login was sent) this long after connecting.
+	// Zero means 60 s.
+	LoginTimeout time.Duration
+	// ReadTimeout closes a connection with 4107 when nothing was read from
+	// it for this long. Zero means 360 s.
+	ReadTimeout time.Duration
+	// StoreTimeout bounds one storage call. Zero means 10 s.
+	StoreTimeout time.Duration
+
+	// MaxPeersPerConn bounds the sessions on one connection. Zero means 64.
+	MaxPeersPerConn int
+	// MaxWatch bounds the watch set of one session. Zero means 10000.
+	MaxWatch int
+	// MaxRecipients bounds toPeerIds of one direct message. Zero means 1000.
+	MaxRecipients int
+	// MaxDelivered bounds the unacknowledged message ids a session
+	// remembers for cumulative and bare acks. Zero means 1024.
+	MaxDelivered int
+	// SignatureWindow is how far a signature's timestamp may be from now,
+	// either way. Zero means 6 h.
+	SignatureWindow time.Duration
+	// NonceCacheSize, when positive, refuses a signature whose nonce was
+	// already used by the app within twice the window, remembering at most
+	// this many nonces. Zero (the default) keeps no cache: the v1 demos
+	// reuse one nonce.
+	NonceCacheSize int
+
+	// CopyToSenderDevices also delivers a direct message to the sender's
+	// other open sessions (protocol-v1 §8 q11). Default off.
+	CopyToSenderDevices bool
+}
+
+func (c Config) withDefaults() Config {
+	if c.Apps == nil {
+		c.Apps = DevApps{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.LoginTimeout <= 0 {
+		c.LoginTimeout = 60 * time.Second
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 360 * time.Second
+	}
+	if c.StoreTimeout <= 0 {
+		c.StoreTimeout = 10 * time.Second
+	}
+	if c.MaxPeersPerConn <= 0 {
+		c.MaxPeersPerConn = 64
+	}
+	if c.MaxWatch <= 0 {
+		c.MaxWatch = 10000
+	}
+	if c.MaxRecipients <= 0 {
+		c.MaxRecipients = 1000
+	}
+	if c.SignatureWindow <= 0 {
+		c.SignatureWindow = 6 * time.Hour
+	}
+	if c.MaxDelivered <= 0 {
+		c.MaxDelivered = 1024
+	}
+	return c
+}

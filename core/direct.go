@@ -1,0 +1,273 @@
+package core
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strings"
+
+	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/storage"
+)
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// newMessageID returns a random base62 message id of 12 characters
+// (about 71 bits), unique per app for all practical purposes.
+func newMessageID() string {
+	var b [12]byte
+	x, y := rand.Uint64(), rand.Uint64()
+	for i := range b {
+		if i < 6 {
+			b[i] = base62[x%62]
+			x /= 62
+		} else {
+			b[i] = base62[y%62]
+			y /= 62
+		}
+	}
+	return string(b[:])
+}
+
+// ConvID returns the v1 conversation id of a peer conversation: the lower
+// hex md5 of the sorted, de-duplicated participants joined by ":".
+func ConvID(participants []string) string {
+	p := slices.Clone(participants)
+	slices.Sort(p)
+	p = slices.Compact(p)
+	sum := md5.Sum([]byte(strings.Join(p, ":")))
+	return hex.EncodeToString(sum[:])
+}
+
+func remoteIP(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
+// direct handles a `direct` from session s: checks, durable store for
+// persistent messages, live delivery, then the sender's `ack`.
+func (c *Client) direct(s *session, cmd *protocol.Command) error {
+	if len(cmd.Msg) > protocol.MaxMessageBytes {
+		return c.fail(cmd.I, protocol.CloseTooLong, protocol.ErrCodeTooLong,
+			fmt.Sprintf("message text is %d bytes, over the %d-byte limit", len(cmd.Msg), protocol.MaxMessageBytes))
+	}
+	if cmd.RoomID != "" {
+		return c.groupDirect(s, cmd)
+	}
+	if len(cmd.ToPeerIDs) > c.hub.cfg.MaxRecipients {
+		return c.fail(cmd.I, protocol.ClosePolicyViolation, protocol.ErrCodeBadCommand,
+			fmt.Sprintf("at most %d recipients per message", c.hub.cfg.MaxRecipients))
+	}
+	h := c.hub
+	kind := "direct"
+	if cmd.Transient {
+		kind = "direct_transient"
+	}
+	h.metrics.MessagesIn.WithLabelValues(kind).Inc()
+
+	to := make([]string, 0, len(cmd.ToPeerIDs))
+	for _, p := range cmd.ToPeerIDs {
+		if !validPeerID(p) {
+			return c.fail(cmd.I, protocol.CloseMalformedPeerID, protocol.ErrCodeBadCommand,
+				fmt.Sprintf("malformed peer id %q in toPeerIds", p))
+		}
+		if slices.Contains(to, p) {
+			continue
+		}
+		if !s.super && !s.app.AllowUnwatched {
+			if _, ok := s.watch[p]; !ok {
+				h.metrics.Undelivered.WithLabelValues("unwatched").Inc()
+				continue
+			}
+		}
+		to = append(to, p)
+	}
+
+	m := storage.Message{
+		App:    s.app.ID,
+		ID:     newMessageID(),
+		From:   s.peer,
+		To:     to,
+		Text:   cmd.Msg,
+		Time:   h.nowMs(),
+		FromIP: remoteIP(c.conn.Info().RemoteAddr),
+	}
+	if !cmd.Transient && len(to) > 0 {
+		m.Receipt = cmd.Receipt && len(to) == 1
+		m.ConvID = ConvID(append([]string{s.peer}, to...))
+		ctx, cancel := h.storeCtx()
+		err := h.store.Persist(ctx, &m, to)
+		cancel()
+		if err != nil {
+			h.metrics.StoreErrors.Inc()
+			h.log.Error("persist message", "app", m.App, "from", m.From, "err", err)
+			return c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "message not stored")
+		}
+	}
+	h.deliver(&m, to, cmd.Transient, s)
+	if !cmd.Transient {
+		c.write(&protocol.Command{Kind: protocol.KindAck, PeerID: s.peer, I: cmd.I, ID: cmd.ID, UID: m.ID, Time: m.Time})
+	}
+	return nil
+}
+
+// deliver writes m to every open session of each recipient (and, when
+// configured, to the sender's other sessions). origin is the sending
+// session, never sent a copy.
+func (h *Hub) deliver(m *storage.Message, to []string, transient bool, origin *session) {
+	out := protocol.Command{
+		Kind:       protocol.KindDirect,
+		FromPeerID: m.From,
+		Msg:        m.Text,
+		ID:         m.ID,
+		Timestamp:  m.Time,
+		RoomID:     m.Room,
+		Transient:  transient,
+	}
+	kind := "direct"
+	if m.Room != "" {
+		kind = "group"
+	}
+	var buf [8]*session
+	targets := to
+	if h.cfg.CopyToSenderDevices && m.Room == "" && !slices.Contains(to, m.From) {
+		targets = append(slices.Clip(to), m.From)
+	}
+	for _, p := range targets {
+		sessions := h.reg.sessions(buf[:0], m.App, p)
+		for _, rs := range sessions {
+			if rs == origin {
+				continue
+			}
+			out.PeerID = p
+			if err := rs.client.conn.Write(&out); err != nil {
+				h.noteWrite(err)
+				continue
+			}
+			h.metrics.MessagesOut.WithLabelValues(kind).Inc()
+			if !transient {
+				rs.noteDelivered(m.ID, h.cfg.MaxDelivered)
+			}
+		}
+		clear(sessions)
+	}
+}
+
+func (s *session) noteDelivered(id string, max int) {
+	s.mu.Lock()
+	if len(s.delivered) >= max {
+		s.overflowed = true
+		n := copy(s.delivered, s.delivered[len(s.delivered)-max+1:])
+		s.delivered = s.delivered[:n]
+	}
+	s.delivered = append(s.delivered, id)
+	s.mu.Unlock()
+}
+
+// acked removes ids from the delivered list; with cumulative, everything
+// delivered up to and including ids[0] (or all, when ids is empty).
+func (s *session) acked(ids []string, cumulative bool) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cumulative {
+		n := len(s.delivered)
+		if len(ids) > 0 {
+			i := slices.Index(s.delivered, ids[0])
+			if i < 0 {
+				if s.overflowed {
+					return ids
+				}
+				return nil
+			}
+			n = i + 1
+		}
+		out := slices.Clone(s.delivered[:n])
+		s.delivered = slices.Delete(s.delivered, 0, n)
+		return out
+	}
+	// Exact ids: only those delivered here go to the store, so acks of
+	// transient messages (the JS client acks every message) cost nothing.
+	// Once the list overflowed, unknown ids may be old deliveries: keep them.
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if i := slices.Index(s.delivered, id); i >= 0 {
+			s.delivered = slices.Delete(s.delivered, i, i+1)
+			out = append(out, id)
+		} else if s.overflowed {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// redeliver pushes the peer's pending inbox to s after `opened`.
+func (c *Client) redeliver(s *session) error {
+	h := c.hub
+	ctx, cancel := h.storeCtx()
+	pending, err := h.store.Pending(ctx, s.app.ID, s.peer)
+	cancel()
+	if err != nil {
+		h.metrics.StoreErrors.Inc()
+		h.log.Error("read inbox", "app", s.app.ID, "peer", s.peer, "err", err)
+		return nil // the session stays open; the messages stay stored
+	}
+	h.metrics.InboxDepth.Observe(float64(len(pending)))
+	for _, m := range pending {
+		c.write(&protocol.Command{Kind: protocol.KindDirect, PeerID: s.peer, FromPeerID: m.From, Msg: m.Text,
+			ID: m.ID, Timestamp: m.Time, RoomID: m.Room, Offline: true})
+		h.metrics.MessagesOut.WithLabelValues("offline").Inc()
+		s.noteDelivered(m.ID, h.cfg.MaxDelivered)
+	}
+	return nil
+}
+
+// ack handles a client `ack`: exact `ids`, a cumulative `id`, or bare (all
+// delivered). Acked messages leave the peer's inbox; receipts go to their
+// senders. No reply.
+func (c *Client) ack(s *session, cmd *protocol.Command) error {
+	var ids []string
+	switch {
+	case cmd.HasIDs:
+		ids = s.acked(cmd.IDs, false)
+	case cmd.ID != "":
+		ids = s.acked([]string{cmd.ID}, true)
+	default:
+		ids = s.acked(nil, true)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	h := c.hub
+	ctx, cancel := h.storeCtx()
+	removed, err := h.store.Remove(ctx, s.app.ID, s.peer, ids)
+	cancel()
+	if err != nil {
+		h.metrics.StoreErrors.Inc()
+		h.log.Error("ack inbox", "app", s.app.ID, "peer", s.peer, "err", err)
+		return nil // redelivered later; clients dedupe by id
+	}
+	h.metrics.Acked.Add(float64(len(removed)))
+	now := h.nowMs()
+	var buf [8]*session
+	for _, m := range removed {
+		if !m.Receipt {
+			continue
+		}
+		rcp := protocol.Command{Kind: protocol.KindRcp, PeerID: m.From, ID: m.ID, Time: now}
+		sessions := h.reg.sessions(buf[:0], m.App, m.From)
+		for _, ss := range sessions {
+			if err := ss.client.conn.Write(&rcp); err != nil {
+				h.noteWrite(err)
+			} else {
+				h.metrics.MessagesOut.WithLabelValues("rcp").Inc()
+			}
+		}
+		clear(sessions)
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/storage"
+)
+
+// Hub is one node's state machine. Create it with New; it is safe for
+// concurrent use by every transport.
+type Hub struct {
+	cfg     Config
+	log     *slog.Logger
+	store   storage.Store
+	reg     *registry
+	metrics *Metrics
+	nonces  nonceCache
+
+	mu       sync.Mutex
+	clients  map[*Client]struct{} // guarded by mu
+	shutdown bool                 // guarded by mu
+	drained  chan struct{}        // closed when shutdown and clients is empty; guarded by mu
+}
+
+// New returns a hub for cfg.
+func New(cfg Config) (*Hub, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("core: Config.Store is required")
+	}
+	cfg = cfg.withDefaults()
+	return &Hub{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		store:   cfg.Store,
+		reg:     newRegistry(),
+		metrics: newMetrics(),
+		clients: make(map[*Client]struct{}),
+		nonces:  nonceCache{max: cfg.NonceCacheSize},
+	}, nil
+}
+
+// Metrics returns the hub's collectors, to register.
+func (h *Hub) Metrics() *Metrics { return h.metrics }
+
+// Apps returns the hub's app directory.
+func (h *Hub) Apps() Apps { return h.cfg.Apps }
+
+// Connect registers a new connection and returns its Client. The caller's
+// reader goroutine must call Client.Handle for each decoded command and
+// Client.Disconnect once when the connection ends. After Shutdown began,
+// Connect closes conn with 1001 and the returned Client ignores commands.
+func (h *Hub) Connect(conn Conn) *Client {
+	c := &Client{hub: h, conn: conn, sessions: make(map[string]*session)}
+	c.lastRead.Store(h.cfg.Now().UnixNano())
+	h.mu.Lock()
+	if h.shutdown {
+		h.mu.Unlock()
+		c.closed.Store(true)
+		conn.Close(protocol.CloseGoingAway, "server shutting down")
+		return c
+	}
+	h.clients[c] = struct{}{}
+	h.mu.Unlock()
+	h.metrics.Connections.Inc()
+	c.startTimer()
+	return c
+}
+
+func (h *Hub) forget(c *Client) {
+	h.mu.Lock()
+	delete(h.clients, c)
+	if h.shutdown && len(h.clients) == 0 && h.drained != nil {
+		close(h.drained)
+		h.drained = nil
+	}
+	h.mu.Unlock()
+	h.metrics.Connections.Dec()
+}
+
+// Shutdown closes every connection with 1001 (going away) and waits until
+// their readers have disconnected or ctx is done. Persistent messages are
+// acknowledged only after they are durable, so none is lost; the caller
+// closes the store after Shutdown returns.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.shutdown = true
+	var wait chan struct{}
+	if len(h.clients) > 0 {
+		wait = make(chan struct{})
+		h.drained = wait
+	}
+	list := make([]*Client, 0, len(h.clients))
+	for c := range h.clients {
+		list = append(list, c)
+	}
+	h.mu.Unlock()
+	for _, c := range list {
+		c.conn.Close(protocol.CloseGoingAway, "server shutting down")
+	}
+	if wait == nil {
+		return nil
+	}
+	select {
+	case <-wait:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// noteWrite accounts for a failed Conn.Write.
+func (h *Hub) noteWrite(err error) {
+	if errors.Is(err, ErrSlowConsumer) {
+		h.metrics.SlowConsumers.Inc()
+	}
+}
+
+func (h *Hub) nowMs() int64 { return h.cfg.Now().UnixMilli() }
+
+func (h *Hub) storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), h.cfg.StoreTimeout)
+}
+
+// Online reports whether a peer of app has an open session on this node.
+func (h *Hub) Online(app, peer string) bool { return h.reg.online(app, peer) }
+
+// timerPeriod is how often a client's timer checks login and read timeouts
+// at the most.
+func (h *Hub) since(ns int64) time.Duration { return h.cfg.Now().Sub(time.Unix(0, ns)) }

@@ -1,0 +1,50 @@
+package core
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the hub's Prometheus collectors. The hub owns them; the caller
+// registers them (Hub.Collectors) wherever it serves /metrics.
+type Metrics struct {
+	Connections   prometheus.Gauge
+	Sessions      prometheus.Gauge
+	MessagesIn    *prometheus.CounterVec // by kind: direct, direct_transient, group, group_transient
+	MessagesOut   *prometheus.CounterVec // by kind: direct, offline, presence, rcp, group_event
+	Undelivered   *prometheus.CounterVec // by reason: unwatched, not_member
+	Acked         prometheus.Counter     // messages removed from inboxes by client acks
+	InboxDepth    prometheus.Histogram   // pending messages redelivered at session open
+	SlowConsumers prometheus.Counter     // connections closed because they did not read
+	Closes        *prometheus.CounterVec // connections closed by the core, by close code
+	StoreErrors   prometheus.Counter
+}
+
+func newMetrics() *Metrics {
+	return &Metrics{
+		Connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rtgate_connections", Help: "Open client connections, all transports."}),
+		Sessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rtgate_sessions", Help: "Open sessions (connection, peer)."}),
+		MessagesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rtgate_messages_in_total", Help: "Messages received from clients, by kind."}, []string{"kind"}),
+		MessagesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rtgate_messages_out_total", Help: "Frames pushed to sessions, by kind."}, []string{"kind"}),
+		Undelivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rtgate_messages_undelivered_total", Help: "Message recipients skipped, by reason."}, []string{"reason"}),
+		Acked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rtgate_inbox_acked_total", Help: "Messages removed from inboxes by client acks."}),
+		InboxDepth: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "rtgate_inbox_depth", Help: "Pending inbox messages redelivered when a session opens.",
+			Buckets: []float64{0, 1, 2, 5, 10, 20, 50, 100}}),
+		SlowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rtgate_slow_consumer_disconnects_total", Help: "Connections closed because their outbound queue was full."}),
+		Closes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rtgate_core_closes_total", Help: "Connections closed by the core, by close code."}, []string{"code"}),
+		StoreErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rtgate_store_errors_total", Help: "Failed storage calls."}),
+	}
+}
+
+// Collectors returns the metrics to register.
+func (m *Metrics) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.Connections, m.Sessions, m.MessagesIn, m.MessagesOut,
+		m.Undelivered, m.Acked, m.InboxDepth, m.SlowConsumers, m.Closes, m.StoreErrors}
+}

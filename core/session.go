@@ -1,0 +1,135 @@
+package core
+
+import (
+	"fmt"
+
+	"github.com/rtgate/rtgate/protocol"
+)
+
+// open handles `session open`: a new session, or a re-open of one already
+// open on this connection (answered `opened` again). Pending inbox messages
+// follow the `opened` reply, oldest first, with offline:true.
+func (c *Client) open(cmd *protocol.Command) error {
+	if !validPeerID(cmd.PeerID) {
+		return protocol.Closef(protocol.CloseMalformedPeerID, "malformed peer id %q", cmd.PeerID)
+	}
+	for _, p := range cmd.SessionPeerIDs {
+		if !validPeerID(p) {
+			return protocol.Closef(protocol.CloseMalformedPeerID, "malformed peer id %q in sessionPeerIds", p)
+		}
+	}
+	s := c.sessions[cmd.PeerID]
+	if s == nil {
+		app, ok := c.hub.cfg.Apps.App(cmd.AppID)
+		if !ok {
+			return protocol.Closef(protocol.CloseAppNotAvailable, "unknown app %q", cmd.AppID)
+		}
+		if len(c.sessions) >= c.hub.cfg.MaxPeersPerConn {
+			return c.fail(cmd.I, protocol.ClosePolicyViolation, protocol.ErrCodeBadCommand,
+				fmt.Sprintf("at most %d sessions per connection", c.hub.cfg.MaxPeersPerConn))
+		}
+		watch, superPeer, err := c.hub.authorizeOpen(app, cmd)
+		if err != nil {
+			// A refused open gets no reply and closes with 4108 (v1 docs).
+			return protocol.Closef(protocol.CloseLoginTimeout, "session open refused: %v", err)
+		}
+		s = &session{client: c, app: app, peer: cmd.PeerID, super: superPeer, watch: make(map[string]struct{})}
+		cmd.SessionPeerIDs = watch
+		c.sessions[s.peer] = s
+		c.loggedIn.Store(true)
+		c.hub.metrics.Sessions.Inc()
+		c.hub.reg.attach(s, c.hub.noteWrite)
+	} else if watch, _, err := c.hub.authorizeOpen(s.app, cmd); err != nil {
+		return protocol.Closef(protocol.CloseLoginTimeout, "session open refused: %v", err)
+	} else {
+		cmd.SessionPeerIDs = watch
+	}
+	online, err := c.watchAll(s, cmd.SessionPeerIDs)
+	if err != nil {
+		return c.fail(cmd.I, protocol.ClosePolicyViolation, protocol.ErrCodeBadCommand, err.Error())
+	}
+	c.write(&protocol.Command{Kind: protocol.KindSessionOpened, PeerID: s.peer, AppID: s.app.ID,
+		OnlineSessionPeerIDs: online, I: cmd.I})
+	return c.redeliver(s)
+}
+
+// watchAll adds peers to the session's watch set and returns those online.
+func (c *Client) watchAll(s *session, peers []string) ([]string, error) {
+	online := []string{}
+	for _, p := range peers {
+		if _, ok := s.watch[p]; !ok {
+			if len(s.watch) >= c.hub.cfg.MaxWatch {
+				return online, fmt.Errorf("at most %d watched peers per session", c.hub.cfg.MaxWatch)
+			}
+			s.watch[p] = struct{}{}
+			if c.hub.reg.watch(s, p) {
+				online = append(online, p)
+			}
+		} else if c.hub.reg.online(s.app.ID, p) {
+			online = append(online, p)
+		}
+	}
+	return online, nil
+}
+
+func (c *Client) add(s *session, cmd *protocol.Command) error {
+	for _, p := range cmd.SessionPeerIDs {
+		if !validPeerID(p) {
+			return protocol.Closef(protocol.CloseMalformedPeerID, "malformed peer id %q in sessionPeerIds", p)
+		}
+	}
+	peers, err := c.hub.authorizeAdd(s, cmd)
+	if err != nil {
+		// protocol-v1 §8 q4: a refused add answers `added` with nothing added.
+		c.hub.log.Info("session add refused", "app", s.app.ID, "peer", s.peer, "err", err)
+		peers = nil
+	}
+	online, err := c.watchAll(s, peers)
+	if err != nil {
+		return c.fail(cmd.I, protocol.ClosePolicyViolation, protocol.ErrCodeBadCommand, err.Error())
+	}
+	c.write(&protocol.Command{Kind: protocol.KindSessionAdded, PeerID: s.peer, OnlineSessionPeerIDs: online, I: cmd.I})
+	return nil
+}
+
+func (c *Client) remove(s *session, cmd *protocol.Command) error {
+	for _, p := range cmd.SessionPeerIDs {
+		if _, ok := s.watch[p]; ok {
+			delete(s.watch, p)
+			c.hub.reg.unwatch(s, p)
+		}
+	}
+	c.write(&protocol.Command{Kind: protocol.KindSessionRemoved, PeerID: s.peer, I: cmd.I})
+	return nil
+}
+
+func (c *Client) query(s *session, cmd *protocol.Command) error {
+	online := []string{}
+	for _, p := range cmd.SessionPeerIDs {
+		if c.hub.reg.online(s.app.ID, p) {
+			online = append(online, p)
+		}
+	}
+	c.write(&protocol.Command{Kind: protocol.KindSessionQueryResult, PeerID: s.peer, OnlineSessionPeerIDs: online, I: cmd.I})
+	return nil
+}
+
+// closeSession handles `session close`: the peer logs out on this
+// connection, which stays open for its other sessions.
+func (c *Client) closeSession(s *session, cmd *protocol.Command) error {
+	c.endSession(s)
+	delete(c.sessions, s.peer)
+	c.write(&protocol.Command{Kind: protocol.KindSessionClosed, PeerID: s.peer, I: cmd.I})
+	return nil
+}
+
+// endSession unregisters s: its watches, then the session itself (presence
+// "off" if it was the peer's last one).
+func (c *Client) endSession(s *session) {
+	for p := range s.watch {
+		c.hub.reg.unwatch(s, p)
+	}
+	c.hub.leaveRooms(s)
+	c.hub.reg.detach(s, c.hub.noteWrite)
+	c.hub.metrics.Sessions.Dec()
+}
