@@ -97,6 +97,12 @@ const (
 // String returns the v1 key of the kind: cmd followed by op, as the JS v1
 // client builds it ("sessionopened", "ack", "{}").
 func (k Kind) String() string {
+	switch k {
+	case KindKeepalive:
+		return "{}"
+	case KindUnknown:
+		return "unknown"
+	}
 	if k < kindCount {
 		n := kindNames[k]
 		return n.cmd + n.op
