@@ -60,6 +60,10 @@ type Config struct {
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 
+	// Offline, when set, is told about persistent messages stored for
+	// peers with no open session (the offline push hook).
+	Offline OfflineNotifier
+
 	// LoginTimeout closes a connection with 4108 when no session was
 	// opened (and no Android login was sent) this long after connecting.
 	// Zero means 60 s.
@@ -79,6 +83,13 @@ type Config struct {
 	// MaxDelivered bounds the unacknowledged message ids a session
 	// remembers for cumulative and bare acks. Zero means 1024.
 	MaxDelivered int
+	// MaxGroupMembers bounds the members of a group; joins and invites
+	// past it are rejected. Zero means 1000.
+	MaxGroupMembers int
+	// OpenGroupRejoin is how long a peer whose session ended stays in its
+	// open group: opening again within it rejoins. Zero means 30 min.
+	OpenGroupRejoin time.Duration
+
 	// SignatureWindow is how far a signature's timestamp may be from now,
 	// either way. Zero means 6 h.
 	SignatureWindow time.Duration
@@ -120,6 +131,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxRecipients <= 0 {
 		c.MaxRecipients = 1000
+	}
+	if c.MaxGroupMembers <= 0 {
+		c.MaxGroupMembers = 1000
+	}
+	if c.OpenGroupRejoin <= 0 {
+		c.OpenGroupRejoin = 30 * time.Minute
 	}
 	if c.SignatureWindow <= 0 {
 		c.SignatureWindow = 6 * time.Hour

@@ -13,6 +13,8 @@ import (
 	"github.com/rtgate/rtgate/storage"
 )
 
+const maxMessageBytes = protocol.MaxMessageBytes
+
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 // newMessageID returns a random base62 message id of 12 characters
@@ -101,10 +103,9 @@ func (c *Client) direct(s *session, cmd *protocol.Command) error {
 		m.Receipt = cmd.Receipt && len(to) == 1
 		m.ConvID = ConvID(append([]string{s.peer}, to...))
 		ctx, cancel := h.storeCtx()
-		err := h.store.Persist(ctx, &m, to)
+		err := h.persist(ctx, s.app, &m, to)
 		cancel()
 		if err != nil {
-			h.metrics.StoreErrors.Inc()
 			h.log.Error("persist message", "app", m.App, "from", m.From, "err", err)
 			return c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "message not stored")
 		}

@@ -20,6 +20,7 @@ type Hub struct {
 	reg     *registry
 	metrics *Metrics
 	nonces  nonceCache
+	open    openGroups
 
 	mu       sync.Mutex
 	clients  map[*Client]struct{} // guarded by mu

@@ -1,20 +1,400 @@
 package core
 
-import "github.com/rtgate/rtgate/protocol"
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
 
-// room handles room join/invite/kick/leave.
-func (c *Client) room(s *session, cmd *protocol.Command) error {
-	c.write(&protocol.Command{Kind: protocol.KindRoomReject, PeerID: s.peer, RoomID: cmd.RoomID, RoomPeerIDs: cmd.RoomPeerIDs, I: cmd.I})
+	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/storage"
+)
+
+// Groups ("rooms") follow protocol-v1 §4.12 with the 2015 semantics: the
+// actor gets the reply (joined/invited/kicked/left); invitees get `joined`
+// and kicked peers `left`, each with byPeerId; `members-joined` goes to
+// every member session including the new members, `members-left` to the
+// remaining members. Membership of ordinary groups is durable (storage
+// Groups); open groups (tr) keep no member list: their members are the
+// sessions in openGroups, and a peer whose session ended rejoins
+// automatically within OpenGroupRejoin.
+
+// openGroups tracks the sessions in open (transient) groups on this node.
+type openGroups struct {
+	mu      sync.Mutex
+	members map[peerKey]map[*session]struct{} // (app, group) -> sessions; guarded by mu
+	of      map[*session]string               // session -> its open group; guarded by mu
+	rejoin  map[peerKey]rejoinTicket          // (app, peer) -> group to rejoin; guarded by mu
+}
+
+type rejoinTicket struct {
+	group string
+	until time.Time
+}
+
+func newGroupID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (c *Client) reject(s *session, cmd *protocol.Command, targets []string, why string, err error) error {
+	c.hub.log.Info("room op rejected", "app", s.app.ID, "peer", s.peer, "op", cmd.Kind.Op(), "room", cmd.RoomID, "why", why, "err", err)
+	if targets == nil {
+		targets = []string{}
+	}
+	c.write(&protocol.Command{Kind: protocol.KindRoomReject, PeerID: s.peer, RoomID: cmd.RoomID, RoomPeerIDs: targets, I: cmd.I})
 	return nil
 }
 
-// groupDirect handles a direct message to a group.
-func (c *Client) groupDirect(s *session, cmd *protocol.Command) error {
-	if !cmd.Transient {
-		c.write(&protocol.Command{Kind: protocol.KindAck, PeerID: s.peer, I: cmd.I, ID: cmd.ID, UID: newMessageID(), Time: c.hub.nowMs()})
+// room handles room join/invite/kick/leave.
+func (c *Client) room(s *session, cmd *protocol.Command) error {
+	for _, p := range cmd.RoomPeerIDs {
+		if !validPeerID(p) {
+			return c.fail(cmd.I, protocol.CloseMalformedPeerID, protocol.ErrCodeBadCommand,
+				fmt.Sprintf("malformed peer id %q in roomPeerIds", p))
+		}
+	}
+	switch cmd.Kind {
+	case protocol.KindRoomJoin:
+		return c.join(s, cmd)
+	case protocol.KindRoomInvite:
+		return c.invite(s, cmd)
+	case protocol.KindRoomKick:
+		return c.kick(s, cmd)
+	default:
+		return c.leave(s, cmd)
+	}
+}
+
+func (c *Client) loadGroup(s *session, id string) (*storage.Group, error) {
+	if id == "" {
+		return nil, storage.ErrNotFound
+	}
+	ctx, cancel := c.hub.storeCtx()
+	defer cancel()
+	return c.hub.store.Group(ctx, s.app.ID, id)
+}
+
+func (c *Client) join(s *session, cmd *protocol.Command) error {
+	h := c.hub
+	if err := h.authorizeRoom(s, cmd, cmd.RoomID, nil, "join"); err != nil {
+		return c.reject(s, cmd, nil, "signature", err)
+	}
+	if cmd.RoomID == "" {
+		now := h.cfg.Now().UTC()
+		g := &storage.Group{App: s.app.ID, ID: newGroupID(), Transient: cmd.Transient, CreatedAt: now, UpdatedAt: now}
+		if !g.Transient {
+			g.Members = []string{s.peer}
+		}
+		ctx, cancel := h.storeCtx()
+		err := h.store.CreateGroup(ctx, g)
+		cancel()
+		if err != nil {
+			h.metrics.StoreErrors.Inc()
+			return c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "group not created")
+		}
+		cmd.RoomID = g.ID
+		return c.joined(s, cmd, g, []string{s.peer})
+	}
+	g, err := c.loadGroup(s, cmd.RoomID)
+	if err != nil {
+		return c.reject(s, cmd, nil, "no such group", err)
+	}
+	if g.Transient {
+		return c.joined(s, cmd, g, nil)
+	}
+	ctx, cancel := h.storeCtx()
+	added, err := h.store.AddMembers(ctx, s.app.ID, g.ID, []string{s.peer}, h.cfg.MaxGroupMembers)
+	cancel()
+	if err != nil {
+		return c.reject(s, cmd, nil, "join failed", err)
+	}
+	return c.joined(s, cmd, g, added)
+}
+
+// joined replies to a successful join and tells the members.
+func (c *Client) joined(s *session, cmd *protocol.Command, g *storage.Group, added []string) error {
+	c.write(&protocol.Command{Kind: protocol.KindRoomJoined, PeerID: s.peer, RoomID: g.ID, ByPeerID: s.peer, I: cmd.I})
+	if g.Transient {
+		c.hub.enterOpenGroup(s, g.ID)
+		return nil
+	}
+	if len(added) > 0 {
+		c.hub.groupEvent(s.app.ID, g.ID, &protocol.Command{Kind: protocol.KindRoomMembersJoined, RoomID: g.ID,
+			RoomPeerIDs: added, ByPeerID: s.peer}, nil)
 	}
 	return nil
 }
 
-// leaveRooms forgets the session's open-group membership.
-func (h *Hub) leaveRooms(s *session) {}
+func (c *Client) invite(s *session, cmd *protocol.Command) error {
+	h := c.hub
+	if err := h.authorizeRoom(s, cmd, cmd.RoomID, cmd.RoomPeerIDs, "invite"); err != nil {
+		return c.reject(s, cmd, cmd.RoomPeerIDs, "signature", err)
+	}
+	g, err := c.loadGroup(s, cmd.RoomID)
+	if err != nil || g.Transient || !slices.Contains(g.Members, s.peer) {
+		return c.reject(s, cmd, cmd.RoomPeerIDs, "not a member of an ordinary group", err)
+	}
+	ctx, cancel := h.storeCtx()
+	added, err := h.store.AddMembers(ctx, s.app.ID, g.ID, cmd.RoomPeerIDs, h.cfg.MaxGroupMembers)
+	cancel()
+	if err != nil {
+		if !errors.Is(err, storage.ErrGroupFull) {
+			h.metrics.StoreErrors.Inc()
+		}
+		return c.reject(s, cmd, cmd.RoomPeerIDs, "invite failed", err)
+	}
+	c.write(&protocol.Command{Kind: protocol.KindRoomInvited, PeerID: s.peer, RoomID: g.ID, RoomPeerIDs: nonNil(added), ByPeerID: s.peer, I: cmd.I})
+	if len(added) == 0 {
+		return nil
+	}
+	for _, p := range added {
+		h.toPeer(s.app.ID, p, &protocol.Command{Kind: protocol.KindRoomJoined, RoomID: g.ID, ByPeerID: s.peer}, nil)
+	}
+	h.groupEvent(s.app.ID, g.ID, &protocol.Command{Kind: protocol.KindRoomMembersJoined, RoomID: g.ID, RoomPeerIDs: added, ByPeerID: s.peer}, nil)
+	return nil
+}
+
+func (c *Client) kick(s *session, cmd *protocol.Command) error {
+	h := c.hub
+	if err := h.authorizeRoom(s, cmd, cmd.RoomID, cmd.RoomPeerIDs, "kick"); err != nil {
+		return c.reject(s, cmd, cmd.RoomPeerIDs, "signature", err)
+	}
+	g, err := c.loadGroup(s, cmd.RoomID)
+	if err != nil || g.Transient || !slices.Contains(g.Members, s.peer) {
+		return c.reject(s, cmd, cmd.RoomPeerIDs, "not a member of an ordinary group", err)
+	}
+	ctx, cancel := h.storeCtx()
+	removed, err := h.store.RemoveMembers(ctx, s.app.ID, g.ID, cmd.RoomPeerIDs)
+	cancel()
+	if err != nil {
+		h.metrics.StoreErrors.Inc()
+		return c.reject(s, cmd, cmd.RoomPeerIDs, "kick failed", err)
+	}
+	c.write(&protocol.Command{Kind: protocol.KindRoomKicked, PeerID: s.peer, RoomID: g.ID, RoomPeerIDs: nonNil(removed), ByPeerID: s.peer, I: cmd.I})
+	if len(removed) == 0 {
+		return nil
+	}
+	for _, p := range removed {
+		h.toPeer(s.app.ID, p, &protocol.Command{Kind: protocol.KindRoomLeft, RoomID: g.ID, ByPeerID: s.peer}, nil)
+	}
+	h.groupEvent(s.app.ID, g.ID, &protocol.Command{Kind: protocol.KindRoomMembersLeft, RoomID: g.ID, RoomPeerIDs: removed, ByPeerID: s.peer}, nil)
+	return nil
+}
+
+func (c *Client) leave(s *session, cmd *protocol.Command) error {
+	h := c.hub
+	g, err := c.loadGroup(s, cmd.RoomID)
+	if err == nil && g.Transient {
+		h.exitOpenGroup(s, g.ID)
+	}
+	var removed []string
+	if err == nil && !g.Transient {
+		ctx, cancel := h.storeCtx()
+		removed, err = h.store.RemoveMembers(ctx, s.app.ID, g.ID, []string{s.peer})
+		cancel()
+		if err != nil {
+			h.metrics.StoreErrors.Inc()
+		}
+	}
+	c.write(&protocol.Command{Kind: protocol.KindRoomLeft, PeerID: s.peer, RoomID: cmd.RoomID, ByPeerID: s.peer, I: cmd.I})
+	if len(removed) > 0 {
+		h.groupEvent(s.app.ID, g.ID, &protocol.Command{Kind: protocol.KindRoomMembersLeft, RoomID: g.ID, RoomPeerIDs: removed, ByPeerID: s.peer}, nil)
+	}
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// toPeer writes cmd to every open session of peer except skip, setting
+// PeerID to the recipient; it reports whether any session got it.
+func (h *Hub) toPeer(app, peer string, cmd *protocol.Command, skip *session) bool {
+	var buf [8]*session
+	sessions := h.reg.sessions(buf[:0], app, peer)
+	got := false
+	for _, rs := range sessions {
+		if rs == skip {
+			continue
+		}
+		cmd.PeerID = peer
+		if err := rs.client.conn.Write(cmd); err != nil {
+			h.noteWrite(err)
+			continue
+		}
+		got = true
+	}
+	clear(sessions)
+	return got
+}
+
+// groupEvent writes cmd to every session of every current member.
+func (h *Hub) groupEvent(app, group string, cmd *protocol.Command, skip *session) {
+	ctx, cancel := h.storeCtx()
+	g, err := h.store.Group(ctx, app, group)
+	cancel()
+	if err != nil {
+		h.log.Error("load group for event", "app", app, "group", group, "err", err)
+		return
+	}
+	for _, p := range g.Members {
+		if h.toPeer(app, p, cmd, skip) {
+			h.metrics.MessagesOut.WithLabelValues("group_event").Inc()
+		}
+	}
+}
+
+// groupDirect handles a direct message to a group: fan-out to every member
+// session except the originating one; persistent messages go to history and
+// to the inboxes of members with no open session. Non-members are acked
+// and not delivered.
+func (c *Client) groupDirect(s *session, cmd *protocol.Command) error {
+	h := c.hub
+	g, err := c.loadGroup(s, cmd.RoomID)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		h.metrics.StoreErrors.Inc()
+		return c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "group not readable")
+	}
+	transient := cmd.Transient || (g != nil && g.Transient)
+	kind := "group"
+	if transient {
+		kind = "group_transient"
+	}
+	h.metrics.MessagesIn.WithLabelValues(kind).Inc()
+	m := storage.Message{App: s.app.ID, ID: newMessageID(), From: s.peer, Room: cmd.RoomID, ConvID: cmd.RoomID,
+		Text: cmd.Msg, Time: h.nowMs(), FromIP: remoteIP(c.conn.Info().RemoteAddr)}
+	switch {
+	case g == nil:
+		h.metrics.Undelivered.WithLabelValues("no_group").Inc()
+	case g.Transient:
+		if h.inOpenGroup(s, g.ID) {
+			h.deliverOpen(&m, s)
+		} else {
+			h.metrics.Undelivered.WithLabelValues("not_member").Inc()
+		}
+	case !slices.Contains(g.Members, s.peer):
+		h.metrics.Undelivered.WithLabelValues("not_member").Inc()
+	default:
+		if !transient {
+			ctx, cancel := h.storeCtx()
+			err := h.persist(ctx, s.app, &m, g.Members)
+			cancel()
+			if err != nil {
+				h.log.Error("persist group message", "app", m.App, "group", m.Room, "err", err)
+				return c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "message not stored")
+			}
+		}
+		h.deliver(&m, g.Members, transient, s)
+	}
+	if !cmd.Transient {
+		c.write(&protocol.Command{Kind: protocol.KindAck, PeerID: s.peer, I: cmd.I, ID: cmd.ID, UID: m.ID, Time: m.Time})
+	}
+	return nil
+}
+
+// enterOpenGroup puts s in the open group, leaving its previous one
+// silently (protocol-v1 §8 q21).
+func (h *Hub) enterOpenGroup(s *session, group string) {
+	og := &h.open
+	og.mu.Lock()
+	defer og.mu.Unlock()
+	if og.members == nil {
+		og.members = make(map[peerKey]map[*session]struct{})
+		og.of = make(map[*session]string)
+		og.rejoin = make(map[peerKey]rejoinTicket)
+	}
+	if old, ok := og.of[s]; ok {
+		h.dropOpenLocked(s, old)
+	}
+	k := peerKey{s.app.ID, group}
+	if og.members[k] == nil {
+		og.members[k] = make(map[*session]struct{})
+	}
+	og.members[k][s] = struct{}{}
+	og.of[s] = group
+}
+
+func (h *Hub) dropOpenLocked(s *session, group string) {
+	k := peerKey{s.app.ID, group}
+	delete(h.open.members[k], s)
+	if len(h.open.members[k]) == 0 {
+		delete(h.open.members, k)
+	}
+	delete(h.open.of, s)
+}
+
+func (h *Hub) exitOpenGroup(s *session, group string) {
+	h.open.mu.Lock()
+	if h.open.of[s] == group {
+		h.dropOpenLocked(s, group)
+	}
+	delete(h.open.rejoin, peerKey{s.app.ID, s.peer})
+	h.open.mu.Unlock()
+}
+
+func (h *Hub) inOpenGroup(s *session, group string) bool {
+	h.open.mu.Lock()
+	defer h.open.mu.Unlock()
+	return h.open.of[s] == group
+}
+
+// leaveRooms runs when a session ends: it leaves its open group, keeping a
+// rejoin ticket for OpenGroupRejoin.
+func (h *Hub) leaveRooms(s *session) {
+	h.open.mu.Lock()
+	defer h.open.mu.Unlock()
+	if g, ok := h.open.of[s]; ok {
+		h.dropOpenLocked(s, g)
+		h.open.rejoin[peerKey{s.app.ID, s.peer}] = rejoinTicket{group: g, until: h.cfg.Now().Add(h.cfg.OpenGroupRejoin)}
+	}
+}
+
+// rejoinOpenGroup puts a newly opened session back in its open group when
+// the peer left it less than OpenGroupRejoin ago.
+func (h *Hub) rejoinOpenGroup(s *session) {
+	h.open.mu.Lock()
+	t, ok := h.open.rejoin[peerKey{s.app.ID, s.peer}]
+	h.open.mu.Unlock()
+	if ok && h.cfg.Now().Before(t.until) {
+		h.enterOpenGroup(s, t.group)
+	}
+}
+
+// deliverOpen writes a transient group message to the open group's sessions.
+func (h *Hub) deliverOpen(m *storage.Message, origin *session) {
+	out := protocol.Command{Kind: protocol.KindDirect, FromPeerID: m.From, Msg: m.Text, ID: m.ID,
+		Timestamp: m.Time, RoomID: m.Room, Transient: true}
+	h.open.mu.Lock()
+	defer h.open.mu.Unlock()
+	for rs := range h.open.members[peerKey{m.App, m.Room}] {
+		if rs == origin {
+			continue
+		}
+		out.PeerID = rs.peer
+		if err := rs.client.conn.Write(&out); err != nil {
+			h.noteWrite(err)
+			continue
+		}
+		h.metrics.MessagesOut.WithLabelValues("group").Inc()
+	}
+}
+
+// OpenGroupOnline returns how many distinct peers are in an open group on
+// this node (REST transient_group/onlines).
+func (h *Hub) OpenGroupOnline(app, group string) int {
+	h.open.mu.Lock()
+	defer h.open.mu.Unlock()
+	peers := map[string]struct{}{}
+	for s := range h.open.members[peerKey{app, group}] {
+		peers[s.peer] = struct{}{}
+	}
+	return len(peers)
+}

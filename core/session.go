@@ -39,6 +39,7 @@ func (c *Client) open(cmd *protocol.Command) error {
 		c.loggedIn.Store(true)
 		c.hub.metrics.Sessions.Inc()
 		c.hub.reg.attach(s, c.hub.noteWrite)
+		c.hub.rejoinOpenGroup(s)
 	} else if watch, _, err := c.hub.authorizeOpen(s.app, cmd); err != nil {
 		return protocol.Closef(protocol.CloseLoginTimeout, "session open refused: %v", err)
 	} else {

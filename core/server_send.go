@@ -1,0 +1,107 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/rtgate/rtgate/storage"
+)
+
+// OfflineNotifier is told about persistent messages stored for peers that
+// have no open session (the offline push hook). Notify must not block: it
+// queues the work and drops it when its queue is full.
+type OfflineNotifier interface {
+	Notify(app *App, m *storage.Message, offline []string)
+}
+
+// ErrBadSend is wrapped by SendAs for invalid arguments.
+var ErrBadSend = errors.New("core: invalid send")
+
+// Send is a server-side message (REST POST /1.1/rtm/messages).
+type Send struct {
+	App       *App
+	From      string   // sending peer id (need not be online)
+	To        []string // recipients; or
+	Room      string   // a group id
+	Text      string
+	Transient bool
+	FromIP    string
+}
+
+// SendAs delivers a message as peer From, like a super peer would: no watch
+// needed. Persistent messages are stored (history and inboxes) before it
+// returns. It returns the stored message (ID and Time set).
+func (h *Hub) SendAs(ctx context.Context, s Send) (*storage.Message, error) {
+	if !validPeerID(s.From) {
+		return nil, fmt.Errorf("%w: malformed from peer %q", ErrBadSend, s.From)
+	}
+	if len(s.Text) > maxMessageBytes {
+		return nil, fmt.Errorf("%w: message text over %d bytes", ErrBadSend, maxMessageBytes)
+	}
+	if (s.Room == "") == (len(s.To) == 0) {
+		return nil, fmt.Errorf("%w: exactly one of to peers or group is required", ErrBadSend)
+	}
+	m := &storage.Message{App: s.App.ID, ID: newMessageID(), From: s.From, Room: s.Room, Text: s.Text,
+		Time: h.nowMs(), FromIP: s.FromIP}
+	var to []string
+	if s.Room != "" {
+		g, err := h.store.Group(ctx, s.App.ID, s.Room)
+		if err != nil {
+			return nil, err
+		}
+		m.ConvID = g.ID
+		if g.Transient {
+			s.Transient = true
+			h.deliverOpen(m, nil)
+			return m, nil
+		}
+		to = g.Members
+	} else {
+		for _, p := range s.To {
+			if !validPeerID(p) {
+				return nil, fmt.Errorf("%w: malformed peer id %q", ErrBadSend, p)
+			}
+			if !slices.Contains(to, p) {
+				to = append(to, p)
+			}
+		}
+		if len(to) > h.cfg.MaxRecipients {
+			return nil, fmt.Errorf("%w: at most %d recipients", ErrBadSend, h.cfg.MaxRecipients)
+		}
+		m.To = to
+		m.ConvID = ConvID(append([]string{s.From}, to...))
+	}
+	if !s.Transient {
+		if err := h.persist(ctx, s.App, m, to); err != nil {
+			return nil, err
+		}
+	}
+	h.deliver(m, to, s.Transient, nil)
+	return m, nil
+}
+
+// persist stores m in history and in the inboxes: of every recipient for
+// direct messages, of the offline members for group ones. Offline
+// recipients are reported to the notifier.
+func (h *Hub) persist(ctx context.Context, app *App, m *storage.Message, to []string) error {
+	var offline []string
+	for _, p := range to {
+		if p != m.From && !h.reg.online(m.App, p) {
+			offline = append(offline, p)
+		}
+	}
+	inbox := to
+	if m.Room != "" {
+		inbox = offline
+	}
+	if err := h.store.Persist(ctx, m, inbox); err != nil {
+		h.metrics.StoreErrors.Inc()
+		return err
+	}
+	if len(offline) > 0 && h.cfg.Offline != nil {
+		h.cfg.Offline.Notify(app, m, offline)
+	}
+	return nil
+}
