@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// Errors of the group store.
+// Errors of the group store (ErrNotFound also of History.Delete).
 var (
 	ErrNotFound  = errors.New("storage: not found")
 	ErrGroupFull = errors.New("storage: group full")
+	ErrExists    = errors.New("storage: already exists")
 )
 
 // Group is one group ("room"), the AVOSRealtimeGroups row of the v1 service.
@@ -20,6 +21,8 @@ type Group struct {
 	Transient bool     // tr: an open group (no member list, transient messages only)
 	// Attrs holds the app's own columns (name, owner, ...) as JSON values
 	// keyed by column name; never m, tr, objectId, createdAt or updatedAt.
+	// Stores return them as encoding/json decodes them (numbers are
+	// float64); see NormalizeAttrs.
 	Attrs     map[string]any
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -27,7 +30,9 @@ type Group struct {
 
 // Groups stores groups and their membership durably.
 type Groups interface {
-	// CreateGroup stores a new group; g.ID must be set and unused.
+	// CreateGroup stores a new group; g.ID must be set (else ErrInvalid)
+	// and unused (else ErrExists). Duplicate members are dropped. Zero
+	// CreatedAt and UpdatedAt are set to the store's clock, in g too.
 	CreateGroup(ctx context.Context, g *Group) error
 	// Group returns one group, or ErrNotFound.
 	Group(ctx context.Context, app, id string) (*Group, error)
@@ -36,9 +41,11 @@ type Groups interface {
 	// If the additions would exceed limit nothing is added and ErrGroupFull
 	// is returned. Unknown group: ErrNotFound.
 	AddMembers(ctx context.Context, app, id string, peers []string, limit int) (added []string, err error)
-	// RemoveMembers removes peers and returns those that were members.
+	// RemoveMembers removes peers and returns those that were members, in
+	// the order given. Unknown group: ErrNotFound.
 	RemoveMembers(ctx context.Context, app, id string, peers []string) (removed []string, err error)
-	// GroupsOf returns the ids of the groups the peer is a member of.
+	// GroupsOf returns the ids of the groups the peer is a member of,
+	// sorted (byte-wise).
 	GroupsOf(ctx context.Context, app, peer string) ([]string, error)
 }
 
@@ -47,15 +54,22 @@ type GroupQuery struct {
 	App    string
 	Member string         // only groups with this member (where={"m": peer}); empty = any
 	Attrs  map[string]any // only groups whose app columns equal these values
-	Limit  int            // <= 0 means 100
+	Limit  int            // <= 0 means 100; clamped to 1000
 	Skip   int
+}
+
+// EffectiveLimit returns q.Limit with the default (100) and the clamp
+// (1000) applied.
+func (q GroupQuery) EffectiveLimit() int {
+	return HistoryQuery{Limit: q.Limit}.EffectiveLimit()
 }
 
 // GroupAttrs reads and writes the app columns of groups (the REST class API).
 type GroupAttrs interface {
 	// SetAttrs merges attrs into the group's app columns (a nil value
 	// deletes a column) and bumps UpdatedAt. Unknown group: ErrNotFound.
+	// Values must be JSON-encodable (else ErrInvalid).
 	SetAttrs(ctx context.Context, app, id string, attrs map[string]any) (*Group, error)
-	// QueryGroups lists groups, oldest first.
+	// QueryGroups lists groups, oldest first (CreatedAt, then ID).
 	QueryGroups(ctx context.Context, q GroupQuery) ([]*Group, error)
 }

@@ -14,8 +14,14 @@ import (
 	"time"
 )
 
-// ErrClosed is returned by a store used after Close.
-var ErrClosed = errors.New("storage: closed")
+// Errors shared by every store.
+var (
+	// ErrClosed is returned by a store used after Close.
+	ErrClosed = errors.New("storage: closed")
+	// ErrInvalid is returned for an argument a store cannot accept, such as
+	// a message without App or ID.
+	ErrInvalid = errors.New("storage: invalid argument")
+)
 
 // Message is one persistent message as stored in inboxes and history.
 type Message struct {
@@ -36,25 +42,46 @@ type Message struct {
 // concurrent calls into one sync (group commit).
 type Messages interface {
 	// Persist stores m in the history and in the inbox of each peer in
-	// inbox (which may be empty: history only).
+	// inbox (which may be empty: history only; duplicates are ignored).
+	// m.App and m.ID must be set (else ErrInvalid); IDs are unique per app
+	// and persisting the same message again overwrites it. Persist does
+	// not keep m. Once the call is under way it runs to completion: ctx is
+	// checked only before the write starts.
 	Persist(ctx context.Context, m *Message, inbox []string) error
 }
 
 // Inbox is the per-peer offline store: the unacknowledged persistent
 // messages of a peer, oldest first, at most Limits.InboxSize of the newest,
 // none older than Limits.InboxTTL.
+//
+// Age and order come from Message.Time: a message is pending while
+// now - Time < InboxTTL (now from the store's clock), and pending messages
+// are ordered by (Time, ID) ascending. A message deleted from the history
+// (History.Delete) is no longer pending either.
 type Inbox interface {
 	// Pending returns the peer's unacknowledged messages, oldest first.
 	Pending(ctx context.Context, app, peer string) ([]*Message, error)
 	// Remove deletes the given ids from the peer's inbox and returns the
-	// messages that were there (unknown ids are ignored).
+	// messages that were pending among them, oldest first (unknown ids are
+	// ignored).
 	Remove(ctx context.Context, app, peer string, ids []string) ([]*Message, error)
 	// Count returns how many messages the peer has pending; when direct is
 	// true only messages without a Room are counted.
 	Count(ctx context.Context, app, peer string, direct bool) (int, error)
 }
 
-// HistoryQuery selects history records, newest first.
+// History paging limits.
+const (
+	DefaultHistoryLimit = 100  // HistoryQuery.Limit <= 0
+	MaxHistoryLimit     = 1000 // larger limits are clamped to this
+)
+
+// HistoryQuery selects history records, newest first: ordered by Time
+// descending, then by ID descending (byte-wise) among equal times.
+//
+// Paging: a page continues after its last message L with Before = L.Time
+// and BeforeID = L.ID; the next page then holds exactly the messages after
+// L in that order (Time < L.Time, or Time == L.Time and ID < L.ID).
 type HistoryQuery struct {
 	App    string
 	ConvID string // only this conversation (md5 id or group id); empty = any
@@ -62,17 +89,48 @@ type HistoryQuery struct {
 	// Before is the exclusive upper bound on Time in ms (max_ts); 0 = none.
 	Before int64
 	// AtOrBefore is the inclusive upper bound on Time (timestamp); 0 = none.
+	// With Before also set, both bounds apply.
 	AtOrBefore int64
-	// BeforeID breaks ties with Before: among messages with Time == Before,
-	// those whose ID sorts after BeforeID are also returned (msgid paging).
+	// BeforeID breaks ties with Before (msgid paging): messages with
+	// Time == Before and ID < BeforeID are returned too. Ignored when
+	// Before is 0.
 	BeforeID string
-	Limit    int // at most this many; <= 0 means 100
+	// Limit is at most this many; <= 0 means DefaultHistoryLimit, and it is
+	// clamped to MaxHistoryLimit.
+	Limit int
+}
+
+// EffectiveLimit returns q.Limit with the default and the clamp applied.
+func (q HistoryQuery) EffectiveLimit() int {
+	switch {
+	case q.Limit <= 0:
+		return DefaultHistoryLimit
+	case q.Limit > MaxHistoryLimit:
+		return MaxHistoryLimit
+	}
+	return q.Limit
+}
+
+// Admits reports whether a message with time t and id id lies within the
+// bounds of q (Before, BeforeID, AtOrBefore); filters are not checked.
+func (q HistoryQuery) Admits(t int64, id string) bool {
+	if q.AtOrBefore != 0 && t > q.AtOrBefore {
+		return false
+	}
+	if q.Before != 0 && !(t < q.Before || t == q.Before && q.BeforeID != "" && id < q.BeforeID) {
+		return false
+	}
+	return true
 }
 
 // History answers message-history queries.
 type History interface {
+	// Query returns the records q selects, newest first (see HistoryQuery).
 	Query(ctx context.Context, q HistoryQuery) ([]*Message, error)
-	// Delete removes one message from the history of a conversation.
+	// Delete removes one message from the history of a conversation; the
+	// message is named by all of convID, msgID and its Time ts. A message
+	// that is not there: ErrNotFound. The message stops being pending in
+	// inboxes too.
 	Delete(ctx context.Context, app, convID, msgID string, ts int64) error
 }
 
