@@ -229,6 +229,7 @@ type decodeState struct {
 	cmd, op       [16]byte // longer values name no kind
 	cmdN, opN     int
 	hasCmd        bool
+	cmdBad        bool // cmd present but not a string: malformed, not a keepalive
 	t             string
 	tSet, tIsNum  bool
 	wrongType     string // first known field with a value of the wrong type
@@ -241,21 +242,21 @@ func (st *decodeState) bad(field string) {
 }
 
 // name copies a cmd/op value into a fixed array; n > len(dst) marks a value
-// too long to be a kind name.
-func (st *decodeState) name(r valueReader, field string, dst *[16]byte) (n int, present bool) {
+// too long to be a kind name. ok is false for a value that is not a string.
+func (st *decodeState) name(r valueReader, field string, dst *[16]byte) (n int, present, ok bool) {
 	b, isNum, ok := r.text()
 	if !ok || isNum {
 		st.bad(field)
-		return 0, false
+		return 0, false, false
 	}
 	if b == nil {
-		return 0, false
+		return 0, false, true
 	}
 	n = copy(dst[:], b)
 	if len(b) > n {
 		n = len(dst) + 1
 	}
-	return n, true
+	return n, true, true
 }
 
 func (st *decodeState) str(r valueReader, field string) string {
@@ -304,11 +305,13 @@ func (st *decodeState) boolean(r valueReader, field string) bool {
 func decodeField(r valueReader, key []byte, c *Command, st *decodeState) {
 	switch string(key) {
 	case "cmd":
-		if n, ok := st.name(r, "cmd", &st.cmd); ok {
+		n, present, ok := st.name(r, "cmd", &st.cmd)
+		if present {
 			st.cmdN, st.hasCmd = n, true
 		}
+		st.cmdBad = st.cmdBad || !ok
 	case "op":
-		if n, ok := st.name(r, "op", &st.op); ok {
+		if n, present, _ := st.name(r, "op", &st.op); present {
 			st.opN = n
 		}
 	case "peerId":
@@ -391,6 +394,9 @@ func decodeField(r valueReader, key []byte, c *Command, st *decodeState) {
 
 // finish resolves the kind and `t` once the object has been read.
 func finish(c *Command, st *decodeState, codec string) error {
+	if st.cmdBad {
+		return fmt.Errorf("%w: %s field \"cmd\" is not a string", ErrMalformed, codec)
+	}
 	if !st.hasCmd {
 		// v1: a frame without cmd is the keepalive; its fields mean nothing.
 		*c = Command{Kind: KindKeepalive}
