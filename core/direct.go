@@ -17,19 +17,23 @@ const maxMessageBytes = protocol.MaxMessageBytes
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-// newMessageID returns a random base62 message id of 12 characters
-// (about 71 bits), unique per app for all practical purposes.
-func newMessageID() string {
-	var b [12]byte
-	x, y := rand.Uint64(), rand.Uint64()
-	for i := range b {
-		if i < 6 {
-			b[i] = base62[x%62]
-			x /= 62
-		} else {
-			b[i] = base62[y%62]
-			y /= 62
-		}
+// newMessageID returns a message id of 14 base62 characters: 11 for the
+// hub's message sequence (fixed width, so string order is numeric order)
+// and 3 random ones. The sequence starts at a random point so that ids of
+// different hubs do not collide, and it comes first, so ids of one hub sort
+// (as strings) in the order the messages arrived: stores order messages of
+// the same millisecond by id.
+func (h *Hub) newMessageID() string {
+	var b [14]byte
+	n := h.seq.Add(1)
+	for i := 10; i >= 0; i-- {
+		b[i] = base62[n%62]
+		n /= 62
+	}
+	r := rand.Uint64()
+	for i := 11; i < 14; i++ {
+		b[i] = base62[r%62]
+		r /= 62
 	}
 	return string(b[:])
 }
@@ -92,7 +96,7 @@ func (c *Client) direct(s *session, cmd *protocol.Command) error {
 
 	m := storage.Message{
 		App:    s.app.ID,
-		ID:     newMessageID(),
+		ID:     h.newMessageID(),
 		From:   s.peer,
 		To:     to,
 		Text:   cmd.Msg,

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rtgate/rtgate/protocol"
@@ -21,6 +23,7 @@ type Hub struct {
 	metrics *Metrics
 	nonces  nonceCache
 	open    openGroups
+	seq     atomic.Uint64 // message sequence, see newMessageID
 
 	mu       sync.Mutex
 	clients  map[*Client]struct{} // guarded by mu
@@ -34,7 +37,7 @@ func New(cfg Config) (*Hub, error) {
 		return nil, errors.New("core: Config.Store is required")
 	}
 	cfg = cfg.withDefaults()
-	return &Hub{
+	h := &Hub{
 		cfg:     cfg,
 		log:     cfg.Logger,
 		store:   cfg.Store,
@@ -42,7 +45,9 @@ func New(cfg Config) (*Hub, error) {
 		metrics: newMetrics(),
 		clients: make(map[*Client]struct{}),
 		nonces:  nonceCache{max: cfg.NonceCacheSize},
-	}, nil
+	}
+	h.seq.Store(rand.Uint64() >> 2)
+	return h, nil
 }
 
 // Metrics returns the hub's collectors, to register.

@@ -269,7 +269,7 @@ func (c *Client) groupDirect(s *session, cmd *protocol.Command) error {
 		kind = "group_transient"
 	}
 	h.metrics.MessagesIn.WithLabelValues(kind).Inc()
-	m := storage.Message{App: s.app.ID, ID: newMessageID(), From: s.peer, Room: cmd.RoomID, ConvID: cmd.RoomID,
+	m := storage.Message{App: s.app.ID, ID: h.newMessageID(), From: s.peer, Room: cmd.RoomID, ConvID: cmd.RoomID,
 		Text: cmd.Msg, Time: h.nowMs(), FromIP: remoteIP(c.conn.Info().RemoteAddr)}
 	switch {
 	case g == nil:

@@ -43,7 +43,7 @@ func (h *Hub) SendAs(ctx context.Context, s Send) (*storage.Message, error) {
 	if (s.Room == "") == (len(s.To) == 0) {
 		return nil, fmt.Errorf("%w: exactly one of to peers or group is required", ErrBadSend)
 	}
-	m := &storage.Message{App: s.App.ID, ID: newMessageID(), From: s.From, Room: s.Room, Text: s.Text,
+	m := &storage.Message{App: s.App.ID, ID: h.newMessageID(), From: s.From, Room: s.Room, Text: s.Text,
 		Time: h.nowMs(), FromIP: s.FromIP}
 	var to []string
 	if s.Room != "" {
