@@ -1,0 +1,383 @@
+// Package config loads rtgate's server configuration from, in rising order
+// of precedence: built-in defaults, an optional JSON file, RTGATE_*
+// environment variables and command-line flags.
+//
+// Only cmd/rtgate uses it (STYLE habit 8: cmd is the only code that reads
+// flags and environment); it turns a File into the component Configs.
+//
+// Concurrency: Load is a pure function of its arguments; a Config is a plain
+// value.
+//
+// Imports: the standard library only.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults used when neither file, environment nor flag says otherwise.
+const (
+	DefaultListen    = "127.0.0.1:8080"
+	DefaultDataDir   = "rtgate-data"
+	DefaultLogLevel  = "info"
+	DefaultLogFormat = "text"
+)
+
+// ErrInvalid wraps every configuration error, so callers can tell a bad
+// configuration (exit code 2) from a runtime failure.
+var ErrInvalid = errors.New("invalid configuration")
+
+// App is one application, as in the config file's "apps" list.
+type App struct {
+	ID        string `json:"id"`
+	Key       string `json:"key,omitempty"`
+	MasterKey string `json:"masterKey,omitempty"`
+	// Signatures requires HMAC-SHA1 signatures (made with MasterKey) on
+	// session open/add and room join/invite/kick.
+	Signatures bool `json:"signatures,omitempty"`
+	// AllowUnwatched lets peers message peers they do not watch.
+	AllowUnwatched bool `json:"allowUnwatched,omitempty"`
+}
+
+// Limits are the tunable bounds. Zero means the component's own default
+// (given in parentheses).
+type Limits struct {
+	MaxFrameBytes int      `json:"maxFrameBytes,omitempty"` // one inbound frame (64 KiB)
+	QueueBytes    int      `json:"queueBytes,omitempty"`    // outbound queue per connection (transport default)
+	InboxSize     int      `json:"inboxSize,omitempty"`     // offline messages kept per peer (50)
+	InboxTTL      Duration `json:"inboxTTL,omitempty"`      // how long they are kept (168h)
+	LoginTimeout  Duration `json:"loginTimeout,omitempty"`  // connect to session open (60s)
+	ReadTimeout   Duration `json:"readTimeout,omitempty"`   // silence before close 4107 (360s)
+}
+
+// Config is the whole server configuration; it is also the schema of the
+// JSON config file (field names as tagged).
+type Config struct {
+	// Listen holds the HTTP/WebSocket listen addresses (host:port).
+	Listen []string `json:"listen,omitempty"`
+	// Data is the Badger data directory.
+	Data string `json:"data,omitempty"`
+	// PublicURL is what the router hands out (http://, https://, ws://
+	// or wss://); empty means the request's Host.
+	PublicURL string `json:"publicURL,omitempty"`
+	// Apps are the known applications. None means dev mode: any appId,
+	// no signatures.
+	Apps []App `json:"apps,omitempty"`
+	// AllowedOrigins limits browser origins (router CORS, WebSocket
+	// Origin check). Empty means any.
+	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
+	Limits         Limits   `json:"limits"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `json:"logLevel,omitempty"`
+	// LogFormat is text or json.
+	LogFormat string `json:"logFormat,omitempty"`
+
+	// ConfigFile is the file that was read, if any (not part of the
+	// schema).
+	ConfigFile string `json:"-"`
+}
+
+// DevMode reports whether no app is configured, so any appId is accepted.
+func (c *Config) DevMode() bool { return len(c.Apps) == 0 }
+
+// SlogLevel returns LogLevel as a slog.Level.
+func (c *Config) SlogLevel() slog.Level {
+	var l slog.Level
+	l.UnmarshalText([]byte(c.LogLevel)) // validated by Load
+	return l
+}
+
+// Duration is a time.Duration that reads "90s"-style strings or a number
+// of seconds from JSON, and writes the string form.
+type Duration time.Duration
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var secs float64
+	if err := json.Unmarshal(b, &secs); err != nil {
+		return fmt.Errorf("duration: want a string like \"90s\" or a number of seconds")
+	}
+	*d = Duration(secs * float64(time.Second))
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// Env names, one per flag.
+const (
+	EnvListen     = "RTGATE_LISTEN"     // comma-separated host:port list
+	EnvData       = "RTGATE_DATA"       // data directory
+	EnvConfig     = "RTGATE_CONFIG"     // config file
+	EnvPublicURL  = "RTGATE_PUBLIC_URL" // router public URL
+	EnvApps       = "RTGATE_APPS"       // comma-separated ID:KEY:MASTERKEY list
+	EnvSignatures = "RTGATE_SIGNATURES" // true/1: RTGATE_APPS and --app apps require signatures
+	EnvLogLevel   = "RTGATE_LOG_LEVEL"
+	EnvLogFormat  = "RTGATE_LOG_FORMAT"
+	EnvOrigins    = "RTGATE_ALLOWED_ORIGINS" // comma-separated
+)
+
+// list is a repeatable string flag.
+type list []string
+
+func (l *list) String() string     { return strings.Join(*l, ",") }
+func (l *list) Set(v string) error { *l = append(*l, v); return nil }
+
+// flags holds the parsed command line.
+type flags struct {
+	set        map[string]bool
+	listen     list
+	data       string
+	config     string
+	publicURL  string
+	apps       list
+	signatures bool
+	logLevel   string
+	logFormat  string
+	origins    list
+}
+
+func newFlagSet(name string, out io.Writer, f *flags) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Var(&f.listen, "listen", "HTTP/WebSocket listen address `HOST:PORT`, repeatable (default "+DefaultListen+"; env "+EnvListen+")")
+	fs.StringVar(&f.data, "data", "", "Badger data `DIR` (default ./"+DefaultDataDir+"; env "+EnvData+")")
+	fs.StringVar(&f.config, "config", "", "JSON config `FILE` (env "+EnvConfig+")")
+	fs.StringVar(&f.publicURL, "public-url", "", "`URL` the router hands out, e.g. http://chat.example.org:8080 (default: the request's Host; env "+EnvPublicURL+")")
+	fs.Var(&f.apps, "app", "app `ID:KEY:MASTERKEY`, repeatable; with any app defined, unknown appIds are refused (env "+EnvApps+", comma-separated)")
+	fs.BoolVar(&f.signatures, "signatures", false, "apps given by --app or "+EnvApps+" require signatures (env "+EnvSignatures+")")
+	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default "+DefaultLogLevel+"; env "+EnvLogLevel+")")
+	fs.StringVar(&f.logFormat, "log-format", "", "text or json (default "+DefaultLogFormat+"; env "+EnvLogFormat+")")
+	fs.Var(&f.origins, "allowed-origin", "allowed browser `ORIGIN`, repeatable (default any; env "+EnvOrigins+", comma-separated)")
+	return fs
+}
+
+// Load builds the configuration from args (without the program name),
+// getenv (nil: no environment) and the config file they name. Usage and
+// flag errors are written to usage. The error wraps ErrInvalid for a bad
+// configuration, and is flag.ErrHelp for -h.
+func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, error) {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	f := flags{set: map[string]bool{}}
+	fs := newFlagSet("rtgate", usage, &f)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("%w: unexpected argument %q", ErrInvalid, fs.Arg(0))
+	}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+
+	c := &Config{}
+	// File.
+	path := getenv(EnvConfig)
+	if f.set["config"] {
+		path = f.config
+	}
+	if path != "" {
+		if err := c.readFile(path); err != nil {
+			return nil, err
+		}
+	}
+	// Environment.
+	if v := getenv(EnvListen); v != "" {
+		c.Listen = splitList(v)
+	}
+	if v := getenv(EnvData); v != "" {
+		c.Data = v
+	}
+	if v := getenv(EnvPublicURL); v != "" {
+		c.PublicURL = v
+	}
+	if v := getenv(EnvLogLevel); v != "" {
+		c.LogLevel = v
+	}
+	if v := getenv(EnvLogFormat); v != "" {
+		c.LogFormat = v
+	}
+	if v := getenv(EnvOrigins); v != "" {
+		c.AllowedOrigins = splitList(v)
+	}
+	signatures := false
+	if v := getenv(EnvSignatures); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s=%q: want true or false", ErrInvalid, EnvSignatures, v)
+		}
+		signatures = b
+	}
+	if f.set["signatures"] {
+		signatures = f.signatures
+	}
+	extra := splitList(getenv(EnvApps))
+	// Flags.
+	if f.set["listen"] {
+		c.Listen = splitList(strings.Join(f.listen, ","))
+	}
+	if f.set["data"] {
+		c.Data = f.data
+	}
+	if f.set["public-url"] {
+		c.PublicURL = f.publicURL
+	}
+	if f.set["log-level"] {
+		c.LogLevel = f.logLevel
+	}
+	if f.set["log-format"] {
+		c.LogFormat = f.logFormat
+	}
+	if f.set["allowed-origin"] {
+		c.AllowedOrigins = splitList(strings.Join(f.origins, ","))
+	}
+	extra = append(extra, f.apps...)
+	for _, spec := range extra {
+		a, err := parseApp(spec)
+		if err != nil {
+			return nil, err
+		}
+		a.Signatures = signatures
+		c.putApp(a)
+	}
+	c.ConfigFile = path
+	c.fillDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Usage writes the flag help to w.
+func Usage(w io.Writer) {
+	fs := newFlagSet("rtgate", w, &flags{})
+	fmt.Fprintf(w, "Usage: rtgate [flags]\n\nFlags override RTGATE_* environment variables, which override the config file.\n\n")
+	fs.PrintDefaults()
+}
+
+func (c *Config) readFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%w: config file: %v", ErrInvalid, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("%w: config file %s: %v", ErrInvalid, path, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: config file %s: trailing data after the JSON object", ErrInvalid, path)
+	}
+	return nil
+}
+
+// putApp adds a, replacing an app with the same id.
+func (c *Config) putApp(a App) {
+	for i := range c.Apps {
+		if c.Apps[i].ID == a.ID {
+			c.Apps[i] = a
+			return
+		}
+	}
+	c.Apps = append(c.Apps, a)
+}
+
+func (c *Config) fillDefaults() {
+	if len(c.Listen) == 0 {
+		c.Listen = []string{DefaultListen}
+	}
+	if c.Data == "" {
+		c.Data = DefaultDataDir
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = DefaultLogLevel
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = DefaultLogFormat
+	}
+}
+
+func (c *Config) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+	}
+	for _, l := range c.Listen {
+		if _, port, err := net.SplitHostPort(l); err != nil || port == "" {
+			return bad("listen address %q: want HOST:PORT", l)
+		}
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return bad("log level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return bad("log format %q: want text or json", c.LogFormat)
+	}
+	seen := map[string]bool{}
+	for _, a := range c.Apps {
+		switch {
+		case a.ID == "":
+			return bad("an app has no id")
+		case seen[a.ID]:
+			return bad("app %q is defined twice", a.ID)
+		case a.Signatures && a.MasterKey == "":
+			return bad("app %q requires signatures but has no masterKey", a.ID)
+		}
+		seen[a.ID] = true
+	}
+	l := c.Limits
+	if l.MaxFrameBytes < 0 || l.QueueBytes < 0 || l.InboxSize < 0 || l.InboxTTL < 0 || l.LoginTimeout < 0 || l.ReadTimeout < 0 {
+		return bad("limits must not be negative")
+	}
+	return nil
+}
+
+// parseApp reads ID:KEY:MASTERKEY (KEY and MASTERKEY may be empty, the
+// colons may not be left out).
+func parseApp(spec string) (App, error) {
+	parts := strings.Split(spec, ":")
+	if len(parts) != 3 || parts[0] == "" {
+		return App{}, fmt.Errorf("%w: app %q: want ID:KEY:MASTERKEY", ErrInvalid, spec)
+	}
+	return App{ID: parts[0], Key: parts[1], MasterKey: parts[2]}, nil
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,214 @@
+package config_test
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rtgate/rtgate/internal/config"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "rtgate.json")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := config.Load(nil, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &config.Config{Listen: []string{"127.0.0.1:8080"}, Data: "rtgate-data", LogLevel: "info", LogFormat: "text"}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("got %+v\nwant %+v", c, want)
+	}
+	if !c.DevMode() {
+		t.Fatal("no apps should be dev mode")
+	}
+}
+
+const fileBody = `{
+  "listen": ["127.0.0.1:9000", "[::1]:9000"],
+  "data": "/var/lib/rtgate",
+  "publicURL": "https://chat.example.org",
+  "apps": [
+    {"id": "app1", "key": "k1", "masterKey": "m1", "signatures": true},
+    {"id": "app2", "key": "k2", "masterKey": "m2", "allowUnwatched": true}
+  ],
+  "allowedOrigins": ["https://chat.example.org"],
+  "limits": {"maxFrameBytes": 32768, "queueBytes": 1048576, "inboxSize": 100,
+             "inboxTTL": "72h", "loginTimeout": 30, "readTimeout": "5m"},
+  "logLevel": "debug",
+  "logFormat": "json"
+}`
+
+func TestFile(t *testing.T) {
+	p := writeFile(t, fileBody)
+	c, err := config.Load([]string{"--config", p}, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &config.Config{
+		Listen:    []string{"127.0.0.1:9000", "[::1]:9000"},
+		Data:      "/var/lib/rtgate",
+		PublicURL: "https://chat.example.org",
+		Apps: []config.App{
+			{ID: "app1", Key: "k1", MasterKey: "m1", Signatures: true},
+			{ID: "app2", Key: "k2", MasterKey: "m2", AllowUnwatched: true},
+		},
+		AllowedOrigins: []string{"https://chat.example.org"},
+		Limits: config.Limits{MaxFrameBytes: 32768, QueueBytes: 1 << 20, InboxSize: 100,
+			InboxTTL: config.Duration(72 * time.Hour), LoginTimeout: config.Duration(30 * time.Second),
+			ReadTimeout: config.Duration(5 * time.Minute)},
+		LogLevel:   "debug",
+		LogFormat:  "json",
+		ConfigFile: p,
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("got  %+v\nwant %+v", c, want)
+	}
+	if c.DevMode() {
+		t.Fatal("apps configured: not dev mode")
+	}
+}
+
+func TestExampleFileLoads(t *testing.T) {
+	c, err := config.Load([]string{"--config", "../../rtgate.example.json"}, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Apps) == 0 {
+		t.Fatal("the example should define an app")
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	p := writeFile(t, `{"listen":["127.0.0.1:1"],"data":"file","publicURL":"http://file:1","logLevel":"warn",
+		"apps":[{"id":"a","key":"fk","masterKey":"fm"},{"id":"b"}]}`)
+	env := map[string]string{
+		"RTGATE_CONFIG": p,
+		"RTGATE_LISTEN": "127.0.0.1:2, 127.0.0.1:3",
+		"RTGATE_DATA":   "env",
+		"RTGATE_APPS":   "a:ek:em,c:ck:cm",
+	}
+	tests := []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, c *config.Config)
+	}{
+		{"env over file", nil, func(t *testing.T, c *config.Config) {
+			if !reflect.DeepEqual(c.Listen, []string{"127.0.0.1:2", "127.0.0.1:3"}) || c.Data != "env" ||
+				c.PublicURL != "http://file:1" || c.LogLevel != "warn" {
+				t.Fatalf("%+v", c)
+			}
+			want := []config.App{{ID: "a", Key: "ek", MasterKey: "em"}, {ID: "b"}, {ID: "c", Key: "ck", MasterKey: "cm"}}
+			if !reflect.DeepEqual(c.Apps, want) {
+				t.Fatalf("apps %+v", c.Apps)
+			}
+		}},
+		{"flags over env", []string{"--listen", "127.0.0.1:4", "--listen", "127.0.0.1:5", "--data", "flag",
+			"--public-url", "ws://flag:1/", "--log-level", "error", "--app", "c:fk:fm", "--signatures"},
+			func(t *testing.T, c *config.Config) {
+				if !reflect.DeepEqual(c.Listen, []string{"127.0.0.1:4", "127.0.0.1:5"}) || c.Data != "flag" ||
+					c.PublicURL != "ws://flag:1/" || c.LogLevel != "error" {
+					t.Fatalf("%+v", c)
+				}
+				want := []config.App{{ID: "a", Key: "ek", MasterKey: "em", Signatures: true}, {ID: "b"},
+					{ID: "c", Key: "fk", MasterKey: "fm", Signatures: true}}
+				if !reflect.DeepEqual(c.Apps, want) {
+					t.Fatalf("apps %+v", c.Apps)
+				}
+			}},
+		{"config flag over env", []string{"--config", writeFile(t, `{"data":"other"}`)}, func(t *testing.T, c *config.Config) {
+			if c.Data != "env" || c.PublicURL != "" || len(c.Apps) != 2 {
+				t.Fatalf("%+v", c)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(tt.args, envOf(env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestSignaturesEnv(t *testing.T) {
+	c, err := config.Load(nil, envOf(map[string]string{"RTGATE_APPS": "a:k:m", "RTGATE_SIGNATURES": "true"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Apps[0].Signatures {
+		t.Fatal("RTGATE_SIGNATURES=true should require signatures")
+	}
+	c, err = config.Load([]string{"--signatures=false"}, envOf(map[string]string{"RTGATE_APPS": "a:k:m", "RTGATE_SIGNATURES": "1"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Apps[0].Signatures {
+		t.Fatal("--signatures=false should win over the environment")
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"unknown flag", []string{"--nope"}, nil, "nope"},
+		{"positional argument", []string{"serve"}, nil, "unexpected argument"},
+		{"bad listen", []string{"--listen", "8080"}, nil, "HOST:PORT"},
+		{"bad app spec", []string{"--app", "a:b"}, nil, "ID:KEY:MASTERKEY"},
+		{"empty app id", []string{"--app", ":k:m"}, nil, "ID:KEY:MASTERKEY"},
+		{"signatures without master key", []string{"--app", "a:k:", "--signatures"}, nil, "no masterKey"},
+		{"bad log level", []string{"--log-level", "loud"}, nil, "log level"},
+		{"bad log format", []string{"--log-format", "xml"}, nil, "log format"},
+		{"bad signatures env", nil, map[string]string{"RTGATE_SIGNATURES": "maybe"}, "RTGATE_SIGNATURES"},
+		{"missing file", []string{"--config", "/nonexistent/rtgate.json"}, nil, "config file"},
+		{"unknown file field", []string{"--config", writeFile(t, `{"lsiten":["x:1"]}`)}, nil, "lsiten"},
+		{"bad duration", []string{"--config", writeFile(t, `{"limits":{"inboxTTL":"soon"}}`)}, nil, "soon"},
+		{"negative limit", []string{"--config", writeFile(t, `{"limits":{"inboxSize":-1}}`)}, nil, "negative"},
+		{"duplicate app", []string{"--config", writeFile(t, `{"apps":[{"id":"a"},{"id":"a"}]}`)}, nil, "twice"},
+		{"trailing data", []string{"--config", writeFile(t, `{} {}`)}, nil, "trailing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load(tt.args, envOf(tt.env), io.Discard)
+			if !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err %v, want ErrInvalid mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var b strings.Builder
+	_, err := config.Load([]string{"-h"}, nil, &b)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err %v", err)
+	}
+	for _, f := range []string{"-listen", "-data", "-config", "-public-url", "-app", "-signatures", "-log-level"} {
+		if !strings.Contains(b.String(), f) {
+			t.Errorf("help lacks %s", f)
+		}
+	}
+}
