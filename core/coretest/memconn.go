@@ -161,3 +161,42 @@ func (c *MemConn) Open(t testing.TB, app, peer string, watch ...string) *protoco
 	}
 	return c.Expect(t, protocol.KindSessionOpened)
 }
+
+// CountConn is a core.Conn that encodes nothing and keeps nothing: it
+// counts the frames written to it, for benchmarks.
+type CountConn struct {
+	info   core.ConnInfo
+	mu     sync.Mutex
+	frames int // guarded by mu
+	last   protocol.Command
+	Client *core.Client
+}
+
+// NewCountConn returns a counting conn connected to h.
+func NewCountConn(h *core.Hub) *CountConn {
+	c := &CountConn{info: core.ConnInfo{Transport: "mem", RemoteAddr: "127.0.0.1:5555"}}
+	c.Client = h.Connect(c)
+	return c
+}
+
+// Info implements core.Conn.
+func (c *CountConn) Info() core.ConnInfo { return c.info }
+
+// Write implements core.Conn.
+func (c *CountConn) Write(cmd *protocol.Command) error {
+	c.mu.Lock()
+	c.frames++
+	c.last.Kind, c.last.ID, c.last.UID = cmd.Kind, cmd.ID, cmd.UID
+	c.mu.Unlock()
+	return nil
+}
+
+// Close implements core.Conn.
+func (c *CountConn) Close(protocol.CloseCode, string) {}
+
+// Frames returns how many frames were written and the last one's kind and ids.
+func (c *CountConn) Frames() (int, protocol.Command) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.frames, c.last
+}
