@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,8 +73,8 @@ type Config struct {
 	// accepts every non-empty app id (dev mode).
 	Apps core.Apps
 	// AllowedOrigins lists the origins allowed to read the answer
-	// cross-origin (exact match, e.g. "https://chat.example.org"). Empty
-	// means any origin (Access-Control-Allow-Origin: *), which the v1 JS
+	// cross-origin ("https://chat.example.org", compared
+	// case-insensitively; "*" allows any). Empty means any origin (Access-Control-Allow-Origin: *), which the v1 JS
 	// client needs when the page is served from elsewhere.
 	AllowedOrigins []string
 }
@@ -217,8 +216,19 @@ func (h *Handler) cors(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Add("Vary", "Origin")
-	if o := r.Header.Get("Origin"); o != "" && slices.Contains(h.cfg.AllowedOrigins, o) {
-		w.Header().Set("Access-Control-Allow-Origin", o)
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return
+	}
+	for _, a := range h.cfg.AllowedOrigins {
+		if a == "*" {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+			return
+		}
+		if strings.EqualFold(a, o) {
+			w.Header().Set("Access-Control-Allow-Origin", o)
+			return
+		}
 	}
 }
 

@@ -129,6 +129,8 @@ func TestCORS(t *testing.T) {
 		{"any origin without Origin", anyOrigin, "", "*"},
 		{"allowed origin echoed", list, "https://ok.example", "https://ok.example"},
 		{"other origin not allowed", list, "https://evil.example", ""},
+		{"origin compared case-insensitively", list, "https://OK.example", "https://OK.example"},
+		{"star in the list allows any", newHandler(t, router.Config{AllowedOrigins: []string{"https://a", "*"}}), "https://b", "*"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
