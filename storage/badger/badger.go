@@ -1,0 +1,229 @@
+// Package badger is rtgate's embedded default storage.Store, on
+// github.com/dgraph-io/badger/v4 in one directory.
+//
+// # Durability and group commit
+//
+// Every write (Persist, Remove, Delete and the group calls) goes through one
+// committer goroutine that packs the writes waiting at that moment into a
+// single badger transaction: one commit, hence one fsync of the write-ahead
+// log, acknowledges all of them (group commit). Badger's own pipeline syncs
+// once per transaction, so without this packing concurrent callers would
+// each pay a full fsync. A write whose operation fails without writing
+// (ErrNotFound, ErrGroupFull, ...) fails alone; if the packed transaction
+// fails as a whole (too big, conflict) its writes are retried one by one.
+// Reads use their own read-only transactions and never wait for the
+// committer.
+//
+// # Key layout
+//
+// Strings inside keys are length-prefixed (uvarint length, then the bytes);
+// a time is 8 bytes big-endian of uint64(ms) with the sign bit flipped, so
+// keys sort by time; an id ending a key is raw bytes, so equal times sort by
+// id byte-wise. Values are msgpack arrays (see codec.go).
+//
+//	m app id                   -> message record (history and inbox body)
+//	c app conv time id         -> "" history index by conversation
+//	f app from time id         -> "" history index by sender
+//	a app time id              -> "" history index, app-wide
+//	i app peer time id         -> "" inbox entry (badger TTL = wall clock + InboxTTL)
+//	g app gid                  -> group record
+//	p app peer gid             -> "" group membership index
+//	o app created gid          -> "" groups in creation order (created = UnixNano)
+//
+// An inbox entry refers to the message record, so a group message is
+// stored once however many inboxes hold it. Persist trims each inbox it
+// writes to (expired entries, and the oldest beyond Limits.InboxSize);
+// Pending filters by the store's clock as well, so it never returns an
+// expired message whatever badger's TTL sweep has done.
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use. It owns two goroutines, the committer
+// and the value-log garbage collector; Close waits for calls in flight,
+// stops both and closes the database.
+//
+// Imports: the standard library, badger, msgpack and rtgate/storage only.
+package badger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	bdg "github.com/dgraph-io/badger/v4"
+
+	"github.com/rtgate/rtgate/storage"
+)
+
+// Config configures a Store. Every field but Dir has a usable zero value.
+type Config struct {
+	// Dir is the database directory; required. It is created if missing.
+	// One process at a time may open it.
+	Dir string
+	// Limits bounds the inboxes; zero fields mean the storage defaults.
+	Limits storage.Limits
+	// Now is the clock for inbox expiry and group times; nil means time.Now.
+	Now func() time.Time
+	// Logger receives the store's and badger's messages (badger's errors
+	// and warnings at Warn, the rest at Debug); nil means slog.Default().
+	Logger *slog.Logger
+	// NoSync skips the fsync on commit: faster, and a machine crash loses
+	// recent writes (a process crash does not). The default (false) syncs
+	// every commit before the call returns.
+	NoSync bool
+	// GCInterval is how often badger's value-log GC runs; 0 means 10
+	// minutes, a negative value disables it.
+	GCInterval time.Duration
+	// MemTableSize is badger's memtable size in bytes; 0 means 64 MiB.
+	// Small values suit tests.
+	MemTableSize int64
+}
+
+// populate fills in the defaults.
+func (c Config) populate() Config {
+	c.Limits = c.Limits.WithDefaults()
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.GCInterval == 0 {
+		c.GCInterval = 10 * time.Minute
+	}
+	return c
+}
+
+// Store is the badger storage.Store. Create it with New.
+type Store struct {
+	db     *bdg.DB
+	limits storage.Limits
+	now    func() time.Time
+	log    *slog.Logger
+
+	// mu guards closed; every call holds it for reading while it runs, so
+	// Close (which takes it for writing) waits for calls in flight.
+	mu     sync.RWMutex
+	closed bool
+
+	ops    chan *op      // to the committer; closed by Close
+	stopGC chan struct{} // closed by Close
+	wg     sync.WaitGroup
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// New opens (or creates) the store in cfg.Dir.
+func New(cfg Config) (*Store, error) {
+	if cfg.Dir == "" {
+		return nil, fmt.Errorf("%w: badger: Config.Dir is empty", storage.ErrInvalid)
+	}
+	cfg = cfg.populate()
+	opts := bdg.DefaultOptions(cfg.Dir).
+		WithSyncWrites(!cfg.NoSync).
+		WithLogger(logger{cfg.Logger}).
+		WithMetricsEnabled(false)
+	if cfg.MemTableSize > 0 {
+		opts = opts.WithMemTableSize(cfg.MemTableSize)
+		// Badger refuses a value threshold above its batch size (15% of
+		// the memtable).
+		opts = opts.WithValueThreshold(min(opts.ValueThreshold, cfg.MemTableSize/10))
+	}
+	db, err := bdg.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("badger: open %s: %w", cfg.Dir, err)
+	}
+	s := &Store{
+		db:     db,
+		limits: cfg.Limits,
+		now:    cfg.Now,
+		log:    cfg.Logger,
+		ops:    make(chan *op, maxBatchOps),
+		stopGC: make(chan struct{}),
+	}
+	s.wg.Add(1)
+	go s.commitLoop()
+	if cfg.GCInterval > 0 {
+		s.wg.Add(1)
+		go s.gcLoop(cfg.GCInterval)
+	}
+	return s, nil
+}
+
+// Close waits for the calls in flight, stops the store's goroutines and
+// closes the database. Later calls fail with storage.ErrClosed; a second
+// Close returns nil.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.ops)
+	close(s.stopGC)
+	s.wg.Wait()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("badger: close: %w", err)
+	}
+	return nil
+}
+
+// gcLoop runs the value-log GC every interval until Close.
+func (s *Store) gcLoop(interval time.Duration) {
+	defer s.wg.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopGC:
+			return
+		case <-t.C:
+		}
+		n := 0
+		var err error
+		for err == nil {
+			if err = s.db.RunValueLogGC(0.5); err == nil {
+				n++
+			}
+		}
+		if !errors.Is(err, bdg.ErrNoRewrite) && !errors.Is(err, bdg.ErrRejected) {
+			s.log.Warn("badger value-log GC failed", "err", err)
+		}
+		s.log.Debug("badger value-log GC", "files_rewritten", n)
+	}
+}
+
+// read runs fn in a read-only transaction.
+func (s *Store) read(ctx context.Context, fn func(*bdg.Txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return storage.ErrClosed
+	}
+	return s.db.View(fn)
+}
+
+// logger routes badger's log to slog: errors and warnings at Warn,
+// the rest at Debug.
+type logger struct{ l *slog.Logger }
+
+func (g logger) logf(level slog.Level, format string, args []any) {
+	ctx := context.Background()
+	if g.l.Enabled(ctx, level) {
+		g.l.Log(ctx, level, strings.TrimSpace(fmt.Sprintf(format, args...)), "component", "badger")
+	}
+}
+
+func (g logger) Errorf(f string, a ...any)   { g.logf(slog.LevelWarn, f, a) }
+func (g logger) Warningf(f string, a ...any) { g.logf(slog.LevelWarn, f, a) }
+func (g logger) Infof(f string, a ...any)    { g.logf(slog.LevelDebug, f, a) }
+func (g logger) Debugf(f string, a ...any)   { g.logf(slog.LevelDebug, f, a) }

@@ -1,0 +1,246 @@
+package badger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	bdg "github.com/dgraph-io/badger/v4"
+
+	"github.com/rtgate/rtgate/storage"
+)
+
+// Persist implements storage.Messages.
+func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string) error {
+	if m == nil || m.App == "" || m.ID == "" {
+		return fmt.Errorf("%w: message needs App and ID", storage.ErrInvalid)
+	}
+	body, err := encodeMessage(m)
+	if err != nil {
+		return fmt.Errorf("badger: encode message: %w", err)
+	}
+	peers := make([]string, 0, len(inbox))
+	for _, p := range inbox {
+		if !slices.Contains(peers, p) {
+			peers = append(peers, p)
+		}
+	}
+	return s.write(ctx, 4+2*len(peers), func(t *txn) error {
+		if err := t.set(key(tMessage, m.App, m.ID), body); err != nil {
+			return err
+		}
+		for _, k := range [][]byte{key(tConv, m.App, m.ConvID), key(tFrom, m.App, m.From), key(tApp, m.App)} {
+			if err := t.set(timeID(k, m.Time, m.ID), nil); err != nil {
+				return err
+			}
+		}
+		cutoff := s.cutoff()
+		for _, p := range peers {
+			prefix := key(tInbox, m.App, p)
+			// The badger TTL (from the wall clock) only lets badger drop
+			// old entries; what is pending is decided by s.now.
+			e := bdg.NewEntry(timeID(prefix, m.Time, m.ID), nil).WithTTL(s.limits.InboxTTL)
+			if err := t.setEntry(e); err != nil {
+				return err
+			}
+			if err := s.trimInbox(t, prefix, cutoff); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// cutoff returns the Time at or below which inbox messages have expired.
+func (s *Store) cutoff() int64 {
+	return s.now().Add(-s.limits.InboxTTL).UnixMilli()
+}
+
+// trimInbox deletes the inbox entries under prefix that have expired and
+// the oldest beyond the size limit.
+func (s *Store) trimInbox(t *txn, prefix []byte, cutoff int64) error {
+	var keys [][]byte
+	it := t.NewIterator(bdg.IteratorOptions{Prefix: prefix})
+	for it.Rewind(); it.Valid(); it.Next() {
+		keys = append(keys, it.Item().KeyCopy(nil))
+	}
+	it.Close()
+	drop := max(len(keys)-s.limits.InboxSize, 0)
+	for i, k := range keys {
+		ts, _, err := splitTimeID(k, len(prefix))
+		if err != nil {
+			return err
+		}
+		if i >= drop && ts > cutoff {
+			break
+		}
+		if err := t.del(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// getMessage reads the message record app/id; nil if there is none.
+func getMessage(tx *bdg.Txn, app, id string) (*storage.Message, error) {
+	item, err := tx.Get(key(tMessage, app, id))
+	if errors.Is(err, bdg.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m *storage.Message
+	err = item.Value(func(v []byte) error {
+		m, err = decodeMessage(app, id, v)
+		return err
+	})
+	return m, err
+}
+
+// pending returns the peer's pending messages, oldest first.
+func (s *Store) pending(tx *bdg.Txn, app, peer string) ([]*storage.Message, error) {
+	prefix := key(tInbox, app, peer)
+	cutoff := s.cutoff()
+	it := tx.NewIterator(bdg.IteratorOptions{Prefix: prefix, Reverse: true})
+	defer it.Close()
+	var out []*storage.Message
+	for it.Seek(afterPrefix(prefix)); it.Valid() && len(out) < s.limits.InboxSize; it.Next() {
+		ts, id, err := splitTimeID(it.Item().Key(), len(prefix))
+		if err != nil {
+			return nil, err
+		}
+		if ts <= cutoff {
+			break
+		}
+		m, err := getMessage(tx, app, id)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil && m.Time == ts {
+			out = append(out, m)
+		}
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// Pending implements storage.Inbox.
+func (s *Store) Pending(ctx context.Context, app, peer string) (ms []*storage.Message, err error) {
+	err = s.read(ctx, func(tx *bdg.Txn) error {
+		ms, err = s.pending(tx, app, peer)
+		return err
+	})
+	return ms, err
+}
+
+// Count implements storage.Inbox.
+func (s *Store) Count(ctx context.Context, app, peer string, direct bool) (int, error) {
+	ms, err := s.Pending(ctx, app, peer)
+	n := 0
+	for _, m := range ms {
+		if !direct || m.Room == "" {
+			n++
+		}
+	}
+	return n, err
+}
+
+// Remove implements storage.Inbox.
+func (s *Store) Remove(ctx context.Context, app, peer string, ids []string) ([]*storage.Message, error) {
+	var removed []*storage.Message
+	err := s.write(ctx, 2*len(ids), func(t *txn) error {
+		ms, err := s.pending(t.Txn, app, peer)
+		if err != nil {
+			return err
+		}
+		removed = slices.DeleteFunc(ms, func(m *storage.Message) bool { return !slices.Contains(ids, m.ID) })
+		prefix := key(tInbox, app, peer)
+		var drop [][]byte
+		it := t.NewIterator(bdg.IteratorOptions{Prefix: prefix})
+		for it.Rewind(); it.Valid(); it.Next() {
+			if _, id, err := splitTimeID(it.Item().Key(), len(prefix)); err == nil && slices.Contains(ids, id) {
+				drop = append(drop, it.Item().KeyCopy(nil))
+			}
+		}
+		it.Close()
+		for _, k := range drop {
+			if err := t.del(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return removed, err
+}
+
+// Query implements storage.History.
+func (s *Store) Query(ctx context.Context, q storage.HistoryQuery) (ms []*storage.Message, err error) {
+	var prefix []byte
+	switch {
+	case q.ConvID != "":
+		prefix = key(tConv, q.App, q.ConvID)
+	case q.From != "":
+		prefix = key(tFrom, q.App, q.From)
+	default:
+		prefix = key(tApp, q.App)
+	}
+	// Reverse iteration starts at the greatest key <= seek.
+	seek := afterPrefix(prefix)
+	if q.Before != 0 {
+		seek = timeID(prefix, q.Before, q.BeforeID)
+	}
+	if q.AtOrBefore != 0 && q.AtOrBefore != math.MaxInt64 && (q.Before == 0 || q.AtOrBefore < q.Before) {
+		seek = timeID(prefix, q.AtOrBefore+1, "")
+	}
+	limit := q.EffectiveLimit()
+	err = s.read(ctx, func(tx *bdg.Txn) error {
+		it := tx.NewIterator(bdg.IteratorOptions{Prefix: prefix, Reverse: true})
+		defer it.Close()
+		for it.Seek(seek); it.Valid() && len(ms) < limit; it.Next() {
+			ts, id, err := splitTimeID(it.Item().Key(), len(prefix))
+			if err != nil {
+				return err
+			}
+			if !q.Admits(ts, id) {
+				continue
+			}
+			m, err := getMessage(tx, q.App, id)
+			if err != nil {
+				return err
+			}
+			if m == nil || m.Time != ts || q.ConvID != "" && m.ConvID != q.ConvID || q.From != "" && m.From != q.From {
+				continue // a stale index entry, or filtered out
+			}
+			ms = append(ms, m)
+		}
+		return nil
+	})
+	return ms, err
+}
+
+// Delete implements storage.History.
+func (s *Store) Delete(ctx context.Context, app, convID, msgID string, ts int64) error {
+	return s.write(ctx, 4, func(t *txn) error {
+		m, err := getMessage(t.Txn, app, msgID)
+		if err != nil {
+			return err
+		}
+		if m == nil || m.ConvID != convID || m.Time != ts {
+			return storage.ErrNotFound
+		}
+		for _, k := range [][]byte{
+			key(tMessage, app, msgID),
+			timeID(key(tConv, app, m.ConvID), ts, msgID),
+			timeID(key(tFrom, app, m.From), ts, msgID),
+			timeID(key(tApp, app), ts, msgID),
+		} {
+			if err := t.del(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
