@@ -14,8 +14,8 @@ import (
 // benchDirect is an inbound direct as the server sends it to a recipient.
 var benchDirect = Command{
 	Kind: KindDirect, PeerID: "bob", FromPeerID: "alice",
-	Msg:       `{"type":"text","content":"你好, see you at 10:30? \"the usual\" place"}`,
-	ID:        "kQ3x9Rz1uA7b", Timestamp: 1415000123456,
+	Msg: `{"type":"text","content":"你好, see you at 10:30? \"the usual\" place"}`,
+	ID:  "kQ3x9Rz1uA7b", Timestamp: 1415000123456,
 }
 
 // benchDirectIn is a direct as a client sends it.

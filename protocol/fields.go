@@ -226,13 +226,13 @@ type valueReader interface {
 // object is read: cmd and op (fields come in any order) and `t`, whose
 // meaning depends on the kind.
 type decodeState struct {
-	cmd, op       [16]byte // longer values name no kind
-	cmdN, opN     int
-	hasCmd        bool
-	cmdBad        bool // cmd present but not a string: malformed, not a keepalive
-	t             string
-	tSet, tIsNum  bool
-	wrongType     string // first known field with a value of the wrong type
+	cmd, op      [16]byte // longer values name no kind
+	cmdN, opN    int
+	hasCmd       bool
+	cmdBad       bool // cmd present but not a string: malformed, not a keepalive
+	t            string
+	tSet, tIsNum bool
+	wrongType    string // first known field with a value of the wrong type
 }
 
 func (st *decodeState) bad(field string) {

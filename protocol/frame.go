@@ -199,4 +199,3 @@ func (fr *FrameReader) fill(need int) error {
 	}
 	return nil
 }
-
