@@ -1,0 +1,150 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildPath string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// binary builds cmd/rtgate once per test run (or uses RTGATE_TEST_BIN).
+func binary(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("RTGATE_TEST_BIN"); p != "" {
+		return p
+	}
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "rtgate-bin-")
+		if buildErr != nil {
+			return
+		}
+		buildPath = filepath.Join(buildDir, "rtgate")
+		out, err := exec.Command("go", "build", "-o", buildPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = errors.New(string(out) + err.Error())
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("go build: %v", buildErr)
+	}
+	return buildPath
+}
+
+// process is the rtgate binary running in a child process.
+type process struct {
+	cmd    *exec.Cmd
+	out    *output
+	addr   string
+	exited chan struct{}
+	err    error // Wait's result, valid once exited is closed
+}
+
+func startBinary(t *testing.T, data string, args ...string) *process {
+	t.Helper()
+	p := &process{out: newOutput(), exited: make(chan struct{})}
+	args = append([]string{"--listen", "127.0.0.1:0", "--data", data}, args...)
+	p.cmd = exec.Command(binary(t), args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.Env = append(os.Environ(), "RTGATE_CONFIG=", "RTGATE_APPS=")
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { // owned by the test: Cleanup waits for exited
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.exited
+	})
+	p.addr = p.out.waitAddr(t, p.exited)
+	return p
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (p *process) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("rtgate did not exit; output:\n%s", p.out)
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// TestKilledServerKeepsAckedMessage: an acknowledged persistent message to
+// an offline peer survives SIGKILL and is delivered offline on restart.
+func TestKilledServerKeepsAckedMessage(t *testing.T) {
+	data := t.TempDir()
+	p := startBinary(t, data)
+	alice := dial(t, "ws://"+p.addr+"/")
+	alice.open("app", "alice", "bob")
+	alice.send(map[string]any{"cmd": "direct", "appId": "app", "peerId": "alice", "msg": "survives kill -9",
+		"toPeerIds": []string{"bob"}, "i": 2})
+	ack := alice.next("ack", "")
+	if ack["uid"] == nil || ack["t"] == nil || ack["i"] != float64(2) {
+		t.Fatalf("ack %v", ack)
+	}
+
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t); code != -1 {
+		t.Fatalf("killed process exit code %d", code)
+	}
+
+	p = startBinary(t, data)
+	bob := dial(t, "ws://"+p.addr+"/")
+	bob.open("app", "bob")
+	got := bob.next("direct", "")
+	if got["msg"] != "survives kill -9" || got["fromPeerId"] != "alice" || got["id"] != ack["uid"] ||
+		got["offline"] != true || got["timestamp"] != ack["t"] {
+		t.Fatalf("got %v\nack %v", got, ack)
+	}
+	bob.send(map[string]any{"cmd": "ack", "appId": "app", "peerId": "bob", "ids": []any{got["id"]}})
+
+	// Acked: a later session gets nothing offline. Open a second peer
+	// behind it on the same socket to know the server is past the ack.
+	bob2 := dial(t, "ws://"+p.addr+"/")
+	bob2.send(map[string]any{"cmd": "session", "op": "open", "appId": "app", "peerId": "bob", "sessionPeerIds": []string{}, "i": 1})
+	bob2.next("session", "opened")
+	bob2.send(map[string]any{"cmd": "session", "op": "query", "appId": "app", "peerId": "bob", "sessionPeerIds": []string{"x"}, "i": 2})
+	if m := bob2.next("session", ""); m["op"] != "query-result" {
+		t.Fatalf("after ack, bob got %v before the query result", m)
+	}
+}
+
+// TestSIGTERMExitsCleanly: SIGTERM closes clients with 1001 and exits 0.
+func TestSIGTERMExitsCleanly(t *testing.T) {
+	p := startBinary(t, t.TempDir())
+	c := dial(t, "ws://"+p.addr+"/")
+	c.open("app", "alice")
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.closeCode(); code != 1001 {
+		t.Errorf("client closed with %d, want 1001", code)
+	}
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code %d; output:\n%s", code, p.out)
+	}
+}

@@ -1,0 +1,42 @@
+// Command rtgate runs the rtgate realtime messaging server: Badger storage,
+// the core hub, the WebSocket transport (at / and /ws), the v1 router
+// (/v1/route), /healthz and Prometheus /metrics, on one HTTP listener.
+//
+// Configuration comes from flags, RTGATE_* environment variables and an
+// optional JSON file (see internal/config and README.md). Without any app
+// configured it runs in dev mode: any appId, no signatures.
+//
+// SIGINT or SIGTERM shuts down gracefully: stop accepting, close every
+// connection with 1001 and wait for commands in flight (a persistent message
+// is acknowledged only once it is durable), then close the store.
+//
+// This is the only package that names concrete implementations and reads
+// flags and the environment.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rtgate/rtgate/internal/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
+	stop()
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, config.ErrInvalid):
+		fmt.Fprintln(os.Stderr, "rtgate:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "rtgate:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rtgate/rtgate/compat/router"
+	"github.com/rtgate/rtgate/core"
+	"github.com/rtgate/rtgate/internal/config"
+	"github.com/rtgate/rtgate/storage"
+	"github.com/rtgate/rtgate/storage/badger"
+	"github.com/rtgate/rtgate/transports/ws"
+)
+
+// healthTimeout bounds the store check of /healthz.
+const healthTimeout = 2 * time.Second
+
+// server is the wired process: every component and the HTTP mux over them.
+type server struct {
+	log      *slog.Logger
+	store    storage.Store
+	hub      *core.Hub
+	ws       *ws.Handler
+	router   *router.Handler
+	registry *prometheus.Registry
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// build opens the store and wires the hub, the transports and the compat
+// endpoints for cfg.
+func build(cfg *config.Config, log *slog.Logger) (*server, error) {
+	var apps core.Apps
+	if cfg.DevMode() {
+		log.Warn("dev mode: no app configured, so any appId is accepted without keys or signatures; define apps with --app or a config file")
+	} else {
+		static := core.StaticApps{}
+		for _, a := range cfg.Apps {
+			static[a.ID] = &core.App{ID: a.ID, Key: a.Key, MasterKey: a.MasterKey,
+				Signatures: a.Signatures, AllowUnwatched: a.AllowUnwatched}
+		}
+		apps = static
+		log.Info("apps configured; unknown appIds are refused", "apps", len(static))
+	}
+
+	if err := mkdirData(cfg.Data); err != nil {
+		return nil, err
+	}
+	store, err := badger.New(badger.Config{
+		Dir: cfg.Data,
+		Limits: storage.Limits{
+			InboxSize: cfg.Limits.InboxSize,
+			InboxTTL:  cfg.Limits.InboxTTL.Std(),
+		},
+		Logger: log.With("component", "store"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store in %s: %w", cfg.Data, err)
+	}
+	log.Info("store open", "dir", cfg.Data)
+	s := &server{log: log, store: store}
+
+	s.hub, err = core.New(core.Config{
+		Apps:         apps,
+		Store:        store,
+		Logger:       log.With("component", "core"),
+		LoginTimeout: cfg.Limits.LoginTimeout.Std(),
+		ReadTimeout:  cfg.Limits.ReadTimeout.Std(),
+	})
+	if err != nil {
+		s.closeStore()
+		return nil, err
+	}
+	s.ws = ws.New(s.hub, ws.Config{
+		MaxFrameBytes:  cfg.Limits.MaxFrameBytes,
+		QueueBytes:     cfg.Limits.QueueBytes,
+		AllowedOrigins: cfg.AllowedOrigins,
+		Logger:         log.With("component", "ws"),
+	})
+	s.router, err = router.New(router.Config{
+		PublicURL:      cfg.PublicURL,
+		Apps:           apps,
+		AllowedOrigins: cfg.AllowedOrigins,
+	})
+	if err != nil {
+		s.closeStore()
+		return nil, fmt.Errorf("%w: %v", config.ErrInvalid, err)
+	}
+
+	s.registry = prometheus.NewRegistry()
+	s.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	s.registry.MustRegister(s.hub.Metrics().Collectors()...)
+	s.registry.MustRegister(s.ws.Collectors()...)
+	return s, nil
+}
+
+// closeStore closes the store once and returns the result of that close.
+func (s *server) closeStore() error {
+	s.closeOnce.Do(func() { s.closeErr = s.store.Close() })
+	return s.closeErr
+}
+
+// handler is the HTTP mux: WebSocket at / (what the router hands out) and
+// /ws, the router, health and metrics.
+func (s *server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(router.Path, s.router)
+	mux.HandleFunc("/healthz", s.healthz)
+	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	mux.Handle("/ws", s.ws)
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+		if isUpgrade(r) {
+			s.ws.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "rtgate: connect a WebSocket here or at /ws; GET /v1/route?appId=... for the v1 router")
+	})
+	return mux
+}
+
+// isUpgrade reports whether r asks for a WebSocket.
+func isUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// healthz answers 200 {"status":"ok"} when the store answers a read, else
+// 503 with the error.
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+	defer cancel()
+	body := map[string]string{"status": "ok", "store": "ok"}
+	status := http.StatusOK
+	if _, err := s.store.Count(ctx, "_rtgate", "_healthz", true); err != nil {
+		body["status"], body["store"] = "error", err.Error()
+		status = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(body)
+}
