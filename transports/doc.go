@@ -1,0 +1,31 @@
+// Package transports groups rtgate's client transports. Each subpackage
+// accepts client connections of one kind, wraps each in a core.Conn, hands
+// it to core.Hub.Connect and feeds the decoded commands to the returned
+// core.Client from one reader goroutine:
+//
+//	ws/            WebSocket: v1 legacy JSON (no subprotocol), rtgate.json.1,
+//	               rtgate.msgpack.1 (an http.Handler)
+//	longpoll/      HTTP long-poll (planned)
+//	quic/          raw QUIC, ALPN "rtgate/1" (planned)
+//	webtransport/  HTTP/3 WebTransport (planned)
+//
+// Every transport follows the same contract (the "acceptor" shape):
+//
+//   - one reader per connection calls core.Client.Handle for each frame, in
+//     order, and core.Client.Disconnect exactly once when the connection
+//     ends; frames the codec refuses go to core.Client.BadFrame;
+//   - a *protocol.CloseError returned by Handle or BadFrame closes the
+//     connection with that code and reason;
+//   - core.Conn.Write encodes at once and queues into a byte-bounded queue
+//     drained by exactly one writer; it never blocks, and over budget it
+//     closes the connection with protocol.CloseSlowConsumer;
+//   - every input is bounded before it is buffered (protocol frame limit),
+//     every write has a deadline.
+//
+// Package transporttest is the conformance suite every transport runs: it
+// starts a core.Hub over the in-memory store and drives it through the
+// transport's own client side (a transporttest.Harness).
+//
+// Imports: transports import core and protocol, never each other, never a
+// concrete store (tests excepted).
+package transports

@@ -1,0 +1,397 @@
+package transporttest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/rtgate/rtgate/core"
+	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/storage/memory"
+)
+
+const appID = "conformance"
+
+// DefaultOptions are the server options the suite runs with.
+var DefaultOptions = Options{MaxFrameBytes: protocol.DefaultMaxFrameBytes, QueueBytes: 64 << 10}
+
+// env is one scenario's server: a fresh hub served by the transport.
+type env struct {
+	t       *testing.T
+	h       Harness
+	hub     *core.Hub
+	addr    string
+	opts    Options
+	modern  bool
+	clients int
+}
+
+func newEnv(t *testing.T, h Harness) *env {
+	hub, err := core.New(core.Config{Store: memory.New(memory.Config{}), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, h: h, hub: hub, opts: DefaultOptions, modern: h.Modern()}
+	e.addr = h.Serve(t, hub, e.opts)
+	t.Cleanup(func() { // runs before the harness stops its server
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := hub.Shutdown(ctx); err != nil {
+			t.Errorf("hub shutdown: %v (a transport did not call Client.Disconnect)", err)
+		}
+	})
+	return e
+}
+
+// dial connects a new client named name.
+func (e *env) dial(name string) *client {
+	e.t.Helper()
+	cc, err := e.h.Dial(e.t, e.addr)
+	if err != nil {
+		e.t.Fatalf("dial %s: %v", name, err)
+	}
+	e.t.Cleanup(func() { cc.Close() })
+	return &client{t: e.t, name: name, cc: cc}
+}
+
+// scenarios lists the suite's checks in the order Run runs them.
+var scenarios = []struct {
+	name string
+	run  func(e *env)
+}{
+	{"OpenEchoesI", openEchoesI},
+	{"Keepalive", keepalive},
+	{"PresenceAcrossConnsAndDroppedSocket", presence},
+	{"DirectAndAck", directAndAck},
+	{"MessageTextLimit", messageTextLimit},
+	{"PersistentToOfflinePeerRedelivered", offlineRedelivery},
+	{"TransientNotAcked", transientNotAcked},
+	{"CommandBeforeOpen", commandBeforeOpen},
+	{"MalformedFrame", malformedFrame},
+	{"OversizeFrame", oversizeFrame},
+	{"SlowConsumer", slowConsumer},
+	{"AbruptDisconnectMidStream", abruptDisconnect},
+	{"Shutdown", shutdown},
+}
+
+// Run runs every scenario against h, each on its own hub and server.
+func Run(t *testing.T, h Harness) {
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) { sc.run(newEnv(t, h)) })
+	}
+}
+
+func direct(from, msg string, i int64, to ...string) *protocol.Command {
+	return &protocol.Command{Kind: protocol.KindDirect, PeerID: from, Msg: msg, ToPeerIDs: to, I: i}
+}
+
+func openEchoesI(e *env) {
+	a := e.dial("alice")
+	a.send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: appID, PeerID: "alice", SessionPeerIDs: []string{"bob"}, I: 42})
+	o := a.expect(protocol.KindSessionOpened)
+	if o.PeerID != "alice" || o.I != 42 || len(o.OnlineSessionPeerIDs) != 0 {
+		e.t.Fatalf("opened = %+v", *o)
+	}
+	b := e.dial("bob")
+	b.open("bob")
+	a.expectPresence("alice", protocol.StatusOn, "bob")
+	// A second open of the same peer on the same connection answers again.
+	a.send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: appID, PeerID: "alice", SessionPeerIDs: []string{"bob"}, I: 43})
+	o = a.expect(protocol.KindSessionOpened)
+	if o.I != 43 || !slices.Equal(o.OnlineSessionPeerIDs, []string{"bob"}) {
+		e.t.Fatalf("re-opened = %+v", *o)
+	}
+}
+
+func keepalive(e *env) {
+	a := e.dial("alice")
+	a.barrier() // before any session: keepalives are always answered
+	a.open("alice")
+	for range 3 {
+		a.barrier()
+	}
+}
+
+func presence(e *env) {
+	a := e.dial("alice")
+	a.open("alice", "bob")
+	b1 := e.dial("bob1")
+	b1.open("bob")
+	a.expectPresence("alice", protocol.StatusOn, "bob")
+	b2 := e.dial("bob2")
+	b2.open("bob")
+	b1.cc.Abort() // bob is still online on b2: no presence
+	b2.barrier()
+	a.barrier()
+	if err := b2.cc.Close(); err != nil {
+		e.t.Fatalf("close bob2: %v", err)
+	}
+	a.expectPresence("alice", protocol.StatusOff, "bob")
+	a.barrier()
+
+	// A dropped socket is an offline peer too.
+	b3 := e.dial("bob3")
+	b3.open("bob")
+	a.expectPresence("alice", protocol.StatusOn, "bob")
+	b3.cc.Abort()
+	a.expectPresence("alice", protocol.StatusOff, "bob")
+}
+
+func directAndAck(e *env) {
+	b := e.dial("bob")
+	b.open("bob")
+	a := e.dial("alice")
+	a.open("alice", "bob")
+	for _, msg := range []string{"hi", "héllo \"quoted\" \\ \n\t \u2028 😀", strings.Repeat("é", protocol.MaxMessageBytes/2)} {
+		cmd := direct("alice", msg, 7, "bob")
+		cmd.ID = "client-1"
+		a.send(cmd)
+		in := b.expect(protocol.KindDirect)
+		ack := a.expect(protocol.KindAck)
+		if in.PeerID != "bob" || in.FromPeerID != "alice" || in.Msg != msg || in.ID == "" || in.Offline || in.Transient || in.I != 0 {
+			e.t.Fatalf("direct = %+v", *in)
+		}
+		if ack.PeerID != "alice" || ack.I != 7 || ack.UID != in.ID || ack.ID != "client-1" || ack.Time != in.Timestamp {
+			e.t.Fatalf("ack = %+v for direct %+v", *ack, *in)
+		}
+		b.send(&protocol.Command{Kind: protocol.KindAck, PeerID: "bob", IDs: []string{in.ID}, HasIDs: true})
+	}
+	b.barrier() // client acks get no reply
+}
+
+func messageTextLimit(e *env) {
+	b := e.dial("bob")
+	b.open("bob")
+	a := e.dial("alice")
+	a.open("alice", "bob")
+	a.send(direct("alice", strings.Repeat("x", protocol.MaxMessageBytes+1), 9, "bob"))
+	if e.modern {
+		f := a.expect(protocol.KindError)
+		if f.Code != protocol.ErrCodeTooLong || f.I != 9 {
+			e.t.Fatalf("error = %+v", *f)
+		}
+		a.barrier()
+	} else {
+		a.expectClose(protocol.CloseTooLong)
+	}
+	b.barrier() // not delivered
+}
+
+func offlineRedelivery(e *env) {
+	a := e.dial("alice")
+	a.open("alice", "bob")
+	var uids []string
+	for i, msg := range []string{"one", "two"} {
+		a.send(direct("alice", msg, int64(10+i), "bob"))
+		ack := a.expect(protocol.KindAck)
+		if ack.I != int64(10+i) || ack.UID == "" {
+			e.t.Fatalf("ack = %+v", *ack)
+		}
+		uids = append(uids, ack.UID)
+	}
+	for round := range 2 { // not acked in round 0: redelivered again
+		b := e.dial(fmt.Sprintf("bob%d", round))
+		b.open("bob")
+		var got []string
+		for _, want := range []string{"one", "two"} {
+			m := b.expect(protocol.KindDirect)
+			if m.Msg != want || !m.Offline || m.FromPeerID != "alice" || m.PeerID != "bob" {
+				e.t.Fatalf("round %d: redelivered %+v", round, *m)
+			}
+			got = append(got, m.ID)
+		}
+		if !slices.Equal(got, uids) {
+			e.t.Fatalf("round %d: ids %v, want %v", round, got, uids)
+		}
+		if round == 1 {
+			b.send(&protocol.Command{Kind: protocol.KindAck, PeerID: "bob", IDs: got, HasIDs: true})
+		}
+		b.barrier()
+		b.cc.Close()
+		a.expectPresence("alice", protocol.StatusOn, "bob")
+		a.expectPresence("alice", protocol.StatusOff, "bob")
+	}
+	b := e.dial("bob2")
+	b.open("bob")
+	b.barrier() // acked: nothing left
+}
+
+func transientNotAcked(e *env) {
+	b := e.dial("bob")
+	b.open("bob")
+	a := e.dial("alice")
+	a.open("alice", "bob")
+	cmd := direct("alice", "typing", 5, "bob")
+	cmd.Transient = true
+	a.send(cmd)
+	in := b.expect(protocol.KindDirect)
+	if !in.Transient || in.Msg != "typing" || in.FromPeerID != "alice" {
+		e.t.Fatalf("transient = %+v", *in)
+	}
+	a.barrier() // no ack before the keepalive reply
+}
+
+func commandBeforeOpen(e *env) {
+	a := e.dial("alice")
+	a.send(direct("alice", "hi", 3, "bob"))
+	if !e.modern {
+		a.expectClose(protocol.CloseNoSession)
+		return
+	}
+	f := a.expect(protocol.KindError)
+	if f.Code != protocol.ErrCodeNoSession || f.I != 3 {
+		e.t.Fatalf("error = %+v", *f)
+	}
+	a.barrier()
+	a.open("alice")
+}
+
+func malformedFrame(e *env) {
+	b := e.dial("bob")
+	b.open("bob")
+	a := e.dial("alice")
+	a.open("alice")
+	a.sendRaw([]byte(`{"cmd":`)) // neither JSON nor msgpack
+	if e.modern {
+		f := a.expect(protocol.KindError)
+		if f.Code != protocol.ErrCodeBadCommand {
+			e.t.Fatalf("error = %+v", *f)
+		}
+		a.barrier()
+	} else {
+		a.expectClose(protocol.CloseInvalidPayload)
+	}
+	b.barrier()
+}
+
+func oversizeFrame(e *env) {
+	b := e.dial("bob")
+	b.open("bob")
+	a := e.dial("alice")
+	a.open("alice")
+	// Exactly at the limit is accepted (a keepalive with padding would be
+	// transport-specific, so the limit itself is only checked from above).
+	a.sendRaw(bytes.Repeat([]byte("x"), e.opts.MaxFrameBytes+1))
+	a.expectClose(protocol.CloseTooLong)
+	b.barrier()
+	c := e.dial("carol")
+	c.open("carol")
+	c.barrier()
+}
+
+func counter(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		panic(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+func slowConsumer(e *env) {
+	slow := e.dial("bob")
+	slow.open("bob")
+	a := e.dial("alice")
+	a.open("alice", "bob")
+	slowed := e.hub.Metrics().SlowConsumers
+	before := counter(slowed)
+	msg := strings.Repeat("m", 4000)
+	const maxSent = 64 << 20 // transport buffers + queue are far below this
+	sent := 0
+	for counter(slowed) == before {
+		if sent > maxSent {
+			e.t.Fatalf("sent %d bytes to a client that never reads, and it was not disconnected", sent)
+		}
+		cmd := direct("alice", msg, 0, "bob")
+		cmd.Transient = true
+		a.send(cmd)
+		sent += len(msg)
+	}
+	slow.expectClose(protocol.CloseSlowConsumer)
+	a.expectPresence("alice", protocol.StatusOff, "bob")
+	a.barrier() // the sender is fine
+	b := e.dial("bob2")
+	b.open("bob")
+	a.expectPresence("alice", protocol.StatusOn, "bob")
+}
+
+func abruptDisconnect(e *env) {
+	b := e.dial("bob")
+	b.open("bob")
+	a := e.dial("alice")
+	a.open("alice", "bob")
+	const n = 50
+	for i := range n {
+		a.send(direct("alice", fmt.Sprint("m", i), int64(i+1), "bob"))
+	}
+	for range 5 {
+		b.expect(protocol.KindDirect) // read a few, ack none, then vanish
+	}
+	b.cc.Abort()
+	var uids []string
+	off := false
+	for len(uids) < n || !off {
+		f := a.next()
+		switch f.Kind {
+		case protocol.KindAck:
+			if f.I != int64(len(uids)+1) {
+				e.t.Fatalf("ack %d has i %d", len(uids), f.I)
+			}
+			uids = append(uids, f.UID)
+		case protocol.KindPresence:
+			if f.Status != protocol.StatusOff || off {
+				e.t.Fatalf("presence = %+v", *f)
+			}
+			off = true
+		default:
+			e.t.Fatalf("alice got %v %+v", f.Kind, *f)
+		}
+	}
+	b = e.dial("bob-again")
+	b.open("bob")
+	var got []string
+	for range n {
+		m := b.expect(protocol.KindDirect)
+		if !m.Offline {
+			e.t.Fatalf("redelivered %+v", *m)
+		}
+		got = append(got, m.ID)
+	}
+	if !slices.Equal(got, uids) {
+		e.t.Fatalf("redelivered ids %v, want %v", got, uids)
+	}
+	b.barrier()
+}
+
+func shutdown(e *env) {
+	a := e.dial("alice")
+	a.open("alice")
+	b := e.dial("bob")
+	b.barrier() // connected, no session
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*wait)
+		defer cancel()
+		done <- e.hub.Shutdown(ctx)
+	}()
+	a.expectClose(protocol.CloseGoingAway)
+	b.expectClose(protocol.CloseGoingAway)
+	if err := <-done; err != nil {
+		e.t.Fatalf("shutdown: %v", err)
+	}
+	// Connections after the shutdown are refused or closed at once.
+	cc, err := e.h.Dial(e.t, e.addr)
+	if err != nil {
+		return
+	}
+	defer cc.Close()
+	c := &client{t: e.t, name: "late", cc: cc}
+	c.expectClose(protocol.CloseGoingAway)
+}

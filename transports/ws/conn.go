@@ -1,0 +1,344 @@
+package ws
+
+import (
+	"encoding/binary"
+	"net"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/rtgate/rtgate/core"
+	"github.com/rtgate/rtgate/protocol"
+)
+
+// WebSocket opcodes (RFC 6455 §5.2) of the frames the writer builds.
+const (
+	opText   = 0x1
+	opBinary = 0x2
+	opClose  = 0x8
+	opPing   = 0x9
+	opPong   = 0xa
+	finBit   = 0x80
+
+	maxControlPayload = 125
+)
+
+// conn is one WebSocket connection: the core.Conn the hub writes to.
+//
+// Gorilla reads (handshake, frame parsing, control frame dispatch); the
+// writer goroutine owns the write half of the socket and writes frames it
+// builds itself: server frames are unmasked, so a frame is a 2–10 byte
+// header and the encoded command. Write encodes straight into the queue
+// buffer, and the writer hands everything queued to the socket in one
+// write(2) per batch, instead of gorilla's one write per message.
+//
+// Close ordering: a close frame follows the frames queued before Close
+// (a reply the core wrote just before closing reaches the client), except
+// for protocol.CloseSlowConsumer, which drops the queue first.
+type conn struct {
+	h       *Handler        // immutable
+	ws      *websocket.Conn // reads: owned by readLoop; the socket's write half: owned by writeLoop
+	netConn net.Conn        // immutable: ws.UnderlyingConn()
+	dialect dialect         // immutable
+	info    core.ConnInfo   // immutable
+	client  *core.Client    // set before the goroutines start
+
+	wake       chan struct{} // cap 1: the queue became non-empty, or closing
+	drained    chan struct{} // cap 1: the writer finished a batch
+	writerDone chan struct{} // closed when writeLoop returns
+
+	mu          sync.Mutex
+	pending     []byte             // encoded frames not yet taken by the writer; guarded by mu
+	pendingN    int                // data frames in pending; guarded by mu
+	closing     bool               // Close was called; no more frames are queued; guarded by mu
+	aborted     bool               // drop the socket without a close frame; guarded by mu
+	closeCode   protocol.CloseCode // guarded by mu
+	closeReason string             // guarded by mu
+}
+
+var _ core.Conn = (*conn)(nil)
+
+func newConn(h *Handler, ws *websocket.Conn, d dialect, remote string) *conn {
+	return &conn{
+		h:          h,
+		ws:         ws,
+		netConn:    ws.UnderlyingConn(),
+		dialect:    d,
+		info:       core.ConnInfo{Transport: "ws", Modern: d != dialectLegacy, RemoteAddr: remote},
+		wake:       make(chan struct{}, 1),
+		drained:    make(chan struct{}, 1),
+		writerDone: make(chan struct{}),
+	}
+}
+
+// Info implements core.Conn.
+func (c *conn) Info() core.ConnInfo { return c.info }
+
+// Write implements core.Conn: it encodes cmd into the queue and wakes the
+// writer. Over the queue budget it closes the conn as a slow consumer and
+// returns core.ErrSlowConsumer (once; core.ErrConnClosed afterwards).
+func (c *conn) Write(cmd *protocol.Command) error {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return core.ErrConnClosed
+	}
+	start := len(c.pending)
+	if c.pending == nil {
+		c.pending = c.h.getBuf()
+	}
+	c.pending = appendDataFrame(c.pending, c.dialect, cmd)
+	if start > 0 && len(c.pending) > c.h.cfg.QueueBytes {
+		c.closeLocked(protocol.CloseSlowConsumer, "outbound queue full")
+		c.mu.Unlock()
+		return core.ErrSlowConsumer
+	}
+	c.pendingN++
+	c.mu.Unlock()
+	if start == 0 {
+		c.signal(c.wake)
+	}
+	return nil
+}
+
+// Close implements core.Conn: it is idempotent and does not block; the
+// writer sends the close frame after the frames already queued.
+func (c *conn) Close(code protocol.CloseCode, reason string) {
+	c.mu.Lock()
+	c.closeLocked(code, reason)
+	c.mu.Unlock()
+}
+
+func (c *conn) closeLocked(code protocol.CloseCode, reason string) {
+	if c.closing {
+		return
+	}
+	c.closing, c.closeCode, c.closeReason = true, code, reason
+	if code == protocol.CloseSlowConsumer {
+		c.h.putBuf(c.pending)
+		c.pending, c.pendingN = nil, 0
+	}
+	c.signal(c.wake)
+}
+
+// abort ends the connection without a close frame (the peer is gone or
+// the socket failed): the writer drops its queue and the socket is closed,
+// which also unblocks the reader.
+func (c *conn) abort() {
+	c.mu.Lock()
+	if !c.aborted {
+		c.aborted = true
+		c.closing = true
+		c.h.putBuf(c.pending)
+		c.pending, c.pendingN = nil, 0
+		c.signal(c.wake)
+	}
+	c.mu.Unlock()
+	c.netConn.Close()
+}
+
+// queued returns the bytes waiting for the writer.
+func (c *conn) queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending)
+}
+
+// queueControl queues a ping or pong frame; it is dropped once the conn is
+// closing. Control frames count against the queue budget like data frames.
+func (c *conn) queueControl(op byte, payload []byte) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	start := len(c.pending)
+	if c.pending == nil {
+		c.pending = c.h.getBuf()
+	}
+	c.pending = appendFrameHeader(c.pending, op, len(payload))
+	c.pending = append(c.pending, payload...)
+	if len(c.pending) > c.h.cfg.QueueBytes {
+		c.closeLocked(protocol.CloseSlowConsumer, "outbound queue full")
+	}
+	c.mu.Unlock()
+	if start == 0 {
+		c.signal(c.wake)
+	}
+}
+
+func (c *conn) signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// writeLoop is the connection's only socket writer. It drains the queue in
+// batches, pings modern clients, and on close sends the close frame and
+// gives the client CloseGrace to answer before the reader gives up.
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	cfg := &c.h.cfg
+	m := c.h.metrics
+	var ping <-chan time.Time
+	if c.dialect != dialectLegacy && cfg.PingInterval > 0 {
+		t := time.NewTicker(cfg.PingInterval)
+		defer t.Stop()
+		ping = t.C
+	}
+	for {
+		select {
+		case <-c.wake:
+		case <-ping:
+			c.queueControl(opPing, nil)
+			continue
+		}
+		for {
+			c.mu.Lock()
+			buf, n := c.pending, c.pendingN
+			c.pending, c.pendingN = nil, 0
+			closing, aborted := c.closing, c.aborted
+			code, reason := c.closeCode, c.closeReason
+			c.mu.Unlock()
+			if aborted {
+				c.h.putBuf(buf)
+				m.closed(0)
+				return
+			}
+			if len(buf) > 0 {
+				c.netConn.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
+				_, err := c.netConn.Write(buf)
+				m.framesOut[c.dialect].Add(float64(n))
+				m.bytesOut[c.dialect].Add(float64(len(buf)))
+				c.h.putBuf(buf)
+				if err != nil {
+					c.h.log.Debug("ws write failed", "remote", c.info.RemoteAddr, "err", err)
+					m.closed(0)
+					c.abort()
+					return
+				}
+				c.signal(c.drained)
+			}
+			if closing {
+				c.writeClose(code, reason)
+				return
+			}
+			if len(buf) == 0 {
+				break
+			}
+		}
+	}
+}
+
+// writeClose sends the close frame and arms the reader's deadline: the
+// client has CloseGrace to answer with its own close frame.
+func (c *conn) writeClose(code protocol.CloseCode, reason string) {
+	cfg := &c.h.cfg
+	var payload []byte
+	if sendable(code) {
+		payload = binary.BigEndian.AppendUint16(make([]byte, 0, maxControlPayload), uint16(code))
+		payload = append(payload, truncateUTF8(reason, maxControlPayload-2)...)
+	}
+	frame := appendFrameHeader(make([]byte, 0, 2+len(payload)), opClose, len(payload))
+	frame = append(frame, payload...)
+	c.netConn.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
+	if _, err := c.netConn.Write(frame); err != nil {
+		c.h.metrics.closed(0)
+		c.abort()
+		return
+	}
+	c.h.metrics.closed(int(code))
+	c.mu.Lock() // the reader extends its deadline under mu only while !closing
+	c.netConn.SetReadDeadline(time.Now().Add(cfg.CloseGrace))
+	c.mu.Unlock()
+}
+
+// sendable reports whether code may appear in a close frame (RFC 6455
+// §7.4.1: 1005, 1006 and 1015 are for reporting only).
+func sendable(code protocol.CloseCode) bool {
+	switch code {
+	case websocket.CloseNoStatusReceived, websocket.CloseAbnormalClosure, websocket.CloseTLSHandshake:
+		return false
+	}
+	return code >= 1000 && code < 5000
+}
+
+// appendDataFrame appends cmd as one unfragmented data frame of d. The
+// header is reserved at its 4-byte size (payloads of 126..65535 bytes) and
+// fixed up after encoding, so the payload is encoded in place.
+func appendDataFrame(dst []byte, d dialect, cmd *protocol.Command) []byte {
+	op := byte(opText)
+	if d == dialectMsgpack {
+		op = opBinary
+	}
+	start := len(dst)
+	dst = append(dst, finBit|op, 126, 0, 0)
+	body := start + 4
+	if d == dialectMsgpack {
+		dst = protocol.AppendMsgpack(dst, cmd)
+	} else {
+		dst = protocol.AppendJSON(dst, cmd)
+	}
+	n := len(dst) - body
+	switch {
+	case n < 126:
+		dst[start+1] = byte(n)
+		copy(dst[start+2:], dst[body:])
+		dst = dst[:len(dst)-2]
+	case n <= 0xffff:
+		binary.BigEndian.PutUint16(dst[start+2:], uint16(n))
+	default:
+		dst = append(dst, 0, 0, 0, 0, 0, 0)
+		copy(dst[body+6:], dst[body:body+n])
+		dst[start+1] = 127
+		binary.BigEndian.PutUint64(dst[start+2:], uint64(n))
+	}
+	return dst
+}
+
+// appendFrameHeader appends a final frame header for an n-byte payload.
+func appendFrameHeader(dst []byte, op byte, n int) []byte {
+	switch {
+	case n < 126:
+		return append(dst, finBit|op, byte(n))
+	case n <= 0xffff:
+		return binary.BigEndian.AppendUint16(append(dst, finBit|op, 126), uint16(n))
+	}
+	return binary.BigEndian.AppendUint64(append(dst, finBit|op, 127), uint64(n))
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a rune.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// Queue buffers are pooled across connections so an idle connection holds
+// none. Buffers that grew past maxPooledBuf are left to the GC.
+const (
+	initialBuf   = 512
+	maxPooledBuf = 64 << 10
+)
+
+func (h *Handler) getBuf() []byte {
+	if p, ok := h.bufs.Get().(*[]byte); ok {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, initialBuf)
+}
+
+func (h *Handler) putBuf(b []byte) {
+	if b == nil || cap(b) > maxPooledBuf {
+		return
+	}
+	b = b[:0]
+	h.bufs.Put(&b)
+}

@@ -1,0 +1,42 @@
+// Package ws is rtgate's WebSocket transport: an http.Handler that upgrades
+// requests (gorilla/websocket) and connects each socket to a core.Hub.
+//
+// Dialects, chosen at the upgrade from Sec-WebSocket-Protocol:
+//
+//	(none)            v1 legacy: JSON text frames exactly as the 2014 clients
+//	                  speak them; failures are close codes (ConnInfo.Modern false)
+//	rtgate.json.1     modern JSON text frames, `error` replies
+//	rtgate.msgpack.1  modern msgpack binary frames, `error` replies
+//
+// A client offering only other subprotocols is refused with 400. Mount the
+// handler on any path:
+//
+//	h := ws.New(hub, ws.Config{AllowedOrigins: []string{"https://chat.example.org"}})
+//	prometheus.MustRegister(h.Collectors()...)
+//	mux.Handle("/", h)
+//	...
+//	hub.Shutdown(ctx) // every socket gets 1001
+//	h.Wait()          // every connection goroutine has returned
+//
+// Concurrency: ServeHTTP returns right after the upgrade (it saves about
+// 14 KiB per connection). Each connection then has two goroutines: a reader,
+// which owns the connection — it decodes frames, calls core.Client.Handle
+// in order, and at the end waits for the writer, closes the socket and
+// calls core.Client.Disconnect once — and a writer, the only goroutine that
+// writes to the socket. core.Conn.Write (any goroutine) encodes the command
+// into a byte-bounded queue under the conn's mutex and wakes the writer,
+// which hands the whole queue to the socket in one write with a deadline.
+// Close (any goroutine) is idempotent and non-blocking; the close frame
+// follows the frames already queued, except for a slow consumer whose queue
+// is dropped. Handler.wg counts connections; each reader waits for its
+// writer.
+//
+// Limits: frames over Config.MaxFrameBytes close with 4109 before they are
+// buffered; a connection over its token bucket closes with 1008 "flood"; a
+// full outbound queue closes with 4201; the reader pauses while its own
+// queue is over half full. Gorilla's SetReadLimit is not used (it would
+// close with 1009).
+//
+// Imports: core, protocol, gorilla/websocket, the prometheus client and the
+// standard library.
+package ws

@@ -1,0 +1,155 @@
+package ws
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rtgate/rtgate/core"
+)
+
+// Subprotocols of the modern dialects. A client that offers none of them
+// and no other speaks the v1 legacy dialect.
+const (
+	SubprotocolJSON    = "rtgate.json.1"    // modern, JSON text frames
+	SubprotocolMsgpack = "rtgate.msgpack.1" // modern, msgpack binary frames
+)
+
+// dialect is what a connection speaks, fixed at the upgrade.
+type dialect uint8
+
+const (
+	dialectLegacy  dialect = iota // v1: JSON text frames, no subprotocol, no `error` command
+	dialectJSON                   // rtgate.json.1
+	dialectMsgpack                // rtgate.msgpack.1
+	dialectCount
+)
+
+func (d dialect) String() string {
+	switch d {
+	case dialectJSON:
+		return "json"
+	case dialectMsgpack:
+		return "msgpack"
+	}
+	return "legacy"
+}
+
+func (d dialect) subprotocol() string {
+	switch d {
+	case dialectJSON:
+		return SubprotocolJSON
+	case dialectMsgpack:
+		return SubprotocolMsgpack
+	}
+	return ""
+}
+
+// Handler upgrades HTTP requests to WebSocket connections of a core.Hub.
+// Mount it on any path; it is safe for concurrent use.
+type Handler struct {
+	hub      *core.Hub
+	cfg      Config
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+	metrics  *metrics
+	bufs     sync.Pool      // *[]byte outbound queue buffers, shared by all conns
+	wg       sync.WaitGroup // one per connection: its reader (which waits for its writer)
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New returns a handler serving hub with cfg.
+func New(hub *core.Hub, cfg Config) *Handler {
+	cfg = cfg.withDefaults()
+	h := &Handler{hub: hub, cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
+	h.upgrader = websocket.Upgrader{
+		HandshakeTimeout: cfg.HandshakeTimeout,
+		ReadBufferSize:   1024,
+		// The writer frames and batches on its own (see conn.go); a pool
+		// that is never used keeps gorilla from allocating a write buffer.
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     h.checkOrigin,
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+			h.metrics.rejected.WithLabelValues(http.StatusText(status)).Inc()
+			http.Error(w, reason.Error(), status)
+		},
+	}
+	return h
+}
+
+// Collectors returns the handler's Prometheus collectors, to register.
+func (h *Handler) Collectors() []prometheus.Collector { return h.metrics.collectors() }
+
+// Wait blocks until every connection accepted by h has ended and its
+// goroutines have returned. Call it after core.Hub.Shutdown.
+func (h *Handler) Wait() { h.wg.Wait() }
+
+// ServeHTTP upgrades the request and returns: the connection lives on in a
+// reader goroutine (which owns a writer goroutine), so the request's own
+// buffers and stack are released.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	d, ok := selectDialect(r)
+	if !ok {
+		h.metrics.rejected.WithLabelValues("subprotocol").Inc()
+		http.Error(w, "websocket: unsupported subprotocol; offer "+SubprotocolMsgpack+" or "+SubprotocolJSON+", or none", http.StatusBadRequest)
+		return
+	}
+	var hdr http.Header
+	if p := d.subprotocol(); p != "" {
+		hdr = http.Header{"Sec-Websocket-Protocol": {p}}
+	}
+	ws, err := h.upgrader.Upgrade(w, r, hdr)
+	if err != nil {
+		// Upgrade already answered the request (and counted it via Error)
+		// or the socket is gone.
+		h.log.Debug("ws upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	c := newConn(h, ws, d, r.RemoteAddr)
+	h.wg.Add(1)
+	h.metrics.conns.Inc()
+	c.client = h.hub.Connect(c) // may close c at once (hub shutting down)
+	go c.writeLoop()
+	go c.readLoop()
+}
+
+// selectDialect picks the dialect from Sec-WebSocket-Protocol, honouring
+// the client's order of preference. ok is false when the client offered
+// subprotocols and none is ours: a browser would fail the connection
+// anyway if we answered without one.
+func selectDialect(r *http.Request) (d dialect, ok bool) {
+	offered := websocket.Subprotocols(r)
+	if len(offered) == 0 {
+		return dialectLegacy, true
+	}
+	for _, p := range offered {
+		switch p {
+		case SubprotocolJSON:
+			return dialectJSON, true
+		case SubprotocolMsgpack:
+			return dialectMsgpack, true
+		}
+	}
+	return dialectLegacy, false
+}
+
+func (h *Handler) checkOrigin(r *http.Request) bool {
+	if h.cfg.CheckOrigin != nil {
+		return h.cfg.CheckOrigin(r)
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" || len(h.cfg.AllowedOrigins) == 0 {
+		return true
+	}
+	for _, o := range h.cfg.AllowedOrigins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
