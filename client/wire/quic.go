@@ -1,0 +1,76 @@
+package wire
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/webtransport-go"
+)
+
+func (o *Options) quicConfig() *quic.Config {
+	return &quic.Config{
+		EnableDatagrams:                  true,
+		EnableStreamResetPartialDelivery: true,
+		KeepAlivePeriod:                  o.KeepAlivePeriod,
+		MaxIdleTimeout:                   o.MaxIdleTimeout,
+	}
+}
+
+// dialQUIC dials raw QUIC (ALPN rtgate/1) and opens the one bidirectional
+// stream. The server sees the stream with the first Send.
+func dialQUIC(ctx context.Context, u *url.URL, o *Options) (Conn, error) {
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "443")
+	}
+	tc, err := o.tlsConfig(u.Hostname(), []string{ALPN})
+	if err != nil {
+		return nil, err
+	}
+	qc, err := quic.DialAddr(ctx, host, tc, o.quicConfig())
+	if err != nil {
+		return nil, fmt.Errorf("wire: quic dial %s: %w", host, err)
+	}
+	str, err := qc.OpenStreamSync(ctx)
+	if err != nil {
+		qc.CloseWithError(0, "")
+		return nil, fmt.Errorf("wire: quic open stream: %w", err)
+	}
+	return newStreamConn("quic", str, o, qc.ReceiveDatagram,
+		func(code uint64, reason string) error {
+			return qc.CloseWithError(quic.ApplicationErrorCode(code), reason)
+		}, quicErr), nil
+}
+
+// dialWT opens a WebTransport session at u (https) on a new QUIC
+// connection, and its one bidirectional stream.
+func dialWT(ctx context.Context, u *url.URL, o *Options) (Conn, error) {
+	if u.Port() == "" {
+		u.Host = net.JoinHostPort(u.Hostname(), "443")
+	}
+	tc, err := o.tlsConfig(u.Hostname(), nil)
+	if err != nil {
+		return nil, err
+	}
+	d := &webtransport.Transport{TLSClientConfig: tc, QUICConfig: o.quicConfig()}
+	resp, sess, err := d.Dial(ctx, u.String(), o.Header)
+	d.Close() // only cancels waiting for settings; the session lives on
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("wire: webtransport dial %s: %w (HTTP %d)", u.Redacted(), err, resp.StatusCode)
+		}
+		return nil, fmt.Errorf("wire: webtransport dial %s: %w", u.Redacted(), err)
+	}
+	str, err := sess.OpenStreamSync(ctx)
+	if err != nil {
+		sess.CloseWithError(0, "")
+		return nil, fmt.Errorf("wire: webtransport open stream: %w", err)
+	}
+	return newStreamConn("webtransport", str, o, sess.ReceiveDatagram,
+		func(code uint64, reason string) error {
+			return sess.CloseWithError(webtransport.SessionErrorCode(code), reason)
+		}, wtErr), nil
+}
