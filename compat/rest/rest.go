@@ -1,0 +1,416 @@
+package rest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rtgate/rtgate/core"
+	"github.com/rtgate/rtgate/storage"
+)
+
+// Prefix is where the handler is mounted: every path it serves starts with
+// it (mux.Handle(rest.Prefix, h)).
+const Prefix = "/1.1/"
+
+// Error codes in the JSON error body: LeanCloud/Parse codes where the
+// service had one, the HTTP status otherwise.
+const (
+	CodeInternal         = 1   // storage or other internal failure (500)
+	CodeObjectNotFound   = 101 // no such group, message or class (404)
+	CodeInvalidQuery     = 102 // unsupported where/count/operator (400)
+	CodeInvalidKeyName   = 105 // a column name that is not [A-Za-z][A-Za-z0-9_]* (400)
+	CodeInvalidJSON      = 107 // malformed JSON body or where (400)
+	CodeIncorrectType    = 111 // a value of the wrong JSON type (400)
+	CodeObjectTooLarge   = 116 // body over Config.MaxBodyBytes (413)
+	CodeForbidden        = 119 // master key required (403)
+	CodeImmutableField   = 136 // write to m, tr, objectId, createdAt or updatedAt (400)
+	CodeBadRequest       = 400 // missing or malformed parameter (400)
+	CodeUnauthorized     = 401 // unknown app, wrong key, bad sign or history signature (401)
+	CodeNoEndpoint       = 404 // no such endpoint (404)
+	CodeMethodNotAllowed = 405 // method not allowed on this endpoint (405)
+)
+
+const (
+	defaultMaxBody           = 64 << 10
+	defaultRequestSignWindow = 15 * time.Minute
+	defaultSignatureWindow   = 6 * time.Hour
+	defaultStoreTimeout      = 10 * time.Second
+	maxSendRecipients        = 20 // POST /1.1/rtm/messages to_peers
+)
+
+// Config configures a Handler. The zero value of every field is its
+// documented default; Store and Hub are required.
+type Config struct {
+	// Apps resolves app ids and keys. Nil means Hub.Apps(). Apps without
+	// Key and MasterKey (core.DevApps) accept any credentials, or none, as
+	// master: development only.
+	Apps core.Apps
+	// Store answers history, unread and group queries. Required.
+	Store storage.Store
+	// Hub sends messages (POST /1.1/rtm/messages) and counts open-group
+	// sessions (transient_group/onlines). Required.
+	Hub *core.Hub
+	// Logger receives internal errors. Nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock (request signs, history signatures, group times).
+	// Nil means time.Now.
+	Now func() time.Time
+
+	// HistorySignatures lists the app ids whose history queries need a
+	// signature (v1 "聊天记录签名认证") unless made with the master key.
+	// Nil means no app needs one.
+	HistorySignatures map[string]bool
+	// SignatureWindow is how far a history signature's signature_ts (s)
+	// may be from now, either way. Zero means 6 h, as for session
+	// signatures.
+	SignatureWindow time.Duration
+	// RequestSignWindow is how far the ms timestamp of an
+	// X-AVOSCloud-Request-Sign / X-LC-Sign may be from now, either way.
+	// Zero means 15 min.
+	RequestSignWindow time.Duration
+	// MaxBodyBytes bounds a request body; larger ones get 413. Zero means
+	// 64 KiB.
+	MaxBodyBytes int64
+	// StoreTimeout bounds the storage calls of one request. Zero means 10 s.
+	StoreTimeout time.Duration
+	// AllowedOrigins lists the origins allowed cross-origin (exact match).
+	// Empty means any origin (Access-Control-Allow-Origin: *).
+	AllowedOrigins []string
+}
+
+// Handler serves /1.1/. Create it with New.
+type Handler struct {
+	cfg   Config
+	log   *slog.Logger
+	store storage.Store
+	hub   *core.Hub
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New returns a handler for cfg.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("rest: Config.Store is required")
+	}
+	if cfg.Hub == nil {
+		return nil, errors.New("rest: Config.Hub is required")
+	}
+	if cfg.Apps == nil {
+		cfg.Apps = cfg.Hub.Apps()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SignatureWindow <= 0 {
+		cfg.SignatureWindow = defaultSignatureWindow
+	}
+	if cfg.RequestSignWindow <= 0 {
+		cfg.RequestSignWindow = defaultRequestSignWindow
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = defaultMaxBody
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = defaultStoreTimeout
+	}
+	return &Handler{cfg: cfg, log: cfg.Logger, store: cfg.Store, hub: cfg.Hub}, nil
+}
+
+// apiError is an error answer: HTTP status, JSON code and text.
+type apiError struct {
+	status int
+	code   int
+	msg    string
+	allow  string // the Allow header of a 405
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("rest: %d/%d: %s", e.status, e.code, e.msg) }
+
+func errorf(status, code int, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+func badParam(format string, args ...any) *apiError {
+	return errorf(http.StatusBadRequest, CodeBadRequest, format, args...)
+}
+
+// errorBody is the JSON error answer.
+type errorBody struct {
+	Code  int    `json:"code"`
+	Error string `json:"error"`
+}
+
+// request is one authenticated call.
+type request struct {
+	r      *http.Request
+	app    *core.App
+	master bool
+	query  url.Values
+	body   []byte // POST and PUT only
+	param  string // the path parameter (peer id, object id), unescaped
+	hdr    http.Header
+}
+
+// header returns the response header, for endpoints that add to it.
+func (rq *request) header() http.Header { return rq.hdr }
+
+// need says which key an endpoint needs.
+type need int
+
+const (
+	appKey need = iota
+	masterKey
+)
+
+type endpoint struct {
+	method string
+	need   need
+	serve  func(h *Handler, ctx context.Context, rq *request) (int, any, error)
+}
+
+// route finds the endpoints of a path: the methods it answers and its path
+// parameter. ok is false for a path the handler does not serve.
+func route(escapedPath string) (eps []endpoint, param string, err *apiError) {
+	p := strings.TrimPrefix(escapedPath, "/1.1/")
+	if p == escapedPath {
+		return nil, "", errorf(http.StatusNotFound, CodeNoEndpoint, "no such endpoint")
+	}
+	seg := strings.Split(p, "/")
+	if n := len(seg); n > 1 && seg[n-1] == "" { // one trailing slash is fine
+		seg = seg[:n-1]
+	}
+	switch {
+	case eq(seg, "rtm", "messages", "logs"):
+		return []endpoint{{http.MethodGet, appKey, (*Handler).logs}, {http.MethodDelete, masterKey, (*Handler).deleteLog}}, "", nil
+	case eq(seg, "rtm", "messages"):
+		return []endpoint{{http.MethodPost, masterKey, (*Handler).send}}, "", nil
+	case len(seg) == 4 && eq(seg[:3], "rtm", "messages", "unread"):
+		param = seg[3]
+		return []endpoint{{http.MethodGet, appKey, (*Handler).unread}}, param, nil
+	case eq(seg, "rtm", "transient_group", "onlines"):
+		return []endpoint{{http.MethodGet, appKey, (*Handler).onlines}}, "", nil
+	case len(seg) >= 2 && seg[0] == "classes":
+		if seg[1] != groupClass {
+			cls, _ := url.PathUnescape(seg[1])
+			return nil, "", errorf(http.StatusNotFound, CodeObjectNotFound, "class %q not found: only %s is served", cls, groupClass)
+		}
+		switch len(seg) {
+		case 2:
+			return []endpoint{{http.MethodGet, appKey, (*Handler).queryGroups}, {http.MethodPost, appKey, (*Handler).createGroup}}, "", nil
+		case 3:
+			return []endpoint{{http.MethodGet, appKey, (*Handler).getGroup}, {http.MethodPut, appKey, (*Handler).updateGroup}}, seg[2], nil
+		}
+	}
+	return nil, "", errorf(http.StatusNotFound, CodeNoEndpoint, "no such endpoint")
+}
+
+func eq(seg []string, want ...string) bool { return slices.Equal(seg, want) }
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.cors(w, r)
+	w.Header().Set("Cache-Control", "no-store")
+	if r.Method == http.MethodOptions {
+		h.preflight(w, r)
+		return
+	}
+	status, v, err := h.serve(w.Header(), r)
+	if err != nil {
+		var ae *apiError
+		if !errors.As(err, &ae) {
+			h.log.Error("rest request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			ae = errorf(http.StatusInternalServerError, CodeInternal, "internal error")
+		}
+		if ae.allow != "" {
+			w.Header().Set("Allow", ae.allow)
+		}
+		writeJSON(w, ae.status, errorBody{ae.code, ae.msg})
+		return
+	}
+	writeJSON(w, status, v)
+}
+
+// serve routes, authenticates and runs one request.
+func (h *Handler) serve(hdr http.Header, r *http.Request) (int, any, error) {
+	eps, param, rerr := route(r.URL.EscapedPath())
+	if rerr != nil {
+		return 0, nil, rerr
+	}
+	if param != "" {
+		var err error
+		if param, err = url.PathUnescape(param); err != nil || param == "" {
+			return 0, nil, errorf(http.StatusNotFound, CodeNoEndpoint, "malformed path")
+		}
+	}
+	method := r.Method
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	rq := &request{r: r, query: r.URL.Query(), param: param, hdr: hdr}
+	var cr creds
+	if method == http.MethodPost || method == http.MethodPut {
+		body, err := h.readBody(r)
+		if err != nil {
+			return 0, nil, err
+		}
+		rq.body = body
+		if method == http.MethodPost {
+			if env := parseEnvelope(body); env != nil {
+				cr = env.creds
+				method = env.method
+				if method == http.MethodGet || method == http.MethodDelete {
+					for k, v := range env.params {
+						rq.query.Set(k, v)
+					}
+					rq.body = nil
+				} else {
+					rq.body = env.body
+				}
+			}
+		}
+	}
+	var ep *endpoint
+	for i := range eps {
+		if eps[i].method == method {
+			ep = &eps[i]
+		}
+	}
+	if ep == nil {
+		allow := make([]string, 0, len(eps)+1)
+		for _, e := range eps {
+			allow = append(allow, e.method)
+		}
+		allow = append(allow, http.MethodOptions)
+		ae := errorf(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method %s not allowed here", method)
+		ae.allow = strings.Join(allow, ", ")
+		return 0, nil, ae
+	}
+	if cr.appID == "" {
+		cr = headerCreds(r.Header)
+	}
+	app, master, err := h.authenticate(cr)
+	if err != nil {
+		return 0, nil, err
+	}
+	if ep.need == masterKey && !master {
+		return 0, nil, errorf(http.StatusForbidden, CodeForbidden, "this operation needs the master key")
+	}
+	rq.app, rq.master = app, master
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.StoreTimeout)
+	defer cancel()
+	return ep.serve(h, ctx, rq)
+}
+
+// readBody reads a bounded request body.
+func (h *Handler) readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength > h.cfg.MaxBodyBytes {
+		return nil, errorf(http.StatusRequestEntityTooLarge, CodeObjectTooLarge, "body over %d bytes", h.cfg.MaxBodyBytes)
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, h.cfg.MaxBodyBytes+1))
+	if err != nil {
+		return nil, badParam("reading body: %v", err)
+	}
+	if int64(len(b)) > h.cfg.MaxBodyBytes {
+		return nil, errorf(http.StatusRequestEntityTooLarge, CodeObjectTooLarge, "body over %d bytes", h.cfg.MaxBodyBytes)
+	}
+	return b, nil
+}
+
+// decodeObject decodes a JSON object body into v (a struct pointer or a
+// map), refusing anything else with 107.
+func decodeObject(body []byte, v any) error {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' {
+		return errorf(http.StatusBadRequest, CodeInvalidJSON, "body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return errorf(http.StatusBadRequest, CodeIncorrectType, "field %q: want %s, got %s", te.Field, te.Type, te.Value)
+		}
+		return errorf(http.StatusBadRequest, CodeInvalidJSON, "malformed JSON: %v", err)
+	}
+	if dec.More() {
+		return errorf(http.StatusBadRequest, CodeInvalidJSON, "malformed JSON: data after the object")
+	}
+	return nil
+}
+
+// cors sets the CORS headers for r's Origin.
+func (h *Handler) cors(w http.ResponseWriter, r *http.Request) {
+	if len(h.cfg.AllowedOrigins) == 0 {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		return
+	}
+	w.Header().Add("Vary", "Origin")
+	if o := r.Header.Get("Origin"); o != "" && slices.Contains(h.cfg.AllowedOrigins, o) {
+		w.Header().Set("Access-Control-Allow-Origin", o)
+	}
+}
+
+// allowHeaders are the request headers a preflight allows when the
+// browser does not list the ones it wants.
+const allowHeaders = "Content-Type, X-AVOSCloud-Application-Id, X-AVOSCloud-Application-Key, X-AVOSCloud-Master-Key, " +
+	"X-AVOSCloud-Request-Sign, X-AVOSCloud-Session-Token, X-LC-Id, X-LC-Key, X-LC-Sign, X-LC-Session, X-LC-Prod, X-LC-UA"
+
+func (h *Handler) preflight(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS")
+	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+		hd.Set("Access-Control-Allow-Headers", req)
+	} else {
+		hd.Set("Access-Control-Allow-Headers", allowHeaders)
+	}
+	hd.Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// writeJSON writes v as a JSON answer.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil { // cannot happen for our types
+		status = http.StatusInternalServerError
+		body = []byte(`{"code":1,"error":"internal error"}`)
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json; charset=utf-8")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// storeError maps a storage error to an answer.
+func storeError(err error, what string) error {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return errorf(http.StatusNotFound, CodeObjectNotFound, "%s not found", what)
+	case errors.Is(err, storage.ErrInvalid):
+		return badParam("%s: %v", what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func remoteIP(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
