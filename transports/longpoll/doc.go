@@ -1,0 +1,45 @@
+// Package longpoll is rtgate's HTTP long-poll transport, for browsers and
+// networks without WebSocket. It plugs into the same core.Hub as the other
+// transports and loses nothing when an HTTP response is lost: every frame
+// carries a sequence number and stays buffered on the server until the
+// client acknowledges it, and every command the client sends carries a
+// client sequence number the server de-duplicates. spec/longpoll.md is the
+// long form, for SDK authors.
+//
+// Endpoints (relative to the mount prefix, e.g. /lp/):
+//
+//	POST open               {"dialect":"v1"|"rtgate.json.1"} (optional)
+//	                        -> {"sid","dialect","pingInterval","pingTimeout","maxPayload"}
+//	POST send?sid=S         [{"cseq":N,"d":<command>},...] -> {"ack":lastCseq}
+//	GET  poll?sid=S&ack=N   -> {"frames":[{"seq":N,"d":<command>},...],
+//	                            "close":{"code","reason"}?, "ping":true?}
+//	POST close?sid=S        -> {}
+//
+// The v1 dialect (the default) keeps v1 legacy semantics (failures close
+// the session with a code); rtgate.json.1 answers recoverable failures
+// with `error` commands. Commands are the JSON objects of the WebSocket
+// transport, unchanged.
+//
+// Delivery: a poll acknowledges every frame up to ack; the server drops
+// those and answers the rest (at most maxPayload bytes), so a retried poll
+// with the same ack gets the same frames and the client drops duplicates
+// by seq. A send applies, in order, the items whose cseq follows the last
+// applied one and skips the others, so a retried send applies nothing
+// twice. Buffered frames are bounded by count and bytes; overflow closes
+// the session with 4201 (slow consumer).
+//
+// Concurrency contract: a session holds at most one poll; a newer poll
+// replaces the held one, which is answered with an empty batch (never with
+// frames another request also gets). Sends of one session take turns on a
+// one-slot semaphore, which makes the sender of the moment the session's
+// only reader: it alone calls core.Client.Handle/BadFrame, and the finish
+// goroutine started by a close takes the same turn to call Disconnect once.
+// core.Conn.Write (session.Write) encodes under the session mutex and never
+// blocks. Lock order: session.mu, then Handler.mu is never taken while
+// holding it (removal happens after unlocking). Timers: one per session
+// (expiry after PollTimeout+PingTimeout without a poll; linger of a closed
+// session). Every request has its own read/write deadlines set through
+// http.ResponseController, so the server needs no global WriteTimeout.
+//
+// Imports: core, protocol, the standard library and the Prometheus client.
+package longpoll
