@@ -26,10 +26,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// binary builds cmd/rtgate once per test run (or uses RTGATE_TEST_BIN).
+// binary builds cmd/rtgate once per test run (or uses RTGATE_BIN).
 func binary(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("RTGATE_TEST_BIN"); p != "" {
+	if p := os.Getenv("RTGATE_BIN"); p != "" {
 		return p
 	}
 	buildOnce.Do(func() {

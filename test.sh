@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Runs every rtgate test: Go (vet, gofmt, `go test -race ./...`) and the
+# Node compatibility suite in test/js (node --test against the real binary).
+#
+# On a fresh Debian machine it installs what the tests need first (as root:
+# apt-get; always: npm ci in test/js). Set RTGATE_SKIP_INSTALL=1 to skip the
+# installs. Exit status: non-zero if any part failed.
+set -uo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+
+log() { printf '\n== %s\n' "$*"; }
+die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
+
+apt_install() { # apt_install PKG... (root only; runs apt-get update once)
+  if [ "$(id -u)" != 0 ]; then
+    die "missing $*; install it (apt-get install -y $*) or run as root"
+  fi
+  if [ -z "${APT_UPDATED:-}" ]; then
+    apt-get update -qq || die "apt-get update failed"
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" || die "apt-get install $* failed"
+}
+
+install_deps() {
+  log "dependencies"
+  command -v go >/dev/null || die "go is not installed (need the version in go.mod)"
+  # The race detector links with cgo.
+  command -v gcc >/dev/null || apt_install gcc libc6-dev
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    apt_install nodejs npm
+  fi
+  # --- HOOK: browser tests -------------------------------------------------
+  # When a suite drives headless Chromium (WebTransport/WebSocket from a real
+  # page), install it here:
+  #   command -v chromium >/dev/null || apt_install chromium
+  # ---------------------------------------------------------------------------
+  (cd test/js && npm ci --ignore-scripts --no-audit --no-fund) || die "npm ci in test/js failed"
+}
+
+[ -n "${RTGATE_SKIP_INSTALL:-}" ] || install_deps
+
+status=0
+fail() { printf 'FAILED: %s\n' "$*" >&2; status=1; }
+
+log "go vet ./..."
+go vet ./... || fail "go vet"
+
+log "gofmt -l"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './test/js/node_modules/*'))
+if [ -n "$unformatted" ]; then
+  printf '%s\n' "$unformatted"
+  fail "gofmt: the files above need gofmt -w"
+fi
+
+# One binary for the suites that run the server as a child process.
+BIN_DIR=$(mktemp -d)
+trap 'rm -rf "$BIN_DIR"' EXIT
+log "go build ./cmd/rtgate"
+if go build -o "$BIN_DIR/rtgate" ./cmd/rtgate; then
+  export RTGATE_BIN="$BIN_DIR/rtgate"
+else
+  fail "go build ./cmd/rtgate"
+fi
+
+log "go test -race ./..."
+go test -race -count=1 ./... || fail "go test"
+
+log "node --test (test/js)"
+if [ -n "${RTGATE_BIN:-}" ]; then
+  (cd test/js && node --test) || fail "node compat suite"
+else
+  fail "node compat suite skipped: no binary"
+fi
+
+if [ "$status" = 0 ]; then
+  log "all tests passed"
+else
+  log "some tests FAILED"
+fi
+exit "$status"

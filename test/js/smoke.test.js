@@ -1,0 +1,63 @@
+'use strict';
+// Smoke test: the unmodified lean-cloud-chat@1.0.4 client (chat.js) opens
+// sessions and exchanges a message through a real rtgate binary.
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { startServer, loadChat, once } = require('./lib/harness');
+
+let server;
+let AVChatClient;
+
+before(async () => {
+  server = await startServer();
+  AVChatClient = loadChat(server.base);
+});
+
+after(async () => {
+  if (server) {
+    const { code } = await server.stop('SIGTERM');
+    assert.equal(code, 0, 'rtgate exit code after SIGTERM');
+  }
+});
+
+test('open, send and receive through chat.js', async () => {
+  const appId = 'smoke-app';
+  const alice = new AVChatClient({ appId, peerId: 'alice', watchingPeerIds: ['bob'] });
+  const bob = new AVChatClient({ appId, peerId: 'bob', watchingPeerIds: ['alice'] });
+  try {
+    await bob.open();
+    const aliceOnline = once(bob, 'online');
+    await alice.open();
+    assert.deepEqual(await aliceOnline, ['alice'], 'bob sees alice come online');
+
+    const received = once(bob, 'message');
+    const ack = await alice.send('hello bob', 'bob');
+    assert.equal(ack.cmd, 'ack');
+    assert.equal(typeof ack.uid, 'string');
+    assert.equal(typeof ack.t, 'number');
+
+    const msg = await received;
+    assert.equal(msg.msg, 'hello bob');
+    assert.equal(msg.fromPeerId, 'alice');
+    assert.equal(msg.peerId, 'bob');
+    assert.equal(msg.id, ack.uid);
+  } finally {
+    await alice.close();
+    await bob.close();
+  }
+});
+
+test('router answers through the redirected XMLHttpRequest', async () => {
+  const XHR = globalThis.XMLHttpRequest;
+  const req = new XHR();
+  req.open('GET', 'http://router-g0-push.avoscloud.com/v1/route?appId=smoke-app&secure=1');
+  const res = await new Promise((resolve, reject) => {
+    req.onload = () => resolve(req);
+    req.onerror = reject;
+    req.send();
+  });
+  assert.equal(res.status, 200);
+  const body = JSON.parse(res.responseText);
+  assert.equal(body.server, `wss://${server.addr}/`);
+  assert.equal(body.groupId, 'g0');
+});
