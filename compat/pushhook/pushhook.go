@@ -52,9 +52,9 @@ import (
 
 // Header names of a webhook request.
 const (
-	HeaderSignature   = "X-Rtgate-Signature"   // "sha256=" + hex HMAC-SHA256(secret, body)
-	HeaderTimestamp   = "X-Rtgate-Timestamp"   // unix seconds of this attempt
-	HeaderIdempotency = "Idempotency-Key"      // app + ":" + msgId, stable across retries
+	HeaderSignature   = "X-Rtgate-Signature" // "sha256=" + hex HMAC-SHA256(secret, body)
+	HeaderTimestamp   = "X-Rtgate-Timestamp" // unix seconds of this attempt
+	HeaderIdempotency = "Idempotency-Key"    // app + ":" + msgId, stable across retries
 	DefaultText       = "You have a new message"
 )
 
