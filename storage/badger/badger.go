@@ -52,6 +52,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bdg "github.com/dgraph-io/badger/v4"
@@ -109,6 +110,9 @@ type Store struct {
 	// Close (which takes it for writing) waits for calls in flight.
 	mu     sync.RWMutex
 	closed bool
+
+	commits atomic.Uint64 // write transactions committed; written by the committer
+	written atomic.Uint64 // operations they carried; written by the committer
 
 	ops    chan *op      // to the committer; closed by Close
 	stopGC chan struct{} // closed by Close
@@ -172,6 +176,17 @@ func (s *Store) Close() error {
 		return fmt.Errorf("badger: close: %w", err)
 	}
 	return nil
+}
+
+// Stats counts the committer's work since New.
+type Stats struct {
+	Commits uint64 // write transactions committed (each one fsync unless NoSync)
+	Ops     uint64 // write calls they carried; Ops/Commits is the group-commit factor
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.commits.Load(), Ops: s.written.Load()}
 }
 
 // gcLoop runs the value-log GC every interval until Close.

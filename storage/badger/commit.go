@@ -1,9 +1,11 @@
 package badger
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	bdg "github.com/dgraph-io/badger/v4"
 
@@ -32,9 +34,62 @@ type op struct {
 // txn is a write transaction that counts writes, so that the committer can
 // tell an operation that failed before writing (it fails alone) from one
 // that left partial writes (the whole batch is redone).
+//
+// It also tracks the inboxes the batch touches. Badger sorts all pending
+// writes of a transaction for every iterator opened on it, which makes
+// iterating inside a large batch quadratic; so inbox keys are listed from a
+// read-only snapshot (what is committed: the committer is the only writer)
+// plus the batch's own changes.
 type txn struct {
 	*bdg.Txn
-	writes int
+	writes  int
+	snap    *bdg.Txn                       // read-only, same point in time
+	inboxes map[string]map[string]struct{} // inbox prefix -> its keys now
+}
+
+// inbox returns the current key set of the inbox under prefix.
+func (t *txn) inbox(prefix []byte) map[string]struct{} {
+	if m, ok := t.inboxes[string(prefix)]; ok {
+		return m
+	}
+	m := map[string]struct{}{}
+	for _, k := range listKeys(t.snap, prefix) {
+		m[string(k)] = struct{}{}
+	}
+	t.inboxes[string(prefix)] = m
+	return m
+}
+
+// inboxKeys returns the keys of the inbox under prefix, sorted.
+func (t *txn) inboxKeys(prefix []byte) [][]byte {
+	m := t.inbox(prefix)
+	keys := make([][]byte, 0, len(m))
+	for k := range m {
+		keys = append(keys, []byte(k))
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	return keys
+}
+
+func (t *txn) setInbox(prefix []byte, e *bdg.Entry) error {
+	t.inbox(prefix)[string(e.Key)] = struct{}{}
+	return t.setEntry(e)
+}
+
+func (t *txn) delInbox(prefix, k []byte) error {
+	delete(t.inbox(prefix), string(k))
+	return t.del(k)
+}
+
+// listKeys returns the keys under prefix in tx, sorted.
+func listKeys(tx *bdg.Txn, prefix []byte) [][]byte {
+	var keys [][]byte
+	it := tx.NewIterator(bdg.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		keys = append(keys, it.Item().KeyCopy(nil))
+	}
+	return keys
 }
 
 func (t *txn) set(k, v []byte) error {
@@ -123,8 +178,9 @@ func (s *Store) commit(batch []*op) {
 // returns an error only when the transaction as a whole failed; an op that
 // failed without writing keeps its own error in op.err.
 func (s *Store) commitOnce(batch []*op) error {
-	t := &txn{Txn: s.db.NewTransaction(true)}
+	t := &txn{Txn: s.db.NewTransaction(true), snap: s.db.NewTransaction(false), inboxes: map[string]map[string]struct{}{}}
 	defer t.Discard()
+	defer t.snap.Discard()
 	for _, o := range batch {
 		before := t.writes
 		o.err = o.fn(t)
@@ -135,5 +191,10 @@ func (s *Store) commitOnce(batch []*op) error {
 	if t.writes == 0 {
 		return nil
 	}
-	return t.Commit()
+	if err := t.Commit(); err != nil {
+		return err
+	}
+	s.commits.Add(1)
+	s.written.Add(uint64(len(batch)))
+	return nil
 }

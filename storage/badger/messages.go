@@ -42,7 +42,7 @@ func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string)
 			// The badger TTL (from the wall clock) only lets badger drop
 			// old entries; what is pending is decided by s.now.
 			e := bdg.NewEntry(timeID(prefix, m.Time, m.ID), nil).WithTTL(s.limits.InboxTTL)
-			if err := t.setEntry(e); err != nil {
+			if err := t.setInbox(prefix, e); err != nil {
 				return err
 			}
 			if err := s.trimInbox(t, prefix, cutoff); err != nil {
@@ -61,12 +61,7 @@ func (s *Store) cutoff() int64 {
 // trimInbox deletes the inbox entries under prefix that have expired and
 // the oldest beyond the size limit.
 func (s *Store) trimInbox(t *txn, prefix []byte, cutoff int64) error {
-	var keys [][]byte
-	it := t.NewIterator(bdg.IteratorOptions{Prefix: prefix})
-	for it.Rewind(); it.Valid(); it.Next() {
-		keys = append(keys, it.Item().KeyCopy(nil))
-	}
-	it.Close()
+	keys := t.inboxKeys(prefix)
 	drop := max(len(keys)-s.limits.InboxSize, 0)
 	for i, k := range keys {
 		ts, _, err := splitTimeID(k, len(prefix))
@@ -76,7 +71,7 @@ func (s *Store) trimInbox(t *txn, prefix []byte, cutoff int64) error {
 		if i >= drop && ts > cutoff {
 			break
 		}
-		if err := t.del(k); err != nil {
+		if err := t.delInbox(prefix, k); err != nil {
 			return err
 		}
 	}
@@ -100,15 +95,13 @@ func getMessage(tx *bdg.Txn, app, id string) (*storage.Message, error) {
 	return m, err
 }
 
-// pending returns the peer's pending messages, oldest first.
-func (s *Store) pending(tx *bdg.Txn, app, peer string) ([]*storage.Message, error) {
-	prefix := key(tInbox, app, peer)
+// pending returns the pending messages of the inbox whose sorted keys
+// under prefix are keys, oldest first; it reads the messages from tx.
+func (s *Store) pending(tx *bdg.Txn, app string, prefix []byte, keys [][]byte) ([]*storage.Message, error) {
 	cutoff := s.cutoff()
-	it := tx.NewIterator(bdg.IteratorOptions{Prefix: prefix, Reverse: true})
-	defer it.Close()
 	var out []*storage.Message
-	for it.Seek(afterPrefix(prefix)); it.Valid() && len(out) < s.limits.InboxSize; it.Next() {
-		ts, id, err := splitTimeID(it.Item().Key(), len(prefix))
+	for i := len(keys) - 1; i >= 0 && len(out) < s.limits.InboxSize; i-- {
+		ts, id, err := splitTimeID(keys[i], len(prefix))
 		if err != nil {
 			return nil, err
 		}
@@ -130,7 +123,8 @@ func (s *Store) pending(tx *bdg.Txn, app, peer string) ([]*storage.Message, erro
 // Pending implements storage.Inbox.
 func (s *Store) Pending(ctx context.Context, app, peer string) (ms []*storage.Message, err error) {
 	err = s.read(ctx, func(tx *bdg.Txn) error {
-		ms, err = s.pending(tx, app, peer)
+		prefix := key(tInbox, app, peer)
+		ms, err = s.pending(tx, app, prefix, listKeys(tx, prefix))
 		return err
 	})
 	return ms, err
@@ -152,23 +146,18 @@ func (s *Store) Count(ctx context.Context, app, peer string, direct bool) (int, 
 func (s *Store) Remove(ctx context.Context, app, peer string, ids []string) ([]*storage.Message, error) {
 	var removed []*storage.Message
 	err := s.write(ctx, 2*len(ids), func(t *txn) error {
-		ms, err := s.pending(t.Txn, app, peer)
+		prefix := key(tInbox, app, peer)
+		keys := t.inboxKeys(prefix)
+		ms, err := s.pending(t.Txn, app, prefix, keys)
 		if err != nil {
 			return err
 		}
 		removed = slices.DeleteFunc(ms, func(m *storage.Message) bool { return !slices.Contains(ids, m.ID) })
-		prefix := key(tInbox, app, peer)
-		var drop [][]byte
-		it := t.NewIterator(bdg.IteratorOptions{Prefix: prefix})
-		for it.Rewind(); it.Valid(); it.Next() {
-			if _, id, err := splitTimeID(it.Item().Key(), len(prefix)); err == nil && slices.Contains(ids, id) {
-				drop = append(drop, it.Item().KeyCopy(nil))
-			}
-		}
-		it.Close()
-		for _, k := range drop {
-			if err := t.del(k); err != nil {
-				return err
+		for _, k := range keys {
+			if _, id, err := splitTimeID(k, len(prefix)); err == nil && slices.Contains(ids, id) {
+				if err := t.delInbox(prefix, k); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
