@@ -407,8 +407,9 @@ func finish(c *Command, st *decodeState, codec string) error {
 		c.Kind = lookupKind(st.cmd[:st.cmdN], st.op[:st.opN])
 	}
 	if c.Kind == KindUnknown {
+		// string() copies: st must not escape, it lives on the caller's stack.
 		return fmt.Errorf("%w: %s cmd %q op %q", ErrUnknownCommand, codec,
-			st.cmd[:min(st.cmdN, len(st.cmd))], st.op[:min(st.opN, len(st.op))])
+			string(st.cmd[:min(st.cmdN, len(st.cmd))]), string(st.op[:min(st.opN, len(st.op))]))
 	}
 	if st.tSet {
 		if timeIsMillis(c.Kind) {

@@ -231,6 +231,11 @@ func (d *jsonReader) readString() []byte {
 }
 
 func (d *jsonReader) readStringSlow(start int) []byte {
+	if d.scratch == nil {
+		// Unescaping rarely grows a string: size the buffer once for the
+		// rest of the frame (bounded by the frame limit).
+		d.scratch = make([]byte, 0, len(d.data)-start)
+	}
 	buf := d.scratch[:0]
 	i := start
 	for i < len(d.data) {
