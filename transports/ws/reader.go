@@ -35,12 +35,13 @@ func (c *conn) readLoop() {
 		idle = 2 * cfg.PingInterval
 	}
 	var extended time.Time
+	throttle := min(time.Second, idle/4) // moving a deadline is not free
 	alive := func() {
 		if idle == 0 {
 			return
 		}
 		now := time.Now()
-		if now.Sub(extended) < time.Second {
+		if now.Sub(extended) < throttle {
 			return
 		}
 		extended = now
