@@ -84,18 +84,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		log.Error("serve failed, shutting down", "err", failure)
 	}
 
-	// Graceful shutdown: stop accepting (and finish plain HTTP requests),
-	// then close every client connection and wait for its commands in
-	// flight, then close the store (deferred above).
+	// Graceful shutdown: stop accepting (srv.Shutdown closes the listeners
+	// at once, then waits for plain HTTP requests), close every client
+	// connection, which also answers held long-polls, and wait for commands
+	// in flight; then close the store.
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("http shutdown", "err", err)
-	}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Shutdown(sctx) }() // owned by run, which receives from httpDone
 	if err := s.hub.Shutdown(sctx); err != nil {
 		log.Warn("hub shutdown did not finish", "err", err)
 	}
 	waitCtx(sctx, s.ws.Wait)
+	waitCtx(sctx, s.longpoll.Wait)
+	if err := <-httpDone; err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
 	wg.Wait()
 	if err := s.closeStore(); err != nil {
 		log.Error("closing store", "err", err)

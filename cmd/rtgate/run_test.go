@@ -105,6 +105,34 @@ func TestRunServesEverything(t *testing.T) {
 			t.Fatalf("got %v, ack %v", got, ack)
 		}
 	})
+	t.Run("rest history", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", base+"/1.1/rtm/messages/logs?peerid=alice", nil)
+		req.Header.Set("X-AVOSCloud-Application-Id", "app")
+		req.Header.Set("X-AVOSCloud-Application-Key", "anything")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var logs []map[string]any
+		if err := json.NewDecoder(res.Body).Decode(&logs); err != nil || res.StatusCode != 200 {
+			t.Fatalf("%d %v", res.StatusCode, err)
+		}
+		if len(logs) != 1 || logs[0]["data"] != "hi" {
+			t.Fatalf("history %v", logs)
+		}
+	})
+	t.Run("long-poll", func(t *testing.T) {
+		res, err := http.Post(base+"/lp/open", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var v map[string]any
+		if err := json.NewDecoder(res.Body).Decode(&v); err != nil || res.StatusCode != 200 || v["sid"] == nil {
+			t.Fatalf("%d %v %v", res.StatusCode, v, err)
+		}
+	})
 	t.Run("metrics", func(t *testing.T) {
 		code, _, body := httpGet(t, base+"/metrics")
 		for _, name := range []string{"rtgate_connections", "rtgate_messages_in_total", "go_goroutines", "process_start_time_seconds"} {

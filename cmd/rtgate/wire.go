@@ -14,16 +14,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rtgate/rtgate/compat/rest"
 	"github.com/rtgate/rtgate/compat/router"
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/internal/config"
 	"github.com/rtgate/rtgate/storage"
 	"github.com/rtgate/rtgate/storage/badger"
+	"github.com/rtgate/rtgate/transports/longpoll"
 	"github.com/rtgate/rtgate/transports/ws"
 )
 
-// healthTimeout bounds the store check of /healthz.
-const healthTimeout = 2 * time.Second
+const (
+	healthTimeout  = 2 * time.Second // bounds the store check of /healthz
+	longpollPrefix = "/lp/"          // long-poll endpoints: open, send, poll, close
+	restPrefix     = "/1.1/"         // the v1-era REST API
+)
 
 // server is the wired process: every component and the HTTP mux over them.
 type server struct {
@@ -31,7 +36,9 @@ type server struct {
 	store    storage.Store
 	hub      *core.Hub
 	ws       *ws.Handler
+	longpoll *longpoll.Handler
 	router   *router.Handler
+	rest     *rest.Handler
 	registry *prometheus.Registry
 
 	closeOnce sync.Once
@@ -88,6 +95,20 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 		AllowedOrigins: cfg.AllowedOrigins,
 		Logger:         log.With("component", "ws"),
 	})
+	s.longpoll = longpoll.New(s.hub, longpoll.Config{
+		MaxFrameBytes:  cfg.Limits.MaxFrameBytes,
+		AllowedOrigins: cfg.AllowedOrigins,
+		Logger:         log.With("component", "longpoll"),
+	})
+	s.rest, err = rest.New(rest.Config{
+		Store:  store,
+		Hub:    s.hub,
+		Logger: log.With("component", "rest"),
+	})
+	if err != nil {
+		s.closeStore()
+		return nil, err
+	}
 	s.router, err = router.New(router.Config{
 		PublicURL:      cfg.PublicURL,
 		Apps:           apps,
@@ -105,6 +126,7 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 	)
 	s.registry.MustRegister(s.hub.Metrics().Collectors()...)
 	s.registry.MustRegister(s.ws.Collectors()...)
+	s.registry.MustRegister(s.longpoll.Collectors()...)
 	return s, nil
 }
 
@@ -115,13 +137,16 @@ func (s *server) closeStore() error {
 }
 
 // handler is the HTTP mux: WebSocket at / (what the router hands out) and
-// /ws, the router, health and metrics.
+// /ws, long-poll under /lp/, the router, the REST API under /1.1/, health
+// and metrics.
 func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(router.Path, s.router)
 	mux.HandleFunc("/healthz", s.healthz)
 	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
 	mux.Handle("/ws", s.ws)
+	mux.Handle(longpollPrefix, s.longpoll)
+	mux.Handle(restPrefix, s.rest)
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		if isUpgrade(r) {
 			s.ws.ServeHTTP(w, r)
