@@ -54,7 +54,9 @@ func BenchmarkDirect(b *testing.B) {
 					send.Client.Handle(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: "bench", PeerID: from, SessionPeerIDs: []string{to}})
 					cmd := protocol.Command{Kind: protocol.KindDirect, PeerID: from, ToPeerIDs: []string{to}, Msg: msg, Transient: mode == "transient"}
 					ack := protocol.Command{Kind: protocol.KindAck, PeerID: to, HasIDs: true, IDs: make([]string, 1)}
+					sent := 0
 					for pb.Next() {
+						sent++
 						if err := send.Client.Handle(&cmd); err != nil {
 							b.Error(err)
 							return
@@ -66,8 +68,8 @@ func BenchmarkDirect(b *testing.B) {
 							return
 						}
 					}
-					if n, _ := recv.Frames(); n < 2 {
-						b.Errorf("receiver got %d frames", n)
+					if n, _ := recv.Frames(); n != sent+1 { // opened + every message
+						b.Errorf("receiver got %d frames for %d messages", n, sent)
 					}
 				})
 			})
