@@ -1,0 +1,137 @@
+package quic
+
+import (
+	"log/slog"
+	"time"
+
+	quicgo "github.com/quic-go/quic-go"
+
+	"github.com/rtgate/rtgate/transports/quic/framed"
+)
+
+// Config configures a Server. The zero value of every field is its
+// documented default.
+type Config struct {
+	// H3 serves the connections that negotiate ALPN "h3" on the same UDP
+	// port (HTTP/3 and WebTransport: a *webtransport.Handler). Nil refuses
+	// them: only raw QUIC is served.
+	H3 H3Server
+
+	// MaxIdleTimeout closes a connection on which nothing was received for
+	// this long (the client keeps it alive with QUIC pings; the server
+	// sends none). Zero means 60 s.
+	MaxIdleTimeout time.Duration
+	// HandshakeIdleTimeout bounds the QUIC handshake. Zero means 5 s.
+	HandshakeIdleTimeout time.Duration
+	// MaxIncomingStreams and MaxIncomingUniStreams bound the streams a
+	// client may have open at once. A raw QUIC client uses one
+	// bidirectional stream; HTTP/3 needs a few of each. Zero means 16.
+	MaxIncomingStreams, MaxIncomingUniStreams int64
+	// Receive windows bound what a client may have in flight toward the
+	// server, per stream and per connection. Zero means 64 KiB initial /
+	// 512 KiB max per stream, 128 KiB initial / 1 MiB max per connection.
+	InitialStreamReceiveWindow, MaxStreamReceiveWindow         uint64
+	InitialConnectionReceiveWindow, MaxConnectionReceiveWindow uint64
+
+	// MaxFrameBytes bounds one inbound frame body; a larger declared length
+	// closes with 4109 before anything is buffered. Zero means
+	// protocol.DefaultMaxFrameBytes (64 KiB).
+	MaxFrameBytes int
+	// QueueBytes bounds what is queued for one connection and not yet
+	// written; over it the connection closes with 4201. The reader pauses
+	// while its queue is over half full. Zero means 1 MiB.
+	QueueBytes int
+	// WriteTimeout bounds every stream write. Zero means 10 s.
+	WriteTimeout time.Duration
+	// ReadTimeout bounds the wait for each inbound frame (a backstop: the
+	// core's read timeout, 4107, and MaxIdleTimeout act first). Zero
+	// means 10 min.
+	ReadTimeout time.Duration
+	// CloseGrace is how long a closing connection waits for the client's
+	// FIN after its own before it closes the connection. Zero means 2 s.
+	CloseGrace time.Duration
+	// CommandsPerSecond is the sustained rate of inbound frames one
+	// connection may send (1008 "flood" over it). Zero means 200;
+	// negative disables flood protection.
+	CommandsPerSecond float64
+	// Burst is the flood token bucket's size. Zero means 400.
+	Burst int
+
+	// DisableDatagrams keeps every message on the stream. By default a
+	// client that enabled QUIC datagrams (its max_datagram_frame_size
+	// transport parameter) receives transient direct messages that fit in
+	// MaxDatagramBytes as datagrams.
+	DisableDatagrams bool
+	// MaxDatagramBytes bounds a datagram's msgpack body. Zero means 1100.
+	MaxDatagramBytes int
+
+	// Logger receives the server's logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxIdleTimeout <= 0 {
+		c.MaxIdleTimeout = 60 * time.Second
+	}
+	if c.HandshakeIdleTimeout <= 0 {
+		c.HandshakeIdleTimeout = 5 * time.Second
+	}
+	if c.MaxIncomingStreams <= 0 {
+		c.MaxIncomingStreams = 16
+	}
+	if c.MaxIncomingUniStreams <= 0 {
+		c.MaxIncomingUniStreams = 16
+	}
+	if c.InitialStreamReceiveWindow == 0 {
+		c.InitialStreamReceiveWindow = 64 << 10
+	}
+	if c.MaxStreamReceiveWindow == 0 {
+		c.MaxStreamReceiveWindow = 512 << 10
+	}
+	if c.InitialConnectionReceiveWindow == 0 {
+		c.InitialConnectionReceiveWindow = 128 << 10
+	}
+	if c.MaxConnectionReceiveWindow == 0 {
+		c.MaxConnectionReceiveWindow = 1 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// QUICConfig returns the quic-go configuration of the shared listener. It
+// enables datagrams and stream resets with partial delivery, which
+// WebTransport requires, and leaves 0-RTT off and keep-alives to clients.
+func (c Config) QUICConfig() *quicgo.Config {
+	c = c.withDefaults()
+	return &quicgo.Config{
+		HandshakeIdleTimeout:             c.HandshakeIdleTimeout,
+		MaxIdleTimeout:                   c.MaxIdleTimeout,
+		KeepAlivePeriod:                  0,
+		MaxIncomingStreams:               c.MaxIncomingStreams,
+		MaxIncomingUniStreams:            c.MaxIncomingUniStreams,
+		InitialStreamReceiveWindow:       c.InitialStreamReceiveWindow,
+		MaxStreamReceiveWindow:           c.MaxStreamReceiveWindow,
+		InitialConnectionReceiveWindow:   c.InitialConnectionReceiveWindow,
+		MaxConnectionReceiveWindow:       c.MaxConnectionReceiveWindow,
+		EnableDatagrams:                  true,
+		EnableStreamResetPartialDelivery: true,
+	}
+}
+
+func (c Config) connOptions(m *framed.Metrics, pool *framed.BufPool) framed.Options {
+	return framed.Options{
+		MaxFrameBytes:     c.MaxFrameBytes,
+		QueueBytes:        c.QueueBytes,
+		WriteTimeout:      c.WriteTimeout,
+		ReadTimeout:       c.ReadTimeout,
+		CloseGrace:        c.CloseGrace,
+		CommandsPerSecond: c.CommandsPerSecond,
+		Burst:             c.Burst,
+		MaxDatagramBytes:  c.MaxDatagramBytes,
+		Metrics:           m,
+		Logger:            c.Logger,
+		Pool:              pool,
+	}.WithDefaults()
+}

@@ -1,0 +1,83 @@
+package framed
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/rtgate/rtgate/protocol"
+)
+
+// Options configures a Conn. The zero value of every field is its
+// documented default; the transports' Configs document them to users.
+type Options struct {
+	// MaxFrameBytes bounds one inbound frame body; a larger declared length
+	// closes with protocol.CloseTooLong (4109) before anything is buffered.
+	// Zero means protocol.DefaultMaxFrameBytes (64 KiB).
+	MaxFrameBytes int
+	// QueueBytes bounds the encoded frames and datagrams queued and not yet
+	// handed to the stream; a Write over it closes with
+	// protocol.CloseSlowConsumer (4201). Zero means 1 MiB.
+	QueueBytes int
+	// WriteTimeout bounds every stream write. Zero means 10 s.
+	WriteTimeout time.Duration
+	// ReadTimeout bounds the wait for each inbound frame, a backstop for a
+	// stream that stalls while its connection lives (the core's read
+	// timeout, 4107, and the QUIC idle timeout normally act first). Zero
+	// means 10 min.
+	ReadTimeout time.Duration
+	// CloseGrace is how long a closing connection waits for the client's
+	// FIN after its own before it closes the connection. Zero means 2 s.
+	CloseGrace time.Duration
+	// CommandsPerSecond is the sustained rate of inbound frames; a faster
+	// client is closed with protocol.ClosePolicyViolation (1008) "flood".
+	// Zero means 200; negative disables flood protection.
+	CommandsPerSecond float64
+	// Burst is the flood token bucket's size. Zero means 400.
+	Burst int
+	// Datagrams lets transient direct messages that fit in
+	// MaxDatagramBytes leave as datagrams. The transport sets it when the
+	// client asked for them.
+	Datagrams bool
+	// MaxDatagramBytes bounds a datagram's msgpack body; larger transient
+	// messages go on the stream. Zero means 1100.
+	MaxDatagramBytes int
+	// Metrics receives the counters; nil counts nothing.
+	Metrics *Metrics
+	// Logger receives debug logs. Nil means slog.Default().
+	Logger *slog.Logger
+	// Pool supplies queue buffers shared by a transport's connections; nil
+	// allocates per connection.
+	Pool *BufPool
+}
+
+// WithDefaults returns o with every zero field set to its default.
+func (o Options) WithDefaults() Options {
+	if o.MaxFrameBytes <= 0 {
+		o.MaxFrameBytes = protocol.DefaultMaxFrameBytes
+	}
+	if o.QueueBytes <= 0 {
+		o.QueueBytes = 1 << 20
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 10 * time.Minute
+	}
+	if o.CloseGrace <= 0 {
+		o.CloseGrace = 2 * time.Second
+	}
+	if o.CommandsPerSecond == 0 {
+		o.CommandsPerSecond = 200
+	}
+	if o.Burst <= 0 {
+		o.Burst = 400
+	}
+	if o.MaxDatagramBytes <= 0 {
+		o.MaxDatagramBytes = 1100
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}

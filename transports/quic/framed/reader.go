@@ -1,0 +1,168 @@
+package framed
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/rtgate/rtgate/core"
+	"github.com/rtgate/rtgate/protocol"
+)
+
+// Serve connects c to hub and serves it until the connection ends: it runs
+// the writer, waits for the client's stream with accept, reads and handles
+// frames in the caller's goroutine, calls core.Client.Disconnect once and
+// returns after the writer has closed the session.
+//
+// The connection is connected to the hub before its stream exists, so the
+// hub's login timeout (4108) bounds a connection that never opens one, and
+// a hub that is shutting down closes it with 1001 at once. accept's
+// context ends when c closes. ctx is the QUIC connection's (or WT
+// session's) context: when it ends, the connection is treated as lost.
+func (c *Conn) Serve(ctx context.Context, hub *core.Hub, accept func(context.Context) (Stream, error)) {
+	c.m.Conns.Inc()
+	defer c.m.Conns.Dec()
+	stop := c.stopOn(ctx)
+	defer stop()
+	c.client = hub.Connect(c) // may close c at once (hub shutting down)
+	go c.writeLoop()
+	if str := c.acceptStream(ctx, accept); str != nil {
+		c.readLoop(str)
+	}
+	close(c.readerDone)
+	c.client.Disconnect()
+	<-c.writerDone
+}
+
+// acceptStream waits for the client's stream and attaches it; nil when c
+// closed or the connection failed first.
+func (c *Conn) acceptStream(ctx context.Context, accept func(context.Context) (Stream, error)) Stream {
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return nil
+	}
+	c.cancelAccept = cancel
+	c.mu.Unlock()
+	str, err := accept(actx)
+	c.mu.Lock()
+	c.cancelAccept = nil
+	closing := c.closing
+	if err == nil {
+		c.str = str
+	}
+	c.mu.Unlock()
+	if err != nil {
+		if !closing {
+			c.log.Debug("no stream", "transport", c.info.Transport, "remote", c.info.RemoteAddr, "err", err)
+			c.abort()
+		}
+		return nil
+	}
+	signal(c.wake) // frames may have been queued before the stream
+	if closing {
+		return nil
+	}
+	return str
+}
+
+// readLoop reads frames from str until the connection closes or fails.
+// Every way out leaves c closing, so the writer finishes.
+func (c *Conn) readLoop(str Stream) {
+	fr := protocol.NewFrameReader(str, c.opts.MaxFrameBytes)
+	var bucket tokenBucket
+	if c.opts.CommandsPerSecond > 0 {
+		bucket = tokenBucket{rate: c.opts.CommandsPerSecond, burst: float64(c.opts.Burst), tokens: float64(c.opts.Burst), last: time.Now()}
+	}
+	var cmd protocol.Command
+	for {
+		if c.overHalf() {
+			// Our own replies are piling up: let the writer catch up before
+			// reading more requests (the client is slowed, not dropped).
+			select {
+			case <-c.drained:
+			case <-c.writerDone:
+			}
+			continue
+		}
+		str.SetReadDeadline(time.Now().Add(c.opts.ReadTimeout))
+		if c.isClosing() {
+			return
+		}
+		body, err := fr.ReadFrame()
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		c.m.FramesIn.Inc()
+		c.m.BytesIn.Add(float64(len(body)))
+		if bucket.rate > 0 && !bucket.take(time.Now()) {
+			c.Close(protocol.ClosePolicyViolation, "flood")
+			return
+		}
+		if err := protocol.DecodeMsgpack(body, &cmd); err != nil {
+			err = c.client.BadFrame(err)
+			if !c.handled(err) {
+				return
+			}
+			continue
+		}
+		if !c.handled(c.client.Handle(&cmd)) {
+			return
+		}
+	}
+}
+
+// handled acts on the error of Handle or BadFrame and reports whether to
+// read on.
+func (c *Conn) handled(err error) bool {
+	if err == nil {
+		return true
+	}
+	var ce *protocol.CloseError
+	switch {
+	case errors.As(err, &ce):
+		c.Close(ce.Code, ce.Reason)
+	case errors.Is(err, core.ErrConnClosed):
+		// The hub refused or dropped the client; c is already closing.
+	default:
+		c.Close(protocol.CloseInternal, "internal error")
+	}
+	return false
+}
+
+// readFailed closes c after a read error: a clean FIN is an orderly close
+// by the client, an oversize length is 4109, anything else (a reset, the
+// connection lost, a stalled stream) aborts.
+func (c *Conn) readFailed(err error) {
+	switch {
+	case c.isClosing():
+		// Close woke the reader; the writer finishes.
+	case errors.Is(err, protocol.ErrFrameTooLarge):
+		c.Close(protocol.CloseTooLong, err.Error())
+	case errors.Is(err, io.EOF):
+		c.Close(protocol.CloseNormal, "client closed the stream")
+	default:
+		c.log.Debug("stream read failed", "transport", c.info.Transport, "remote", c.info.RemoteAddr, "err", err)
+		c.abort()
+	}
+}
+
+// tokenBucket is the reader's flood limit; owned by the reader.
+type tokenBucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func (b *tokenBucket) take(now time.Time) bool {
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
