@@ -174,6 +174,10 @@ func newFlagSet(name string, out io.Writer, f *flags) *flag.FlagSet {
 	fs.BoolVar(&f.signatures, "signatures", false, "apps given by --app or "+EnvApps+" require signatures (env "+EnvSignatures+")")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default "+DefaultLogLevel+"; env "+EnvLogLevel+")")
 	fs.StringVar(&f.logFormat, "log-format", "", "text or json (default "+DefaultLogFormat+"; env "+EnvLogFormat+")")
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: rtgate [flags]\n\nFlags override RTGATE_* environment variables, which override the JSON config file (--config).\n\n")
+		fs.PrintDefaults()
+	}
 	fs.Var(&f.origins, "allowed-origin", "allowed browser `ORIGIN`, repeatable (default any; env "+EnvOrigins+", comma-separated)")
 	return fs
 }
@@ -275,13 +279,6 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 		return nil, err
 	}
 	return c, nil
-}
-
-// Usage writes the flag help to w.
-func Usage(w io.Writer) {
-	fs := newFlagSet("rtgate", w, &flags{})
-	fmt.Fprintf(w, "Usage: rtgate [flags]\n\nFlags override RTGATE_* environment variables, which override the config file.\n\n")
-	fs.PrintDefaults()
 }
 
 func (c *Config) readFile(path string) error {
