@@ -3,6 +3,7 @@ package ws
 import (
 	"encoding/binary"
 	"net"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -275,6 +276,7 @@ func appendDataFrame(dst []byte, d dialect, cmd *protocol.Command) []byte {
 		op = opBinary
 	}
 	start := len(dst)
+	dst = slices.Grow(dst, 4+len(cmd.Msg)+256) // one growth for a big message, not several
 	dst = append(dst, finBit|op, 126, 0, 0)
 	body := start + 4
 	if d == dialectMsgpack {
@@ -321,8 +323,9 @@ func truncateUTF8(s string, n int) string {
 	return s[:n]
 }
 
-// Queue buffers are pooled across connections so an idle connection holds
-// none. Buffers that grew past maxPooledBuf are left to the GC.
+// Queue and read buffers are pooled across connections so an idle
+// connection holds none. Buffers that grew past maxPooledBuf are left to
+// the GC.
 const (
 	initialBuf   = 512
 	maxPooledBuf = 64 << 10
@@ -341,4 +344,20 @@ func (h *Handler) putBuf(b []byte) {
 	}
 	b = b[:0]
 	h.bufs.Put(&b)
+}
+
+// getReadBuf returns a buffer for one inbound frame.
+func (h *Handler) getReadBuf() *[]byte {
+	if p, ok := h.readBufs.Get().(*[]byte); ok {
+		return p
+	}
+	b := make([]byte, 0, initialBuf)
+	return &b
+}
+
+func (h *Handler) putReadBuf(p *[]byte) {
+	if cap(*p) <= h.cfg.MaxFrameBytes+1 {
+		*p = (*p)[:0]
+		h.readBufs.Put(p)
+	}
 }

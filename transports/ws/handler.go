@@ -58,6 +58,7 @@ type Handler struct {
 	upgrader websocket.Upgrader
 	metrics  *metrics
 	bufs     sync.Pool      // *[]byte outbound queue buffers, shared by all conns
+	readBufs sync.Pool      // *[]byte inbound frame buffers, shared by all conns
 	wg       sync.WaitGroup // one per connection: its reader (which waits for its writer)
 }
 

@@ -13,10 +13,6 @@ import (
 	"github.com/rtgate/rtgate/protocol"
 )
 
-// keptReadBuf is the largest frame buffer a connection keeps between
-// frames; a larger one, grown for a big frame, is released after use.
-const keptReadBuf = 4 << 10
-
 // readLoop owns the connection: it reads frames, hands them to the core in
 // order, and when the connection ends waits for the writer, closes the
 // socket and calls Client.Disconnect exactly once.
@@ -77,7 +73,6 @@ func (c *conn) readLoop() {
 	}
 	var (
 		cmd  protocol.Command // reused: the core does not keep it past Handle
-		buf  []byte
 		rerr error
 	)
 	for {
@@ -98,15 +93,16 @@ func (c *conn) readLoop() {
 			c.Close(protocol.CloseUnsupportedData, other+" frames are not part of the "+c.dialect.String()+" dialect")
 			continue
 		}
-		var tooLong bool
-		buf, tooLong, err = readFrame(r, buf, cfg.MaxFrameBytes)
-		if err != nil {
-			rerr = err
-			break
-		}
-		if tooLong {
+		bp := h.getReadBuf() // pooled: an idle connection holds no frame buffer
+		buf, tooLong, err := readFrame(r, *bp, cfg.MaxFrameBytes)
+		*bp = buf
+		if err != nil || tooLong {
+			h.putReadBuf(bp)
+			if err != nil {
+				rerr = err
+				break
+			}
 			c.Close(protocol.CloseTooLong, "frame over the frame limit")
-			buf = nil
 			continue
 		}
 		m.framesIn[c.dialect].Inc()
@@ -121,10 +117,8 @@ func (c *conn) readLoop() {
 		} else {
 			err = c.client.Handle(&cmd)
 		}
+		h.putReadBuf(bp) // decoded strings never alias buf
 		c.handled(err)
-		if cap(buf) > keptReadBuf {
-			buf = nil
-		}
 		c.waitDrained()
 	}
 

@@ -117,7 +117,7 @@ func TestClientPingsAnswered(t *testing.T) {
 }
 
 func TestServerPingsModernOnly(t *testing.T) {
-	s := newServer(t, ws.Config{PingInterval: 20 * time.Millisecond})
+	s := newServer(t, ws.Config{PingInterval: 100 * time.Millisecond})
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			c := s.dial(t, d.subprotocol)
@@ -126,7 +126,7 @@ func TestServerPingsModernOnly(t *testing.T) {
 				pings <- struct{}{}
 				return c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
 			})
-			_, err := c.Recv(200 * time.Millisecond) // reading runs the ping handler
+			_, err := c.Recv(350 * time.Millisecond) // reading runs the ping handler
 			if !errors.Is(err, transporttest.ErrTimeout) {
 				t.Fatalf("recv: %v", err)
 			}
