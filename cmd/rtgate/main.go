@@ -10,6 +10,9 @@
 // connection with 1001 and wait for commands in flight (a persistent message
 // is acknowledged only once it is durable), then close the store.
 //
+// `rtgate sign session|room|history ...` prints a valid v1 signature for
+// the given fields instead (see docs/signing.md).
+//
 // This is the only package that names concrete implementations and reads
 // flags and the environment.
 package main
@@ -23,10 +26,15 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/rtgate/rtgate/compat/sign"
 	"github.com/rtgate/rtgate/internal/config"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "sign" {
+		// rtgate sign session|room|history ...: print a valid signature.
+		os.Exit(sign.Main(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
 	stop()

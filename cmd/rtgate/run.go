@@ -101,6 +101,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		log.Warn("http shutdown", "err", err)
 	}
 	wg.Wait()
+	if s.push != nil {
+		if err := s.push.Close(sctx); err != nil {
+			log.Warn("push hook did not drain", "err", err)
+		}
+	}
 	if err := s.closeStore(); err != nil {
 		log.Error("closing store", "err", err)
 		if failure == nil {

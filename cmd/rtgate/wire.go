@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rtgate/rtgate/compat/pushhook"
 	"github.com/rtgate/rtgate/compat/rest"
 	"github.com/rtgate/rtgate/compat/router"
 	"github.com/rtgate/rtgate/core"
@@ -39,6 +40,7 @@ type server struct {
 	longpoll *longpoll.Handler
 	router   *router.Handler
 	rest     *rest.Handler
+	push     *pushhook.Hook // nil when no app has a push webhook
 	registry *prometheus.Registry
 
 	closeOnce sync.Once
@@ -78,12 +80,32 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 	log.Info("store open", "dir", cfg.Data)
 	s := &server{log: log, store: store}
 
+	var offline core.OfflineNotifier
+	targets := map[string]pushhook.Target{}
+	historySigned := map[string]bool{}
+	for _, a := range cfg.Apps {
+		if a.Push != nil {
+			targets[a.ID] = pushhook.Target{URL: a.Push.URL, Secret: a.Push.Secret, Text: a.Push.Text}
+		}
+		historySigned[a.ID] = a.HistorySignatures
+	}
+	if len(targets) > 0 {
+		s.push, err = pushhook.New(pushhook.Config{Apps: targets, Logger: log.With("component", "pushhook")})
+		if err != nil {
+			s.closeStore()
+			return nil, fmt.Errorf("%w: %v", config.ErrInvalid, err)
+		}
+		offline = s.push
+		log.Info("offline push webhooks enabled", "apps", len(targets))
+	}
+
 	s.hub, err = core.New(core.Config{
 		Apps:         apps,
 		Store:        store,
 		Logger:       log.With("component", "core"),
 		LoginTimeout: cfg.Limits.LoginTimeout.Std(),
 		ReadTimeout:  cfg.Limits.ReadTimeout.Std(),
+		Offline:      offline,
 	})
 	if err != nil {
 		s.closeStore()
@@ -101,9 +123,11 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 		Logger:         log.With("component", "longpoll"),
 	})
 	s.rest, err = rest.New(rest.Config{
-		Store:  store,
-		Hub:    s.hub,
-		Logger: log.With("component", "rest"),
+		Store:             store,
+		Hub:               s.hub,
+		Logger:            log.With("component", "rest"),
+		AllowedOrigins:    cfg.AllowedOrigins,
+		HistorySignatures: historySigned,
 	})
 	if err != nil {
 		s.closeStore()
@@ -127,6 +151,9 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 	s.registry.MustRegister(s.hub.Metrics().Collectors()...)
 	s.registry.MustRegister(s.ws.Collectors()...)
 	s.registry.MustRegister(s.longpoll.Collectors()...)
+	if s.push != nil {
+		s.registry.MustRegister(s.push.Collectors()...)
+	}
 	return s, nil
 }
 

@@ -48,6 +48,20 @@ type App struct {
 	Signatures bool `json:"signatures,omitempty"`
 	// AllowUnwatched lets peers message peers they do not watch.
 	AllowUnwatched bool `json:"allowUnwatched,omitempty"`
+	// HistorySignatures requires a history signature on REST history
+	// queries made without the master key.
+	HistorySignatures bool `json:"historySignatures,omitempty"`
+	// Push, when set, is the offline push webhook of the app.
+	Push *Push `json:"push,omitempty"`
+}
+
+// Push is an app's offline push webhook: rtgate POSTs a signed JSON notice
+// to URL when a persistent message is stored for a peer with no open
+// session.
+type Push struct {
+	URL    string `json:"url"`
+	Secret string `json:"secret,omitempty"` // keys the X-Rtgate-Signature HMAC-SHA256
+	Text   string `json:"text,omitempty"`   // the static push text of every notice
 }
 
 // Limits are the tunable bounds. Zero means the component's own default
