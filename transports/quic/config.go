@@ -19,7 +19,8 @@ type Config struct {
 
 	// MaxIdleTimeout closes a connection on which nothing was received for
 	// this long (the client keeps it alive with QUIC pings; the server
-	// sends none). Zero means 60 s.
+	// sends none). quic-go clients honour no less than 5 s. Zero means
+	// 60 s.
 	MaxIdleTimeout time.Duration
 	// HandshakeIdleTimeout bounds the QUIC handshake. Zero means 5 s.
 	HandshakeIdleTimeout time.Duration
