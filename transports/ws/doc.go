@@ -26,6 +26,11 @@
 // writes to the socket. core.Conn.Write (any goroutine) encodes the command
 // into a byte-bounded queue under the conn's mutex and wakes the writer,
 // which hands the whole queue to the socket in one write with a deadline.
+// The writer builds frames itself (server frames are unmasked: a 2–10 byte
+// header and the payload), so a burst of N frames costs one write(2), not
+// N as with gorilla's NextWriter; pongs and pings go through the same
+// queue. Gorilla writes on its own only for a client protocol error (a
+// 1002 close frame), which is whole and ends the connection anyway.
 // Close (any goroutine) is idempotent and non-blocking; the close frame
 // follows the frames already queued, except for a slow consumer whose queue
 // is dropped. Handler.wg counts connections; each reader waits for its
