@@ -1,0 +1,300 @@
+package webtransport_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"testing"
+	"time"
+
+	quicgo "github.com/quic-go/quic-go"
+
+	"github.com/rtgate/rtgate/core"
+	"github.com/rtgate/rtgate/internal/devcert"
+	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/storage/memory"
+	"github.com/rtgate/rtgate/transports/quic"
+	"github.com/rtgate/rtgate/transports/quic/framed/framedtest"
+	"github.com/rtgate/rtgate/transports/transporttest"
+	"github.com/rtgate/rtgate/transports/webtransport"
+)
+
+const wait = 5 * time.Second
+
+func newHub(t testing.TB) *core.Hub {
+	t.Helper()
+	hub, err := core.New(core.Config{Store: memory.New(memory.Config{}), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := hub.Shutdown(ctx); err != nil {
+			t.Errorf("hub shutdown: %v", err)
+		}
+	})
+	return hub
+}
+
+type tc struct {
+	t  testing.TB
+	cc transporttest.ClientConn
+}
+
+func (c tc) send(cmd *protocol.Command) {
+	c.t.Helper()
+	if err := c.cc.Send(cmd); err != nil {
+		c.t.Fatalf("send %v: %v", cmd.Kind, err)
+	}
+}
+
+func (c tc) expect(k protocol.Kind) *protocol.Command {
+	c.t.Helper()
+	f, err := c.cc.Recv(wait)
+	if err != nil {
+		c.t.Fatalf("waiting for %v: %v", k, err)
+	}
+	if f.Kind != k {
+		c.t.Fatalf("got %v %+v, want %v", f.Kind, *f, k)
+	}
+	return f
+}
+
+func (c tc) open(peer string, watch ...string) {
+	c.t.Helper()
+	c.send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: "test", PeerID: peer, SessionPeerIDs: append([]string{}, watch...), I: 1})
+	c.expect(protocol.KindSessionOpened)
+}
+
+func (c tc) barrier() {
+	c.t.Helper()
+	c.send(&protocol.Command{Kind: protocol.KindKeepalive})
+	c.expect(protocol.KindKeepalive)
+}
+
+func dialT(t testing.TB, addr, path string, hdr http.Header) (*wtClient, tc) {
+	t.Helper()
+	c, err := dialWT(addr, path, hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, tc{t, c}
+}
+
+// dialRaw opens a raw QUIC (rtgate/1) client to the shared port.
+func dialRaw(t testing.TB, addr string) tc {
+	t.Helper()
+	tls := devcert.PinnedClientConfig(certs().Current().SHA256)
+	tls.NextProtos = []string{quic.ALPN}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	qc, err := quicgo.DialAddr(ctx, addr, tls, &quicgo.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	str, err := qc.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := framedtest.New(str, framedtest.Ends{
+		Done: qc.Context().Done(),
+		Err:  func() error { return context.Cause(qc.Context()) },
+		MapErr: func(err error) error {
+			var ae *quicgo.ApplicationError
+			if errors.As(err, &ae) && ae.Remote {
+				return &protocol.CloseError{Code: protocol.CloseCode(ae.ErrorCode), Reason: ae.ErrorMessage}
+			}
+			return err
+		},
+		Abort:   func() { qc.CloseWithError(1, "abort") },
+		Release: func() { qc.CloseWithError(0, "") },
+	})
+	t.Cleanup(func() { c.Close() })
+	return tc{t, c}
+}
+
+// TestSharedPortALPN runs a WebTransport client and a raw QUIC client on
+// one UDP port and passes messages both ways.
+func TestSharedPortALPN(t *testing.T) {
+	hub := newHub(t)
+	addr := serve(t, hub, webtransport.Config{})
+	_, w := dialT(t, addr, "/wt", nil)
+	w.open("web", "native")
+	r := dialRaw(t, addr)
+	r.open("native", "web")
+	if p := w.expect(protocol.KindPresence); p.Status != protocol.StatusOn {
+		t.Fatalf("presence %+v", *p)
+	}
+	w.send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "web", ToPeerIDs: []string{"native"}, Msg: "from the browser", I: 2})
+	w.expect(protocol.KindAck)
+	if m := r.expect(protocol.KindDirect); m.Msg != "from the browser" || m.FromPeerID != "web" {
+		t.Fatalf("raw got %+v", *m)
+	}
+	r.send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "native", ToPeerIDs: []string{"web"}, Msg: "from the app", I: 3})
+	r.expect(protocol.KindAck)
+	if m := w.expect(protocol.KindDirect); m.Msg != "from the app" || m.FromPeerID != "native" {
+		t.Fatalf("wt got %+v", *m)
+	}
+}
+
+func TestTransientDirectAsDatagram(t *testing.T) {
+	hub := newHub(t)
+	addr := serve(t, hub, webtransport.Config{})
+	bc, b := dialT(t, addr, "/wt?datagrams=1", nil)
+	b.open("bob")
+	_, a := dialT(t, addr, "/wt", nil)
+	a.open("alice", "bob", "carol")
+	a.send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"bob"}, Msg: "typing", Transient: true})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	d, err := bc.sess.ReceiveDatagram(ctx)
+	if err != nil {
+		t.Fatalf("no datagram: %v", err)
+	}
+	var got protocol.Command
+	if err := protocol.DecodeMsgpack(d, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Kind != protocol.KindDirect || got.Msg != "typing" || !got.Transient {
+		t.Fatalf("datagram = %+v", got)
+	}
+	b.barrier() // nothing arrived on the stream
+
+	// Without ?datagrams=1 the same message comes on the stream.
+	_, c := dialT(t, addr, "/wt", nil)
+	c.open("carol")
+	a.send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"carol"}, Msg: "typing", Transient: true})
+	if m := c.expect(protocol.KindDirect); m.Msg != "typing" {
+		t.Fatalf("stream got %+v", *m)
+	}
+}
+
+func TestOrigins(t *testing.T) {
+	hub := newHub(t)
+	addr := serve(t, hub, webtransport.Config{AllowedOrigins: []string{"https://chat.example.org"}})
+	tests := []struct {
+		name   string
+		origin string
+		path   string
+		status int // 0: accepted
+	}{
+		{"allowed origin", "https://CHAT.example.org", "/wt", 0},
+		{"no origin (native)", "", "/wt", 0},
+		{"other origin", "https://evil.example", "/wt", http.StatusForbidden},
+		{"other path", "", "/nope", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hdr := http.Header{}
+			if tt.origin != "" {
+				hdr.Set("Origin", tt.origin)
+			}
+			c, err := dialWT(addr, tt.path, hdr)
+			if tt.status == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				tc{t, c}.barrier()
+				return
+			}
+			if err == nil {
+				c.Close()
+				t.Fatal("accepted")
+			}
+			var de *dialError
+			if !errors.As(err, &de) || de.status != tt.status {
+				t.Fatalf("err = %v, want status %d", err, tt.status)
+			}
+		})
+	}
+}
+
+// TestStreamResetLeavesOthers resets one session's stream; the others on
+// the same server carry on.
+func TestStreamResetLeavesOthers(t *testing.T) {
+	hub := newHub(t)
+	addr := serve(t, hub, webtransport.Config{})
+	_, a := dialT(t, addr, "/wt", nil)
+	a.open("alice", "bob")
+	bc, b := dialT(t, addr, "/wt", nil)
+	b.open("bob")
+	if p := a.expect(protocol.KindPresence); p.Status != protocol.StatusOn {
+		t.Fatalf("presence %+v", *p)
+	}
+	bc.str.CancelWrite(7)
+	bc.str.CancelRead(7)
+	if p := a.expect(protocol.KindPresence); p.Status != protocol.StatusOff {
+		t.Fatalf("presence %+v", *p)
+	}
+	select {
+	case <-bc.sess.Context().Done():
+	case <-time.After(wait):
+		t.Fatal("server kept the session of a reset stream")
+	}
+	a.barrier()
+}
+
+// TestShutdownGoroutines closes sessions through the hub, then the server,
+// and checks that the goroutine count returns to its baseline.
+func TestShutdownGoroutines(t *testing.T) {
+	base := runtime.NumGoroutine()
+	func() {
+		hub, err := core.New(core.Config{Store: memory.New(memory.Config{}), Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		wt := webtransport.New(hub, webtransport.Config{Logger: slog.New(slog.DiscardHandler)})
+		srv := quic.New(hub, quic.Config{H3: wt, Logger: slog.New(slog.DiscardHandler)})
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(pc, certs().TLSConfig()) }()
+		addr := srv.Addr().String()
+		var clients []*wtClient
+		for i := range 4 {
+			c, err := dialWT(addr, "/wt", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clients = append(clients, c)
+			tc{t, c}.open(string(rune('a' + i)))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		if err := hub.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range clients {
+			for {
+				_, err := c.Recv(wait)
+				if err == nil {
+					continue
+				}
+				if !errors.Is(err, &protocol.CloseError{Code: protocol.CloseGoingAway}) {
+					t.Errorf("closed with %v, want 1001", err)
+				}
+				break
+			}
+			c.Close()
+		}
+		srv.Close()
+		<-done
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > base+2 {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines, baseline %d:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
