@@ -89,6 +89,9 @@ const (
 
 // ServeHTTP dispatches to the endpoints.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Every answer has a deadline; poll extends it by the hold, readBody
+	// sets the read deadline. net/http clears both after the request.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
 	hdr := w.Header()
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Content-Type", "application/json; charset=utf-8")
