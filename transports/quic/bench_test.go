@@ -12,7 +12,7 @@ import (
 
 // BenchmarkQUICDirect sends transient direct messages from alice to bob,
 // two raw QUIC clients on loopback with a window of 256 messages in
-// flight, and reports msgs/s delivered (client and server share the machine's CPUs).
+// flight, and reports msgs/s delivered (client and server share the CPUs).
 func BenchmarkQUICDirect(b *testing.B) {
 	hub := newHub(b, core.Config{})
 	_, addr := serve(b, hub, quic.Config{CommandsPerSecond: -1})

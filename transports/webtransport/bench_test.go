@@ -10,8 +10,7 @@ import (
 
 // BenchmarkWTDirect sends transient direct messages from alice to bob, two
 // WebTransport clients on loopback with a window of 256 messages in flight,
-// and reports msgs/s
-// delivered (client and server share the machine's CPUs).
+// and reports msgs/s delivered (client and server share the CPUs).
 func BenchmarkWTDirect(b *testing.B) {
 	hub := newHub(b)
 	addr := serve(b, hub, webtransport.Config{CommandsPerSecond: -1})
