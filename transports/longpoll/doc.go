@@ -35,8 +35,9 @@
 // only reader: it alone calls core.Client.Handle/BadFrame, and the finish
 // goroutine started by a close takes the same turn to call Disconnect once.
 // core.Conn.Write (session.Write) encodes under the session mutex and never
-// blocks. Lock order: session.mu, then Handler.mu is never taken while
-// holding it (removal happens after unlocking). Timers: one per session
+// blocks. Locks: Handler.mu (the sid table) and session.mu are never held
+// together; the turn is taken before session.mu, never while holding it.
+// Timers: one per session
 // (expiry after PollTimeout+PingTimeout without a poll; linger of a closed
 // session). Every request has its own read/write deadlines set through
 // http.ResponseController, so the server needs no global WriteTimeout.
