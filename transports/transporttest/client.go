@@ -84,7 +84,18 @@ func (c *client) expectClose(code protocol.CloseCode) {
 }
 
 // open opens peer on the connection watching watch, and returns `opened`.
+// A keepalive round trip follows, so the open (including the core's inbox
+// redelivery, which follows `opened`) has been handled completely before
+// anyone sends to peer.
 func (c *client) open(peer string, watch ...string) *protocol.Command {
+	c.t.Helper()
+	o := c.openRaw(peer, watch...)
+	c.barrier()
+	return o
+}
+
+// openRaw is open without the barrier, for peers expecting a redelivery.
+func (c *client) openRaw(peer string, watch ...string) *protocol.Command {
 	c.t.Helper()
 	if watch == nil {
 		watch = []string{}

@@ -199,7 +199,7 @@ func offlineRedelivery(e *env) {
 	}
 	for round := range 2 { // not acked in round 0: redelivered again
 		b := e.dial(fmt.Sprintf("bob%d", round))
-		b.open("bob")
+		b.openRaw("bob")
 		var got []string
 		for _, want := range []string{"one", "two"} {
 			m := b.expect(protocol.KindDirect)
@@ -355,7 +355,7 @@ func abruptDisconnect(e *env) {
 		}
 	}
 	b = e.dial("bob-again")
-	b.open("bob")
+	b.openRaw("bob")
 	var got []string
 	for range n {
 		m := b.expect(protocol.KindDirect)
