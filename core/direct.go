@@ -150,14 +150,16 @@ func (h *Hub) deliver(m *storage.Message, to []string, transient bool, origin *s
 				continue
 			}
 			out.PeerID = p
+			if !transient {
+				// Before Write: the recipient's ack may be handled before
+				// Write returns, and must find the id.
+				rs.noteDelivered(m.ID, h.cfg.MaxDelivered)
+			}
 			if err := rs.client.conn.Write(&out); err != nil {
 				h.noteWrite(err)
 				continue
 			}
 			h.metrics.MessagesOut.WithLabelValues(kind).Inc()
-			if !transient {
-				rs.noteDelivered(m.ID, h.cfg.MaxDelivered)
-			}
 		}
 		clear(sessions)
 	}
