@@ -3,6 +3,7 @@ package transporttest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -386,12 +387,22 @@ func shutdown(e *env) {
 	if err := <-done; err != nil {
 		e.t.Fatalf("shutdown: %v", err)
 	}
-	// Connections after the shutdown are refused or closed at once.
+	// Connections after the shutdown are refused or ended at once: with
+	// 1001 where the transport carries a code this early, or any error.
 	cc, err := e.h.Dial(e.t, e.addr)
 	if err != nil {
 		return
 	}
 	defer cc.Close()
-	c := &client{t: e.t, name: "late", cc: cc}
-	c.expectClose(protocol.CloseGoingAway)
+	for {
+		_, err := cc.Recv(wait)
+		if err == nil {
+			continue
+		}
+		var ce *protocol.CloseError
+		if errors.Is(err, ErrTimeout) || errors.As(err, &ce) && ce.Code != protocol.CloseGoingAway {
+			e.t.Fatalf("late connection after shutdown: %v, want it ended (1001)", err)
+		}
+		return
+	}
 }
