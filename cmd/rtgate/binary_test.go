@@ -61,7 +61,7 @@ type process struct {
 func startBinary(t *testing.T, data string, args ...string) *process {
 	t.Helper()
 	p := &process{out: newOutput(), exited: make(chan struct{})}
-	args = append([]string{"--listen", "127.0.0.1:0", "--data", data}, args...)
+	args = append([]string{"--listen", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--data", data}, args...)
 	p.cmd = exec.Command(binary(t), args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.Env = append(os.Environ(), "RTGATE_CONFIG=", "RTGATE_APPS=")

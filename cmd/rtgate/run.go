@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rtgate/rtgate/compat/flashpolicy"
 	"github.com/rtgate/rtgate/internal/config"
+	quictransport "github.com/rtgate/rtgate/transports/quic"
 )
 
 // Shutdown budget and HTTP server bounds.
@@ -61,8 +64,69 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	serveErr := make(chan error, len(lns))
+	// Flash clients: every HTTP port answers policy requests; optional
+	// dedicated policy port and legacy-TLS port.
+	for i, ln := range lns {
+		lns[i] = s.flash.Listener(ln)
+	}
+	if cfg.Flash.LegacyTLSAddr != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.Flash.CertFile, cfg.Flash.KeyFile)
+		if err != nil {
+			closeAll(lns)
+			return fmt.Errorf("%w: flash legacy TLS certificate: %v", config.ErrInvalid, err)
+		}
+		ln, err := net.Listen("tcp", cfg.Flash.LegacyTLSAddr)
+		if err != nil {
+			closeAll(lns)
+			return fmt.Errorf("listen %s: %w", cfg.Flash.LegacyTLSAddr, err)
+		}
+		lns = append(lns, tls.NewListener(s.flash.Listener(ln), flashpolicy.LegacyTLSConfig(cert)))
+	}
+	var policyLn net.Listener
+	if cfg.Flash.PolicyAddr != "" {
+		if policyLn, err = net.Listen("tcp", cfg.Flash.PolicyAddr); err != nil {
+			closeAll(lns)
+			return fmt.Errorf("listen %s: %w", cfg.Flash.PolicyAddr, err)
+		}
+	}
+	var udp net.PacketConn
+	if s.quic != nil {
+		if udp, err = net.ListenPacket("udp", cfg.QUIC); err != nil {
+			closeAll(lns)
+			if policyLn != nil {
+				policyLn.Close()
+			}
+			return fmt.Errorf("listen udp %s: %w", cfg.QUIC, err)
+		}
+		defer udp.Close()
+	}
+
+	serveErr := make(chan error, len(lns)+2)
 	var wg sync.WaitGroup
+	if policyLn != nil {
+		wg.Add(1)
+		go func() { // owned by run, which waits on wg
+			defer wg.Done()
+			if err := s.flash.Serve(policyLn); err != nil && !errors.Is(err, net.ErrClosed) {
+				serveErr <- err
+			}
+		}()
+		fmt.Fprintf(stdout, "rtgate Flash policy on %s\n", policyLn.Addr())
+	}
+	if udp != nil {
+		wg.Add(1)
+		go func() { // owned by run, which waits on wg
+			defer wg.Done()
+			if err := s.quic.Serve(udp, s.certs.TLSConfig()); err != nil && !errors.Is(err, quictransport.ErrServerClosed) {
+				serveErr <- err
+			}
+		}()
+		info := s.certs.Info()
+		addr := udp.LocalAddr().String()
+		fmt.Fprintf(stdout, "rtgate QUIC on %s (raw QUIC ALPN rtgate/1, WebTransport https://%s/wt); certificate sha256 %s (base64 %s; GET /certinfo)\n",
+			addr, addr, info.SHA256, info.SHA256Base64)
+		log.Info("quic listening", "addr", addr, "sha256", info.SHA256, "dev_certificate", info.Dev)
+	}
 	for _, ln := range lns {
 		wg.Add(1)
 		go func() { // owned by run, which waits on wg
@@ -94,6 +158,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	go func() { httpDone <- srv.Shutdown(sctx) }() // owned by run, which receives from httpDone
 	if err := s.hub.Shutdown(sctx); err != nil {
 		log.Warn("hub shutdown did not finish", "err", err)
+	}
+	if s.quic != nil {
+		s.quic.Close() // also closes WebTransport; waits for their goroutines
+	}
+	if policyLn != nil {
+		policyLn.Close()
+		s.flash.Wait()
 	}
 	waitCtx(sctx, s.ws.Wait)
 	waitCtx(sctx, s.longpoll.Wait)
@@ -156,4 +227,10 @@ func mkdirData(dir string) error {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	return nil
+}
+
+func closeAll(lns []net.Listener) {
+	for _, l := range lns {
+		l.Close()
+	}
 }

@@ -28,7 +28,7 @@ func start(t *testing.T, data string, args ...string) *inProcess {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &inProcess{out: newOutput(), cancel: cancel, done: make(chan struct{})}
-	args = append([]string{"--listen", "127.0.0.1:0", "--data", data}, args...)
+	args = append([]string{"--listen", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--data", data}, args...)
 	go func() {
 		defer close(s.done)
 		s.err = run(ctx, args, func(string) string { return "" }, s.out)
@@ -206,7 +206,7 @@ func TestRunErrors(t *testing.T) {
 		}
 	})
 	t.Run("bad public url", func(t *testing.T) {
-		err := run(context.Background(), []string{"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--public-url", "ftp://x"}, noEnv, io.Discard)
+		err := run(context.Background(), []string{"--listen", "127.0.0.1:0", "--quic", "off", "--data", t.TempDir(), "--public-url", "ftp://x"}, noEnv, io.Discard)
 		if !errors.Is(err, config.ErrInvalid) {
 			t.Fatalf("err %v", err)
 		}
@@ -217,7 +217,7 @@ func TestRunErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ln.Close()
-		err = run(context.Background(), []string{"--listen", ln.Addr().String(), "--data", t.TempDir()}, noEnv, io.Discard)
+		err = run(context.Background(), []string{"--listen", ln.Addr().String(), "--quic", "off", "--data", t.TempDir()}, noEnv, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "listen") {
 			t.Fatalf("err %v", err)
 		}

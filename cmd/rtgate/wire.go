@@ -14,14 +14,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rtgate/rtgate/compat/flashpolicy"
 	"github.com/rtgate/rtgate/compat/pushhook"
 	"github.com/rtgate/rtgate/compat/rest"
 	"github.com/rtgate/rtgate/compat/router"
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/internal/config"
+	"github.com/rtgate/rtgate/internal/devcert"
 	"github.com/rtgate/rtgate/storage"
 	"github.com/rtgate/rtgate/storage/badger"
 	"github.com/rtgate/rtgate/transports/longpoll"
+	quictransport "github.com/rtgate/rtgate/transports/quic"
+	"github.com/rtgate/rtgate/transports/webtransport"
 	"github.com/rtgate/rtgate/transports/ws"
 )
 
@@ -41,6 +45,10 @@ type server struct {
 	router   *router.Handler
 	rest     *rest.Handler
 	push     *pushhook.Hook // nil when no app has a push webhook
+	certs    *devcert.Source
+	wt       *webtransport.Handler // nil when QUIC is off
+	quic     *quictransport.Server // nil when QUIC is off
+	flash    *flashpolicy.Server
 	registry *prometheus.Registry
 
 	closeOnce sync.Once
@@ -143,6 +151,22 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 		return nil, fmt.Errorf("%w: %v", config.ErrInvalid, err)
 	}
 
+	if cfg.TLSCert != "" {
+		s.certs, err = devcert.Files(cfg.TLSCert, cfg.TLSKey)
+	} else {
+		s.certs, err = devcert.Dev(nil)
+	}
+	if err != nil {
+		s.closeStore()
+		return nil, fmt.Errorf("%w: TLS certificate: %v", config.ErrInvalid, err)
+	}
+	s.flash, err = flashpolicy.New(flashpolicy.Config{Domains: cfg.Flash.Domains, ToPorts: cfg.Flash.ToPorts,
+		Logger: log.With("component", "flashpolicy")})
+	if err != nil {
+		s.closeStore()
+		return nil, fmt.Errorf("%w: flash policy: %v", config.ErrInvalid, err)
+	}
+
 	s.registry = prometheus.NewRegistry()
 	s.registry.MustRegister(
 		collectors.NewGoCollector(),
@@ -153,6 +177,14 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 	s.registry.MustRegister(s.longpoll.Collectors()...)
 	if s.push != nil {
 		s.registry.MustRegister(s.push.Collectors()...)
+	}
+	s.registry.MustRegister(s.flash.Collectors()...)
+	if cfg.QUICEnabled() {
+		s.wt = webtransport.New(s.hub, webtransport.Config{AllowedOrigins: cfg.AllowedOrigins,
+			Logger: log.With("component", "webtransport")})
+		s.quic = quictransport.New(s.hub, quictransport.Config{H3: s.wt, Logger: log.With("component", "quic")})
+		s.registry.MustRegister(s.quic.Collectors()...)
+		s.registry.MustRegister(s.wt.Collectors()...)
 	}
 	return s, nil
 }
@@ -170,6 +202,7 @@ func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(router.Path, s.router)
 	mux.HandleFunc("/healthz", s.healthz)
+	mux.Handle("/certinfo", s.certs.CertInfoHandler())
 	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
 	mux.Handle("/ws", s.ws)
 	mux.Handle(longpollPrefix, s.longpoll)

@@ -64,6 +64,24 @@ type Push struct {
 	Text   string `json:"text,omitempty"`   // the static push text of every notice
 }
 
+// Flash configures the Flash socket policy server and the optional legacy
+// TLS listener for Flash's TLS 1.0 stack. The HTTP ports always answer
+// policy requests too.
+type Flash struct {
+	// PolicyAddr is a dedicated policy listener (":843" in production);
+	// empty: none.
+	PolicyAddr string `json:"policyAddr,omitempty"`
+	// Domains and ToPorts restrict the policy (default "*" and "*").
+	Domains []string `json:"domains,omitempty"`
+	ToPorts string   `json:"toPorts,omitempty"`
+	// LegacyTLSAddr, with CertFile/KeyFile (an RSA certificate), serves
+	// HTTP/WebSocket over TLS 1.0 with RSA key exchange for Flash clients.
+	// Off by default; never use it for the main port.
+	LegacyTLSAddr string `json:"legacyTLSAddr,omitempty"`
+	CertFile      string `json:"certFile,omitempty"`
+	KeyFile       string `json:"keyFile,omitempty"`
+}
+
 // Limits are the tunable bounds. Zero means the component's own default
 // (given in parentheses).
 type Limits struct {
@@ -92,6 +110,16 @@ type Config struct {
 	// Origin check). Empty means any.
 	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
 	Limits         Limits   `json:"limits"`
+	// QUIC is the UDP address of raw QUIC (ALPN rtgate/1) and WebTransport
+	// (HTTP/3 /wt), sharing one port; "off" disables both.
+	QUIC string `json:"quic,omitempty"`
+	// TLSCert and TLSKey are PEM files of the certificate used by QUIC and
+	// WebTransport (ECDSA P-256 recommended). Empty: a self-signed dev
+	// certificate valid 13 days, published at /certinfo.
+	TLSCert string `json:"tlsCert,omitempty"`
+	TLSKey  string `json:"tlsKey,omitempty"`
+	// Flash configures the Flash (web-socket-js) fallback.
+	Flash Flash `json:"flash"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"logLevel,omitempty"`
 	// LogFormat is text or json.
@@ -155,7 +183,14 @@ const (
 	EnvLogLevel   = "RTGATE_LOG_LEVEL"
 	EnvLogFormat  = "RTGATE_LOG_FORMAT"
 	EnvOrigins    = "RTGATE_ALLOWED_ORIGINS" // comma-separated
+	EnvQUIC       = "RTGATE_QUIC"            // UDP HOST:PORT or off
+	EnvTLSCert    = "RTGATE_TLS_CERT"
+	EnvTLSKey     = "RTGATE_TLS_KEY"
+	EnvFlash      = "RTGATE_FLASH_POLICY" // HOST:PORT of the Flash policy listener
 )
+
+// DefaultQUIC is the default UDP address of QUIC and WebTransport.
+const DefaultQUIC = "127.0.0.1:4433"
 
 // list is a repeatable string flag.
 type list []string
@@ -175,6 +210,10 @@ type flags struct {
 	logLevel   string
 	logFormat  string
 	origins    list
+	quic       string
+	tlsCert    string
+	tlsKey     string
+	flash      string
 }
 
 func newFlagSet(name string, out io.Writer, f *flags) *flag.FlagSet {
@@ -192,6 +231,10 @@ func newFlagSet(name string, out io.Writer, f *flags) *flag.FlagSet {
 		fmt.Fprintf(out, "Usage: rtgate [flags]\n\nFlags override RTGATE_* environment variables, which override the JSON config file (--config).\n\n")
 		fs.PrintDefaults()
 	}
+	fs.StringVar(&f.quic, "quic", "", "UDP `HOST:PORT` for raw QUIC and WebTransport, or off (default "+DefaultQUIC+"; env "+EnvQUIC+")")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "certificate PEM `FILE` for QUIC/WebTransport (default: a self-signed dev certificate; env "+EnvTLSCert+")")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "key PEM `FILE` for --tls-cert (env "+EnvTLSKey+")")
+	fs.StringVar(&f.flash, "flash-policy", "", "Flash socket policy listener `HOST:PORT`, e.g. :843 (default none; env "+EnvFlash+")")
 	fs.Var(&f.origins, "allowed-origin", "allowed browser `ORIGIN`, repeatable (default any; env "+EnvOrigins+", comma-separated)")
 	return fs
 }
@@ -247,6 +290,11 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	if v := getenv(EnvOrigins); v != "" {
 		c.AllowedOrigins = splitList(v)
 	}
+	for env, dst := range map[string]*string{EnvQUIC: &c.QUIC, EnvTLSCert: &c.TLSCert, EnvTLSKey: &c.TLSKey, EnvFlash: &c.Flash.PolicyAddr} {
+		if v := getenv(env); v != "" {
+			*dst = v
+		}
+	}
 	signatures := false
 	if v := getenv(EnvSignatures); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -277,6 +325,14 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	}
 	if f.set["allowed-origin"] {
 		c.AllowedOrigins = splitList(strings.Join(f.origins, ","))
+	}
+	for name, src := range map[string]string{"quic": f.quic, "tls-cert": f.tlsCert, "tls-key": f.tlsKey} {
+		if f.set[name] {
+			*map[string]*string{"quic": &c.QUIC, "tls-cert": &c.TLSCert, "tls-key": &c.TLSKey}[name] = src
+		}
+	}
+	if f.set["flash-policy"] {
+		c.Flash.PolicyAddr = f.flash
 	}
 	extra = append(extra, f.apps...)
 	for _, spec := range extra {
@@ -335,7 +391,13 @@ func (c *Config) fillDefaults() {
 	if c.LogFormat == "" {
 		c.LogFormat = DefaultLogFormat
 	}
+	if c.QUIC == "" {
+		c.QUIC = DefaultQUIC
+	}
 }
+
+// QUICEnabled reports whether QUIC/WebTransport should be served.
+func (c *Config) QUICEnabled() bool { return c.QUIC != "off" }
 
 func (c *Config) validate() error {
 	bad := func(format string, args ...any) error {
@@ -345,6 +407,17 @@ func (c *Config) validate() error {
 		if _, port, err := net.SplitHostPort(l); err != nil || port == "" {
 			return bad("listen address %q: want HOST:PORT", l)
 		}
+	}
+	if c.QUICEnabled() {
+		if _, port, err := net.SplitHostPort(c.QUIC); err != nil || port == "" {
+			return bad("quic address %q: want HOST:PORT or off", c.QUIC)
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return bad("tlsCert and tlsKey go together")
+	}
+	if c.Flash.LegacyTLSAddr != "" && (c.Flash.CertFile == "" || c.Flash.KeyFile == "") {
+		return bad("flash.legacyTLSAddr needs flash.certFile and flash.keyFile (an RSA certificate)")
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(c.LogLevel)); err != nil {

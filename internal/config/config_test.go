@@ -32,7 +32,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &config.Config{Listen: []string{"127.0.0.1:8080"}, Data: "rtgate-data", LogLevel: "info", LogFormat: "text"}
+	want := &config.Config{Listen: []string{"127.0.0.1:8080"}, Data: "rtgate-data", LogLevel: "info", LogFormat: "text", QUIC: config.DefaultQUIC}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v\nwant %+v", c, want)
 	}
@@ -76,6 +76,7 @@ func TestFile(t *testing.T) {
 			ReadTimeout: config.Duration(5 * time.Minute)},
 		LogLevel:   "debug",
 		LogFormat:  "json",
+		QUIC:       config.DefaultQUIC,
 		ConfigFile: p,
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -210,5 +211,20 @@ func TestHelp(t *testing.T) {
 		if !strings.Contains(b.String(), f) {
 			t.Errorf("help lacks %s", f)
 		}
+	}
+}
+
+func TestQUICAndFlashFlags(t *testing.T) {
+	c, err := config.Load([]string{"--quic", "off", "--flash-policy", "127.0.0.1:10843"}, nil, io.Discard)
+	if err != nil || c.QUICEnabled() || c.Flash.PolicyAddr != "127.0.0.1:10843" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	env := map[string]string{config.EnvQUIC: "127.0.0.1:5000"}
+	c, err = config.Load(nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || c.QUIC != "127.0.0.1:5000" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	if _, err := config.Load([]string{"--tls-cert", "a.pem"}, nil, io.Discard); !errors.Is(err, config.ErrInvalid) {
+		t.Fatalf("cert without key: %v", err)
 	}
 }

@@ -32,7 +32,7 @@ function binary() {
 // { base: 'http://127.0.0.1:PORT', addr, data, output(), stop() }.
 function startServer(opts = {}) {
   const data = opts.data || fs.mkdtempSync(path.join(os.tmpdir(), 'rtgate-js-data-'));
-  const args = ['--listen', '127.0.0.1:0', '--data', data, ...(opts.args || [])];
+  const args = ['--listen', '127.0.0.1:0', '--quic', '127.0.0.1:0', '--data', data, ...(opts.args || [])];
   const child = spawn(binary(), args, {
     env: { ...process.env, RTGATE_CONFIG: '', RTGATE_APPS: '' },
     stdio: ['ignore', 'pipe', 'pipe'],

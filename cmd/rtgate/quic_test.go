@@ -1,0 +1,76 @@
+package main
+
+import (
+	"encoding/json"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/rtgate/rtgate/client/wire"
+	"github.com/rtgate/rtgate/protocol"
+)
+
+var quicLine = regexp.MustCompile(`rtgate QUIC on (\S+) `)
+
+// TestQUICAndWebTransportServed: the default wiring serves raw QUIC and
+// WebTransport on one UDP port with the dev certificate published at
+// /certinfo, and a message crosses from a QUIC peer to a WebTransport one.
+func TestQUICAndWebTransportServed(t *testing.T) {
+	s := start(t, t.TempDir())
+	m := quicLine.FindStringSubmatch(s.out.String())
+	if m == nil {
+		t.Fatalf("no QUIC line in:\n%s", s.out)
+	}
+	udp := m[1]
+	code, _, body := httpGet(t, "http://"+s.addr+"/certinfo")
+	var info struct{ SHA256 string }
+	if code != 200 || json.Unmarshal([]byte(body), &info) != nil || len(info.SHA256) != 64 {
+		t.Fatalf("/certinfo: %d %s", code, body)
+	}
+	opts := &wire.Options{PinSHA256: info.SHA256}
+	ctx := t.Context()
+	bob, err := wire.Dial(ctx, "https://"+udp+"/wt", opts)
+	if err != nil {
+		t.Fatalf("webtransport: %v", err)
+	}
+	defer bob.Close()
+	alice, err := wire.Dial(ctx, "quic://"+udp, opts)
+	if err != nil {
+		t.Fatalf("quic: %v", err)
+	}
+	defer alice.Close()
+
+	recv := func(c wire.Conn, k protocol.Kind) *protocol.Command {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			f, err := c.Recv()
+			if err != nil {
+				t.Fatalf("recv %v: %v", k, err)
+			}
+			if f.Kind == k {
+				return f
+			}
+		}
+		t.Fatalf("no %v", k)
+		return nil
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(bob.Send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: "dev", PeerID: "bob", I: 1}))
+	recv(bob, protocol.KindSessionOpened)
+	must(alice.Send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: "dev", PeerID: "alice", SessionPeerIDs: []string{"bob"}, I: 1}))
+	if o := recv(alice, protocol.KindSessionOpened); len(o.OnlineSessionPeerIDs) != 1 {
+		t.Fatalf("opened = %+v", *o)
+	}
+	must(alice.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"bob"}, Msg: "over quic", I: 2}))
+	ack := recv(alice, protocol.KindAck)
+	in := recv(bob, protocol.KindDirect)
+	if in.Msg != "over quic" || in.ID != ack.UID || in.FromPeerID != "alice" {
+		t.Fatalf("got %+v (ack %+v)", *in, *ack)
+	}
+}
