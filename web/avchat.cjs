@@ -1,0 +1,3 @@
+// require('rtgate-js/avchat') returns AVChatClient, like
+// require('lean-cloud-chat') did.
+module.exports = require('./dist/rtgate.min.js').AVChatClient
