@@ -63,6 +63,14 @@ function depth (v, d) {
 // unknown cmd/op.
 export function check (f) {
   if (!f || typeof f !== 'object' || Array.isArray(f) || f instanceof Uint8Array) bad('frame is not a map')
+  const cmd = f.cmd
+  if (cmd == null) return {} // the keepalive, whatever else it holds
+  if (typeof cmd !== 'string') bad('cmd is not a string')
+  const ops = OPS[cmd]
+  if (ops) {
+    if (typeof f.op !== 'string' && f.op != null) bad('op is not a string')
+    if (!f.op || !ops.split(' ').includes(f.op)) throw new ProtocolError('unknown', 'unknown ' + cmd + ' op ' + f.op)
+  } else if (!CMDS.includes(cmd)) throw new ProtocolError('unknown', 'unknown cmd ' + cmd)
   const out = {}
   for (const k of Object.keys(f)) {
     let v = f[k]
@@ -86,11 +94,7 @@ export function check (f) {
     else if (k !== 't') depth(v, 1)
     out[k] = v
   }
-  if (out.cmd === undefined) return {} // the keepalive
-  const ops = OPS[out.cmd]
-  if (ops) {
-    if (!out.op || !ops.split(' ').includes(out.op)) throw new ProtocolError('unknown', 'unknown ' + out.cmd + ' op ' + out.op)
-  } else if (!CMDS.includes(out.cmd)) throw new ProtocolError('unknown', 'unknown cmd ' + out.cmd)
+  if (!ops) delete out.op // read only for session and room
   if (out.t !== undefined) {
     const ms = out.cmd === 'ack' || out.cmd === 'rcp'
     if (ms) out.t = integer('t', out.t)
