@@ -101,7 +101,7 @@ func (c *Client) Handle(cmd *protocol.Command) error {
 	if c.closed.Load() {
 		return ErrConnClosed
 	}
-	c.lastRead.Store(c.hub.cfg.Now().UnixNano())
+	c.Touch()
 	err := c.handle(cmd)
 	var ce *protocol.CloseError
 	if errors.As(err, &ce) {
@@ -112,14 +112,28 @@ func (c *Client) Handle(cmd *protocol.Command) error {
 
 // BadFrame answers a frame the transport could not decode (malformed, or an
 // unknown command): the legacy dialect closes with 1007; modern dialects
-// get an `error` reply and the connection stays open.
-func (c *Client) BadFrame(err error) error {
+// get an `error` reply, echoing cmd.I when the decoder got that far, and
+// the connection stays open. cmd may be nil.
+func (c *Client) BadFrame(cmd *protocol.Command, err error) error {
 	if c.closed.Load() {
 		return ErrConnClosed
 	}
-	c.lastRead.Store(c.hub.cfg.Now().UnixNano())
-	return c.fail(0, protocol.CloseInvalidPayload, protocol.ErrCodeBadCommand, err.Error())
+	c.Touch()
+	var i int64
+	if cmd != nil {
+		i = cmd.I
+	}
+	err = c.fail(i, protocol.CloseInvalidPayload, protocol.ErrCodeBadCommand, err.Error())
+	var ce *protocol.CloseError
+	if errors.As(err, &ce) {
+		c.hub.metrics.Closes.WithLabelValues(fmt.Sprint(int(ce.Code))).Inc()
+	}
+	return err
 }
+
+// Touch records activity from the client that is not a command (a pong,
+// an empty poll), deferring the read timeout.
+func (c *Client) Touch() { c.lastRead.Store(c.hub.cfg.Now().UnixNano()) }
 
 // fail answers a recoverable error: an `error` reply in modern dialects, a
 // close in the legacy one.
@@ -128,9 +142,7 @@ func (c *Client) fail(i int64, close protocol.CloseCode, code int, reason string
 		c.write(&protocol.Command{Kind: protocol.KindError, I: i, Code: code, Reason: reason})
 		return nil
 	}
-	ce := &protocol.CloseError{Code: close, Reason: reason}
-	c.hub.metrics.Closes.WithLabelValues(fmt.Sprint(int(ce.Code))).Inc()
-	return ce
+	return &protocol.CloseError{Code: close, Reason: reason}
 }
 
 func (c *Client) write(cmd *protocol.Command) {

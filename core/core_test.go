@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -409,5 +410,21 @@ func TestShutdownClosesEveryConnection(t *testing.T) {
 	}
 	if a.Closed() != protocol.CloseGoingAway {
 		t.Fatalf("close %d, want 1001", a.Closed())
+	}
+}
+
+func TestBadFrameAnswers(t *testing.T) {
+	h, _ := newHub(t, nil)
+	modern := coretest.Dial(h, true)
+	if err := modern.Client.BadFrame(&protocol.Command{I: 42}, errors.New("unknown command \"conv\"")); err != nil {
+		t.Fatal(err)
+	}
+	if e := modern.Expect(t, protocol.KindError); e.I != 42 || e.Code != protocol.ErrCodeBadCommand {
+		t.Fatalf("error = %+v", *e)
+	}
+	legacy := coretest.Dial(h, false)
+	var ce *protocol.CloseError
+	if err := legacy.Client.BadFrame(nil, errors.New("malformed")); !errors.As(err, &ce) || ce.Code != protocol.CloseInvalidPayload {
+		t.Fatalf("legacy: %v", err)
 	}
 }

@@ -176,6 +176,13 @@ func (s *session) noteDelivered(id string, max int) {
 	s.mu.Unlock()
 }
 
+// wasDelivered reports whether id was delivered to s and not acked yet.
+func (s *session) wasDelivered(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Contains(s.delivered, id)
+}
+
 // acked removes ids from the delivered list; with cumulative, everything
 // delivered up to and including ids[0] (or all, when ids is empty).
 func (s *session) acked(ids []string, cumulative bool) []string {
@@ -225,6 +232,9 @@ func (c *Client) redeliver(s *session) error {
 	}
 	h.metrics.InboxDepth.Observe(float64(len(pending)))
 	for _, m := range pending {
+		if s.wasDelivered(m.ID) {
+			continue // delivered live between attach and Pending
+		}
 		c.write(&protocol.Command{Kind: protocol.KindDirect, PeerID: s.peer, FromPeerID: m.From, Msg: m.Text,
 			ID: m.ID, Timestamp: m.Time, RoomID: m.Room, Offline: true})
 		h.metrics.MessagesOut.WithLabelValues("offline").Inc()

@@ -86,7 +86,7 @@ func (h *Handler) apply(s *session, items []sendItem) (status int, code, msg str
 			err = protocol.DecodeJSON(data, &cmd)
 		}
 		if err != nil {
-			err = s.client.BadFrame(err)
+			err = s.client.BadFrame(&cmd, err)
 		} else {
 			err = s.client.Handle(&cmd)
 		}

@@ -58,7 +58,7 @@ func (c *conn) readLoop() {
 		c.queueControl(opPong, []byte(data))
 		return nil
 	})
-	ws.SetPongHandler(func(string) error { alive(); return nil })
+	ws.SetPongHandler(func(string) error { alive(); c.client.Touch(); return nil })
 	ws.SetCloseHandler(func(code int, _ string) error {
 		// The client closes: echo its code after the queued frames (RFC
 		// 6455 §5.5.1). No-op when we closed first.
@@ -113,7 +113,7 @@ func (c *conn) readLoop() {
 			err = protocol.DecodeJSON(buf, &cmd)
 		}
 		if err != nil {
-			err = c.client.BadFrame(err)
+			err = c.client.BadFrame(&cmd, err)
 		} else {
 			err = c.client.Handle(&cmd)
 		}

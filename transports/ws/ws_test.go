@@ -346,6 +346,8 @@ func TestMetrics(t *testing.T) {
 	}
 	c.SendRaw([]byte("nope"))
 	expectClose(t, c, protocol.CloseInvalidPayload)
+	c.Close()
+	s.handler.Wait() // the close is counted by the conn's goroutines, which may outlive the client's read
 	cs := s.handler.Collectors()
 	if n := counterSum(t, cs, "rtgate_ws_frames_in_total"); n != 4 {
 		t.Errorf("frames in = %v, want 4", n)

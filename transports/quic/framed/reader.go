@@ -104,7 +104,7 @@ func (c *Conn) readLoop(str Stream) {
 			return
 		}
 		if err := protocol.DecodeMsgpack(body, &cmd); err != nil {
-			err = c.client.BadFrame(err)
+			err = c.client.BadFrame(&cmd, err)
 			if !c.handled(err) {
 				return
 			}
