@@ -479,6 +479,14 @@ function depth(v, d) {
 }
 function check(f) {
   if (!f || typeof f !== "object" || Array.isArray(f) || f instanceof Uint8Array) bad("frame is not a map");
+  const cmd = f.cmd;
+  if (cmd == null) return {};
+  if (typeof cmd !== "string") bad("cmd is not a string");
+  const ops = OPS[cmd];
+  if (ops) {
+    if (typeof f.op !== "string" && f.op != null) bad("op is not a string");
+    if (!f.op || !ops.split(" ").includes(f.op)) throw new ProtocolError("unknown", "unknown " + cmd + " op " + f.op);
+  } else if (!CMDS.includes(cmd)) throw new ProtocolError("unknown", "unknown cmd " + cmd);
   const out = {};
   for (const k of Object.keys(f)) {
     let v = f[k];
@@ -502,11 +510,7 @@ function check(f) {
     else if (k !== "t") depth(v, 1);
     out[k] = v;
   }
-  if (out.cmd === void 0) return {};
-  const ops = OPS[out.cmd];
-  if (ops) {
-    if (!out.op || !ops.split(" ").includes(out.op)) throw new ProtocolError("unknown", "unknown " + out.cmd + " op " + out.op);
-  } else if (!CMDS.includes(out.cmd)) throw new ProtocolError("unknown", "unknown cmd " + out.cmd);
+  if (!ops) delete out.op;
   if (out.t !== void 0) {
     const ms = out.cmd === "ack" || out.cmd === "rcp";
     if (ms) out.t = integer("t", out.t);
@@ -821,6 +825,7 @@ var Client = class extends Emitter {
     this._seq = 0;
     this._pending = /* @__PURE__ */ new Map();
     this._acks = [];
+    this._held = [];
     this._dedupe = new Dedupe(opts.dedupeSize || 1e3);
     this._attempt = 0;
   }
@@ -1086,7 +1091,7 @@ var Client = class extends Emitter {
     if (cmd.id && !cmd.transient) this._ack(cmd.id);
     if (cmd.id && this._dedupe.seen(cmd.id)) return;
     this.emit("command", cmd);
-    this.emit("message", {
+    const m = {
       id: cmd.id,
       from: cmd.fromPeerId,
       text: cmd.msg,
@@ -1095,7 +1100,21 @@ var Client = class extends Emitter {
       offline: !!cmd.offline,
       transient: !!cmd.transient,
       raw: cmd
-    });
+    };
+    if (!(this._on.message || []).length) {
+      if (this._held.push(m) > 1e3) this._held.shift();
+    } else this.emit("message", m);
+  }
+  on(name, fn) {
+    super.on(name, fn);
+    if (name === "message" && this._held.length) {
+      queueMicrotask(() => {
+        const held = this._held;
+        this._held = [];
+        for (const m of held) this.emit("message", m);
+      });
+    }
+    return this;
   }
   // _ack acknowledges ids in one command per tick.
   _ack(id) {

@@ -45,6 +45,7 @@ export class Client extends Emitter {
     this._seq = 0
     this._pending = new Map() // i -> {resolve, reject, timer}
     this._acks = []
+    this._held = [] // messages received before a 'message' listener
     this._dedupe = new Dedupe(opts.dedupeSize || 1000)
     this._attempt = 0
   }
@@ -290,7 +291,7 @@ export class Client extends Emitter {
     if (cmd.id && !cmd.transient) this._ack(cmd.id) // duplicates too: the first ack may be lost
     if (cmd.id && this._dedupe.seen(cmd.id)) return
     this.emit('command', cmd)
-    this.emit('message', {
+    const m = {
       id: cmd.id,
       from: cmd.fromPeerId,
       text: cmd.msg,
@@ -299,7 +300,24 @@ export class Client extends Emitter {
       offline: !!cmd.offline,
       transient: !!cmd.transient,
       raw: cmd
-    })
+    }
+    // Messages that come before any 'message' listener (the offline inbox
+    // arrives right after the session opens) wait for the first one.
+    if (!(this._on.message || []).length) {
+      if (this._held.push(m) > 1000) this._held.shift()
+    } else this.emit('message', m)
+  }
+
+  on (name, fn) {
+    super.on(name, fn)
+    if (name === 'message' && this._held.length) {
+      queueMicrotask(() => {
+        const held = this._held
+        this._held = []
+        for (const m of held) this.emit('message', m)
+      })
+    }
+    return this
   }
 
   // _ack acknowledges ids in one command per tick.

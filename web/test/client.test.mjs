@@ -1,0 +1,116 @@
+// Client behaviour without a server: a fake WebSocket plays the server.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Client } from '../src/client.js'
+import { encode, decode } from '../src/msgpack.js'
+
+// FakeWS answers session open and records what the client sends.
+function fakeServer ({ neverOpen = false } = {}) {
+  const sockets = []
+  class FakeWS {
+    constructor (url, proto) {
+      this.url = url
+      this.protocol = proto || ''
+      this.readyState = 0
+      this.sent = []
+      sockets.push(this)
+      if (!neverOpen) setTimeout(() => { this.readyState = 1; this.onopen() }, 1)
+    }
+
+    send (data) {
+      const cmd = typeof data === 'string' ? JSON.parse(data) : decode(data)
+      this.sent.push(cmd)
+      if (cmd.cmd === 'session' && cmd.op === 'open') this.push({ cmd: 'session', op: 'opened', peerId: cmd.peerId, onlineSessionPeerIds: [], i: cmd.i })
+    }
+
+    push (cmd) { // server -> client
+      setTimeout(() => this.onmessage({ data: this.protocol === 'rtgate.msgpack.1' ? encode(cmd).slice().buffer : JSON.stringify(cmd) }), 0)
+    }
+
+    close (code = 1000) {
+      if (this.readyState === 3) return
+      this.readyState = 3
+      setTimeout(() => this.onclose && this.onclose({ code, reason: '' }), 0)
+    }
+  }
+  return { FakeWS, sockets }
+}
+
+const tick = (ms = 10) => new Promise(resolve => setTimeout(resolve, ms))
+
+test('falls back past an unavailable transport and a connect timeout', async () => {
+  const never = fakeServer({ neverOpen: true })
+  const c = new Client({ url: 'http://x.invalid', appId: 'a', peerId: 'p', transports: ['webtransport', 'websocket'], WebSocket: never.FakeWS, connectTimeout: 50 })
+  const t0 = Date.now()
+  await assert.rejects(c.connect(), /webtransport: .*websocket: no connection within 50 ms/)
+  assert.ok(Date.now() - t0 < 1000)
+  assert.equal(c.state, 'closed')
+})
+
+for (const dialect of ['msgpack', 'json', 'v1']) {
+  test(dialect + ': requests match by i, messages are acked once per tick and de-duplicated', async () => {
+    const s = fakeServer()
+    const c = new Client({ url: 'ws://x.invalid/', appId: 'a', peerId: 'p', watch: ['w'], transports: ['websocket'], wsDialect: dialect, WebSocket: s.FakeWS })
+    await c.connect()
+    const ws = s.sockets[0]
+    assert.equal(c.transport, 'websocket')
+    assert.equal(ws.url, 'ws://x.invalid/')
+    assert.deepEqual(ws.sent[0].sessionPeerIds, ['w'])
+
+    // replies out of order still resolve the right request
+    const q1 = c.query(['a1'])
+    const q2 = c.query(['a2'])
+    await tick()
+    const [r1, r2] = ws.sent.slice(1)
+    ws.push({ cmd: 'session', op: 'query-result', peerId: 'p', onlineSessionPeerIds: ['two'], i: r2.i })
+    ws.push({ cmd: 'session', op: 'query-result', peerId: 'p', onlineSessionPeerIds: ['one'], i: r1.i })
+    assert.deepEqual(await q1, ['one'])
+    assert.deepEqual(await q2, ['two'])
+
+    const got = []
+    c.on('message', m => got.push(m.id))
+    for (const id of ['m1', 'm2', 'm1']) ws.push({ cmd: 'direct', peerId: 'p', fromPeerId: 'q', msg: 'x', id, timestamp: 1 })
+    ws.push({ cmd: 'direct', peerId: 'p', fromPeerId: 'q', msg: 'typing', transient: true })
+    await tick(30)
+    assert.deepEqual(got, ['m1', 'm2', undefined])
+    const acks = ws.sent.filter(x => x.cmd === 'ack').flatMap(x => x.ids)
+    assert.deepEqual(acks, ['m1', 'm2', 'm1']) // duplicates are acked again, transient never
+
+    // an error reply rejects with its code
+    const bad = c.send('q', 'x'.repeat(10))
+    await tick()
+    ws.push({ cmd: 'error', code: 4109, reason: 'too long', i: ws.sent.at(-1).i })
+    await assert.rejects(bad, e => e.code === 4109)
+    await c.close()
+  })
+}
+
+test('reconnects with backoff and re-opens the session with the watch list', async () => {
+  const s = fakeServer()
+  const c = new Client({ url: 'ws://x.invalid/', appId: 'a', peerId: 'p', watch: ['w'], transports: ['websocket'], WebSocket: s.FakeWS, backoff: { base: 20, max: 40 } })
+  await c.connect()
+  const events = []
+  for (const e of ['disconnect', 'reconnecting', 'reconnect', 'open']) c.on(e, () => events.push(e))
+  s.sockets[0].close(1006)
+  await tick(150)
+  assert.deepEqual(events, ['disconnect', 'reconnecting', 'open', 'reconnect'])
+  assert.equal(s.sockets.length, 2)
+  assert.deepEqual(s.sockets[1].sent[0].sessionPeerIds, ['w'])
+  // a fatal close (unknown app) ends it
+  const closed = new Promise(resolve => c.on('close', resolve))
+  s.sockets[1].close(4100)
+  assert.equal((await closed).code, 4100)
+  assert.equal(c.state, 'closed')
+})
+
+test('messages received before the first listener are held for it', async () => {
+  const s = fakeServer()
+  const c = new Client({ url: 'ws://x.invalid/', appId: 'a', peerId: 'p', transports: ['websocket'], WebSocket: s.FakeWS })
+  await c.connect()
+  s.sockets[0].push({ cmd: 'direct', peerId: 'p', fromPeerId: 'q', msg: 'early', id: 'e1', timestamp: 1, offline: true })
+  await tick()
+  const m = await new Promise(resolve => c.on('message', resolve))
+  assert.equal(m.text, 'early')
+  assert.equal(m.offline, true)
+  await c.close()
+})
