@@ -9,6 +9,10 @@ const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
+const crypto = require('node:crypto');
+// Real timers, captured before any test mocks them (keepalive.test.js
+// enables node:test's MockTimers; our own timeouts must keep working).
+const { setTimeout: realSetTimeout, clearTimeout: realClearTimeout } = require('node:timers');
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 
@@ -29,10 +33,15 @@ function binary() {
 
 // startServer runs rtgate on 127.0.0.1 with a fresh data dir (unless
 // opts.data is given) and resolves once it listens:
-// { base: 'http://127.0.0.1:PORT', addr, data, output(), stop() }.
+// { base: 'http://127.0.0.1:PORT', addr, data, output(), stop(), restart() }.
+// opts.listen fixes the address (default 127.0.0.1:0, a free port); opts.args
+// are extra flags (e.g. ['--app', 'id:key:master', '--signatures']).
+// restart(signal = 'SIGKILL') stops the process and starts a new one on the
+// same address and data dir, resolving with the new server object.
 function startServer(opts = {}) {
   const data = opts.data || fs.mkdtempSync(path.join(os.tmpdir(), 'rtgate-js-data-'));
-  const args = ['--listen', '127.0.0.1:0', '--quic', '127.0.0.1:0', '--data', data, ...(opts.args || [])];
+  const listen = opts.listen || '127.0.0.1:0';
+  const args = ['--listen', listen, '--quic', 'off', '--data', data, ...(opts.args || [])];
   const child = spawn(binary(), args, {
     env: { ...process.env, RTGATE_CONFIG: '', RTGATE_APPS: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -54,9 +63,16 @@ function startServer(opts = {}) {
           base: 'http://' + m[1],
           data,
           output: () => out,
+          pid: child.pid,
           async stop(signal = 'SIGTERM') {
             if (child.exitCode === null && child.signalCode === null) child.kill(signal);
             return exited;
+          },
+          async restart(signal = 'SIGKILL') {
+            const res = await this.stop(signal);
+            const next = await startServer({ ...opts, data, listen: m[1] });
+            next.previousExit = res;
+            return next;
           },
         });
       }
@@ -119,21 +135,264 @@ function routerXHR(base) {
   };
 }
 
+// Every WebSocket chat.js creates, in creation order. chat.js keeps its
+// socket in a closure; recording them lets a test read the raw frames (what
+// chat.js does not surface, e.g. `room reject`) and check what it sent.
+const sockets = [];
+
+let RecordingWebSocket = null;
+function recordingWebSocket() {
+  if (RecordingWebSocket) return RecordingWebSocket;
+  const WS = require('ws');
+  RecordingWebSocket = class RecordingWebSocket extends WS {
+    constructor(...args) {
+      super(...args);
+      this.rawIn = [];   // text frames received, in order
+      this.rawOut = [];  // text frames sent, in order
+      this.claimed = false;
+      this.inWaiters = [];
+      this.on('message', (data, isBinary) => {
+        const text = isBinary ? data : data.toString('utf8');
+        this.rawIn.push(text);
+        for (const w of this.inWaiters.slice()) w();
+      });
+      sockets.push(this);
+    }
+    send(data, ...rest) {
+      this.rawOut.push(typeof data === 'string' ? data : String(data));
+      return super.send(data, ...rest);
+    }
+    // nextIn resolves with the first received frame (parsed JSON) at index
+    // >= from matching pred: { frame, index }.
+    nextIn(pred, { from = 0, ms = 5000, what = 'frame' } = {}) {
+      return waitUntil(() => {
+        for (let i = from; i < this.rawIn.length; i++) {
+          let f;
+          try { f = JSON.parse(this.rawIn[i]); } catch { continue; }
+          if (pred(f)) return { frame: f, index: i };
+        }
+        return undefined;
+      }, (wake) => { this.inWaiters.push(wake); return () => { this.inWaiters = this.inWaiters.filter((w) => w !== wake); }; }, ms, what);
+    }
+  };
+  return RecordingWebSocket;
+}
+
+// waitUntil resolves with check()'s first non-undefined value, re-checking
+// whenever subscribe's wake is called; rejects after ms.
+function waitUntil(check, subscribe, ms, what) {
+  return new Promise((resolve, reject) => {
+    const first = check();
+    if (first !== undefined) return resolve(first);
+    let unsub = () => {};
+    const t = realSetTimeout(() => { unsub(); reject(new Error(`timeout (${ms} ms) waiting for ${what}`)); }, ms);
+    unsub = subscribe(() => {
+      const v = check();
+      if (v !== undefined) { realClearTimeout(t); unsub(); resolve(v); }
+    });
+  });
+}
+
 // loadChat installs the globals chat.js looks for (a redirecting
-// XMLHttpRequest and ws@8 as WebSocket) and returns AVChatClient. chat.js
-// reads the globals on every call, so a later loadChat(base) re-points it.
+// XMLHttpRequest and ws@8 as WebSocket, recorded in `sockets`) and returns
+// AVChatClient. chat.js reads the globals on every call, so a later
+// loadChat(base) re-points it (clients created earlier keep the server the
+// router gave them, chat.js caches it for the router's ttl).
 function loadChat(base) {
   globalThis.XMLHttpRequest = routerXHR(base);
-  globalThis.WebSocket = require('ws');
+  globalThis.WebSocket = recordingWebSocket();
   return require('lean-cloud-chat');
 }
 
 // once resolves with the first emission of event on a chat client.
 function once(client, event, ms = 10000) {
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('timeout waiting for ' + event)), ms);
-    client.on(event, (v) => { clearTimeout(t); resolve(v); });
+    const t = realSetTimeout(() => reject(new Error('timeout waiting for ' + event)), ms);
+    client.on(event, (v) => { realClearTimeout(t); resolve(v); });
   });
 }
 
-module.exports = { startServer, loadChat, routerXHR, once, binary };
+// The events chat.js emits (see AVChatClient in chat.js).
+const EVENTS = ['online', 'offline', 'message', 'close', 'joined', 'left', 'membersJoined', 'membersLeft'];
+
+// Peer wraps one AVChatClient and records every event it emits from the
+// start, so nothing is missed between an action and the wait for its event.
+class Peer {
+  constructor(AVChatClient, settings) {
+    this.settings = settings;
+    this.peerId = settings.peerId;
+    this.chat = new AVChatClient(settings);
+    this.events = {};
+    this.waiters = [];
+    this.sockets = [];
+    for (const name of EVENTS) {
+      this.events[name] = [];
+      this.chat.on(name, (v) => {
+        this.events[name].push(v);
+        for (const w of this.waiters.slice()) w();
+      });
+    }
+  }
+
+  // open calls chat.open() and remembers the socket it created.
+  async open() {
+    const before = sockets.length;
+    const p = this.chat.open();
+    try {
+      return await p;
+    } finally {
+      const s = sockets.slice(before).find((ws) => !ws.claimed && ws.rawOut.some((f) => {
+        try { const c = JSON.parse(f); return c.cmd === 'session' && c.op === 'open' && c.peerId === this.peerId; } catch { return false; }
+      }));
+      if (s) { s.claimed = true; this.sockets.push(s); }
+    }
+  }
+
+  // The rest of AVChatClient's API, passed through unchanged.
+  send(...a) { return this.chat.send(...a); }
+  watch(...a) { return this.chat.watch(...a); }
+  unwatch(...a) { return this.chat.unwatch(...a); }
+  getStatus(...a) { return this.chat.getStatus(...a); }
+  joinGroup(...a) { return this.chat.joinGroup(...a); }
+  sendToGroup(...a) { return this.chat.sendToGroup(...a); }
+  inviteToGroup(...a) { return this.chat.inviteToGroup(...a); }
+  kickFromGroup(...a) { return this.chat.kickFromGroup(...a); }
+  leaveGroup(...a) { return this.chat.leaveGroup(...a); }
+
+  // socket is the WebSocket of the latest open.
+  get socket() { return this.sockets[this.sockets.length - 1]; }
+
+  // close calls chat.close() when this peer ever opened a socket (chat.js's
+  // close() on a never-connected client throws and leaves its 60 s
+  // keepalive timer armed, which would later throw on the missing socket).
+  async close() {
+    if (this.sockets.length === 0) return;
+    await this.chat.close();
+  }
+
+  // next resolves with the first recorded `name` event matching pred that
+  // an earlier next() did not already return; rejects after ms.
+  next(name, pred = () => true, ms = 5000) {
+    if (!this.events[name]) throw new Error('unknown event ' + name);
+    this.taken = this.taken || {};
+    const taken = (this.taken[name] = this.taken[name] || new Set());
+    return waitUntil(() => {
+      const list = this.events[name];
+      for (let i = 0; i < list.length; i++) {
+        if (!taken.has(i) && pred(list[i])) { taken.add(i); return list[i]; }
+      }
+      return undefined;
+    }, (wake) => { this.waiters.push(wake); return () => { this.waiters = this.waiters.filter((w) => w !== wake); }; },
+    ms, `${this.peerId}: ${name}`);
+  }
+
+  // message waits for a message event whose msg is text.
+  message(text, ms) { return this.next('message', (m) => m.msg === text, ms); }
+
+  // closed resolves with the CloseEvent of the chat's 'close' event.
+  closed(ms) { return this.next('close', () => true, ms); }
+}
+
+// uid returns a peer id unique to this run: prefix + random suffix.
+function uid(prefix) {
+  return `${prefix}-${crypto.randomBytes(4).toString('hex')}`;
+}
+
+// Signatures (spec/groups-signatures.md): hex HMAC-SHA1(masterKey, fields.join(':')).
+function hmac(masterKey, fields) {
+  return crypto.createHmac('sha1', masterKey).update(fields.join(':')).digest('hex');
+}
+function nowSeconds() { return Math.floor(Date.now() / 1000); }
+function signSession(appId, masterKey, peerId, watchIds, { t = nowSeconds(), n = crypto.randomBytes(6).toString('hex') } = {}) {
+  const sorted = [...watchIds].sort();
+  return { s: hmac(masterKey, [appId, peerId, sorted.join(':'), t, n]), t, n };
+}
+function signRoom(appId, masterKey, peerId, groupId, targets, action, { t = nowSeconds(), n = crypto.randomBytes(6).toString('hex') } = {}) {
+  const sorted = [...targets].sort();
+  return { s: hmac(masterKey, [appId, peerId, groupId || '', sorted.join(':'), t, n, action]), t, n };
+}
+
+// rest performs an HTTP request against base and resolves with
+// { status, headers, body (parsed JSON when possible), text }.
+function rest(base, pathAndQuery, { method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(new URL(pathAndQuery, base), { method, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => {
+        let parsed;
+        try { parsed = JSON.parse(text); } catch { parsed = undefined; }
+        resolve({ status: res.statusCode, headers: res.headers, body: parsed, text });
+      });
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)));
+  });
+}
+
+// rawClient opens a plain ws@8 connection to the server's WebSocket (v1
+// dialect: no subprotocol) and resolves with helpers: send(obj|string),
+// next(pred, ms) over received JSON frames (each returned once, in order),
+// closed (a promise of {code, reason}), close().
+function rawClient(base) {
+  const WS = require('ws');
+  const url = base.replace(/^http/, 'ws') + '/';
+  const ws = new WS(url);
+  const frames = [];
+  let waiters = [];
+  let cursor = 0;
+  const closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  ws.on('message', (data) => {
+    frames.push(JSON.parse(data.toString('utf8')));
+    for (const w of waiters.slice()) w();
+  });
+  return new Promise((resolve, reject) => {
+    ws.on('error', reject);
+    ws.on('open', () => resolve({
+      ws,
+      frames,
+      closed,
+      send(obj) { ws.send(typeof obj === 'string' ? obj : JSON.stringify(obj)); },
+      // next returns the next frame (after the previous next()) matching pred;
+      // frames skipped over are not returned again.
+      next(pred = () => true, ms = 5000) {
+        return waitUntil(() => {
+          while (cursor < frames.length) {
+            const f = frames[cursor++];
+            if (pred(f)) return f;
+          }
+          return undefined;
+        }, (wake) => { waiters.push(wake); return () => { waiters = waiters.filter((w) => w !== wake); }; }, ms, 'raw frame');
+      },
+      close() { ws.close(); return closed; },
+    }));
+  });
+}
+
+// withTimeout rejects if p does not settle within ms.
+function withTimeout(p, ms, what) {
+  return new Promise((resolve, reject) => {
+    const t = realSetTimeout(() => reject(new Error(`timeout (${ms} ms): ${what}`)), ms);
+    Promise.resolve(p).then((v) => { realClearTimeout(t); resolve(v); }, (e) => { realClearTimeout(t); reject(e); });
+  });
+}
+
+// settle resolves with {ok: true, value} or {ok: false, error} (never rejects
+// itself), so a test can assert how a chat.js promise ended.
+function settle(p) {
+  return Promise.resolve(p).then((value) => ({ ok: true, value }), (error) => ({ ok: false, error }));
+}
+
+// closeAll closes every peer, ignoring errors (for finally blocks).
+async function closeAll(...peers) {
+  for (const p of peers.flat()) {
+    try { await p.close(); } catch { /* already closed */ }
+  }
+}
+
+module.exports = {
+  startServer, loadChat, routerXHR, once, binary, sockets, Peer, uid,
+  hmac, signSession, signRoom, nowSeconds, rest, rawClient, withTimeout, settle, closeAll,
+  realSetTimeout, realClearTimeout,
+};
