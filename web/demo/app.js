@@ -9,7 +9,11 @@ const el = (tag, cls, text) => {
   if (text != null) e.textContent = text
   return e
 }
-const time = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+const time = (ms) => {
+  const d = new Date(ms)
+  const t = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+  return d.toDateString() === new Date().toDateString() ? t : d.toLocaleDateString() + ' ' + t
+}
 const short = (id) => id.length > 12 ? id.slice(0, 6) + '…' + id.slice(-4) : id
 
 let client = null
@@ -158,13 +162,16 @@ $('watch-form').addEventListener('submit', async (e) => {
   e.preventDefault()
   const peer = e.target.elements.peer.value.trim()
   if (!peer || peer === settings.peerId) return
+  contacts.add(peer)
   try {
     await client.watch(peer)
-    contacts.add(peer)
     save()
     e.target.reset()
     select('peer:' + peer)
-  } catch (err) { alert('Could not watch ' + peer + ': ' + err.message) }
+  } catch (err) {
+    contacts.delete(peer)
+    alert('Could not watch ' + peer + ': ' + err.message)
+  }
 })
 
 $('new-group').addEventListener('click', async () => {
