@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,8 +24,9 @@ func TestQUICAndWebTransportServed(t *testing.T) {
 	}
 	udp := m[1]
 	code, _, body := httpGet(t, "http://"+s.addr+"/certinfo")
-	var info struct{ SHA256 string }
-	if code != 200 || json.Unmarshal([]byte(body), &info) != nil || len(info.SHA256) != 64 {
+	var info struct{ SHA256, WebTransport, QUIC string }
+	if code != 200 || json.Unmarshal([]byte(body), &info) != nil || len(info.SHA256) != 64 ||
+		info.WebTransport != "https://"+udp+"/wt" || info.QUIC != "quic://"+udp {
 		t.Fatalf("/certinfo: %d %s", code, body)
 	}
 	opts := &wire.Options{PinSHA256: info.SHA256}
@@ -72,5 +74,20 @@ func TestQUICAndWebTransportServed(t *testing.T) {
 	in := recv(bob, protocol.KindDirect)
 	if in.Msg != "over quic" || in.ID != ack.UID || in.FromPeerID != "alice" {
 		t.Fatalf("got %+v (ack %+v)", *in, *ack)
+	}
+}
+
+// TestServesSDKAndDemo: the JS SDK bundle and the demo page are served.
+func TestServesSDKAndDemo(t *testing.T) {
+	s := start(t, t.TempDir())
+	for path, want := range map[string]string{
+		"/sdk/rtgate.min.js": "AVChatClient",
+		"/sdk/rtgate.mjs":    "export",
+		"/demo/":             "<html",
+	} {
+		code, _, body := httpGet(t, "http://"+s.addr+path)
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("GET %s: %d, %d bytes, want %q in it", path, code, len(body), want)
+		}
 	}
 }

@@ -99,6 +99,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return fmt.Errorf("listen udp %s: %w", cfg.QUIC, err)
 		}
 		defer udp.Close()
+		if a, ok := udp.LocalAddr().(*net.UDPAddr); ok {
+			s.quicAddr.Store(a)
+		}
 	}
 
 	serveErr := make(chan error, len(lns)+2)

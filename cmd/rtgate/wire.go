@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +31,7 @@ import (
 	quictransport "github.com/rtgate/rtgate/transports/quic"
 	"github.com/rtgate/rtgate/transports/webtransport"
 	"github.com/rtgate/rtgate/transports/ws"
+	"github.com/rtgate/rtgate/web"
 )
 
 const (
@@ -49,6 +54,7 @@ type server struct {
 	wt       *webtransport.Handler // nil when QUIC is off
 	quic     *quictransport.Server // nil when QUIC is off
 	flash    *flashpolicy.Server
+	quicAddr atomic.Pointer[net.UDPAddr] // set by run once QUIC listens
 	registry *prometheus.Registry
 
 	closeOnce sync.Once
@@ -202,7 +208,11 @@ func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(router.Path, s.router)
 	mux.HandleFunc("/healthz", s.healthz)
-	mux.Handle("/certinfo", s.certs.CertInfoHandler())
+	mux.Handle("/certinfo", s.certs.CertInfoHandler(s.quicEndpoints))
+	sdk, _ := fs.Sub(web.Files, "dist")
+	demo, _ := fs.Sub(web.Files, "demo")
+	mux.Handle("/sdk/", http.StripPrefix("/sdk/", http.FileServerFS(sdk)))
+	mux.Handle("/demo/", http.StripPrefix("/demo/", http.FileServerFS(demo)))
 	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
 	mux.Handle("/ws", s.ws)
 	mux.Handle(longpollPrefix, s.longpoll)
@@ -238,4 +248,24 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(body)
+}
+
+// quicEndpoints tells /certinfo where QUIC and WebTransport listen. An
+// unspecified listen host (0.0.0.0, ::) is replaced by the host the page
+// used to reach this server.
+func (s *server) quicEndpoints(r *http.Request) (webtransport, quic string) {
+	a := s.quicAddr.Load()
+	if a == nil {
+		return "", ""
+	}
+	host := a.IP.String()
+	if a.IP.IsUnspecified() {
+		if h, _, err := net.SplitHostPort(r.Host); err == nil {
+			host = h
+		} else {
+			host = r.Host
+		}
+	}
+	hp := net.JoinHostPort(host, strconv.Itoa(a.Port))
+	return "https://" + hp + "/wt", "quic://" + hp
 }

@@ -22,7 +22,15 @@ type CertInfo struct {
 	NotAfter string `json:"notAfter"`
 	// Dev is true for a self-signed dev certificate.
 	Dev bool `json:"dev"`
+	// WebTransport and QUIC are where the certificate is served, when the
+	// handler was given them: https://host:port/wt and quic://host:port.
+	WebTransport string `json:"webtransport,omitempty"`
+	QUIC         string `json:"quic,omitempty"`
 }
+
+// Endpoints returns, for a request, the WebTransport URL and the raw QUIC
+// URL to publish with the certificate; empty strings are omitted.
+type Endpoints func(r *http.Request) (webtransport, quic string)
 
 // Info returns the CertInfo of the current certificate.
 func (s *Source) Info() CertInfo {
@@ -34,7 +42,8 @@ func (s *Source) Info() CertInfo {
 // CertInfoHandler answers GET (and HEAD) with the current certificate's
 // CertInfo as JSON, readable cross-origin (the hash is public: it is in
 // every handshake) and never cached, since a dev certificate is renewed.
-func (s *Source) CertInfoHandler() http.Handler {
+// endpoints, when not nil, fills in where the certificate is served.
+func (s *Source) CertInfoHandler(endpoints Endpoints) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -45,7 +54,11 @@ func (s *Source) CertInfoHandler() http.Handler {
 		h.Set("Content-Type", "application/json")
 		h.Set("Cache-Control", "no-store")
 		h.Set("Access-Control-Allow-Origin", "*")
-		_ = json.NewEncoder(w).Encode(s.Info())
+		info := s.Info()
+		if endpoints != nil {
+			info.WebTransport, info.QUIC = endpoints(r)
+		}
+		_ = json.NewEncoder(w).Encode(info)
 	})
 }
 

@@ -197,7 +197,7 @@ func TestCertInfoHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := s.CertInfoHandler()
+	h := s.CertInfoHandler(nil)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/certinfo", nil))
 	if rec.Code != http.StatusOK || rec.Header().Get("Cache-Control") != "no-store" {
