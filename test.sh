@@ -37,6 +37,7 @@ install_deps() {
   #   command -v chromium >/dev/null || apt_install chromium
   # ---------------------------------------------------------------------------
   (cd test/js && npm ci --ignore-scripts --no-audit --no-fund) || die "npm ci in test/js failed"
+  (cd web && npm ci --no-audit --no-fund) || die "npm ci in web failed"
 }
 
 [ -n "${RTGATE_SKIP_INSTALL:-}" ] || install_deps
@@ -72,6 +73,29 @@ if [ -n "${RTGATE_BIN:-}" ]; then
   (cd test/js && node --test) || fail "node compat suite"
 else
   fail "node compat suite skipped: no binary"
+fi
+
+log "web: JS SDK build is current, unit tests, live tests against the binary"
+(cd web && npm run build) || fail "web build"
+git diff --quiet -- web/dist 2>/dev/null || fail "web/dist differs from a fresh build of web/src: run (cd web && npm run build) and commit"
+if [ -n "${RTGATE_BIN:-}" ]; then
+  WEB_DATA=$(mktemp -d)
+  WEB_LOG="$WEB_DATA/rtgate.log"
+  "$RTGATE_BIN" --listen 127.0.0.1:0 --quic off --data "$WEB_DATA/data" >"$WEB_LOG" 2>&1 &
+  WEB_PID=$!
+  WEB_ADDR=""
+  for _ in $(seq 1 100); do
+    WEB_ADDR=$(sed -n 's/.*rtgate listening on http:\/\/\([^ ]*\).*/\1/p' "$WEB_LOG" | head -n 1)
+    [ -n "$WEB_ADDR" ] && break
+    sleep 0.1
+  done
+  if [ -n "$WEB_ADDR" ]; then
+    (cd web && RTGATE_URL="http://$WEB_ADDR" node --experimental-websocket --test test/) || fail "web SDK tests"
+  else
+    fail "web SDK tests: the server did not start"; cat "$WEB_LOG" >&2
+  fi
+  kill "$WEB_PID" 2>/dev/null; wait "$WEB_PID" 2>/dev/null
+  rm -rf "$WEB_DATA"
 fi
 
 if [ "$status" = 0 ]; then
