@@ -217,3 +217,44 @@ test('joining a group that does not exist: the server answers reject; chat.js ne
     await closeAll(alice);
   }
 });
+
+test('group edge cases: re-join, leave of a non-member, invite by a non-member, oversized group message', async () => {
+  const [alice, bob, carol, dave] = ['alice', 'bob', 'carol', 'dave'].map((n) => peer(uid(n)));
+  try {
+    for (const p of [alice, bob, carol, dave]) await p.open();
+    const roomId = await createGroup(alice);
+    await bob.joinGroup(roomId);
+    await alice.next('membersJoined', inRoom(roomId, (x) => x.roomPeerIds.includes(bob.peerId)));
+
+    // Joining again: `joined` reply, but no membersJoined for anyone. A later
+    // membersJoined (carol's) arrives after any such event would have.
+    assert.equal((await bob.joinGroup(roomId)).op, 'joined');
+    await carol.joinGroup(roomId);
+    await alice.next('membersJoined', inRoom(roomId, (x) => x.roomPeerIds.includes(carol.peerId)));
+    assert.equal(alice.events.membersJoined.filter((e) => e.roomPeerIds.includes(bob.peerId)).length, 1);
+
+    // leave of a group dave is not in: still answered `left`; nobody told.
+    const l = await dave.leaveGroup(roomId);
+    assert.equal(l.op, 'left');
+    assert.equal(l.roomId, roomId);
+
+    // invite by a non-member: reject (seen on the raw socket).
+    const from = dave.socket.rawIn.length;
+    const inviting = settle(dave.inviteToGroup(roomId, [dave.peerId]));
+    const { frame } = await dave.socket.nextIn((f) => f.cmd === 'room' && f.op === 'reject', { from, what: 'reject' });
+    assert.deepEqual(frame.roomPeerIds, [dave.peerId]);
+    await dave.close();
+    assert.equal((await withTimeout(inviting, 2000, 'invite settles on close')).ok, false);
+
+    // a 5121-byte group message closes the sender with 4109; members get nothing.
+    const sending = settle(carol.sendToGroup('中'.repeat(1707), roomId));
+    assert.equal((await carol.closed()).code, 4109);
+    assert.equal((await withTimeout(sending, 2000, 'send settles')).ok, false);
+    await alice.sendToGroup('after oversize', roomId);
+    await bob.message('after oversize');
+    assert.deepEqual(bob.events.message.map((m) => m.msg), ['after oversize']);
+    assert.deepEqual(alice.events.membersLeft, [], 'a closed connection is not a leave');
+  } finally {
+    await closeAll(alice, bob, carol, dave);
+  }
+});

@@ -4,7 +4,7 @@
 // getStatus() and unwatch().
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, loadChat, Peer, uid, closeAll } = require('./lib/harness');
+const { startServer, loadChat, Peer, uid, closeAll, settle } = require('./lib/harness');
 
 let server;
 let AVChatClient;
@@ -166,5 +166,47 @@ test('close() then open() again on the same AVChatClient', async () => {
     assert.deepEqual(await bob.next('online', (l) => l.length > 0), [alice.peerId]);
   } finally {
     await closeAll(alice, bob);
+  }
+});
+
+test('rapid open/close cycles: presence events alternate, in order, ending offline', async () => {
+  const bob = peer(uid('bob'));
+  const alice = peer(uid('alice'), { watchingPeerIds: [bob.peerId] });
+  try {
+    await alice.open();
+    for (let i = 0; i < 4; i++) {
+      await bob.open();
+      await bob.close();
+      await bob.closed();
+    }
+    // The last transition is visible once the 8th event arrived.
+    await alice.until((a) => a.events.offline.length === 4, 5000, '4 offline events');
+    const seq = alice.sequence.filter(([n]) => n === 'online' || n === 'offline')
+      .filter(([, v]) => v.length > 0)
+      .map(([n, v]) => `${n}:${v.join(',')}`);
+    const expected = [];
+    for (let i = 0; i < 4; i++) expected.push(`online:${bob.peerId}`, `offline:${bob.peerId}`);
+    assert.deepEqual(seq, expected);
+    assert.deepEqual((await alice.getStatus(bob.peerId)).onlineSessionPeerIds, []);
+  } finally {
+    await closeAll(alice, bob);
+  }
+});
+
+test('a peer id over 64 bytes is refused with 4103', async () => {
+  const alice = peer('x'.repeat(65));
+  try {
+    const res = await settle(alice.open());
+    assert.equal(res.ok, false);
+    assert.equal((await alice.closed()).code, 4103);
+  } finally {
+    await closeAll(alice);
+  }
+  // 64 bytes of UTF-8 (21 × 3 + 1) are fine.
+  const ok = peer('中'.repeat(21) + 'x');
+  try {
+    assert.equal((await ok.open()).op, 'opened');
+  } finally {
+    await closeAll(ok);
   }
 });

@@ -223,12 +223,14 @@ class Peer {
     this.peerId = settings.peerId;
     this.chat = new AVChatClient(settings);
     this.events = {};
+    this.sequence = []; // [name, value] of every event, in emission order
     this.waiters = [];
     this.sockets = [];
     for (const name of EVENTS) {
       this.events[name] = [];
       this.chat.on(name, (v) => {
         this.events[name].push(v);
+        this.sequence.push([name, v]);
         for (const w of this.waiters.slice()) w();
       });
     }
@@ -284,6 +286,13 @@ class Peer {
       return undefined;
     }, (wake) => { this.waiters.push(wake); return () => { this.waiters = this.waiters.filter((w) => w !== wake); }; },
     ms, `${this.peerId}: ${name}`);
+  }
+
+  // until resolves once pred(this) holds (checked after every event).
+  until(pred, ms = 5000, what = 'condition') {
+    return waitUntil(() => (pred(this) ? true : undefined),
+      (wake) => { this.waiters.push(wake); return () => { this.waiters = this.waiters.filter((w) => w !== wake); }; },
+      ms, `${this.peerId}: ${what}`);
   }
 
   // message waits for a message event whose msg is text.
