@@ -32,9 +32,10 @@ install_deps() {
     apt_install nodejs npm
   fi
   # --- HOOK: browser tests -------------------------------------------------
-  # When a suite drives headless Chromium (WebTransport/WebSocket from a real
-  # page), install it here:
-  #   command -v chromium >/dev/null || apt_install chromium
+  # test/browser drives headless Debian Chromium (WebTransport/WebSocket from a
+  # real page) through npm playwright-core, which never downloads a browser.
+  [ -x /usr/bin/chromium ] || apt_install chromium
+  (cd test/browser && npm ci --ignore-scripts --no-audit --no-fund) || die "npm ci in test/browser failed"
   # ---------------------------------------------------------------------------
   (cd test/js && npm ci --ignore-scripts --no-audit --no-fund) || die "npm ci in test/js failed"
   (cd web && npm ci --no-audit --no-fund) || die "npm ci in web failed"
@@ -73,6 +74,15 @@ if [ -n "${RTGATE_BIN:-}" ]; then
   (cd test/js && node --test) || fail "node compat suite"
 else
   fail "node compat suite skipped: no binary"
+fi
+
+log "node --test (test/browser: headless Chromium)"
+if [ -z "${RTGATE_BIN:-}" ]; then
+  fail "browser suite skipped: no binary"
+elif [ ! -x /usr/bin/chromium ] || [ ! -d test/browser/node_modules/playwright-core ]; then
+  fail "browser suite: needs /usr/bin/chromium and test/browser/node_modules (run ./test.sh without RTGATE_SKIP_INSTALL, as root)"
+else
+  (cd test/browser && node --test --test-concurrency=1) || fail "browser suite"
 fi
 
 log "web: JS SDK build is current, unit tests, live tests against the binary"
