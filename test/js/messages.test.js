@@ -186,6 +186,22 @@ test('5120-byte messages (ASCII and multibyte) are delivered intact', async () =
   }
 });
 
+test('the limit counts the message text, not its JSON escaping', async () => {
+  const [alice, bob] = pair();
+  try {
+    await bob.open();
+    await alice.open();
+    // 5120 bytes of text whose JSON frames are 2× and 6× as long.
+    for (const text of ['"'.repeat(5120), '\u0001'.repeat(5120), '\\\n'.repeat(1280) + '\u2028'.repeat(852) + '<>&x']) {
+      assert.equal(bytes(text), 5120);
+      const ack = await alice.send(text, bob.peerId);
+      assert.equal((await bob.next('message', (x) => x.id === ack.uid)).msg, text);
+    }
+  } finally {
+    await closeAll(alice, bob);
+  }
+});
+
 for (const [name, text] of [
   ['ASCII', 'a'.repeat(5121)],
   ['multibyte (1707 × 中: 1707 characters, 5121 bytes)', '中'.repeat(1707)],
@@ -224,3 +240,20 @@ for (const [name, text] of [
     }
   });
 }
+
+test('the offline inbox keeps the newest 50 messages', async () => {
+  const [alice, bob] = pair();
+  try {
+    await alice.open();
+    const acks = [];
+    for (let i = 0; i < 55; i++) acks.push(await alice.send(`n${i}`, bob.peerId));
+    await bob.open();
+    await alice.send('live', bob.peerId);
+    await bob.message('live');
+    const got = bob.events.message.map((m) => m.msg);
+    assert.deepEqual(got, [...Array.from({ length: 50 }, (_, i) => `n${i + 5}`), 'live']);
+    assert.ok(bob.events.message.slice(0, 50).every((m, i) => m.offline === true && m.id === acks[i + 5].uid));
+  } finally {
+    await closeAll(alice, bob);
+  }
+});
