@@ -39,7 +39,7 @@ func dialQUIC(ctx context.Context, u *url.URL, o *Options) (Conn, error) {
 		qc.CloseWithError(0, "")
 		return nil, fmt.Errorf("wire: quic open stream: %w", err)
 	}
-	return newStreamConn("quic", str, o, qc.ReceiveDatagram,
+	return newStreamConn("quic", str, o, qc.ReceiveDatagram, qc.Context().Done(),
 		func(code uint64, reason string) error {
 			return qc.CloseWithError(quic.ApplicationErrorCode(code), reason)
 		}, quicErr), nil
@@ -69,7 +69,7 @@ func dialWT(ctx context.Context, u *url.URL, o *Options) (Conn, error) {
 		sess.CloseWithError(0, "")
 		return nil, fmt.Errorf("wire: webtransport open stream: %w", err)
 	}
-	return newStreamConn("webtransport", str, o, sess.ReceiveDatagram,
+	return newStreamConn("webtransport", str, o, sess.ReceiveDatagram, sess.Context().Done(),
 		func(code uint64, reason string) error {
 			return sess.CloseWithError(webtransport.SessionErrorCode(code), reason)
 		}, wtErr), nil

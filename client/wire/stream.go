@@ -28,6 +28,10 @@ type byteStream interface {
 // stream Read return at once with a timeout, without losing buffered data.
 var interrupt = time.Unix(1, 0)
 
+// closeGrace bounds how long Close waits for the server to end a QUIC or
+// WebTransport connection after the client ended its stream.
+const closeGrace = time.Second
+
 // streamConn is a QUIC or WebTransport Conn: length-prefixed msgpack frames
 // on one bidirectional stream, plus datagrams.
 //
@@ -43,6 +47,7 @@ type streamConn struct {
 	fr           *protocol.FrameReader // owned by the Recv caller
 	writeTimeout time.Duration
 	closeConn    func(code uint64, reason string) error // closes the QUIC connection or WT session
+	connDone     <-chan struct{}                        // done when the connection or session ended
 	errOf        func(err error) error                  // maps a transport error
 
 	closed    atomic.Bool
@@ -60,7 +65,7 @@ type streamConn struct {
 }
 
 func newStreamConn(transport string, str byteStream, o *Options,
-	recvDatagram func(context.Context) ([]byte, error),
+	recvDatagram func(context.Context) ([]byte, error), connDone <-chan struct{},
 	closeConn func(uint64, string) error, errOf func(error) error) *streamConn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &streamConn{
@@ -69,6 +74,7 @@ func newStreamConn(transport string, str byteStream, o *Options,
 		fr:           protocol.NewFrameReader(str, o.MaxFrameBytes),
 		writeTimeout: o.WriteTimeout,
 		closeConn:    closeConn,
+		connDone:     connDone,
 		errOf:        errOf,
 		cancel:       cancel,
 		done:         make(chan struct{}),
@@ -176,9 +182,21 @@ func (c *streamConn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		c.cancel()
-		c.str.Close()
-		c.closeConn(uint64(protocol.CloseNormal), "")
 		c.str.SetReadDeadline(interrupt)
+		// End the stream and give the server a moment to read what was
+		// sent and close: closing the connection at once would discard
+		// stream data still in flight (the last acks, say).
+		c.wmu.Lock()
+		c.str.SetWriteDeadline(time.Now().Add(closeGrace))
+		c.str.Close()
+		c.wmu.Unlock()
+		t := time.NewTimer(closeGrace)
+		select {
+		case <-c.connDone:
+		case <-t.C:
+		}
+		t.Stop()
+		c.closeConn(uint64(protocol.CloseNormal), "")
 	})
 	<-c.done
 	return nil

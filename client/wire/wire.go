@@ -66,8 +66,11 @@ type Conn interface {
 	// *protocol.CloseError (use errors.As); after Close, Recv returns
 	// ErrClosed.
 	Recv() (*protocol.Command, error)
-	// Close ends the connection (a normal close frame or QUIC close) and
-	// waits for the conn's own goroutine, if any.
+	// Close ends the connection (a normal close frame; on QUIC and
+	// WebTransport the end of the stream, then, once the server closed or
+	// after at most a second, the connection) and waits for the conn's
+	// own goroutine, if any. Commands sent before Close are not lost to
+	// it.
 	Close() error
 	// Transport names the transport: "ws", "quic" or "webtransport".
 	Transport() string
