@@ -86,6 +86,15 @@ async function conversation(page, gopher, { web, go, opts, expectTransport }) {
   assert.equal(pm.from, go);
   assert.ok(!pm.offline);
 
+  // receipts both ways: the page asks for one, the Go SDK acknowledges;
+  // the Go peer asks for one, the JS SDK acknowledges.
+  const rs = await call('web1', 'send', go, 'receipt please', { receipt: true });
+  const rc = await waitEvent(page, (e) => e.client === 'web1' && e.ev === 'receipt' && e.data.id === rs.id, 'receipt');
+  assert.ok(rc.timestamp > 0);
+  const gr = await gopher.call('send', { peer: go, to: [web], text: 'receipt please, page', receipt: true });
+  await waitEvent(page, (e) => e.client === 'web1' && e.ev === 'message' && e.data.text === 'receipt please, page', 'message with receipt');
+  await gopher.waitEvent((e) => e.ev === 'receipt' && e.id === gr.id, 10000, 'gopher receipt');
+
   // Go → page, transient
   await gopher.call('send', { peer: go, to: [web], text: 'transient ping', transient: true });
   const tm = await waitEvent(page, (e) => e.client === 'web1' && e.ev === 'message' && e.data.text === 'transient ping', 'transient message');
