@@ -1,11 +1,15 @@
 // The original 2014 browser bundle, lean-cloud-chat@1.0.4 lib/av-chat.js,
 // unmodified, in headless Chromium against the real rtgate binary. Its
 // router host is hard-coded (http://router-g0-push.avoscloud.com/v1/route,
-// protocol-v1.md §1.1); the page's request is intercepted and answered
-// with the response rtgate's own /v1/route gives (status, headers, body),
-// so the bundle's XHR path, the CORS headers and the WebSocket URL are
-// rtgate's. Two pages, one AVChatClient each: open, presence, direct both
-// ways, transient, status query, group create/join/send, close.
+// protocol-v1.md §1.1). First test: the page's request is intercepted and
+// answered with the response rtgate's own /v1/route gives (status, headers,
+// body), so the bundle's XHR path, the CORS headers and the WebSocket URL
+// are rtgate's. Two pages, one AVChatClient each: open, presence, direct
+// both ways, transient, status query, group create/join/send, close.
+// Second test: no interception at all; Chromium's resolver maps the router
+// host to rtgate's port (--host-resolver-rules), rtgate answers with
+// ws://router-g0-push.avoscloud.com/ (the request's Host) and the
+// WebSocket goes through the same mapping.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -56,8 +60,8 @@ after(async () => {
   if (server) await server.stop();
 });
 
-async function openPage(peer, watching) {
-  const page = await ctx.newPage();
+async function openPage(peer, watching, context = ctx) {
+  const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(web.base + '/');
@@ -169,4 +173,40 @@ test('lean-cloud-chat 1.0.4 lib/av-chat.js, unmodified, in Chromium against rtga
   assert.deepEqual(alice.errors, [], 'no page errors (alice)');
   assert.deepEqual(bob.errors, [], 'no page errors (bob)');
   await call(alice, 'close');
+});
+
+test('the same bundle with the router host mapped by Chromium\'s resolver (no interception)', { timeout: 90000 }, async () => {
+  const port = server.addr.split(':').pop();
+  const mapped = await launchBrowser([`--host-resolver-rules=MAP router-g0-push.avoscloud.com 127.0.0.1:${port}, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1`]);
+  const context = await mapped.browser.newContext({ viewport: { width: 1000, height: 500 } });
+  context.setDefaultTimeout(10000);
+  try {
+    const sockets = [];
+    const carol = await openPage('carol', ['dave'], context);
+    const dave = await openPage('dave', ['carol'], context);
+    for (const p of [carol, dave]) p.page.on('websocket', (ws) => sockets.push(ws.url()));
+    const router = carol.page.waitForResponse((r) => r.url().startsWith('http://router-g0-push.avoscloud.com/v1/route'));
+    await call(carol, 'open');
+    const res = await router;
+    assert.equal(res.status(), 200);
+    const body = await res.json();
+    assert.equal(body.server, 'ws://router-g0-push.avoscloud.com/', 'rtgate names the host the client asked');
+    assert.equal(body.ttl, 3600);
+    await call(dave, 'open');
+    assert.deepEqual(sockets, ['ws://router-g0-push.avoscloud.com/', 'ws://router-g0-push.avoscloud.com/']);
+    await waitEvent(carol, 'online', (d) => d.includes('dave'), 'presence on dave');
+    const ack = await call(carol, 'send', 'via the mapped router host', 'dave');
+    const got = await waitEvent(dave, 'message', (d) => d.msg === 'via the mapped router host');
+    assert.equal(got.id, ack.uid);
+    const ack2 = await call(dave, 'send', 'and back', 'carol');
+    assert.equal((await waitEvent(carol, 'message', (d) => d.msg === 'and back')).id, ack2.uid);
+    await screenshot(carol.page, 'avchat-mapped-carol');
+    assert.deepEqual(carol.errors, []);
+    assert.deepEqual(dave.errors, []);
+    await call(carol, 'close');
+    await call(dave, 'close');
+  } finally {
+    await context.close().catch(() => {});
+    await mapped.close();
+  }
 });

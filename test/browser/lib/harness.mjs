@@ -147,12 +147,18 @@ export const CHROMIUM_FLAGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 
+// Loopback only: every host name fails to resolve (IP literals such as
+// 127.0.0.1 are not names). A test that maps a name passes its own
+// --host-resolver-rules, which replaces this one.
+export const LOOPBACK_ONLY = '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1';
+
 // launchBrowser starts headless Chromium with a fresh profile and attaches
 // playwright-core to it: { browser, pid, close() }.
 export async function launchBrowser(extraFlags = []) {
   const profile = tmpDir('rtgate-browser-profile-');
+  const resolver = extraFlags.some((f) => f.startsWith('--host-resolver-rules=')) ? [] : [LOOPBACK_ONLY];
   const child = spawn(CHROMIUM, [
-    ...CHROMIUM_FLAGS, ...extraFlags,
+    ...CHROMIUM_FLAGS, ...resolver, ...extraFlags,
     '--user-data-dir=' + profile,
     '--remote-debugging-address=127.0.0.1', '--remote-debugging-port=0',
     'about:blank',
@@ -209,6 +215,13 @@ export async function screenshot(page, name) {
 }
 
 let builtPeer = null;
+
+// The binaries this process built live in temp dirs removed at exit.
+process.on('exit', () => {
+  for (const f of [builtPeer, builtBinary]) {
+    if (f) try { fs.rmSync(path.dirname(f), { recursive: true, force: true }); } catch {}
+  }
+});
 
 // goPeerBinary builds gopeer/ once.
 export function goPeerBinary() {
