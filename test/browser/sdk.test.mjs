@@ -134,16 +134,26 @@ async function conversation(page, gopher, { web, go, opts, expectTransport }) {
   return { c1, c2, c3 };
 }
 
-for (const transport of ['webtransport', 'websocket', 'longpoll']) {
-  test(`rtgate-js forced onto ${transport} with a Go SDK peer`, { timeout: 120000 }, async () => {
+const variants = [
+  { transport: 'webtransport', name: 'webtransport' },
+  { transport: 'websocket', name: 'websocket' }, // msgpack, the default dialect
+  { transport: 'websocket', name: 'websocket-json', opts: { wsDialect: 'json' }, dialect: 'json' },
+  { transport: 'websocket', name: 'websocket-v1', opts: { wsDialect: 'v1' }, dialect: 'v1' },
+  { transport: 'longpoll', name: 'longpoll' },
+  { transport: 'longpoll', name: 'longpoll-v1', opts: { longpollDialect: 'v1' }, dialect: 'v1' },
+];
+
+for (const v of variants) {
+  test(`rtgate-js forced onto ${v.name} with a Go SDK peer`, { timeout: 120000 }, async () => {
     const { ctx, page, errors } = await newPage();
     const gopher = await startGoPeer(`ws://${server.addr}/`);
     try {
-      await conversation(page, gopher, {
-        web: 'web-' + transport, go: 'go-' + transport, expectTransport: transport,
-        opts: { transports: [transport] },
+      const seen = await conversation(page, gopher, {
+        web: 'web-' + v.name, go: 'go-' + v.name, expectTransport: v.transport,
+        opts: { transports: [v.transport], ...v.opts },
       });
-      await screenshot(page, 'sdk-' + transport);
+      if (v.dialect) assert.equal(seen.c1.dialect, v.dialect);
+      await screenshot(page, 'sdk-' + v.name);
       assert.deepEqual(errors, []);
     } finally {
       await gopher.stop();
