@@ -69,7 +69,11 @@ func TestGroupClass(t *testing.T) {
 
 	// an open group and a second ordinary one.
 	var open, other struct{ ObjectID string }
+	// Distinct creation times: groups created in the same millisecond are
+	// ordered by id, which is random.
+	clock = clock.Add(time.Second)
 	e.do("POST", groups, appHdr, `{"tr":true,"name":"lobby"}`).decode(t, 201, &open)
+	clock = clock.Add(time.Second)
 	e.do("POST", groups, appHdr, `{"name":"pals"}`).decode(t, 201, &other)
 
 	query := func(where string, extra ...string) []string {
