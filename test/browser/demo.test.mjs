@@ -37,11 +37,10 @@ async function login(peerId) {
     };
   });
   await page.locator('#login-form input[name=peerId]').fill(peerId);
-  // The WebTransport URL field is prefilled with port 4433; this server's
-  // QUIC port is random, so clear it: the SDK then takes the endpoint
-  // from GET /certinfo.
+  // The WebTransport URL field is left empty: the SDK takes the endpoint
+  // (a random QUIC port here) from GET /certinfo.
   await page.locator('#login-form summary').click();
-  await page.locator('#login-form input[name=webtransport]').fill('');
+  assert.equal(await page.locator('#login-form input[name=webtransport]').inputValue(), '');
   await page.locator('#login-button').click();
   await page.locator('#chat').waitFor({ state: 'visible' });
   await page.locator('#status', { hasText: 'online' }).waitFor();
@@ -69,12 +68,10 @@ test('demo page: two people log in, chat, and see each other\'s messages', { tim
     await bob.page.locator('#contacts li', { hasText: 'alice' }).click();
     await bob.page.locator('#message-list .msg:not(.mine) .text', { hasText: 'Hi Bob! Lunch at noon?' }).waitFor();
 
-    // alice's message is stored (receipt on by default). Not asserted:
-    // "delivered". The demo drops a receipt that arrives before its own
-    // send() promise has resolved (app.js looks the receipt up by an id it
-    // only sets after the await), which happens when the ack and the rcp
-    // are read in the same task; receipts are checked in sdk.test.mjs.
-    await alice.page.locator('#message-list .msg.mine .meta', { hasText: /stored|delivered/ }).waitFor();
+    // alice asked for a receipt (on by default): bob's client acked, so
+    // her message shows as delivered, even when the receipt arrived in the
+    // same task as the ack.
+    await alice.page.locator('#message-list .msg.mine .meta', { hasText: /delivered/ }).waitFor();
 
     // bob answers; alice sees it in the open conversation.
     await bob.page.locator('#composer textarea').fill('Sure, see you there.');

@@ -25,12 +25,12 @@ let active = null // the open conversation key
 
 // ---- login and connection ------------------------------------------------
 
+const earlyReceipts = new Map() // receipts that arrived before their send() resolved, by id
 const saved = JSON.parse(localStorage.getItem('rtgate-demo') || '{}')
 const form = $('login-form')
 for (const [k, v] of Object.entries(saved)) if (form.elements[k]) form.elements[k].value = v
-if (!form.elements.webtransport.value && location.protocol === 'http:') {
-  form.elements.webtransport.value = 'https://' + location.hostname + ':4433/wt'
-}
+// The WebTransport URL is left empty: the SDK learns it, with the dev
+// certificate's hash, from GET /certinfo (devCertificate below).
 
 form.addEventListener('submit', async (e) => {
   e.preventDefault()
@@ -96,8 +96,12 @@ function wire (c) {
   c.on('receipt', (r) => {
     for (const conv of convs.values()) {
       const m = conv.messages.find(x => x.id === r.id)
-      if (m) { m.status = 'delivered ' + time(r.timestamp); if (conv === convs.get(active)) renderMessages() }
+      if (m) { m.status = 'delivered ' + time(r.timestamp); if (conv === convs.get(active)) renderMessages(); return }
     }
+    // The receipt can arrive in the same task as the ack, before send()
+    // resolved and the message learnt its id: keep it for the composer.
+    earlyReceipts.set(r.id, r)
+    if (earlyReceipts.size > 100) earlyReceipts.delete(earlyReceipts.keys().next().value)
   })
   c.on('joined', (g) => {
     addGroup(g.group)
@@ -317,6 +321,8 @@ $('composer').addEventListener('submit', async (e) => {
     const r = c.type === 'group' ? await client.sendToGroup(c.id, text, opts) : await client.send(c.id, text, opts)
     if (r.id) { m.id = r.id; c.ids.add(r.id); m.timestamp = r.timestamp }
     m.status = opts.transient ? 'sent (transient)' : 'stored' + (opts.receipt ? ' · waiting for delivery' : '')
+    const early = r.id && earlyReceipts.get(r.id)
+    if (early) { earlyReceipts.delete(r.id); m.status = 'delivered ' + time(early.timestamp) }
   } catch (err) {
     m.status = 'not sent: ' + err.message
     m.failed = true
