@@ -204,9 +204,9 @@ func dialRawWT(ctx context.Context, rawURL string, o *wire.Options) (RawConn, er
 		return nil, fmt.Errorf("webtransport open stream: %w", err)
 	}
 	return &rawStream{
-		str:   str,
-		fr:    protocol.NewFrameReader(str, protocol.DefaultMaxFrameBytes),
-		done:  sess.Context().Done(),
+		str:  str,
+		fr:   protocol.NewFrameReader(str, protocol.DefaultMaxFrameBytes),
+		done: sess.Context().Done(),
 		cause: func() error {
 			// The session's context says only "canceled"; a call on the
 			// ended session returns the *webtransport.SessionError.
