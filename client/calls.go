@@ -206,8 +206,10 @@ func ctxErr(ctx context.Context) error {
 
 // request runs one request of session s: it waits for the session to be
 // live, sends, and waits for the reply, all within RequestTimeout (and
-// ctx). build is called for each attempt (it may sign).
-func (c *Client) request(ctx context.Context, s *Session, expect protocol.Kind, sent *Sent,
+// ctx). build is called for each attempt (it may sign). A request that is
+// safe to repeat (retry) is sent again on the next connection when the
+// connection is lost before its reply; others fail with ErrConnLost.
+func (c *Client) request(ctx context.Context, s *Session, expect protocol.Kind, sent *Sent, retry bool,
 	build func(ctx context.Context) (*protocol.Command, error)) (*protocol.Command, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
@@ -233,7 +235,11 @@ func (c *Client) request(ctx context.Context, s *Session, expect protocol.Kind, 
 		if cl == nil {
 			return nil, nil
 		}
-		return c.await(ctx, cl)
+		reply, err := c.await(ctx, cl)
+		if retry && errors.Is(err, ErrConnLost) {
+			continue
+		}
+		return reply, err
 	}
 }
 
@@ -274,6 +280,9 @@ func (c *Client) opened(s *Session, reply *protocol.Command, err error) {
 	s.opening = false
 	if s.state == stateClosed {
 		c.mu.Unlock()
+		if err == nil { // closed locally while the open was in flight
+			c.start(nil, &protocol.Command{Kind: protocol.KindSessionClose, PeerID: s.peer}, protocol.KindUnknown, nil)
+		}
 		return
 	}
 	if err != nil {

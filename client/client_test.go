@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,6 +105,8 @@ func testSendReceiveAck(t *testing.T, url string, opts *wire.Options) {
 	// Bob acked it: a new connection for bob gets nothing redelivered;
 	// the next message is the first he sees.
 	cb.Close()
+	// The server read everything bob sent (his ack) once it saw him go.
+	ra.wait(t, "offline", nil)
 	cb2, rb2 := newClient(t, url, opts)
 	open(t, cb2, "bob", "alice")
 	if _, err := alice.Send(bg, []string{"bob"}, "second", SendOptions{}); err != nil {
@@ -114,6 +117,7 @@ func testSendReceiveAck(t *testing.T, url string, opts *wire.Options) {
 	}
 
 	// Offline delivery: bob closes, alice sends, bob opens again.
+	ra.wait(t, "online", nil)
 	cb2.Close()
 	ra.wait(t, "offline", nil)
 	sent, err = alice.Send(bg, []string{"bob"}, "while away", SendOptions{})
@@ -252,6 +256,9 @@ func TestReconnect(t *testing.T) {
 			alice := open(t, ca, "alice", "bob")
 
 			gate := make(chan struct{})
+			var once sync.Once
+			release := func() { once.Do(func() { close(gate) }) }
+			t.Cleanup(release)
 			inHandler := make(chan string, 10)
 			cb, rb := newClient(t, bs.url, opts)
 			rb.gate = func(m *Message) {
@@ -290,7 +297,7 @@ func TestReconnect(t *testing.T) {
 			if err := <-queried; err != nil {
 				t.Fatalf("query across the reconnection: %v", err)
 			}
-			close(gate)
+			release()
 			rb.wait(t, "paused", nil)
 			rb.wait(t, "resumed", nil)
 			m := rb.wait(t, "message", func(e ev) bool { return e.m.Text == "second" }).m

@@ -208,7 +208,7 @@ func (s *Session) Close(ctx context.Context) error {
 		if modern {
 			expect = protocol.KindSessionClosed
 		}
-		_, err = c.request(ctx, s, expect, nil, func(context.Context) (*protocol.Command, error) {
+		_, err = c.request(ctx, s, expect, nil, true, func(context.Context) (*protocol.Command, error) {
 			return &protocol.Command{Kind: protocol.KindSessionClose, PeerID: s.peer}, nil
 		})
 	}
@@ -225,7 +225,7 @@ func (s *Session) Close(ctx context.Context) error {
 // those online now, which also go to Handler.OnOnline.
 func (s *Session) Watch(ctx context.Context, peers ...string) ([]string, error) {
 	c := s.c
-	reply, err := c.request(ctx, s, protocol.KindSessionAdded, nil, func(ctx context.Context) (*protocol.Command, error) {
+	reply, err := c.request(ctx, s, protocol.KindSessionAdded, nil, true, func(ctx context.Context) (*protocol.Command, error) {
 		cmd := &protocol.Command{Kind: protocol.KindSessionAdd, PeerID: s.peer, SessionPeerIDs: slices.Clone(peers)}
 		return cmd, c.sign(ctx, cmd, SignRequest{Action: ActionAdd, PeerID: s.peer, Peers: peers}, &cmd.SessionPeerIDs)
 	})
@@ -266,7 +266,7 @@ func (s *Session) Unwatch(ctx context.Context, peers ...string) error {
 		expect = protocol.KindSessionRemoved
 	}
 	c.mu.Unlock()
-	_, err := c.request(ctx, s, expect, nil, func(context.Context) (*protocol.Command, error) {
+	_, err := c.request(ctx, s, expect, nil, true, func(context.Context) (*protocol.Command, error) {
 		return &protocol.Command{Kind: protocol.KindSessionRemove, PeerID: s.peer, SessionPeerIDs: slices.Clone(peers)}, nil
 	})
 	return err
@@ -274,7 +274,7 @@ func (s *Session) Unwatch(ctx context.Context, peers ...string) error {
 
 // Query returns which of peers are online; they need not be watched.
 func (s *Session) Query(ctx context.Context, peers ...string) ([]string, error) {
-	reply, err := s.c.request(ctx, s, protocol.KindSessionQueryResult, nil, func(context.Context) (*protocol.Command, error) {
+	reply, err := s.c.request(ctx, s, protocol.KindSessionQueryResult, nil, true, func(context.Context) (*protocol.Command, error) {
 		return &protocol.Command{Kind: protocol.KindSessionQuery, PeerID: s.peer, SessionPeerIDs: slices.Clone(peers)}, nil
 	})
 	if err != nil {
@@ -307,7 +307,7 @@ func (s *Session) send(ctx context.Context, cmd *protocol.Command, m *Sent) (Sen
 	if cmd.Transient {
 		expect, report = protocol.KindUnknown, nil
 	}
-	_, err := s.c.request(ctx, s, expect, report, func(context.Context) (*protocol.Command, error) {
+	_, err := s.c.request(ctx, s, expect, report, false, func(context.Context) (*protocol.Command, error) {
 		c := *cmd
 		return &c, nil
 	})
@@ -373,7 +373,9 @@ var roomReplies = map[protocol.Kind]protocol.Kind{
 // room runs a group operation; action "" means unsigned (leave).
 func (s *Session) room(ctx context.Context, kind protocol.Kind, roomID string, peers []string, action string) (*protocol.Command, error) {
 	c := s.c
-	return c.request(ctx, s, roomReplies[kind], nil, func(ctx context.Context) (*protocol.Command, error) {
+	// Everything but creating a group is safe to repeat.
+	retry := roomID != ""
+	return c.request(ctx, s, roomReplies[kind], nil, retry, func(ctx context.Context) (*protocol.Command, error) {
 		cmd := &protocol.Command{Kind: kind, PeerID: s.peer, RoomID: roomID, RoomPeerIDs: slices.Clone(peers)}
 		if action == "" {
 			return cmd, nil
