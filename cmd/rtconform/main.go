@@ -1,0 +1,238 @@
+// Command rtconform runs the rtgate protocol conformance suite
+// (package spec/conformance) against a running server, over every
+// transport and dialect it serves:
+//
+//	go run ./cmd/rtconform --server http://127.0.0.1:8080
+//
+// WebSocket is reached at <server>/ws and long-poll at <server>/lp/. Raw
+// QUIC and WebTransport are taken from --quic and --wt, or else from the
+// server's GET /certinfo, which also gives the certificate's SHA-256 to
+// pin (--cert-sha256 overrides it). --signed-app and --master-key enable
+// the signature scenarios; without them they are reported as skipped.
+//
+// It prints one line per scenario and transport ("ok   ws-json/direct-ack",
+// "FAIL quic/receipts: ...") and a closing line "N passed, M failed". The
+// exit status is 0 when nothing failed, 1 on any failure, 2 on bad usage
+// or an unreachable server.
+//
+// Every scenario uses fresh random peer ids, so rtconform may run against
+// a shared, long-running server; the --app it uses must not require
+// signatures and must keep the v1 rule that recipients be watched.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rtgate/rtgate/spec/conformance"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// options are the parsed flags.
+type options struct {
+	server, ws, lp, quic, wt string
+	certSHA256               string
+	insecure                 bool
+	app                      string
+	signedApp, masterKey     string
+	transports, scenarios    string
+	wait                     time.Duration
+	timeout                  time.Duration
+	parallel                 int
+	list                     bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	var o options
+	fs := flag.NewFlagSet("rtconform", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.server, "server", "", "the server's HTTP `URL`, e.g. http://127.0.0.1:8080 (WebSocket at /ws, long-poll at /lp/, /certinfo)")
+	fs.StringVar(&o.ws, "ws", "", "WebSocket `URL` (default: the --server URL with ws:// and /ws)")
+	fs.StringVar(&o.lp, "longpoll", "", "long-poll prefix `URL` (default: --server + /lp/)")
+	fs.StringVar(&o.quic, "quic", "", "raw QUIC `HOST:PORT` or quic://host:port (default: from /certinfo)")
+	fs.StringVar(&o.wt, "wt", "", "WebTransport `URL` https://host:port/wt (default: from /certinfo)")
+	fs.StringVar(&o.certSHA256, "cert-sha256", "", "hex SHA-256 of the server certificate to pin for wss, QUIC and WebTransport (default: from /certinfo)")
+	fs.BoolVar(&o.insecure, "insecure", false, "accept any TLS certificate (tests only)")
+	fs.StringVar(&o.app, "app", "rtconform", "app `ID` the scenarios use: no signatures, recipients must be watched")
+	fs.StringVar(&o.signedApp, "signed-app", "", "app `ID` that requires signatures (enables the signature scenarios)")
+	fs.StringVar(&o.masterKey, "master-key", "", "master `KEY` of --signed-app")
+	fs.StringVar(&o.transports, "transports", "", "comma-separated targets (default: all the server serves): "+strings.Join(conformance.TargetNames, ","))
+	fs.StringVar(&o.scenarios, "scenarios", "", "comma-separated scenario names (default: all; see --list)")
+	fs.DurationVar(&o.wait, "wait", 3*time.Second, "bound on the wait for each expected frame")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "bound on the whole run")
+	fs.IntVar(&o.parallel, "parallel", 8, "scenarios run at once")
+	fs.BoolVar(&o.list, "list", false, "list the scenarios and targets and exit")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if (o.signedApp == "") != (o.masterKey == "") {
+		return nil, errors.New("--signed-app and --master-key go together")
+	}
+	return &o, nil
+}
+
+// run is main without the process: it returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "rtconform:", err)
+		return 2
+	}
+	all := conformance.All()
+	if o.list {
+		for _, s := range all {
+			fmt.Fprintln(stdout, s.Name)
+		}
+		fmt.Fprintln(stdout, "targets:", strings.Join(conformance.TargetNames, ", "))
+		return 0
+	}
+	scenarios, unknown := conformance.Select(all, splitList(o.scenarios))
+	if len(unknown) > 0 {
+		fmt.Fprintf(stderr, "rtconform: unknown scenarios %v (see --list)\n", unknown)
+		return 2
+	}
+	ep, err := endpoints(ctx, o, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "rtconform:", err)
+		return 2
+	}
+	targets, err := conformance.Targets(ep, splitList(o.transports))
+	if err != nil {
+		fmt.Fprintln(stderr, "rtconform:", err)
+		return 2
+	}
+	if len(targets) == 0 {
+		fmt.Fprintln(stderr, "rtconform: no target: give --server (and --quic/--wt, or a server with /certinfo)")
+		return 2
+	}
+	cfg := conformance.Config{App: o.app, Wait: o.wait, Parallel: o.parallel, Out: stdout}
+	if o.signedApp != "" {
+		cfg.Signed = &conformance.SignedApp{ID: o.signedApp, MasterKey: o.masterKey}
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	rep := conformance.Run(ctx, targets, scenarios, cfg)
+	if rep.Failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+// splitList splits a comma-separated flag; empty means nil (all).
+func splitList(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// certInfo is the part of GET /certinfo rtconform reads.
+type certInfo struct {
+	SHA256       string `json:"sha256"`
+	WebTransport string `json:"webtransport"`
+	QUIC         string `json:"quic"`
+}
+
+// endpoints derives the endpoints from the flags and, for what they leave
+// out, the server's /certinfo.
+func endpoints(ctx context.Context, o *options, stderr io.Writer) (conformance.Endpoints, error) {
+	ep := conformance.Endpoints{WebSocket: o.ws, LongPoll: o.lp, WebTransport: o.wt,
+		PinSHA256: o.certSHA256, InsecureSkipVerify: o.insecure}
+	if o.quic != "" {
+		ep.QUIC = o.quic
+		if !strings.Contains(o.quic, "://") {
+			ep.QUIC = "quic://" + o.quic
+		}
+	}
+	if o.server == "" {
+		return ep, nil
+	}
+	u, err := url.Parse(o.server)
+	if err != nil || u.Host == "" {
+		return ep, fmt.Errorf("--server %q is not a URL like http://127.0.0.1:8080", o.server)
+	}
+	var httpBase, wsBase string
+	switch u.Scheme {
+	case "http", "ws":
+		httpBase, wsBase = "http://"+u.Host, "ws://"+u.Host
+	case "https", "wss":
+		httpBase, wsBase = "https://"+u.Host, "wss://"+u.Host
+	default:
+		return ep, fmt.Errorf("--server %q: scheme must be http, https, ws or wss", o.server)
+	}
+	if ep.WebSocket == "" {
+		ep.WebSocket = wsBase + "/ws"
+	}
+	if ep.LongPoll == "" {
+		ep.LongPoll = httpBase + "/lp/"
+	}
+	if ep.QUIC != "" && ep.WebTransport != "" && (ep.PinSHA256 != "" || o.insecure) {
+		return ep, nil
+	}
+	ci, err := fetchCertInfo(ctx, httpBase+"/certinfo")
+	if err != nil {
+		fmt.Fprintf(stderr, "rtconform: %v: QUIC and WebTransport only from flags\n", err)
+		return ep, nil
+	}
+	if ep.QUIC == "" {
+		ep.QUIC = ci.QUIC
+	}
+	if ep.WebTransport == "" {
+		ep.WebTransport = ci.WebTransport
+	}
+	if ep.PinSHA256 == "" {
+		ep.PinSHA256 = ci.SHA256
+	}
+	return ep, nil
+}
+
+func fetchCertInfo(ctx context.Context, u string) (*certInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	var ci certInfo
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&ci); err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	return &ci, nil
+}
