@@ -48,8 +48,9 @@ type Client struct {
 	closed   bool                // Close was called; guarded by mu
 	resumed  bool                // a session was (re)opened on conn; guarded by mu
 
-	draining atomic.Bool  // Close began: no more pushes for the Handler
-	lastRecv atomic.Int64 // unix ns of the last frame received
+	draining atomic.Bool                                                     // Close began: no more pushes for the Handler
+	lastRecv atomic.Int64                                                    // unix ns of the last frame received
+	dial     func(context.Context, string, *wire.Options) (wire.Conn, error) // wire.Dial; tests wrap it
 	stats    struct{ connects, duplicates, slowHandler, dialErrors atomic.Uint64 }
 }
 
@@ -89,6 +90,10 @@ func New(cfg Config) (*Client, error) {
 		seen:     newIDSet(cfg.DedupeSize),
 		sessions: make(map[string]*Session),
 		pending:  make(map[int64]*call),
+		dial:     wire.Dial,
+	}
+	if cfg.dial != nil {
+		c.dial = cfg.dial
 	}
 	c.events.init()
 	go c.events.run()
@@ -176,7 +181,7 @@ func (c *Client) run() {
 			return
 		}
 		dctx, cancel := context.WithTimeout(c.ctx, c.cfg.DialTimeout)
-		conn, err := wire.Dial(dctx, c.cfg.URL, c.cfg.Transport)
+		conn, err := c.dial(dctx, c.cfg.URL, c.cfg.Transport)
 		cancel()
 		if err == nil {
 			if c.serve(conn) {

@@ -14,11 +14,22 @@ import (
 
 var bg = context.Background()
 
-// scenario is a test that runs against any transport: url and opts reach
-// a fresh hub.
+// scenario is a test that runs against any transport: env reaches a fresh
+// hub.
 type scenario struct {
 	name string
-	run  func(t *testing.T, url string, opts *wire.Options)
+	run  func(t *testing.T, e env)
+}
+
+// env says how a scenario's clients reach the server.
+type env struct {
+	url  string
+	opts *wire.Options
+	dial func(context.Context, string, *wire.Options) (wire.Conn, error) // nil: wire.Dial
+}
+
+func (e env) client(t *testing.T) (*Client, *recorder) {
+	return newClient(t, e.url, e.opts, func(c *Config) { c.dial = e.dial })
 }
 
 var scenarios = []scenario{
@@ -34,19 +45,19 @@ func TestWebSocket(t *testing.T) {
 		for _, sc := range scenarios {
 			t.Run(d.name+"/"+sc.name, func(t *testing.T) {
 				srv := serveWS(t, newHub(t, nil))
-				sc.run(t, srv.url, &wire.Options{Codec: d.codec})
+				sc.run(t, env{url: srv.url, opts: &wire.Options{Codec: d.codec}})
 			})
 		}
 	}
 }
 
-func testOpenWatchPresence(t *testing.T, url string, opts *wire.Options) {
-	ca, ra := newClient(t, url, opts)
+func testOpenWatchPresence(t *testing.T, e env) {
+	ca, ra := e.client(t)
 	alice := open(t, ca, "alice", "bob")
 	if got := alice.Online(); len(got) != 0 {
 		t.Fatalf("online before bob opened: %v", got)
 	}
-	cb, _ := newClient(t, url, opts)
+	cb, _ := e.client(t)
 	bob := open(t, cb, "bob")
 	ra.wait(t, "online", func(e ev) bool { return e.peer == "alice" && slices.Equal(e.peers, []string{"bob"}) })
 	if got := alice.Online(); !slices.Equal(got, []string{"bob"}) {
@@ -60,7 +71,7 @@ func testOpenWatchPresence(t *testing.T, url string, opts *wire.Options) {
 	if on, err := alice.Watch(bg, "carol"); err != nil || len(on) != 0 {
 		t.Fatalf("watch carol = %v, %v", on, err)
 	}
-	cc, _ := newClient(t, url, opts)
+	cc, _ := e.client(t)
 	open(t, cc, "carol")
 	ra.wait(t, "online", func(e ev) bool { return slices.Equal(e.peers, []string{"carol"}) })
 	if err := alice.Unwatch(bg, "carol"); err != nil {
@@ -81,19 +92,19 @@ func testOpenWatchPresence(t *testing.T, url string, opts *wire.Options) {
 	ra.wait(t, "online", func(e ev) bool { return slices.Equal(e.peers, []string{"bob"}) })
 }
 
-func testSendReceiveAck(t *testing.T, url string, opts *wire.Options) {
-	ca, ra := newClient(t, url, opts)
+func testSendReceiveAck(t *testing.T, e env) {
+	ca, ra := e.client(t)
 	alice := open(t, ca, "alice", "bob")
-	cb, rb := newClient(t, url, opts)
+	cb, rb := e.client(t)
 	open(t, cb, "bob", "alice")
 
 	sent, err := alice.Send(bg, []string{"bob"}, "hi bob", SendOptions{})
 	if err != nil || sent.ID == "" || sent.Time.IsZero() {
 		t.Fatalf("send = %+v, %v", sent, err)
 	}
-	e := ra.wait(t, "sent", nil)
-	if e.sent.ID != sent.ID || e.sent.Text != "hi bob" {
-		t.Fatalf("OnSent %+v, want id %s", e.sent, sent.ID)
+	x := ra.wait(t, "sent", nil)
+	if x.sent.ID != sent.ID || x.sent.Text != "hi bob" {
+		t.Fatalf("OnSent %+v, want id %s", x.sent, sent.ID)
 	}
 	m := rb.wait(t, "message", nil).m
 	if m.ID != sent.ID || m.From != "alice" || m.To != "bob" || m.Text != "hi bob" || m.Offline || m.Transient {
@@ -107,7 +118,7 @@ func testSendReceiveAck(t *testing.T, url string, opts *wire.Options) {
 	cb.Close()
 	// The server read everything bob sent (his ack) once it saw him go.
 	ra.wait(t, "offline", nil)
-	cb2, rb2 := newClient(t, url, opts)
+	cb2, rb2 := e.client(t)
 	open(t, cb2, "bob", "alice")
 	if _, err := alice.Send(bg, []string{"bob"}, "second", SendOptions{}); err != nil {
 		t.Fatal(err)
@@ -124,7 +135,7 @@ func testSendReceiveAck(t *testing.T, url string, opts *wire.Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cb3, rb3 := newClient(t, url, opts)
+	cb3, rb3 := e.client(t)
 	open(t, cb3, "bob")
 	m = rb3.wait(t, "message", nil).m
 	if m.ID != sent.ID || !m.Offline {
@@ -132,10 +143,10 @@ func testSendReceiveAck(t *testing.T, url string, opts *wire.Options) {
 	}
 }
 
-func testTransientAndReceipt(t *testing.T, url string, opts *wire.Options) {
-	ca, ra := newClient(t, url, opts)
+func testTransientAndReceipt(t *testing.T, e env) {
+	ca, ra := e.client(t)
 	alice := open(t, ca, "alice", "bob")
-	cb, rb := newClient(t, url, opts)
+	cb, rb := e.client(t)
 	open(t, cb, "bob", "alice")
 
 	if s, err := alice.Send(bg, []string{"bob"}, "typing", SendOptions{Transient: true}); err != nil || s.ID != "" {
@@ -155,29 +166,29 @@ func testTransientAndReceipt(t *testing.T, url string, opts *wire.Options) {
 	}
 }
 
-func testGroups(t *testing.T, url string, opts *wire.Options) {
-	ca, ra := newClient(t, url, opts)
+func testGroups(t *testing.T, e env) {
+	ca, ra := e.client(t)
 	alice := open(t, ca, "alice")
-	cb, rb := newClient(t, url, opts)
+	cb, rb := e.client(t)
 	bob := open(t, cb, "bob")
-	cc, rc := newClient(t, url, opts)
+	cc, rc := e.client(t)
 	carol := open(t, cc, "carol")
 
 	room, err := alice.CreateGroup(bg)
 	if err != nil || room == "" {
 		t.Fatalf("create = %q, %v", room, err)
 	}
-	e := ra.wait(t, "group", func(e ev) bool { return e.g.Kind == GroupJoined })
-	if e.g.RoomID != room || e.g.By != "alice" {
-		t.Fatalf("joined event %+v", e.g)
+	x := ra.wait(t, "group", func(e ev) bool { return e.g.Kind == GroupJoined })
+	if x.g.RoomID != room || x.g.By != "alice" {
+		t.Fatalf("joined event %+v", x.g)
 	}
 	added, err := alice.InviteToGroup(bg, room, "bob")
 	if err != nil || !slices.Equal(added, []string{"bob"}) {
 		t.Fatalf("invite = %v, %v", added, err)
 	}
-	e = rb.wait(t, "group", func(e ev) bool { return e.g.Kind == GroupJoined })
-	if e.g.RoomID != room || e.g.By != "alice" {
-		t.Fatalf("bob joined event %+v", e.g)
+	x = rb.wait(t, "group", func(e ev) bool { return e.g.Kind == GroupJoined })
+	if x.g.RoomID != room || x.g.By != "alice" {
+		t.Fatalf("bob joined event %+v", x.g)
 	}
 	if err := carol.JoinGroup(bg, room); err != nil {
 		t.Fatalf("carol join: %v", err)
@@ -201,9 +212,9 @@ func testGroups(t *testing.T, url string, opts *wire.Options) {
 	if err != nil || !slices.Equal(kicked, []string{"carol"}) {
 		t.Fatalf("kick = %v, %v", kicked, err)
 	}
-	e = rc.wait(t, "group", func(e ev) bool { return e.g.Kind == GroupLeft })
-	if e.g.By != "alice" {
-		t.Fatalf("carol left event %+v", e.g)
+	x = rc.wait(t, "group", func(e ev) bool { return e.g.Kind == GroupLeft })
+	if x.g.By != "alice" {
+		t.Fatalf("carol left event %+v", x.g)
 	}
 	if err := bob.LeaveGroup(bg, room); err != nil {
 		t.Fatalf("leave: %v", err)
@@ -220,8 +231,8 @@ func testGroups(t *testing.T, url string, opts *wire.Options) {
 	rb.wait(t, "group", func(e ev) bool { return e.g.Kind == GroupRejected })
 }
 
-func testSeveralPeers(t *testing.T, url string, opts *wire.Options) {
-	c, r := newClient(t, url, opts)
+func testSeveralPeers(t *testing.T, e env) {
+	c, r := e.client(t)
 	alice := open(t, c, "alice", "bob")
 	bob := open(t, c, "bob", "alice")
 	if _, err := c.Open(bg, "bob"); !errors.Is(err, ErrSessionExists) {
@@ -231,15 +242,15 @@ func testSeveralPeers(t *testing.T, url string, opts *wire.Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := r.wait(t, "message", nil)
-	if e.peer != "bob" || e.m.ID != sent.ID {
-		t.Fatalf("message for %s: %+v", e.peer, e.m)
+	x := r.wait(t, "message", nil)
+	if x.peer != "bob" || x.m.ID != sent.ID {
+		t.Fatalf("message for %s: %+v", x.peer, x.m)
 	}
 	if _, err := bob.Send(bg, []string{"alice"}, "back", SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if e := r.wait(t, "message", nil); e.peer != "alice" || e.m.Text != "back" {
-		t.Fatalf("message for %s: %+v", e.peer, e.m)
+	if x := r.wait(t, "message", nil); x.peer != "alice" || x.m.Text != "back" {
+		t.Fatalf("message for %s: %+v", x.peer, x.m)
 	}
 }
 

@@ -60,6 +60,8 @@ type Config struct {
 	// them, so the server redelivers them after the reconnection) and
 	// counts it in Stats.SlowHandler. Zero means 10000.
 	MaxQueuedEvents int
+
+	dial func(context.Context, string, *wire.Options) (wire.Conn, error) // nil: wire.Dial (tests wrap it)
 }
 
 // Backoff is the exponential reconnection backoff with jitter: attempt n

@@ -58,7 +58,7 @@ func TestQUICAndWebTransport(t *testing.T) {
 			t.Run(tr.name+"/"+sc.name, func(t *testing.T) {
 				addr := serveQUIC(t, newHub(t, nil))
 				opts := &wire.Options{PinSHA256: devCerts().Current().Hex()}
-				sc.run(t, fmt.Sprintf(tr.url, addr), opts)
+				sc.run(t, env{url: fmt.Sprintf(tr.url, addr), opts: opts})
 			})
 		}
 	}
