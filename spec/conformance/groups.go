@@ -149,8 +149,7 @@ func groupSend(t *T) {
 	if f.RoomID != room || f.ID != ack.UID || !f.Offline {
 		t.Fatalf("carol: got %s, want the group message from the inbox (roomId %s, id %s, offline:true)", Show(f), room, ack.UID)
 	}
-	c2.Send(&protocol.Command{Kind: protocol.KindAck, PeerID: carol, IDs: []string{f.ID}, HasIDs: true})
-	c2.Barrier("ack handled")
+	sendAck(c2, &protocol.Command{Kind: protocol.KindAck, PeerID: carol, IDs: []string{f.ID}, HasIDs: true})
 	b.Barrier("one copy per session")
 }
 

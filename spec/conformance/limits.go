@@ -28,29 +28,20 @@ func text(n int) string {
 
 // msg5120: a message of exactly 5120 bytes is acked and delivered intact.
 func msg5120(t *T) {
-	alice, bob := t.Peer("alice"), t.Peer("bob")
-	b := t.Dial("bob")
-	b.Open(bob)
-	a := t.Dial("alice")
-	a.Open(alice, bob)
+	alice, bob, a, b := pair(t)
 	m := text(protocol.MaxMessageBytes)
 	if len(m) != 5120 {
 		t.Fatalf("test bug: message of %d bytes", len(m))
 	}
 	ack := a.Direct(alice, m, bob)
 	f := b.ExpectDirect(bob, alice, m)
-	b.Send(&protocol.Command{Kind: protocol.KindAck, PeerID: bob, IDs: []string{f.ID, ack.UID}, HasIDs: true})
-	b.Barrier("ack handled")
+	sendAck(b, &protocol.Command{Kind: protocol.KindAck, PeerID: bob, IDs: []string{f.ID, ack.UID}, HasIDs: true})
 }
 
 // msg5121: one byte more is refused (legacy: close 4109; modern: error
 // 4109) and nothing is delivered.
 func msg5121(t *T) {
-	alice, bob := t.Peer("alice"), t.Peer("bob")
-	b := t.Dial("bob")
-	b.Open(bob)
-	a := t.Dial("alice")
-	a.Open(alice, bob)
+	alice, bob, a, b := pair(t)
 	i := a.I()
 	a.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: alice, Msg: text(protocol.MaxMessageBytes) + "x",
 		ToPeerIDs: []string{bob}, I: i})

@@ -14,14 +14,27 @@ var messageID = regexp.MustCompile(`^[0-9A-Za-z]{14}$`)
 // clockSlack is how far the server's clock may be from ours.
 const clockSlack = 5 * time.Minute
 
+// pair opens bob, then alice watching bob, each on its own connection.
+func pair(t *T) (alice, bob string, a, b *Client) {
+	alice, bob = t.Peer("alice"), t.Peer("bob")
+	b = t.Dial("bob")
+	b.Open(bob)
+	a = t.Dial("alice")
+	a.Open(alice, bob)
+	return alice, bob, a, b
+}
+
+// sendAck sends a client ack (which has no reply) and waits until the
+// server handled it.
+func sendAck(c *Client, ack *protocol.Command) {
+	c.Send(ack)
+	c.Barrier("ack handled")
+}
+
 // directAck: a persistent direct is acked with the client's id, a fresh
 // uid and the server time, and delivered with that id and time.
 func directAck(t *T) {
-	alice, bob := t.Peer("alice"), t.Peer("bob")
-	b := t.Dial("bob")
-	b.Open(bob)
-	a := t.Dial("alice")
-	a.Open(alice, bob)
+	alice, bob, a, b := pair(t)
 	i := a.I()
 	a.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: alice, Msg: "hello", ToPeerIDs: []string{bob},
 		ID: "client-1", I: i})
@@ -104,12 +117,10 @@ func inboxAckIDs(t *T) {
 	b := expectInbox(t, "bob-1", bob, alice, uids, msgs)
 	b.Close() // without acking
 	b = expectInbox(t, "bob-2", bob, alice, uids, msgs)
-	b.Send(&protocol.Command{Kind: protocol.KindAck, PeerID: bob, IDs: []string{uids[0]}, HasIDs: true})
-	b.Barrier("ack handled")
+	sendAck(b, &protocol.Command{Kind: protocol.KindAck, PeerID: bob, IDs: []string{uids[0]}, HasIDs: true})
 	b.Close()
 	b = expectInbox(t, "bob-3", bob, alice, uids[1:], msgs[1:])
-	b.Send(&protocol.Command{Kind: protocol.KindAck, PeerID: bob, IDs: []string{uids[1]}, HasIDs: true})
-	b.Barrier("ack handled")
+	sendAck(b, &protocol.Command{Kind: protocol.KindAck, PeerID: bob, IDs: []string{uids[1]}, HasIDs: true})
 	b.Close()
 	expectInbox(t, "bob-4", bob, alice, nil, nil)
 }
@@ -120,8 +131,7 @@ func inboxAckCumulative(t *T) {
 	alice, bob := t.Peer("alice"), t.Peer("bob")
 	uids, msgs := sendOffline(t, alice, bob, 3)
 	b := expectInbox(t, "bob-1", bob, alice, uids, msgs)
-	b.Send(&protocol.Command{Kind: protocol.KindAck, PeerID: bob, ID: uids[1]})
-	b.Barrier("ack handled")
+	sendAck(b, &protocol.Command{Kind: protocol.KindAck, PeerID: bob, ID: uids[1]})
 	b.Close()
 	expectInbox(t, "bob-2", bob, alice, uids[2:], msgs[2:])
 }
@@ -136,8 +146,7 @@ func inboxAckBare(t *T) {
 	b.Barrier("ack handled")
 	b.Close()
 	b = expectInbox(t, "bob-2", bob, alice, uids, msgs)
-	b.Send(&protocol.Command{Kind: protocol.KindAck, PeerID: bob})
-	b.Barrier("ack handled")
+	sendAck(b, &protocol.Command{Kind: protocol.KindAck, PeerID: bob})
 	b.Close()
 	expectInbox(t, "bob-3", bob, alice, nil, nil)
 }
@@ -145,17 +154,12 @@ func inboxAckBare(t *T) {
 // inboxLiveUnacked: a message delivered live and never acknowledged comes
 // back at the next open with offline:true.
 func inboxLiveUnacked(t *T) {
-	alice, bob := t.Peer("alice"), t.Peer("bob")
-	b := t.Dial("bob-1")
-	b.Open(bob)
-	a := t.Dial("alice")
-	a.Open(alice, bob)
+	alice, bob, a, b := pair(t)
 	ack := a.Direct(alice, "live", bob)
 	b.ExpectDirect(bob, alice, "live")
 	b.Close()
 	b = expectInbox(t, "bob-2", bob, alice, []string{ack.UID}, []string{"live"})
-	b.Send(&protocol.Command{Kind: protocol.KindAck, PeerID: bob, IDs: []string{ack.UID}, HasIDs: true})
-	b.Barrier("ack handled")
+	sendAck(b, &protocol.Command{Kind: protocol.KindAck, PeerID: bob, IDs: []string{ack.UID}, HasIDs: true})
 	b.Close()
 	expectInbox(t, "bob-3", bob, alice, nil, nil)
 }
@@ -163,11 +167,7 @@ func inboxLiveUnacked(t *T) {
 // transient: a transient message is delivered live with transient:true,
 // gets no ack, and is never stored.
 func transient(t *T) {
-	alice, bob := t.Peer("alice"), t.Peer("bob")
-	b := t.Dial("bob")
-	b.Open(bob)
-	a := t.Dial("alice")
-	a.Open(alice, bob)
+	alice, bob, a, b := pair(t)
 	i := a.I()
 	a.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: alice, Msg: "typing", ToPeerIDs: []string{bob}, Transient: true, I: i})
 	f := b.ExpectDirect(bob, alice, "typing")
