@@ -1,0 +1,286 @@
+// Command rtbench is the load generator for rtgate: it opens many
+// connections over one transport (WebSocket v1 JSON, modern JSON or
+// msgpack, raw QUIC, WebTransport), drives a workload at a fixed open-loop
+// rate and reports delivered msgs/s, one-way latency percentiles, losses,
+// errors and the server's CPU and memory.
+//
+// Workloads:
+//
+//	direct  N sender/receiver pairs; each sender watches its receiver and
+//	        sends direct messages of S bytes; the total rate R is spread
+//	        over the senders. --persistent: the server acks each message
+//	        and receivers ack each delivery.
+//	fanout  one group of M members, K of which send to the group.
+//	idle    C connections, each with an open session watching two peers;
+//	        reports the server's RSS, Go heap and goroutines per connection.
+//
+// --find-max steps the rate up until p99 > --max-p99 or anything is lost.
+// --relay runs the workload against the bare relay (package relay, spawned
+// as `rtbench relay`), --compare against rtgate then the relay, with
+// ratios. --spawn-server PATH starts rtgate (or `self`: rtbench's in-process
+// profiling harness, `rtbench serve`) with a temporary data directory,
+// pinned to one CPU with taskset and GOMAXPROCS=1, and pins rtbench to
+// the other CPU (--pin). Only loopback targets are accepted.
+//
+// Every loop is bounded in count and time: connections by flag limits,
+// phases by --warmup + --duration + --drain, find-max by --max-steps.
+//
+// Concurrency: one receive goroutine per connection (owned by the bench,
+// which closes every connection and waits for them), --workers sending
+// goroutines per phase (waited for by the phase).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	var err error
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "relay":
+		err = relayMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	case len(os.Args) > 1 && os.Args[1] == "serve":
+		err = serveMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	default:
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "rtbench:", err)
+		os.Exit(1)
+	}
+}
+
+// strList is a repeatable string flag.
+type strList []string
+
+func (s *strList) String() string     { return strings.Join(*s, " ") }
+func (s *strList) Set(v string) error { *s = append(*s, v); return nil }
+
+// cli is everything run reads from flags.
+type cli struct {
+	o          Options
+	addr, quic string
+	serverPID  int
+	metrics    string
+	relay      bool
+	compare    bool
+	spawn      string
+	serverArgs strList
+	pin        bool
+	srvCPUs    string
+	cliCPUs    string
+	cpuProfile string
+	jsonOut    bool
+	quiet      bool
+}
+
+func parse(args []string, stderr io.Writer) (*cli, error) {
+	c := &cli{}
+	o := &c.o
+	fs := flag.NewFlagSet("rtbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.Workload, "workload", wDirect, "direct, fanout or idle")
+	fs.StringVar(&o.Transport, "transport", tWSLegacy, "ws-legacy, ws-json, ws-msgpack, quic or webtransport")
+	fs.IntVar(&o.Pairs, "pairs", 1000, "direct: sender/receiver pairs (2 connections each)")
+	fs.IntVar(&o.Members, "members", 100, "fanout: group members")
+	fs.IntVar(&o.Senders, "senders", 10, "fanout: members that send")
+	fs.IntVar(&o.Conns, "conns", 1000, "idle: connections")
+	fs.IntVar(&o.Size, "size", 100, "message text `bytes` (≤ 5120; at least 25)")
+	fs.Float64Var(&o.Rate, "rate", 0, "offered messages/s, all senders together (default 10000; fanout 100); find-max starts here")
+	fs.BoolVar(&o.Persistent, "persistent", false, "persistent messages (server acks, receivers ack)")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured window")
+	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "sending before the window, not measured")
+	fs.DurationVar(&o.Drain, "drain", 3*time.Second, "wait at most this long for messages in flight after the window")
+	fs.DurationVar(&o.Settle, "settle", 3*time.Second, "idle: wait before reading the server's memory")
+	fs.IntVar(&o.Workers, "workers", 16, "sending goroutines")
+	fs.IntVar(&o.Dial, "dial", 0, "connections set up in parallel (default 32; 8 for QUIC/WebTransport)")
+	fs.StringVar(&o.AppID, "app", "rtbench", "appId (the server must be in dev mode or define it without signatures)")
+	fs.BoolVar(&o.FindMax, "find-max", false, "step the rate up until p99 > --max-p99 or a loss; report the highest passing rate")
+	fs.DurationVar(&o.MaxP99, "max-p99", 50*time.Millisecond, "find-max: p99 limit")
+	fs.Float64Var(&o.StepFactor, "step-factor", 1.5, "find-max: rate multiplier per step")
+	fs.IntVar(&o.MaxSteps, "max-steps", 12, "find-max: at most this many steps")
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "rtgate HTTP/WebSocket `HOST:PORT` (loopback)")
+	fs.StringVar(&c.quic, "quic", "127.0.0.1:4433", "rtgate QUIC/WebTransport UDP `HOST:PORT` (loopback)")
+	fs.IntVar(&c.serverPID, "server-pid", 0, "rtgate's pid, for RSS and CPU from /proc")
+	fs.StringVar(&c.metrics, "metrics", "", "rtgate's Prometheus `URL` (default http://ADDR/metrics)")
+	fs.BoolVar(&c.relay, "relay", false, "run against the bare relay only")
+	fs.BoolVar(&c.compare, "compare", false, "run against rtgate, then against the relay; print ratios")
+	fs.StringVar(&c.spawn, "spawn-server", "", "start rtgate from `PATH` (or `self`: rtbench's in-process harness) with a temp data dir")
+	fs.Var(&c.serverArgs, "server-arg", "extra argument for the spawned server (repeatable)")
+	fs.BoolVar(&c.pin, "pin", true, "when spawning on ≥ 2 CPUs: server (and relay) on --server-cpus with GOMAXPROCS=1, rtbench on --client-cpus")
+	fs.StringVar(&c.srvCPUs, "server-cpus", "0", "taskset CPU list of spawned servers")
+	fs.StringVar(&c.cliCPUs, "client-cpus", "1", "taskset CPU list of rtbench itself")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "with --spawn-server self: the harness writes its CPU profile to `FILE`")
+	fs.BoolVar(&c.jsonOut, "json", false, "print the report as JSON on stdout")
+	fs.BoolVar(&c.quiet, "quiet", false, "no progress line on stderr")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	o.defaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	if c.spawn == "" && !c.relay {
+		if err := checkLoopback(c.addr); err != nil {
+			return nil, err
+		}
+		if err := checkLoopback(c.quic); err != nil {
+			return nil, err
+		}
+	}
+	if c.metrics == "" {
+		c.metrics = "http://" + c.addr + "/metrics"
+	}
+	if !c.quiet {
+		o.Progress = stderr
+	}
+	return c, nil
+}
+
+// Report is the whole output.
+type Report struct {
+	Machine Machine            `json:"machine"`
+	Args    []string           `json:"args"`
+	Results []*Result          `json:"results"`
+	Ratios  map[string]float64 `json:"ratios_to_relay,omitempty"`
+	Notes   []string           `json:"notes,omitempty"`
+}
+
+// Machine describes where the numbers were taken.
+type Machine struct {
+	CPUs        int    `json:"cpus"`
+	LoadAvg     string `json:"loadavg_start"`
+	LoadAvgEnd  string `json:"loadavg_end"`
+	Go          string `json:"go"`
+	Pinned      bool   `json:"pinned"`
+	ClientProcs int    `json:"client_gomaxprocs"`
+}
+
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return ""
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parse(args, stderr)
+	if err != nil {
+		return err
+	}
+	rep := &Report{Args: args, Machine: Machine{CPUs: runtime.NumCPU(), LoadAvg: loadAvg(), Go: runtime.Version()}}
+	spawning := c.spawn != "" || c.relay || c.compare
+	if c.pin && spawning && runtime.NumCPU() >= 2 {
+		if err := pinSelf(c.cliCPUs); err != nil {
+			fmt.Fprintln(stderr, "rtbench:", err, "(running unpinned)")
+		} else {
+			runtime.GOMAXPROCS(strings.Count(c.cliCPUs, ",") + 1)
+			rep.Machine.Pinned = true
+		}
+	}
+	if !rep.Machine.Pinned {
+		c.srvCPUs = ""
+	}
+	rep.Machine.ClientProcs = runtime.GOMAXPROCS(0)
+
+	type runSpec struct {
+		name  string
+		start func() (*target, error)
+	}
+	var runs []runSpec
+	procs := 0
+	if rep.Machine.Pinned {
+		procs = 1
+	}
+	if !c.relay {
+		runs = append(runs, runSpec{"rtgate", func() (*target, error) {
+			if c.spawn == "" {
+				return &target{name: "rtgate", httpAddr: c.addr, quicAddr: c.quic, pid: c.serverPID, metricsURL: c.metrics}, nil
+			}
+			spec := spawnSpec{name: "rtgate", path: c.spawn, cpus: c.srvCPUs, procs: procs, log: stderr, dataDir: true,
+				args: []string{"--listen", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--log-level", "warn"}}
+			if c.spawn == "self" {
+				exe, err := os.Executable()
+				if err != nil {
+					return nil, err
+				}
+				spec.path = exe
+				spec.args = []string{"serve", "--listen", "127.0.0.1:0", "--quic", "127.0.0.1:0"}
+				if c.cpuProfile != "" {
+					spec.args = append(spec.args, "--cpuprofile", c.cpuProfile)
+				}
+			}
+			spec.args = append(spec.args, c.serverArgs...)
+			return spawn(ctx, spec)
+		}})
+	}
+	if c.relay || c.compare {
+		runs = append(runs, runSpec{"relay", func() (*target, error) {
+			exe, err := os.Executable()
+			if err != nil {
+				return nil, err
+			}
+			t, err := spawn(ctx, spawnSpec{name: "relay", path: exe, cpus: c.srvCPUs, procs: procs, log: stderr,
+				args: []string{"relay", "--listen", "127.0.0.1:0"}})
+			if t != nil {
+				t.name = "relay"
+			}
+			return t, err
+		}})
+	}
+	var failure error
+	for _, r := range runs {
+		t, err := r.start()
+		if err != nil {
+			return err
+		}
+		o := c.o
+		if t.name == "relay" && (o.Transport == tQUIC || o.Transport == tWT) {
+			o.Transport = tWSMP
+			rep.Notes = append(rep.Notes, "the relay speaks WebSocket only: its figures for "+c.o.Transport+" are ws-msgpack")
+		}
+		res, err := measure(ctx, &o, t)
+		if t.stop != nil {
+			t.stop()
+		}
+		if res != nil {
+			rep.Results = append(rep.Results, res)
+		}
+		if err != nil {
+			failure = fmt.Errorf("%s: %w", r.name, err)
+			break
+		}
+	}
+	rep.Machine.LoadAvgEnd = loadAvg()
+	if len(rep.Results) == 2 {
+		rep.Ratios = ratios(rep.Results[0], rep.Results[1])
+	}
+	if c.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		printReport(stdout, rep)
+	}
+	return failure
+}

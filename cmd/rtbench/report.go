@@ -1,0 +1,98 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// ratios compares a (rtgate) with b (the relay): each figure of a divided
+// by the same figure of b.
+func ratios(a, b *Result) map[string]float64 {
+	r := map[string]float64{}
+	div := func(k string, x, y float64) {
+		if y != 0 {
+			r[k] = x / y
+		}
+	}
+	switch {
+	case a.Phase != nil && b.Phase != nil:
+		div("delivered_per_sec", a.Phase.DeliveredPS, b.Phase.DeliveredPS)
+		div("p50", float64(a.Phase.P50us), float64(b.Phase.P50us))
+		div("p99", float64(a.Phase.P99us), float64(b.Phase.P99us))
+		div("server_cpu_us_per_msg", a.Phase.ServerUsMsg, b.Phase.ServerUsMsg)
+		div("server_rss", float64(a.Phase.ServerRSSKB), float64(b.Phase.ServerRSSKB))
+	case a.Steps != nil && b.Steps != nil:
+		div("find_max_rate", a.MaxRate, b.MaxRate)
+	case a.Idle != nil && b.Idle != nil:
+		div("rss_per_conn", a.Idle.RSSPerConn, b.Idle.RSSPerConn)
+		div("heap_per_conn", a.Idle.HeapPerConn, b.Idle.HeapPerConn)
+	}
+	return r
+}
+
+func us(v int64) string {
+	return (time.Duration(v) * time.Microsecond).Round(10 * time.Microsecond).String()
+}
+
+func printReport(w io.Writer, rep *Report) {
+	m := rep.Machine
+	fmt.Fprintf(w, "machine: %d CPUs, load average %s (start) / %s (end), %s, pinned=%v, rtbench GOMAXPROCS=%d\n",
+		m.CPUs, m.LoadAvg, m.LoadAvgEnd, m.Go, m.Pinned, m.ClientProcs)
+	for _, n := range rep.Notes {
+		fmt.Fprintln(w, "note:", n)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	var phases, idles bool
+	for _, r := range rep.Results {
+		phases = phases || r.Phase != nil || r.Steps != nil
+		idles = idles || r.Idle != nil
+	}
+	if phases {
+		fmt.Fprintln(tw, "target\ttransport\tworkload\tsize\tpers\tconns\toffered/s\tdeliv/s\tp50\tp99\tp999\tmax\tlost\terrors\tacks-missing\tsrv CPU%\tsrv µs/msg\tsrv RSS MB\tcli CPU%\tlag p99\tlag max\tpass\t")
+		for _, r := range rep.Results {
+			rows := r.Steps
+			if r.Phase != nil {
+				rows = []PhaseResult{*r.Phase}
+			}
+			for _, p := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.0f\t%.1f\t%d\t%.0f\t%s\t%s\t%v\t\n",
+					r.Target, r.Transport, r.Workload, r.Size, r.Persistent, r.Conns, p.Rate, p.DeliveredPS,
+					us(p.P50us), us(p.P99us), us(p.P999us), us(p.MaxUs), p.Lost, p.Errors, p.AcksMissing,
+					p.ServerCPU, p.ServerUsMsg, p.ServerRSSKB>>10, p.ClientCPU, us(p.LagP99us), us(p.MaxLagUs), p.Pass)
+			}
+		}
+		tw.Flush()
+		for _, r := range rep.Results {
+			if r.Steps != nil {
+				fmt.Fprintf(w, "%s %s: highest passing rate %.0f msgs/s (p99 ≤ limit, no loss, no error)\n", r.Target, r.Transport, r.MaxRate)
+			}
+		}
+	}
+	if idles {
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "target\ttransport\tconns\tRSS before MB\tRSS after MB\tRSS/conn KiB\theap/conn KiB\tstack/conn KiB\tgoroutines/conn\t")
+		for _, r := range rep.Results {
+			if i := r.Idle; i != nil {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.2f\t\n", r.Target, r.Transport, i.Conns,
+					i.RSSBefore>>10, i.RSSAfter>>10, i.RSSPerConn/1024, i.HeapPerConn/1024, i.StackPerConn/1024, i.GoroutPerConn)
+			}
+		}
+		tw.Flush()
+	}
+	for _, r := range rep.Results {
+		if r.Phase != nil && r.Phase.LastError != "" {
+			fmt.Fprintf(w, "%s last error: %s\n", r.Target, r.Phase.LastError)
+		}
+	}
+	if len(rep.Ratios) > 0 {
+		fmt.Fprint(w, "ratio rtgate/relay:")
+		for _, k := range []string{"delivered_per_sec", "p50", "p99", "server_cpu_us_per_msg", "server_rss", "find_max_rate", "rss_per_conn", "heap_per_conn"} {
+			if v, ok := rep.Ratios[k]; ok {
+				fmt.Fprintf(w, " %s=%.2f", k, v)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+}

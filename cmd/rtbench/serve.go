@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rtgate/rtgate/cmd/rtbench/relay"
+	"github.com/rtgate/rtgate/core"
+	"github.com/rtgate/rtgate/internal/devcert"
+	"github.com/rtgate/rtgate/storage/badger"
+	quictransport "github.com/rtgate/rtgate/transports/quic"
+	"github.com/rtgate/rtgate/transports/webtransport"
+	"github.com/rtgate/rtgate/transports/ws"
+)
+
+// serveMain is `rtbench serve`: the profiling harness. It wires the same
+// parts as cmd/rtgate's hot path (Badger store, core hub, WebSocket,
+// raw QUIC and WebTransport, /metrics with the Go and process collectors)
+// in this process, optionally under a CPU profile and with
+// net/http/pprof-style heap snapshots on exit, and prints its addresses in
+// rtgate's format so rtbench --spawn-server self can drive it. It serves
+// until ctx is done (SIGINT/SIGTERM).
+func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rtbench serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:0", "HTTP/WebSocket `HOST:PORT` (loopback only)")
+	quicAddr := fs.String("quic", "127.0.0.1:0", "UDP `HOST:PORT` for QUIC and WebTransport, or off")
+	data := fs.String("data", "", "Badger `DIR` (required)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
+	heapProfile := fs.String("memprofile", "", "write a heap profile at exit to `FILE`")
+	noSync := fs.Bool("nosync", false, "skip fsync on commit (to see what durability costs)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return errors.New("rtbench serve: --data is required")
+	}
+	if err := checkLoopback(*listen); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	store, err := badger.New(badger.Config{Dir: *data, Logger: log, NoSync: *noSync})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	hub, err := core.New(core.Config{Store: store, Logger: log})
+	if err != nil {
+		return err
+	}
+	wsh := ws.New(hub, ws.Config{Logger: log})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", wsh)
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln) // ends at srv.Close below
+
+	var qs *quictransport.Server
+	if *quicAddr != "off" {
+		if err := checkLoopback(*quicAddr); err != nil {
+			return err
+		}
+		certs, err := devcert.Dev(nil)
+		if err != nil {
+			return err
+		}
+		pc, err := net.ListenPacket("udp", *quicAddr)
+		if err != nil {
+			return err
+		}
+		defer pc.Close()
+		wt := webtransport.New(hub, webtransport.Config{Logger: log})
+		qs = quictransport.New(hub, quictransport.Config{H3: wt, Logger: log})
+		go qs.Serve(pc, certs.TLSConfig()) // ends at qs.Close below
+		fmt.Fprintf(stdout, "rtgate QUIC on %s (in-process harness)\n", pc.LocalAddr())
+	}
+	fmt.Fprintf(stdout, "rtgate listening on http://%s (rtbench serve harness)\n", ln.Addr())
+	<-ctx.Done()
+
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hub.Shutdown(sctx)
+	if qs != nil {
+		qs.Close()
+	}
+	srv.Close()
+	if *heapProfile != "" {
+		if f, err := os.Create(*heapProfile); err == nil {
+			pprof.Lookup("heap").WriteTo(f, 0)
+			f.Close()
+		}
+	}
+	return nil
+}
+
+// relayMain is `rtbench relay`: the bare relay as its own process.
+func relayMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rtbench relay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:0", "`HOST:PORT` (loopback only)")
+	fs.String("data", "", "ignored (accepted so the relay spawns like a server)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := checkLoopback(*listen); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	rl := relay.New(relay.Config{Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", relay.Metrics)
+	mux.Handle("/", rl)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln) // ends at srv.Close below
+	fmt.Fprintf(stdout, "rtbench relay listening on http://%s (ws://%s/)\n", ln.Addr(), ln.Addr())
+	<-ctx.Done()
+	srv.Close()
+	rl.Close()
+	return nil
+}
