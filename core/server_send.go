@@ -82,9 +82,9 @@ func (h *Hub) SendAs(ctx context.Context, s Send) (*storage.Message, error) {
 	return m, nil
 }
 
-// persist stores m in history and in the inboxes: of every recipient for
-// direct messages, of the offline members for group ones. Offline
-// recipients are reported to the notifier.
+// persist stores m in history and in the inbox of every recipient (group
+// members but the sender). Recipients with no open session are reported to
+// the notifier.
 func (h *Hub) persist(ctx context.Context, app *App, m *storage.Message, to []string) error {
 	var offline []string
 	for _, p := range to {
@@ -92,9 +92,17 @@ func (h *Hub) persist(ctx context.Context, app *App, m *storage.Message, to []st
 			offline = append(offline, p)
 		}
 	}
+	// Every recipient's inbox, online or not: a message delivered live stays
+	// there until acked, so a connection lost before the ack loses nothing.
+	// Group messages skip the sender (clients never ack their own).
 	inbox := to
 	if m.Room != "" {
-		inbox = offline
+		inbox = make([]string, 0, len(to))
+		for _, p := range to {
+			if p != m.From {
+				inbox = append(inbox, p)
+			}
+		}
 	}
 	if err := h.store.Persist(ctx, m, inbox); err != nil {
 		h.metrics.StoreErrors.Inc()

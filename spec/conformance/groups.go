@@ -214,3 +214,26 @@ func groupOpen(t *T) {
 	a.Expect(protocol.KindAck)
 	b.Barrier("no message after leaving an open group")
 }
+
+// groupLiveUnacked: a persistent group message delivered live to a member
+// that drops before acking comes back, with its id and offline:true, at
+// the member's next open; once acked, never again.
+func groupLiveUnacked(t *T) {
+	alice, bob := t.Peer("alice"), t.Peer("bob")
+	a, b := t.Dial("alice"), t.Dial("bob")
+	a.Open(alice)
+	b.Open(bob)
+	room := createGroup(a, alice)
+	joinGroup(b, bob, room, map[string]*Client{alice: a})
+	i := a.I()
+	a.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: alice, RoomID: room, Msg: "live to the group", I: i})
+	ack := a.ExpectI(protocol.KindAck, i)
+	if f := b.ExpectDirect(bob, alice, "live to the group"); f.ID != ack.UID || f.Offline {
+		t.Fatalf("bob: got %s, want id %s live", Show(f), ack.UID)
+	}
+	b.Close() // without acking
+	b = expectInbox(t, "bob-2", bob, alice, []string{ack.UID}, []string{"live to the group"})
+	sendAck(b, &protocol.Command{Kind: protocol.KindAck, PeerID: bob, IDs: []string{ack.UID}, HasIDs: true})
+	b.Close()
+	expectInbox(t, "bob-3", bob, alice, nil, nil)
+}

@@ -30,6 +30,7 @@ func All() []Scenario {
 		// Groups (spec/groups-signatures.md).
 		{"group-membership", groupMembership},
 		{"group-send", groupSend},
+		{"group-live-unacked", groupLiveUnacked},
 		{"group-non-member", groupNonMember},
 		{"group-open", groupOpen},
 		// Signatures (skipped without a signed app).
