@@ -48,7 +48,7 @@ func newHub(t testing.TB, apps core.Apps) *core.Hub {
 func serveWS(t testing.TB, hub *core.Hub) *testServer {
 	t.Helper()
 	s := &testServer{hub: hub, conns: make(map[net.Conn]struct{})}
-	h := ws.New(hub, ws.Config{Logger: slog.New(slog.DiscardHandler)})
+	h := ws.New(hub, ws.Config{Logger: slog.New(slog.DiscardHandler), CommandsPerSecond: -1})
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.down.Load() {
 			http.Error(w, "down for the test", http.StatusServiceUnavailable)
