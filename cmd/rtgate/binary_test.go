@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -146,5 +148,58 @@ func TestSIGTERMExitsCleanly(t *testing.T) {
 	}
 	if code := p.wait(t); code != 0 {
 		t.Fatalf("exit code %d; output:\n%s", code, p.out)
+	}
+}
+
+// TestKilledServerKeepsGroupsAndHistory: group membership and history
+// survive SIGKILL: after a restart a member receives group messages
+// without re-joining, and REST history still lists the earlier message.
+func TestKilledServerKeepsGroupsAndHistory(t *testing.T) {
+	data := t.TempDir()
+	p := startBinary(t, data)
+	alice := dial(t, "ws://"+p.addr+"/")
+	alice.open("app", "alice")
+	alice.send(map[string]any{"cmd": "room", "op": "join", "peerId": "alice", "i": 2})
+	room, _ := alice.next("room", "joined")["roomId"].(string)
+	bob := dial(t, "ws://"+p.addr+"/")
+	bob.open("app", "bob")
+	bob.send(map[string]any{"cmd": "room", "op": "join", "peerId": "bob", "roomId": room, "i": 2})
+	bob.next("room", "joined")
+	alice.send(map[string]any{"cmd": "direct", "peerId": "alice", "roomId": room, "msg": "before the crash", "i": 3})
+	before := alice.next("ack", "")
+	bob.next("direct", "") // live; bob acks (clients do) so it is not redelivered
+	bob.send(map[string]any{"cmd": "ack", "peerId": "bob", "ids": []any{before["uid"]}})
+	bob.send(map[string]any{"cmd": "session", "op": "query", "peerId": "bob", "sessionPeerIds": []string{}, "i": 3})
+	bob.next("session", "query-result") // the ack was handled
+
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.wait(t)
+	p = startBinary(t, data)
+
+	bob = dial(t, "ws://"+p.addr+"/")
+	bob.open("app", "bob") // no re-join
+	alice = dial(t, "ws://"+p.addr+"/")
+	alice.open("app", "alice")
+	alice.send(map[string]any{"cmd": "direct", "peerId": "alice", "roomId": room, "msg": "after the restart", "i": 2})
+	alice.next("ack", "")
+	if m := bob.next("direct", ""); m["msg"] != "after the restart" || m["roomId"] != room {
+		t.Fatalf("bob got %v", m)
+	}
+
+	req, _ := http.NewRequest("GET", "http://"+p.addr+"/1.1/rtm/messages/logs?convid="+room, nil)
+	req.Header.Set("X-LC-Id", "app")
+	req.Header.Set("X-LC-Key", "any,master")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var logs []map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&logs); err != nil || res.StatusCode != 200 {
+		t.Fatalf("history: %d %v", res.StatusCode, err)
+	}
+	if len(logs) != 2 || logs[0]["data"] != "after the restart" || logs[1]["data"] != "before the crash" ||
+		logs[1]["msg-id"] != before["uid"] || logs[1]["is-room"] != true {
+		t.Fatalf("history %v", logs)
 	}
 }
