@@ -226,8 +226,8 @@ func (c *Client) request(ctx context.Context, s *Session, expect protocol.Kind, 
 			cl = &call{done: make(chan struct{}), sent: sent}
 		}
 		cl, err = c.start(s, cmd, expect, cl)
-		if errors.Is(err, errOffline) {
-			continue // paused between waitLive and start: wait again
+		if errors.Is(err, errOffline) || retry && errors.Is(err, ErrConnLost) {
+			continue // paused between waitLive and start, or the write failed: wait again
 		}
 		if err != nil {
 			return nil, err

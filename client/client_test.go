@@ -269,9 +269,9 @@ func TestReconnect(t *testing.T) {
 			gate := make(chan struct{})
 			var once sync.Once
 			release := func() { once.Do(func() { close(gate) }) }
-			t.Cleanup(release)
 			inHandler := make(chan string, 10)
 			cb, rb := newClient(t, bs.url, opts)
+			t.Cleanup(release) // before cb.Close, which waits for the handler
 			rb.gate = func(m *Message) {
 				inHandler <- m.Text
 				if m.Text == "first" {
