@@ -126,13 +126,16 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 		return nil, err
 	}
 	s.ws = ws.New(s.hub, ws.Config{
-		MaxFrameBytes:  cfg.Limits.MaxFrameBytes,
-		QueueBytes:     cfg.Limits.QueueBytes,
-		AllowedOrigins: cfg.AllowedOrigins,
-		Logger:         log.With("component", "ws"),
+		MaxFrameBytes:     cfg.Limits.MaxFrameBytes,
+		QueueBytes:        cfg.Limits.QueueBytes,
+		AllowedOrigins:    cfg.AllowedOrigins,
+		CommandsPerSecond: cfg.Limits.CommandsPerSecond,
+		Burst:             cfg.Limits.Burst,
+		Logger:            log.With("component", "ws"),
 	})
 	s.longpoll = longpoll.New(s.hub, longpoll.Config{
 		MaxFrameBytes:  cfg.Limits.MaxFrameBytes,
+		BufferBytes:    cfg.Limits.QueueBytes,
 		AllowedOrigins: cfg.AllowedOrigins,
 		Logger:         log.With("component", "longpoll"),
 	})
@@ -187,8 +190,13 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 	s.registry.MustRegister(s.flash.Collectors()...)
 	if cfg.QUICEnabled() {
 		s.wt = webtransport.New(s.hub, webtransport.Config{AllowedOrigins: cfg.AllowedOrigins,
+			MaxFrameBytes: cfg.Limits.MaxFrameBytes, QueueBytes: cfg.Limits.QueueBytes,
+			CommandsPerSecond: cfg.Limits.CommandsPerSecond, Burst: cfg.Limits.Burst,
 			Logger: log.With("component", "webtransport")})
-		s.quic = quictransport.New(s.hub, quictransport.Config{H3: s.wt, Logger: log.With("component", "quic")})
+		s.quic = quictransport.New(s.hub, quictransport.Config{H3: s.wt,
+			MaxFrameBytes: cfg.Limits.MaxFrameBytes, QueueBytes: cfg.Limits.QueueBytes,
+			CommandsPerSecond: cfg.Limits.CommandsPerSecond, Burst: cfg.Limits.Burst,
+			Logger: log.With("component", "quic")})
 		s.registry.MustRegister(s.quic.Collectors()...)
 		s.registry.MustRegister(s.wt.Collectors()...)
 	}

@@ -85,12 +85,17 @@ type Flash struct {
 // Limits are the tunable bounds. Zero means the component's own default
 // (given in parentheses).
 type Limits struct {
-	MaxFrameBytes int      `json:"maxFrameBytes,omitempty"` // one inbound frame (64 KiB)
-	QueueBytes    int      `json:"queueBytes,omitempty"`    // outbound queue per connection (transport default)
-	InboxSize     int      `json:"inboxSize,omitempty"`     // offline messages kept per peer (50)
-	InboxTTL      Duration `json:"inboxTTL,omitempty"`      // how long they are kept (168h)
-	LoginTimeout  Duration `json:"loginTimeout,omitempty"`  // connect to session open (60s)
-	ReadTimeout   Duration `json:"readTimeout,omitempty"`   // silence before close 4107 (360s)
+	MaxFrameBytes int `json:"maxFrameBytes,omitempty"` // one inbound frame (64 KiB)
+	QueueBytes    int `json:"queueBytes,omitempty"`    // outbound queue per connection (transport default)
+	InboxSize     int `json:"inboxSize,omitempty"`     // offline messages kept per peer (50)
+	// CommandsPerSecond and Burst bound what one connection may send
+	// (close 1008 "flood" over it); 200/s and 400 by default, a negative
+	// rate disables the check (WebSocket, QUIC, WebTransport).
+	CommandsPerSecond float64  `json:"commandsPerSecond,omitempty"`
+	Burst             int      `json:"burst,omitempty"`
+	InboxTTL          Duration `json:"inboxTTL,omitempty"`     // how long they are kept (168h)
+	LoginTimeout      Duration `json:"loginTimeout,omitempty"` // connect to session open (60s)
+	ReadTimeout       Duration `json:"readTimeout,omitempty"`  // silence before close 4107 (360s)
 }
 
 // Config is the whole server configuration; it is also the schema of the
