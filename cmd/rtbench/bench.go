@@ -54,6 +54,7 @@ type Options struct {
 	MaxP99     time.Duration // find-max pass limit
 	StepFactor float64       // find-max rate multiplier
 	MaxSteps   int           // find-max bound
+	Retries    int           // find-max: re-runs of a failing step before it counts
 	Progress   io.Writer     // live line each second; nil for none
 }
 
@@ -128,6 +129,9 @@ func (o *Options) validate() error {
 	}
 	if o.Pairs > 20000 || o.Conns > 50000 || o.Members > 1000 {
 		return errors.New("rtbench: too many connections (pairs ≤ 20000, conns ≤ 50000, members ≤ 1000)")
+	}
+	if o.Retries > 5 || o.MaxSteps > 50 {
+		return errors.New("rtbench: --retries ≤ 5 and --max-steps ≤ 50")
 	}
 	if o.Duration > time.Hour || o.Warmup > time.Hour {
 		return errors.New("rtbench: duration and warmup are bounded by one hour")

@@ -112,6 +112,7 @@ func parse(args []string, stderr io.Writer) (*cli, error) {
 	fs.DurationVar(&o.MaxP99, "max-p99", 50*time.Millisecond, "find-max: p99 limit")
 	fs.Float64Var(&o.StepFactor, "step-factor", 1.5, "find-max: rate multiplier per step")
 	fs.IntVar(&o.MaxSteps, "max-steps", 12, "find-max: at most this many steps")
+	fs.IntVar(&o.Retries, "retries", 0, "find-max: re-run a failing step this many times before it counts as failed (noisy machines)")
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "rtgate HTTP/WebSocket `HOST:PORT` (loopback)")
 	fs.StringVar(&c.quic, "quic", "127.0.0.1:4433", "rtgate QUIC/WebTransport UDP `HOST:PORT` (loopback)")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "rtgate's pid, for RSS and CPU from /proc")

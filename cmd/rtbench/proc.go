@@ -139,3 +139,30 @@ func readMetrics(ctx context.Context, url string) (metricsSample, error) {
 	}
 	return m, sc.Err()
 }
+
+// udpRcvbufErrors is the system-wide count of UDP datagrams dropped for a
+// full receive buffer (/proc/net/snmp, Udp RcvbufErrors), or -1.
+func udpRcvbufErrors() int64 {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return -1
+	}
+	var head []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if head == nil {
+			head = f
+			continue
+		}
+		for i, h := range head {
+			if h == "RcvbufErrors" && i < len(f) {
+				v, _ := strconv.ParseInt(f[i], 10, 64)
+				return v
+			}
+		}
+	}
+	return -1
+}

@@ -50,17 +50,17 @@ func printReport(w io.Writer, rep *Report) {
 		idles = idles || r.Idle != nil
 	}
 	if phases {
-		fmt.Fprintln(tw, "target\ttransport\tworkload\tsize\tpers\tconns\toffered/s\tdeliv/s\tp50\tp99\tp999\tmax\tlost\terrors\tacks-missing\tsrv CPU%\tsrv µs/msg\tsrv RSS MB\tcli CPU%\tlag p99\tlag max\tpass\t")
+		fmt.Fprintln(tw, "target\ttransport\tworkload\tsize\tpers\tconns\toffered/s\tdeliv/s\tp50\tp99\tp999\tmax\tlost\terrors\tacks-missing\tsrv CPU%\tsrv µs/msg\tsrv RSS MB\tcli CPU%\tlag p99\tlag max\tudp drops\tpass\t")
 		for _, r := range rep.Results {
 			rows := r.Steps
 			if r.Phase != nil {
 				rows = []PhaseResult{*r.Phase}
 			}
 			for _, p := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.0f\t%.1f\t%d\t%.0f\t%s\t%s\t%v\t\n",
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.0f\t%.1f\t%d\t%.0f\t%s\t%s\t%d\t%v\t\n",
 					r.Target, r.Transport, r.Workload, r.Size, r.Persistent, r.Conns, p.Rate, p.DeliveredPS,
 					us(p.P50us), us(p.P99us), us(p.P999us), us(p.MaxUs), p.Lost, p.Errors, p.AcksMissing,
-					p.ServerCPU, p.ServerUsMsg, p.ServerRSSKB>>10, p.ClientCPU, us(p.LagP99us), us(p.MaxLagUs), p.Pass)
+					p.ServerCPU, p.ServerUsMsg, p.ServerRSSKB>>10, p.ClientCPU, us(p.LagP99us), us(p.MaxLagUs), p.UDPDrops, p.Pass)
 			}
 		}
 		tw.Flush()

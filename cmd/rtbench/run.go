@@ -29,8 +29,9 @@ type PhaseResult struct {
 	ServerCPU   float64 `json:"server_cpu_pct"` // % of one core during the window
 	ServerRSSKB int64   `json:"server_rss_kb"`  // at the end of the window
 	ServerUsMsg float64 `json:"server_cpu_us_per_msg,omitempty"`
-	ClientCPU   float64 `json:"client_cpu_pct"` // rtbench itself
-	Pass        bool    `json:"pass"`           // find-max: p99 ≤ limit, no loss, no error
+	ClientCPU   float64 `json:"client_cpu_pct"`   // rtbench itself
+	UDPDrops    int64   `json:"udp_rcvbuf_drops"` // system-wide UDP receive-buffer drops during the window
+	Pass        bool    `json:"pass"`             // find-max: p99 ≤ limit, no loss, no error
 	LastError   string  `json:"last_error,omitempty"`
 }
 
@@ -63,6 +64,7 @@ func (b *bench) runPhase(ctx context.Context, id int, rate float64) PhaseResult 
 	a0 := b.arrivals.Load()
 	srv0, srvErr := b.readServer()
 	self0, _ := readProc("self")
+	udp0 := udpRcvbufErrors()
 	tick := time.NewTicker(time.Second)
 	last, lastArr := time.Now(), a0
 	for time.Now().Before(end) && ctx.Err() == nil {
@@ -88,6 +90,9 @@ func (b *bench) runPhase(ctx context.Context, id int, rate float64) PhaseResult 
 	}
 	tick.Stop()
 	a1 := b.arrivals.Load()
+	if udp1 := udpRcvbufErrors(); udp0 >= 0 && udp1 >= 0 {
+		res.UDPDrops = udp1 - udp0
+	}
 	window := o.Duration.Seconds()
 	if srvErr == nil {
 		if srv1, err := b.readServer(); err == nil {
@@ -292,6 +297,11 @@ func measure(ctx context.Context, o *Options, t *target) (*Result, error) {
 		rate := o.Rate
 		for step := 1; step <= o.MaxSteps && ctx.Err() == nil; step++ {
 			r := b.runPhase(ctx, step, rate)
+			for try := 0; try < o.Retries && !r.Pass && b.connErrs.Load() == 0 && ctx.Err() == nil; try++ {
+				res.Steps = append(res.Steps, r) // kept, marked failed, for the record
+				sleepUntil(ctx, time.Now().Add(time.Second))
+				r = b.runPhase(ctx, step+100*(try+1), rate)
+			}
 			res.Steps = append(res.Steps, r)
 			if r.Pass {
 				lo = rate
