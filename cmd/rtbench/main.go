@@ -84,6 +84,7 @@ type cli struct {
 	cliCPUs    string
 	cpuProfile string
 	jsonOut    bool
+	selfProf   string
 	quiet      bool
 }
 
@@ -125,6 +126,7 @@ func parse(args []string, stderr io.Writer) (*cli, error) {
 	fs.StringVar(&c.srvCPUs, "server-cpus", "0", "taskset CPU list of spawned servers")
 	fs.StringVar(&c.cliCPUs, "client-cpus", "1", "taskset CPU list of rtbench itself")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "with --spawn-server self: the harness writes its CPU profile to `FILE`")
+	fs.StringVar(&c.selfProf, "selfprofile", "", "write rtbench's own CPU profile to `FILE` (is the generator the bottleneck?)")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the report as JSON on stdout")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress line on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -187,6 +189,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stopProf, err := startCPUProfile(c.selfProf)
+	if err != nil {
+		return err
+	}
+	defer stopProf()
 	rep := &Report{Args: args, Machine: Machine{CPUs: runtime.NumCPU(), LoadAvg: loadAvg(), Go: runtime.Version()}}
 	spawning := c.spawn != "" || c.relay || c.compare
 	if c.pin && spawning && runtime.NumCPU() >= 2 {

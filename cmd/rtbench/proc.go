@@ -166,3 +166,24 @@ func udpRcvbufErrors() int64 {
 	}
 	return -1
 }
+
+// collectGarbage asks a server with a /debug/gc endpoint (rtbench serve,
+// rtbench relay) to collect garbage and return memory to the OS; it
+// reports whether the server did.
+func collectGarbage(ctx context.Context, t *target) bool {
+	if t.httpAddr == "" || checkLoopback(t.httpAddr) != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+t.httpAddr+"/debug/gc", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusNoContent
+}

@@ -231,6 +231,7 @@ type Result struct {
 	Steps      []PhaseResult `json:"find_max_steps,omitempty"`
 	MaxRate    float64       `json:"find_max_rate,omitempty"` // highest passing offered rate
 	Idle       *IdleResult   `json:"idle,omitempty"`
+	IdleGC     bool          `json:"idle_gc_forced,omitempty"` // the server ran a GC before each memory reading
 }
 
 // IdleResult is the server memory per idle connection.
@@ -258,6 +259,7 @@ func measure(ctx context.Context, o *Options, t *target) (*Result, error) {
 	var p0 procSample
 	var m0err, p0err error
 	if o.Workload == wIdle {
+		res.IdleGC = collectGarbage(ctx, t)
 		m0, m0err = readMetrics(ctx, t.metricsURL)
 		p0, p0err = b.readServer()
 	}
@@ -274,6 +276,7 @@ func measure(ctx context.Context, o *Options, t *target) (*Result, error) {
 		sleepUntil(ctx, time.Now().Add(o.Settle))
 		idle.Conns = len(b.conns)
 		n := float64(idle.Conns)
+		collectGarbage(ctx, t)
 		if p0err == nil {
 			if p1, err := b.readServer(); err == nil {
 				idle.RSSBefore, idle.RSSAfter = p0.rssKB, p1.rssKB

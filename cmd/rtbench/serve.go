@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"time"
 
@@ -52,17 +54,11 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProf, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProf()
 	store, err := badger.New(badger.Config{Dir: *data, Logger: log, NoSync: *noSync})
 	if err != nil {
 		return err
@@ -77,6 +73,9 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/debug/gc", freeOSMemory)
+	mux.HandleFunc("/debug/pprof/", httppprof.Index) // heap, goroutine, profile?seconds=N ...
+	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
 	mux.Handle("/", wsh)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -142,6 +141,7 @@ func relayMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	rl := relay.New(relay.Config{Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", relay.Metrics)
+	mux.HandleFunc("/debug/gc", freeOSMemory)
 	mux.Handle("/", rl)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln) // ends at srv.Close below
@@ -150,4 +150,29 @@ func relayMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	srv.Close()
 	rl.Close()
 	return nil
+}
+
+// freeOSMemory runs a GC and returns freed memory to the OS, so the idle
+// workload reads live heap, not garbage (POST or GET /debug/gc; the
+// harness and the relay only: rtgate has no such endpoint).
+func freeOSMemory(w http.ResponseWriter, _ *http.Request) {
+	debug.FreeOSMemory()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// startCPUProfile writes a CPU profile to path until the returned stop is
+// called; an empty path profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -128,9 +128,8 @@ func spawn(ctx context.Context, spec spawnSpec) (*target, error) {
 	}
 }
 
-// pinSelf pins every thread of this process to cpus (taskset -a -p) and
-// returns the previous GOMAXPROCS setting's replacement count (the number
-// of CPUs in the list, 1 for a single CPU).
+// pinSelf pins every thread of this process to cpus (taskset -a -p); threads
+// started later inherit the mask. The caller sets GOMAXPROCS to match.
 func pinSelf(cpus string) error {
 	out, err := exec.Command("taskset", "-a", "-p", "-c", cpus, fmt.Sprint(os.Getpid())).CombinedOutput()
 	if err != nil {

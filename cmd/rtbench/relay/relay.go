@@ -40,7 +40,7 @@ import (
 type Config struct {
 	// QueueFrames bounds the frames queued for one connection; when full
 	// the connection is closed with protocol.CloseSlowConsumer. Zero means
-	// 4096.
+	// 256 (the channel's buffer is allocated up front: 24 bytes a slot).
 	QueueFrames int
 	// WriteTimeout bounds each socket write. Zero means 10 s.
 	WriteTimeout time.Duration
@@ -54,7 +54,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.QueueFrames <= 0 {
-		c.QueueFrames = 4096
+		c.QueueFrames = 256
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
