@@ -35,6 +35,13 @@ const (
 // buffer, and the writer hands everything queued to the socket in one
 // write(2) per batch, instead of gorilla's one write per message.
 //
+// The writer runs only while there is something to write: the first frame
+// queued into an empty queue starts it (unless one is running), and it
+// returns once it finds the queue empty, so an idle connection has no
+// writer goroutine. At most one writer runs at a time (c.writing, under
+// mu). Close and abort start one too; that last writer sends the close
+// frame (or drops the queue) and closes writerDone.
+//
 // Close ordering: a close frame follows the frames queued before Close
 // (a reply the core wrote just before closing reaches the client), except
 // for protocol.CloseSlowConsumer, which drops the queue first.
@@ -46,9 +53,8 @@ type conn struct {
 	info    core.ConnInfo   // immutable
 	client  *core.Client    // set before the goroutines start
 
-	wake       chan struct{} // cap 1: the queue became non-empty, or closing
 	drained    chan struct{} // cap 1: the writer finished a batch
-	writerDone chan struct{} // closed when writeLoop returns
+	writerDone chan struct{} // closed when the last writer (close frame sent, or aborted) is done
 
 	mu          sync.Mutex
 	pending     []byte             // encoded frames not yet taken by the writer; guarded by mu
@@ -57,6 +63,9 @@ type conn struct {
 	aborted     bool               // drop the socket without a close frame; guarded by mu
 	closeCode   protocol.CloseCode // guarded by mu
 	closeReason string             // guarded by mu
+	writing     bool               // a writer goroutine runs (or is about to); guarded by mu
+	finished    bool               // the last writer is done, writerDone is closed; guarded by mu
+	ping        *time.Timer        // modern dialects: the next server ping; guarded by mu
 }
 
 var _ core.Conn = (*conn)(nil)
@@ -68,7 +77,6 @@ func newConn(h *Handler, ws *websocket.Conn, d dialect, remote string) *conn {
 		netConn:    ws.UnderlyingConn(),
 		dialect:    d,
 		info:       core.ConnInfo{Transport: "ws", Modern: d != dialectLegacy, RemoteAddr: remote},
-		wake:       make(chan struct{}, 1),
 		drained:    make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 	}
@@ -97,11 +105,42 @@ func (c *conn) Write(cmd *protocol.Command) error {
 		return core.ErrSlowConsumer
 	}
 	c.pendingN++
+	c.kickLocked()
 	c.mu.Unlock()
-	if start == 0 {
-		c.signal(c.wake)
-	}
 	return nil
+}
+
+// kickLocked starts a writer unless one runs or the last one is done.
+// Called with mu held after queueing a frame or closing.
+func (c *conn) kickLocked() {
+	if c.writing || c.finished {
+		return
+	}
+	c.writing = true
+	go c.writeLoop()
+}
+
+// startPings arms the server pings of modern dialects: a timer, not a
+// goroutine, so an idle connection costs no stack for it.
+func (c *conn) startPings() {
+	interval := c.h.cfg.PingInterval
+	if c.dialect == dialectLegacy || interval <= 0 {
+		return
+	}
+	c.mu.Lock()
+	if !c.closing {
+		c.ping = time.AfterFunc(interval, c.pingTick)
+	}
+	c.mu.Unlock()
+}
+
+func (c *conn) pingTick() {
+	c.queueControl(opPing, nil)
+	c.mu.Lock()
+	if !c.closing && c.ping != nil {
+		c.ping.Reset(c.h.cfg.PingInterval)
+	}
+	c.mu.Unlock()
 }
 
 // Close implements core.Conn: it is idempotent and does not block; the
@@ -121,7 +160,7 @@ func (c *conn) closeLocked(code protocol.CloseCode, reason string) {
 		c.h.putBuf(c.pending)
 		c.pending, c.pendingN = nil, 0
 	}
-	c.signal(c.wake)
+	c.kickLocked()
 }
 
 // abort ends the connection without a close frame (the peer is gone or
@@ -134,7 +173,7 @@ func (c *conn) abort() {
 		c.closing = true
 		c.h.putBuf(c.pending)
 		c.pending, c.pendingN = nil, 0
-		c.signal(c.wake)
+		c.kickLocked()
 	}
 	c.mu.Unlock()
 	c.netConn.Close()
@@ -155,7 +194,6 @@ func (c *conn) queueControl(op byte, payload []byte) {
 		c.mu.Unlock()
 		return
 	}
-	start := len(c.pending)
 	if c.pending == nil {
 		c.pending = c.h.getBuf()
 	}
@@ -164,10 +202,8 @@ func (c *conn) queueControl(op byte, payload []byte) {
 	if len(c.pending) > c.h.cfg.QueueBytes {
 		c.closeLocked(protocol.CloseSlowConsumer, "outbound queue full")
 	}
+	c.kickLocked()
 	c.mu.Unlock()
-	if start == 0 {
-		c.signal(c.wake)
-	}
 }
 
 func (c *conn) signal(ch chan struct{}) {
@@ -177,61 +213,65 @@ func (c *conn) signal(ch chan struct{}) {
 	}
 }
 
-// writeLoop is the connection's only socket writer. It drains the queue in
-// batches, pings modern clients, and on close sends the close frame and
-// gives the client CloseGrace to answer before the reader gives up.
+// writeLoop is the connection's only socket writer while it runs (see
+// kickLocked). It drains the queue in batches and returns when it finds
+// the queue empty; on close it sends the close frame, gives the client
+// CloseGrace to answer before the reader gives up, and closes writerDone.
 func (c *conn) writeLoop() {
-	defer close(c.writerDone)
 	cfg := &c.h.cfg
 	m := c.h.metrics
-	var ping <-chan time.Time
-	if c.dialect != dialectLegacy && cfg.PingInterval > 0 {
-		t := time.NewTicker(cfg.PingInterval)
-		defer t.Stop()
-		ping = t.C
-	}
 	for {
-		select {
-		case <-c.wake:
-		case <-ping:
-			c.queueControl(opPing, nil)
-			continue
-		}
-		for {
-			c.mu.Lock()
-			buf, n := c.pending, c.pendingN
-			c.pending, c.pendingN = nil, 0
-			closing, aborted := c.closing, c.aborted
-			code, reason := c.closeCode, c.closeReason
+		c.mu.Lock()
+		buf, n := c.pending, c.pendingN
+		c.pending, c.pendingN = nil, 0
+		closing, aborted := c.closing, c.aborted
+		code, reason := c.closeCode, c.closeReason
+		if len(buf) == 0 && !closing {
+			c.writing = false // the next frame queued starts a new writer
 			c.mu.Unlock()
-			if aborted {
-				c.h.putBuf(buf)
+			return
+		}
+		c.mu.Unlock()
+		if aborted {
+			c.h.putBuf(buf)
+			m.closed(0)
+			c.finish()
+			return
+		}
+		if len(buf) > 0 {
+			c.netConn.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
+			_, err := c.netConn.Write(buf)
+			m.framesOut[c.dialect].Add(float64(n))
+			m.bytesOut[c.dialect].Add(float64(len(buf)))
+			c.h.putBuf(buf)
+			if err != nil {
+				c.h.log.Debug("ws write failed", "remote", c.info.RemoteAddr, "err", err)
 				m.closed(0)
+				c.abort()
+				c.finish()
 				return
 			}
-			if len(buf) > 0 {
-				c.netConn.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
-				_, err := c.netConn.Write(buf)
-				m.framesOut[c.dialect].Add(float64(n))
-				m.bytesOut[c.dialect].Add(float64(len(buf)))
-				c.h.putBuf(buf)
-				if err != nil {
-					c.h.log.Debug("ws write failed", "remote", c.info.RemoteAddr, "err", err)
-					m.closed(0)
-					c.abort()
-					return
-				}
-				c.signal(c.drained)
-			}
-			if closing {
-				c.writeClose(code, reason)
-				return
-			}
-			if len(buf) == 0 {
-				break
-			}
+			c.signal(c.drained)
+		}
+		if closing {
+			c.writeClose(code, reason)
+			c.finish()
+			return
 		}
 	}
+}
+
+// finish marks the last writer done: no writer starts again, the ping
+// timer stops and the reader may close the socket.
+func (c *conn) finish() {
+	c.mu.Lock()
+	c.finished = true
+	if c.ping != nil {
+		c.ping.Stop()
+		c.ping = nil
+	}
+	c.mu.Unlock()
+	close(c.writerDone)
 }
 
 // writeClose sends the close frame and arms the reader's deadline: the

@@ -19,13 +19,16 @@
 //	h.Wait()          // every connection goroutine has returned
 //
 // Concurrency: ServeHTTP returns right after the upgrade (it saves about
-// 14 KiB per connection). Each connection then has two goroutines: a reader,
+// 14 KiB per connection). Each connection then has a reader goroutine,
 // which owns the connection — it decodes frames, calls core.Client.Handle
 // in order, and at the end waits for the writer, closes the socket and
-// calls core.Client.Disconnect once — and a writer, the only goroutine that
-// writes to the socket. core.Conn.Write (any goroutine) encodes the command
-// into a byte-bounded queue under the conn's mutex and wakes the writer,
-// which hands the whole queue to the socket in one write with a deadline.
+// calls core.Client.Disconnect once — and, only while frames are queued, a
+// writer goroutine, the only goroutine that writes to the socket.
+// core.Conn.Write (any goroutine) encodes the command into a byte-bounded
+// queue under the conn's mutex and starts the writer if none runs (at most
+// one at a time), which hands the whole queue to the socket in one write
+// with a deadline and returns when the queue is empty; an idle connection
+// has no writer goroutine. Modern dialects' pings come from a timer.
 // The writer builds frames itself (server frames are unmasked: a 2–10 byte
 // header and the payload), so a burst of N frames costs one write(2), not
 // N as with gorilla's NextWriter; pongs and pings go through the same

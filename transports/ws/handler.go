@@ -91,8 +91,8 @@ func (h *Handler) Collectors() []prometheus.Collector { return h.metrics.collect
 func (h *Handler) Wait() { h.wg.Wait() }
 
 // ServeHTTP upgrades the request and returns: the connection lives on in a
-// reader goroutine (which owns a writer goroutine), so the request's own
-// buffers and stack are released.
+// reader goroutine (and a writer goroutine while frames are queued), so the
+// request's own buffers and stack are released.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d, ok := selectDialect(r)
 	if !ok {
@@ -115,8 +115,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.wg.Add(1)
 	h.metrics.conns.Inc()
 	c.client = h.hub.Connect(c) // may close c at once (hub shutting down)
-	go c.writeLoop()
-	go c.readLoop()
+	c.startPings()
+	go c.readLoop() // the writer runs only while frames are queued (see conn)
 }
 
 // selectDialect picks the dialect from Sec-WebSocket-Protocol, honouring
