@@ -63,7 +63,11 @@ type Inbox interface {
 	Pending(ctx context.Context, app, peer string) ([]*Message, error)
 	// Remove deletes the given ids from the peer's inbox and returns the
 	// messages that were pending among them, oldest first (unknown ids are
-	// ignored).
+	// ignored). Unlike Persist, Remove need not be durable when it returns:
+	// after a machine crash or power failure a store may have forgotten
+	// recent removals, so those messages are pending again and are
+	// redelivered; clients de-duplicate them by ID. (A process crash
+	// loses nothing that returned.)
 	Remove(ctx context.Context, app, peer string, ids []string) ([]*Message, error)
 	// Count returns how many messages the peer has pending; when direct is
 	// true only messages without a Room are counted.

@@ -5,14 +5,30 @@
 //
 // Every write (Persist, Remove, Delete and the group calls) goes through one
 // committer goroutine that packs the writes waiting at that moment into a
-// single badger transaction: one commit, hence one fsync of the write-ahead
-// log, acknowledges all of them (group commit). Badger's own pipeline syncs
-// once per transaction, so without this packing concurrent callers would
-// each pay a full fsync. A write whose operation fails without writing
-// (ErrNotFound, ErrGroupFull, ...) fails alone; if the packed transaction
-// fails as a whole (too big, conflict) its writes are retried one by one.
-// Reads use their own read-only transactions and never wait for the
-// committer.
+// single badger transaction: one commit, and at most one fsync of badger's
+// logs (db.Sync, called by the committer: badger itself runs with
+// SyncWrites off), acknowledges all of them (group commit). A write whose
+// operation fails without writing (ErrNotFound, ErrGroupFull, ...) fails
+// alone; if the packed transaction fails as a whole (too big, conflict) its
+// writes are retried one by one. Reads use their own read-only transactions
+// and never wait for the committer.
+//
+// Persist, Delete and the group writes are durable: the committer syncs
+// after a batch that holds one of them, before they return (unless
+// Config.NoSync). Remove (an inbox acknowledgement) is not: a batch of
+// Removes only is committed without a sync, and its Removes return once
+// committed; they reach the disk with the next sync (or memtable flush).
+// A process crash loses nothing that returned; a machine crash or power
+// failure may lose recent Removes, so those messages are pending again
+// and get redelivered, which clients de-duplicate by message id. Between
+// a commit and its sync nothing else writes to badger (the value-log GC
+// holds the same lock), so the sync covers the memtable the batch went to.
+//
+// The committer keeps the key sets of recently used inboxes in memory
+// (Config.InboxCache, an LRU, loaded from the database on first use and
+// updated on commit; the committer is the only writer of inbox keys), so
+// Persist enforces the inbox limits and Remove finds its entries without
+// iterating the inbox.
 //
 // # Key layout
 //
@@ -79,6 +95,10 @@ type Config struct {
 	// GCInterval is how often badger's value-log GC runs; 0 means 10
 	// minutes, a negative value disables it.
 	GCInterval time.Duration
+	// InboxCache is how many inboxes' key sets the store keeps in memory
+	// (so that Persist and Remove find inbox entries without iterating);
+	// 0 means 100 000, a negative value disables the cache.
+	InboxCache int
 	// MemTableSize is badger's memtable size in bytes; 0 means 64 MiB.
 	// Small values suit tests.
 	MemTableSize int64
@@ -92,6 +112,9 @@ func (c Config) populate() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.InboxCache == 0 {
+		c.InboxCache = defaultInboxCache
 	}
 	if c.GCInterval == 0 {
 		c.GCInterval = 10 * time.Minute
@@ -113,6 +136,13 @@ type Store struct {
 
 	commits atomic.Uint64 // write transactions committed; written by the committer
 	written atomic.Uint64 // operations they carried; written by the committer
+	syncs   atomic.Uint64 // syncs of badger's logs; written by the committer
+
+	sync       bool        // sync after durable writes (!Config.NoSync)
+	inboxCache *inboxCache // used by the committer only
+	// gcMu is held by the committer from a commit to its sync and by the
+	// value-log GC while it runs: nothing else writes to badger.
+	gcMu sync.Mutex
 
 	ops    chan *op      // to the committer; closed by Close
 	stopGC chan struct{} // closed by Close
@@ -128,7 +158,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	cfg = cfg.populate()
 	opts := bdg.DefaultOptions(cfg.Dir).
-		WithSyncWrites(!cfg.NoSync).
+		WithSyncWrites(false). // the committer syncs (see commitAndSync)
 		WithLogger(logger{cfg.Logger}).
 		WithMetricsEnabled(false)
 	if cfg.MemTableSize > 0 {
@@ -148,6 +178,9 @@ func New(cfg Config) (*Store, error) {
 		log:    cfg.Logger,
 		ops:    make(chan *op, maxBatchOps),
 		stopGC: make(chan struct{}),
+
+		sync:       !cfg.NoSync,
+		inboxCache: newInboxCache(cfg.InboxCache),
 	}
 	s.wg.Add(1)
 	go s.commitLoop()
@@ -180,13 +213,14 @@ func (s *Store) Close() error {
 
 // Stats counts the committer's work since New.
 type Stats struct {
-	Commits uint64 // write transactions committed (each one fsync unless NoSync)
+	Commits uint64 // write transactions committed
 	Ops     uint64 // write calls they carried; Ops/Commits is the group-commit factor
+	Syncs   uint64 // fsyncs: one per commit that carried a durable write, none with NoSync
 }
 
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Ops: s.written.Load()}
+	return Stats{Commits: s.commits.Load(), Ops: s.written.Load(), Syncs: s.syncs.Load()}
 }
 
 // gcLoop runs the value-log GC every interval until Close.
@@ -203,7 +237,10 @@ func (s *Store) gcLoop(interval time.Duration) {
 		n := 0
 		var err error
 		for err == nil {
-			if err = s.db.RunValueLogGC(0.5); err == nil {
+			s.gcMu.Lock()
+			err = s.db.RunValueLogGC(0.5)
+			s.gcMu.Unlock()
+			if err == nil {
 				n++
 			}
 		}

@@ -1,6 +1,7 @@
 package badger_test
 
 import (
+	"fmt"
 	"log/slog"
 	"testing"
 
@@ -12,7 +13,13 @@ import (
 // open opens a store for the conformance suite; small memtables keep the
 // many short-lived stores cheap.
 func open(t *testing.T, o storagetest.Options) storage.Store {
+	return openCache(t, o, 0)
+}
+
+// openCache is open with Config.InboxCache set to n.
+func openCache(t *testing.T, o storagetest.Options, n int) storage.Store {
 	s, err := badger.New(badger.Config{
+		InboxCache:   n,
 		Dir:          o.Dir,
 		Limits:       o.Limits,
 		Now:          o.Now,
@@ -28,3 +35,13 @@ func open(t *testing.T, o storagetest.Options) storage.Store {
 func TestConformance(t *testing.T) { storagetest.Run(t, open) }
 
 func TestDurable(t *testing.T) { storagetest.RunDurable(t, open) }
+
+// TestConformanceInboxCache runs the suite with an inbox cache of one
+// inbox (evicted all the time) and with none.
+func TestConformanceInboxCache(t *testing.T) {
+	for _, n := range []int{1, -1} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			storagetest.Run(t, func(t *testing.T, o storagetest.Options) storage.Store { return openCache(t, o, n) })
+		})
+	}
+}

@@ -1,7 +1,6 @@
 package badger
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,69 +26,53 @@ type op struct {
 	// failure is badger's (see txn).
 	fn   func(*txn) error
 	cost int // estimated number of keys fn writes
-	err  error
-	done chan struct{}
+	// durable: the op returns only once its writes are synced to disk
+	// (unless Config.NoSync). Ops that are not durable (Remove) commit
+	// without a sync of their own; the next durable commit syncs them.
+	durable bool
+	err     error
+	done    chan struct{}
 }
 
 // txn is a write transaction that counts writes, so that the committer can
 // tell an operation that failed before writing (it fails alone) from one
 // that left partial writes (the whole batch is redone).
 //
-// It also tracks the inboxes the batch touches. Badger sorts all pending
-// writes of a transaction for every iterator opened on it, which makes
-// iterating inside a large batch quadratic; so inbox keys are listed from a
-// read-only snapshot (what is committed: the committer is the only writer)
-// plus the batch's own changes.
+// It also tracks the inboxes the batch touches: their key sets come from
+// the store's inbox cache, or (on a miss) from a read-only snapshot of
+// what is committed (the committer is the only writer), and are changed
+// in working copies that go back into the cache only if the transaction
+// commits. No iterator is opened on the write transaction itself: badger
+// sorts all its pending writes for every such iterator.
 type txn struct {
 	*bdg.Txn
 	writes  int
-	snap    *bdg.Txn                       // read-only, same point in time
-	inboxes map[string]map[string]struct{} // inbox prefix -> its keys now
+	bdb     *bdg.DB
+	cache   *inboxCache
+	snap    *bdg.Txn               // read-only, same point in time; opened on a cache miss
+	inboxes map[string]*inboxIndex // inbox prefix -> its keys now
 }
 
 // inbox returns the current key set of the inbox under prefix.
-func (t *txn) inbox(prefix []byte) map[string]struct{} {
-	if m, ok := t.inboxes[string(prefix)]; ok {
-		return m
+func (t *txn) inbox(prefix []byte) (*inboxIndex, error) {
+	if x, ok := t.inboxes[string(prefix)]; ok {
+		return x, nil
 	}
-	m := map[string]struct{}{}
-	for _, k := range listKeys(t.snap, prefix) {
-		m[string(k)] = struct{}{}
+	ents, ok := t.cache.get(string(prefix))
+	if ok {
+		ents = slices.Clone(ents)
+	} else {
+		if t.snap == nil {
+			t.snap = t.bdb.NewTransaction(false)
+		}
+		var err error
+		if ents, err = loadInbox(t.snap, prefix); err != nil {
+			return nil, err
+		}
 	}
-	t.inboxes[string(prefix)] = m
-	return m
-}
-
-// inboxKeys returns the keys of the inbox under prefix, sorted.
-func (t *txn) inboxKeys(prefix []byte) [][]byte {
-	m := t.inbox(prefix)
-	keys := make([][]byte, 0, len(m))
-	for k := range m {
-		keys = append(keys, []byte(k))
-	}
-	slices.SortFunc(keys, bytes.Compare)
-	return keys
-}
-
-func (t *txn) setInbox(prefix []byte, e *bdg.Entry) error {
-	t.inbox(prefix)[string(e.Key)] = struct{}{}
-	return t.setEntry(e)
-}
-
-func (t *txn) delInbox(prefix, k []byte) error {
-	delete(t.inbox(prefix), string(k))
-	return t.del(k)
-}
-
-// listKeys returns the keys under prefix in tx, sorted.
-func listKeys(tx *bdg.Txn, prefix []byte) [][]byte {
-	var keys [][]byte
-	it := tx.NewIterator(bdg.IteratorOptions{Prefix: prefix})
-	defer it.Close()
-	for it.Rewind(); it.Valid(); it.Next() {
-		keys = append(keys, it.Item().KeyCopy(nil))
-	}
-	return keys
+	x := &inboxIndex{ents: ents}
+	t.inboxes[string(prefix)] = x
+	return x, nil
 }
 
 func (t *txn) set(k, v []byte) error {
@@ -107,9 +90,9 @@ func (t *txn) del(k []byte) error {
 	return t.Txn.Delete(k)
 }
 
-// write hands fn to the committer and waits until it is committed (and
-// synced, unless Config.NoSync). ctx is checked only before.
-func (s *Store) write(ctx context.Context, cost int, fn func(*txn) error) error {
+// write hands fn to the committer and waits until it is committed (and,
+// if durable, synced unless Config.NoSync). ctx is checked only before.
+func (s *Store) write(ctx context.Context, cost int, durable bool, fn func(*txn) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -118,7 +101,7 @@ func (s *Store) write(ctx context.Context, cost int, fn func(*txn) error) error 
 	if s.closed {
 		return storage.ErrClosed
 	}
-	o := &op{fn: fn, cost: cost, done: make(chan struct{})}
+	o := &op{fn: fn, cost: cost, durable: durable, done: make(chan struct{})}
 	s.ops <- o
 	<-o.done
 	return o.err
@@ -129,6 +112,7 @@ func (s *Store) write(ctx context.Context, cost int, fn func(*txn) error) error 
 func (s *Store) commitLoop() {
 	defer s.wg.Done()
 	batch := make([]*op, 0, maxBatchOps)
+	synced := make([]*op, 0, maxBatchOps)
 	for o := range s.ops {
 		batch = append(batch[:0], o)
 		cost := o.cost
@@ -145,10 +129,37 @@ func (s *Store) commitLoop() {
 				break fill
 			}
 		}
-		s.commit(batch)
-		for _, o := range batch {
+		s.commitAndSync(batch, &synced)
+	}
+}
+
+// commitAndSync commits batch and, if it holds a durable op that
+// succeeded, syncs badger's logs before that op returns. Ops that need no
+// sync are released before it. gcMu keeps badger's other writer (the
+// value-log GC) out between the commit and the sync, so that the sync
+// covers the memtable the batch went to.
+func (s *Store) commitAndSync(batch []*op, synced *[]*op) {
+	s.gcMu.Lock()
+	s.commit(batch)
+	*synced = (*synced)[:0]
+	for _, o := range batch {
+		if o.durable && o.err == nil && s.sync {
+			*synced = append(*synced, o)
+		} else {
 			close(o.done)
 		}
+	}
+	if len(*synced) > 0 {
+		if err := s.db.Sync(); err != nil {
+			for _, o := range *synced {
+				o.err = fmt.Errorf("badger: sync: %w", err)
+			}
+		}
+		s.syncs.Add(1)
+	}
+	s.gcMu.Unlock()
+	for _, o := range *synced {
+		close(o.done)
 	}
 }
 
@@ -178,9 +189,13 @@ func (s *Store) commit(batch []*op) {
 // returns an error only when the transaction as a whole failed; an op that
 // failed without writing keeps its own error in op.err.
 func (s *Store) commitOnce(batch []*op) error {
-	t := &txn{Txn: s.db.NewTransaction(true), snap: s.db.NewTransaction(false), inboxes: map[string]map[string]struct{}{}}
+	t := &txn{Txn: s.db.NewTransaction(true), bdb: s.db, cache: s.inboxCache, inboxes: map[string]*inboxIndex{}}
 	defer t.Discard()
-	defer t.snap.Discard()
+	defer func() {
+		if t.snap != nil {
+			t.snap.Discard()
+		}
+	}()
 	for _, o := range batch {
 		before := t.writes
 		o.err = o.fn(t)
@@ -188,11 +203,21 @@ func (s *Store) commitOnce(batch []*op) error {
 			return o.err
 		}
 	}
+	if t.writes > 0 {
+		if err := t.Commit(); err != nil {
+			// Whether anything was applied is unknown: reload these
+			// inboxes from the database next time.
+			for p := range t.inboxes {
+				s.inboxCache.drop(p)
+			}
+			return err
+		}
+	}
+	for p, x := range t.inboxes {
+		s.inboxCache.put(p, x.ents)
+	}
 	if t.writes == 0 {
 		return nil
-	}
-	if err := t.Commit(); err != nil {
-		return err
 	}
 	s.commits.Add(1)
 	s.written.Add(uint64(len(batch)))

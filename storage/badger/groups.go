@@ -65,7 +65,7 @@ func (s *Store) CreateGroup(ctx context.Context, g *storage.Group) error {
 			c.Members = append(c.Members, p)
 		}
 	}
-	return s.write(ctx, 2+len(c.Members), func(t *txn) error {
+	return s.write(ctx, 2+len(c.Members), true, func(t *txn) error {
 		if _, err := getGroup(t.Txn, c.App, c.ID); !errors.Is(err, storage.ErrNotFound) {
 			if err == nil {
 				err = storage.ErrExists
@@ -99,7 +99,7 @@ func (s *Store) Group(ctx context.Context, app, id string) (g *storage.Group, er
 // AddMembers implements storage.Groups.
 func (s *Store) AddMembers(ctx context.Context, app, id string, peers []string, limit int) ([]string, error) {
 	var added []string
-	err := s.write(ctx, 1+len(peers), func(t *txn) error {
+	err := s.write(ctx, 1+len(peers), true, func(t *txn) error {
 		added = nil
 		g, err := getGroup(t.Txn, app, id)
 		if err != nil {
@@ -135,7 +135,7 @@ func (s *Store) AddMembers(ctx context.Context, app, id string, peers []string, 
 // RemoveMembers implements storage.Groups.
 func (s *Store) RemoveMembers(ctx context.Context, app, id string, peers []string) ([]string, error) {
 	var removed []string
-	err := s.write(ctx, 1+len(peers), func(t *txn) error {
+	err := s.write(ctx, 1+len(peers), true, func(t *txn) error {
 		removed = nil
 		g, err := getGroup(t.Txn, app, id)
 		if err != nil {
@@ -197,7 +197,7 @@ func (s *Store) SetAttrs(ctx context.Context, app, id string, attrs map[string]a
 		return nil, err
 	}
 	var g *storage.Group
-	err = s.write(ctx, 1, func(t *txn) error {
+	err = s.write(ctx, 1, true, func(t *txn) error {
 		if g, err = getGroup(t.Txn, app, id); err != nil {
 			return err
 		}

@@ -27,7 +27,7 @@ func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string)
 			peers = append(peers, p)
 		}
 	}
-	return s.write(ctx, 4+2*len(peers), func(t *txn) error {
+	return s.write(ctx, 4+2*len(peers), true, func(t *txn) error {
 		if err := t.set(key(tMessage, m.App, m.ID), body); err != nil {
 			return err
 		}
@@ -39,13 +39,18 @@ func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string)
 		cutoff := s.cutoff()
 		for _, p := range peers {
 			prefix := key(tInbox, m.App, p)
+			x, err := t.inbox(prefix)
+			if err != nil {
+				return err
+			}
+			x.insert(inboxEntry{m.Time, m.ID})
 			// The badger TTL (from the wall clock) only lets badger drop
 			// old entries; what is pending is decided by s.now.
 			e := bdg.NewEntry(timeID(prefix, m.Time, m.ID), nil).WithTTL(s.limits.InboxTTL)
-			if err := t.setInbox(prefix, e); err != nil {
+			if err := t.setEntry(e); err != nil {
 				return err
 			}
-			if err := s.trimInbox(t, prefix, cutoff); err != nil {
+			if err := s.trimInbox(t, prefix, x, cutoff); err != nil {
 				return err
 			}
 		}
@@ -58,22 +63,19 @@ func (s *Store) cutoff() int64 {
 	return s.now().Add(-s.limits.InboxTTL).UnixMilli()
 }
 
-// trimInbox deletes the inbox entries under prefix that have expired and
-// the oldest beyond the size limit.
-func (s *Store) trimInbox(t *txn, prefix []byte, cutoff int64) error {
-	keys := t.inboxKeys(prefix)
-	drop := max(len(keys)-s.limits.InboxSize, 0)
-	for i, k := range keys {
-		ts, _, err := splitTimeID(k, len(prefix))
-		if err != nil {
+// trimInbox deletes the entries of inbox x (under prefix) that have
+// expired and the oldest beyond the size limit.
+func (s *Store) trimInbox(t *txn, prefix []byte, x *inboxIndex, cutoff int64) error {
+	drop := max(len(x.ents)-s.limits.InboxSize, 0)
+	n := 0
+	for n < len(x.ents) && (n < drop || x.ents[n].ts <= cutoff) {
+		if err := t.del(timeID(prefix, x.ents[n].ts, x.ents[n].id)); err != nil {
 			return err
 		}
-		if i >= drop && ts > cutoff {
-			break
-		}
-		if err := t.delInbox(prefix, k); err != nil {
-			return err
-		}
+		n++
+	}
+	if n > 0 {
+		x.ents = slices.Delete(x.ents, 0, n)
 	}
 	return nil
 }
@@ -142,24 +144,52 @@ func (s *Store) Count(ctx context.Context, app, peer string, direct bool) (int, 
 	return n, err
 }
 
-// Remove implements storage.Inbox.
+// Remove implements storage.Inbox. The removal is committed but not
+// synced before Remove returns (see the package doc).
 func (s *Store) Remove(ctx context.Context, app, peer string, ids []string) ([]*storage.Message, error) {
 	var removed []*storage.Message
-	err := s.write(ctx, 2*len(ids), func(t *txn) error {
+	err := s.write(ctx, len(ids), false, func(t *txn) error {
+		removed = nil
 		prefix := key(tInbox, app, peer)
-		keys := t.inboxKeys(prefix)
-		ms, err := s.pending(t.Txn, app, prefix, keys)
+		x, err := t.inbox(prefix)
 		if err != nil {
 			return err
 		}
-		removed = slices.DeleteFunc(ms, func(m *storage.Message) bool { return !slices.Contains(ids, m.ID) })
-		for _, k := range keys {
-			if _, id, err := splitTimeID(k, len(prefix)); err == nil && slices.Contains(ids, id) {
-				if err := t.delInbox(prefix, k); err != nil {
-					return err
-				}
+		// What Pending would return: the newest InboxSize entries that
+		// have not expired (and whose message is still there).
+		cutoff := s.cutoff()
+		first := max(len(x.ents)-s.limits.InboxSize, 0)
+		hit := false
+		for i, e := range x.ents {
+			if !slices.Contains(ids, e.id) {
+				continue
+			}
+			hit = true
+			if i < first || e.ts <= cutoff {
+				continue
+			}
+			m, err := getMessage(t.Txn, app, e.id)
+			if err != nil {
+				return err
+			}
+			if m != nil && m.Time == e.ts {
+				removed = append(removed, m)
 			}
 		}
+		if !hit {
+			return nil
+		}
+		kept := make([]inboxEntry, 0, len(x.ents))
+		for _, e := range x.ents {
+			if !slices.Contains(ids, e.id) {
+				kept = append(kept, e)
+				continue
+			}
+			if err := t.del(timeID(prefix, e.ts, e.id)); err != nil {
+				return err
+			}
+		}
+		x.ents = kept
 		return nil
 	})
 	return removed, err
@@ -212,7 +242,7 @@ func (s *Store) Query(ctx context.Context, q storage.HistoryQuery) (ms []*storag
 
 // Delete implements storage.History.
 func (s *Store) Delete(ctx context.Context, app, convID, msgID string, ts int64) error {
-	return s.write(ctx, 4, func(t *txn) error {
+	return s.write(ctx, 4, true, func(t *txn) error {
 		m, err := getMessage(t.Txn, app, msgID)
 		if err != nil {
 			return err
