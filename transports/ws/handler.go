@@ -70,7 +70,10 @@ func New(hub *core.Hub, cfg Config) *Handler {
 	h := &Handler{hub: hub, cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.HandshakeTimeout,
-		ReadBufferSize:   1024,
+		// Small: the reader copies each frame into a pooled buffer, and bufio
+		// reads straight into it when the rest of a frame is larger than this.
+		// An idle connection keeps only this buffer (gorilla minimum: 125).
+		ReadBufferSize: 256,
 		// The writer frames and batches on its own (see conn.go); a pool
 		// that is never used keeps gorilla from allocating a write buffer.
 		WriteBufferPool: &sync.Pool{},
