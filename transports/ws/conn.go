@@ -1,10 +1,12 @@
 package ws
 
 import (
+	"bufio"
 	"encoding/binary"
 	"net"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -52,6 +54,8 @@ type conn struct {
 	dialect dialect         // immutable
 	info    core.ConnInfo   // immutable
 	client  *core.Client    // set before the goroutines start
+	br      *bufio.Reader   // gorilla's read buffer (owned by readLoop), or nil; see idle.go
+	raw     syscall.RawConn // the socket, or nil; see idle.go
 
 	drained    chan struct{} // cap 1: the writer finished a batch
 	writerDone chan struct{} // closed when the last writer (close frame sent, or aborted) is done
@@ -75,6 +79,8 @@ func newConn(h *Handler, ws *websocket.Conn, d dialect, remote string) *conn {
 		h:          h,
 		ws:         ws,
 		netConn:    ws.UnderlyingConn(),
+		br:         gorillaReader(ws),
+		raw:        rawConn(ws),
 		dialect:    d,
 		info:       core.ConnInfo{Transport: "ws", Modern: d != dialectLegacy, RemoteAddr: remote},
 		drained:    make(chan struct{}, 1),

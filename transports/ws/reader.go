@@ -76,6 +76,7 @@ func (c *conn) readLoop() {
 		rerr error
 	)
 	for {
+		c.idleWait()
 		typ, r, err := ws.NextReader()
 		if err != nil {
 			rerr = err
