@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/url"
@@ -30,7 +31,15 @@ func dialQUIC(ctx context.Context, u *url.URL, o *Options) (Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	qc, err := quic.DialAddr(ctx, host, tc, o.quicConfig())
+	var qc *quic.Conn
+	if tr := o.QUICTransport; tr != nil {
+		var addr *net.UDPAddr
+		if addr, err = net.ResolveUDPAddr("udp", host); err == nil {
+			qc, err = tr.Dial(ctx, addr, tc, o.quicConfig())
+		}
+	} else {
+		qc, err = quic.DialAddr(ctx, host, tc, o.quicConfig())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("wire: quic dial %s: %w", host, err)
 	}
@@ -56,6 +65,15 @@ func dialWT(ctx context.Context, u *url.URL, o *Options) (Conn, error) {
 		return nil, err
 	}
 	d := &webtransport.Transport{TLSClientConfig: tc, QUICConfig: o.quicConfig()}
+	if tr := o.QUICTransport; tr != nil {
+		d.DialAddr = func(ctx context.Context, addr string, tc *tls.Config, qc *quic.Config) (*quic.Conn, error) {
+			ua, err := net.ResolveUDPAddr("udp", addr)
+			if err != nil {
+				return nil, err
+			}
+			return tr.DialEarly(ctx, ua, tc, qc)
+		}
+	}
 	resp, sess, err := d.Dial(ctx, u.String(), o.Header)
 	d.Close() // only cancels waiting for settings; the session lives on
 	if err != nil {

@@ -50,6 +50,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quic-go/quic-go"
+
 	"github.com/rtgate/rtgate/protocol"
 )
 
@@ -166,6 +168,17 @@ type Options struct {
 	// it is full the oldest is dropped (datagrams are lossy by nature).
 	// Zero means 256.
 	DatagramQueue int
+
+	// QUICTransport, when set, carries every QUIC and WebTransport
+	// connection dialled with these Options on its one UDP socket
+	// (tr.Dial / tr.DialEarly) instead of opening a new socket, with its
+	// own receive goroutine, per connection. The caller creates it (e.g.
+	// &quic.Transport{Conn: udpConn} on net.ListenUDP("udp", nil)) and
+	// closes it after the last connection; closing it ends them all. A
+	// process with many connections (a load generator, a gateway) should
+	// use one: see cmd/rtbench/README.md. Nil means a new socket per
+	// connection, which is what a single app connection wants.
+	QUICTransport *quic.Transport
 }
 
 func (o *Options) withDefaults() Options {

@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/quic-go/quic-go"
 
 	"github.com/rtgate/rtgate/client/wire"
 	"github.com/rtgate/rtgate/protocol"
@@ -55,7 +58,10 @@ type Options struct {
 	StepFactor float64       // find-max rate multiplier
 	MaxSteps   int           // find-max bound
 	Retries    int           // find-max: re-runs of a failing step before it counts
-	Progress   io.Writer     // live line each second; nil for none
+	// QUICSocketPerConn dials every QUIC/WebTransport connection on its own
+	// UDP socket (quic.DialAddr) instead of one shared quic.Transport.
+	QUICSocketPerConn bool
+	Progress          io.Writer // live line each second; nil for none
 }
 
 func (o *Options) defaults() {
@@ -159,9 +165,10 @@ type bench struct {
 	t    *target
 	url  string
 	wopt wire.Options
-	base time.Time // monotonic origin of message timestamps
-	run  string    // random prefix of this run's peer ids
-	room string    // fanout: the group id
+	qtr  *quic.Transport // shared by every QUIC/WT connection; nil for ws or --quic-socket-per-conn
+	base time.Time       // monotonic origin of message timestamps
+	run  string          // random prefix of this run's peer ids
+	room string          // fanout: the group id
 
 	conns   []*bconn
 	senders []*bconn
@@ -210,6 +217,16 @@ func newBench(o *Options, t *target) (*bench, error) {
 		b.url = "quic://" + t.quicAddr
 		if o.Transport == tWT {
 			b.url = "https://" + t.quicAddr + "/wt"
+		}
+		if !o.QUICSocketPerConn {
+			// One UDP socket and one quic.Transport for all connections, as
+			// a real gateway or a browser would have; closed by close.
+			uc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				return nil, fmt.Errorf("rtbench: %w", err)
+			}
+			b.qtr = &quic.Transport{Conn: uc}
+			b.wopt.QUICTransport = b.qtr
 		}
 	}
 	return b, nil
@@ -420,6 +437,9 @@ func (b *bench) close() {
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
+	}
+	if b.qtr != nil {
+		b.qtr.Close() // also closes its UDP socket
 	}
 }
 

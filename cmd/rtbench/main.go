@@ -107,6 +107,7 @@ func parse(args []string, stderr io.Writer) (*cli, error) {
 	fs.DurationVar(&o.Drain, "drain", 3*time.Second, "wait at most this long for messages in flight after the window")
 	fs.DurationVar(&o.Settle, "settle", 3*time.Second, "idle: wait before reading the server's memory")
 	fs.IntVar(&o.Workers, "workers", 16, "sending goroutines")
+	fs.BoolVar(&o.QUICSocketPerConn, "quic-socket-per-conn", false, "QUIC/WebTransport: a new UDP socket per connection instead of one shared quic.Transport (the old behaviour; slow with many connections)")
 	fs.IntVar(&o.Dial, "dial", 0, "connections set up in parallel (default 32; 8 for QUIC/WebTransport)")
 	fs.StringVar(&o.AppID, "app", "rtbench", "appId (the server must be in dev mode or define it without signatures)")
 	fs.BoolVar(&o.FindMax, "find-max", false, "step the rate up until p99 > --max-p99 or a loss; report the highest passing rate")

@@ -76,6 +76,7 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	mux.HandleFunc("/debug/gc", freeOSMemory)
 	mux.HandleFunc("/debug/pprof/", httppprof.Index) // heap, goroutine, profile?seconds=N ...
 	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
 	mux.Handle("/", wsh)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
