@@ -56,6 +56,7 @@ type conn struct {
 	client  *core.Client    // set before the goroutines start
 	br      *bufio.Reader   // gorilla's read buffer (owned by readLoop), or nil; see idle.go
 	raw     syscall.RawConn // the socket, or nil; see idle.go
+	rd      readerState     // owned by the reader (whichever goroutine it is on)
 
 	drained    chan struct{} // cap 1: the writer finished a batch
 	writerDone chan struct{} // closed when the last writer (close frame sent, or aborted) is done

@@ -29,6 +29,11 @@
 // one at a time), which hands the whole queue to the socket in one write
 // with a deadline and returns when the queue is empty; an idle connection
 // has no writer goroutine. Modern dialects' pings come from a timer.
+// The reader, too, sheds its stack while idle: when gorilla's buffer is
+// empty after a frame it hands over to a fresh goroutine that waits for the
+// socket to become readable (RawConn, MSG_PEEK on Linux) in a shallow frame
+// and then reads on, so an idle connection is one 2 KiB stack (see
+// idle.go). Exactly one goroutine is the reader at a time.
 // The writer builds frames itself (server frames are unmasked: a 2–10 byte
 // header and the payload), so a burst of N frames costs one write(2), not
 // N as with gorilla's NextWriter; pongs and pings go through the same

@@ -11,8 +11,8 @@ import (
 // An idle reader parked deep inside gorilla (NextReader → bufio → net.Conn
 // Read → poller) keeps a stack of 8 KiB, the largest per-connection cost
 // once the connection has no writer. When gorilla's read buffer is empty
-// the reader instead waits for the socket to become readable in a shallow
-// frame (waitReadable), so the GC can shrink the idle stack.
+// the reader instead waits for the socket to become readable on a fresh
+// goroutine in a shallow frame (see conn.serve): 2 KiB.
 
 // gorillaReader returns the websocket.Conn's buffered reader, or nil if
 // this version of gorilla has none where expected (then the reader always
@@ -37,15 +37,4 @@ func rawConn(ws *websocket.Conn) syscall.RawConn {
 		return nil
 	}
 	return rc
-}
-
-// idleWait blocks until a frame may be read without gorilla waiting on the
-// socket: gorilla holds buffered bytes, or the socket is readable (data,
-// EOF or an error), or the read deadline passed or the socket was closed
-// (NextReader then reports it).
-func (c *conn) idleWait() {
-	if c.br == nil || c.raw == nil || c.br.Buffered() > 0 {
-		return
-	}
-	c.raw.Read(peekReadable)
 }

@@ -42,11 +42,17 @@ func TestIdleWaitHooks(t *testing.T) {
 	if c.raw == nil {
 		t.Fatal("rawConn: nil for a TCP conn")
 	}
+	// What conn.serve and idleRead do between frames.
+	idleWait := func() {
+		if c.br.Buffered() == 0 {
+			c.raw.Read(peekReadable)
+		}
+	}
 	// A frame sent before idleWait: it returns, and the frame reads whole.
 	if err := cl.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
-	c.idleWait()
+	idleWait()
 	_, b, err := c.ws.ReadMessage()
 	if err != nil || string(b) != "hello" {
 		t.Fatalf("read %q %v", b, err)
@@ -59,7 +65,7 @@ func TestIdleWaitHooks(t *testing.T) {
 	}
 	for _, want := range []string{"one", "two"} {
 		done := make(chan struct{})
-		go func() { c.idleWait(); close(done) }()
+		go func() { idleWait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):

@@ -15,114 +15,152 @@ import (
 
 // readLoop owns the connection: it reads frames, hands them to the core in
 // order, and when the connection ends waits for the writer, closes the
-// socket and calls Client.Disconnect exactly once.
+// socket and calls Client.Disconnect exactly once. It is the goroutine
+// ServeHTTP starts; see serve for how it hands itself over while idle.
 func (c *conn) readLoop() {
 	h := c.h
 	cfg := &h.cfg
-	m := h.metrics
-	defer h.wg.Done()
-	defer m.conns.Dec()
-
 	// Modern clients get server pings; one that sends nothing (not even a
 	// pong) for two intervals is dead. Legacy clients rely on the core's
 	// read timeout.
-	var idle time.Duration
 	if c.dialect != dialectLegacy && cfg.PingInterval > 0 {
-		idle = 2 * cfg.PingInterval
+		c.rd.idle = 2 * cfg.PingInterval
 	}
-	var extended time.Time
-	throttle := min(time.Second, idle/4) // moving a deadline is not free
-	alive := func() {
-		if idle == 0 {
-			return
-		}
-		now := time.Now()
-		if now.Sub(extended) < throttle {
-			return
-		}
-		extended = now
-		c.mu.Lock()
-		if !c.closing {
-			c.netConn.SetReadDeadline(now.Add(idle))
-		}
-		c.mu.Unlock()
-	}
-	bucket := tokenBucket{rate: cfg.CommandsPerSecond, burst: float64(cfg.Burst), tokens: float64(cfg.Burst), last: time.Now()}
+	c.rd.throttle = min(time.Second, c.rd.idle/4) // moving a deadline is not free
+	c.rd.bucket = tokenBucket{rate: cfg.CommandsPerSecond, burst: float64(cfg.Burst), tokens: float64(cfg.Burst), last: time.Now()}
 	ws := c.ws
 	ws.SetPingHandler(func(data string) error {
-		alive()
-		if !bucket.take(time.Now()) {
+		c.alive()
+		if !c.rd.bucket.take(time.Now()) {
 			c.Close(protocol.ClosePolicyViolation, "flood")
 			return nil
 		}
 		c.queueControl(opPong, []byte(data))
 		return nil
 	})
-	ws.SetPongHandler(func(string) error { alive(); c.client.Touch(); return nil })
+	ws.SetPongHandler(func(string) error { c.alive(); c.client.Touch(); return nil })
 	ws.SetCloseHandler(func(code int, _ string) error {
 		// The client closes: echo its code after the queued frames (RFC
 		// 6455 §5.5.1). No-op when we closed first.
 		c.Close(protocol.CloseCode(code), "")
 		return nil
 	})
-	alive()
+	c.alive()
+	c.serve()
+}
 
+// readerState is the reader's own state, kept in conn (not on its stack)
+// because the reader moves between goroutines (see serve).
+type readerState struct {
+	idle     time.Duration // read deadline extension; 0: none (legacy)
+	throttle time.Duration
+	extended time.Time
+	bucket   tokenBucket
+}
+
+// alive extends the read deadline of a modern client (throttled).
+func (c *conn) alive() {
+	r := &c.rd
+	if r.idle == 0 {
+		return
+	}
+	now := time.Now()
+	if now.Sub(r.extended) < r.throttle {
+		return
+	}
+	r.extended = now
+	c.mu.Lock()
+	if !c.closing {
+		c.netConn.SetReadDeadline(now.Add(r.idle))
+	}
+	c.mu.Unlock()
+}
+
+// serve reads frames until the connection ends. When gorilla's buffer is
+// empty after a frame, the reader would park deep inside gorilla with the
+// stack the frame's handling grew (8 KiB, never shrunk at such a depth):
+// instead serve hands over to a new goroutine, idleRead, which waits for
+// the socket in a shallow frame on a fresh (2 KiB) stack, and returns.
+// Exactly one goroutine is the reader at any time.
+func (c *conn) serve() {
+	var cmd protocol.Command // reused: the core does not keep it past Handle
+	for {
+		if err := c.readOne(&cmd); err != nil {
+			c.endRead(err)
+			return
+		}
+		if c.br != nil && c.raw != nil && c.br.Buffered() == 0 {
+			go c.idleRead()
+			return
+		}
+	}
+}
+
+// idleRead waits until the socket is readable (or fails, or its deadline
+// passes), then reads on.
+func (c *conn) idleRead() {
+	c.raw.Read(peekReadable)
+	c.serve()
+}
+
+// readOne reads and handles one frame; a non-nil error ends the connection.
+func (c *conn) readOne(cmd *protocol.Command) error {
+	h := c.h
+	cfg := &h.cfg
+	m := h.metrics
+	typ, r, err := c.ws.NextReader()
+	if err != nil {
+		return err
+	}
+	if c.isClosing() {
+		return nil // drain until the client's close frame or CloseGrace
+	}
+	c.alive()
+	if !c.rd.bucket.take(time.Now()) {
+		c.Close(protocol.ClosePolicyViolation, "flood")
+		return nil
+	}
 	want, other := websocket.TextMessage, "binary"
 	if c.dialect == dialectMsgpack {
 		want, other = websocket.BinaryMessage, "text"
 	}
-	var (
-		cmd  protocol.Command // reused: the core does not keep it past Handle
-		rerr error
-	)
-	for {
-		c.idleWait()
-		typ, r, err := ws.NextReader()
-		if err != nil {
-			rerr = err
-			break
-		}
-		if c.isClosing() {
-			continue // drain until the client's close frame or CloseGrace
-		}
-		alive()
-		if !bucket.take(time.Now()) {
-			c.Close(protocol.ClosePolicyViolation, "flood")
-			continue
-		}
-		if typ != want {
-			c.Close(protocol.CloseUnsupportedData, other+" frames are not part of the "+c.dialect.String()+" dialect")
-			continue
-		}
-		bp := h.getReadBuf() // pooled: an idle connection holds no frame buffer
-		buf, tooLong, err := readFrame(r, *bp, cfg.MaxFrameBytes)
-		*bp = buf
-		if err != nil || tooLong {
-			h.putReadBuf(bp)
-			if err != nil {
-				rerr = err
-				break
-			}
-			c.Close(protocol.CloseTooLong, "frame over the frame limit")
-			continue
-		}
-		m.framesIn[c.dialect].Inc()
-		m.bytesIn[c.dialect].Add(float64(len(buf)))
-		if c.dialect == dialectMsgpack {
-			err = protocol.DecodeMsgpack(buf, &cmd)
-		} else {
-			err = protocol.DecodeJSON(buf, &cmd)
-		}
-		if err != nil {
-			err = c.client.BadFrame(&cmd, err)
-		} else {
-			err = c.client.Handle(&cmd)
-		}
-		h.putReadBuf(bp) // decoded strings never alias buf
-		c.handled(err)
-		c.waitDrained()
+	if typ != want {
+		c.Close(protocol.CloseUnsupportedData, other+" frames are not part of the "+c.dialect.String()+" dialect")
+		return nil
 	}
+	bp := h.getReadBuf() // pooled: an idle connection holds no frame buffer
+	buf, tooLong, err := readFrame(r, *bp, cfg.MaxFrameBytes)
+	*bp = buf
+	if err != nil || tooLong {
+		h.putReadBuf(bp)
+		if err != nil {
+			return err
+		}
+		c.Close(protocol.CloseTooLong, "frame over the frame limit")
+		return nil
+	}
+	m.framesIn[c.dialect].Inc()
+	m.bytesIn[c.dialect].Add(float64(len(buf)))
+	if c.dialect == dialectMsgpack {
+		err = protocol.DecodeMsgpack(buf, cmd)
+	} else {
+		err = protocol.DecodeJSON(buf, cmd)
+	}
+	if err != nil {
+		err = c.client.BadFrame(cmd, err)
+	} else {
+		err = c.client.Handle(cmd)
+	}
+	h.putReadBuf(bp) // decoded strings never alias buf
+	c.handled(err)
+	c.waitDrained()
+	return nil
+}
 
+// endRead ends the connection after the read error rerr.
+func (c *conn) endRead(rerr error) {
+	defer c.h.wg.Done()
+	defer c.h.metrics.conns.Dec()
 	if !c.isClosing() {
 		var ne net.Error
 		if errors.As(rerr, &ne) && ne.Timeout() {
