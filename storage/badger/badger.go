@@ -159,6 +159,9 @@ func New(cfg Config) (*Store, error) {
 	cfg = cfg.populate()
 	opts := bdg.DefaultOptions(cfg.Dir).
 		WithSyncWrites(false). // the committer syncs (see commitAndSync)
+		// The committer is the only writer and runs one transaction at a
+		// time: there is nothing for badger's conflict detection to find.
+		WithDetectConflicts(false).
 		WithLogger(logger{cfg.Logger}).
 		WithMetricsEnabled(false)
 	if cfg.MemTableSize > 0 {
