@@ -40,6 +40,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -85,6 +86,7 @@ type cli struct {
 	cpuProfile string
 	jsonOut    bool
 	selfProf   string
+	gogc       int
 	quiet      bool
 }
 
@@ -127,6 +129,7 @@ func parse(args []string, stderr io.Writer) (*cli, error) {
 	fs.StringVar(&c.srvCPUs, "server-cpus", "0", "taskset CPU list of spawned servers")
 	fs.StringVar(&c.cliCPUs, "client-cpus", "1", "taskset CPU list of rtbench itself")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "with --spawn-server self: the harness writes its CPU profile to `FILE`")
+	fs.IntVar(&c.gogc, "gogc", 0, "GOGC of rtbench itself (the generator; servers keep theirs). 0 keeps the Go default (100); with 2000 QUIC connections on one core the generator's GC pauses show as latency")
 	fs.StringVar(&c.selfProf, "selfprofile", "", "write rtbench's own CPU profile to `FILE` (is the generator the bottleneck?)")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the report as JSON on stdout")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress line on stderr")
@@ -174,6 +177,7 @@ type Machine struct {
 	Go          string `json:"go"`
 	Pinned      bool   `json:"pinned"`
 	ClientProcs int    `json:"client_gomaxprocs"`
+	ClientGOGC  int    `json:"client_gogc,omitempty"` // --gogc; 0: the default
 }
 
 func loadAvg() string {
@@ -209,6 +213,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		c.srvCPUs = ""
 	}
 	rep.Machine.ClientProcs = runtime.GOMAXPROCS(0)
+	if c.gogc != 0 {
+		debug.SetGCPercent(c.gogc)
+		rep.Machine.ClientGOGC = c.gogc
+	}
 
 	type runSpec struct {
 		name  string
