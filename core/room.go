@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -130,9 +131,38 @@ func (c *Client) joined(s *session, cmd *protocol.Command, g *storage.Group, add
 	return nil
 }
 
+// memberChange is an invite or a kick: the store call that changes the
+// members, and the frames that tell the actor, the targets and the members.
+type memberChange struct {
+	action    string // signed action: "invite" or "kick"
+	apply     func(h *Hub, ctx context.Context, app, id string, peers []string) ([]string, error)
+	reply     protocol.Kind // to the actor, with the peers changed
+	toTarget  protocol.Kind // to each peer changed, byPeerId = actor
+	toMembers protocol.Kind // to the members after the change
+}
+
+var (
+	inviteChange = memberChange{"invite",
+		func(h *Hub, ctx context.Context, app, id string, peers []string) ([]string, error) {
+			return h.store.AddMembers(ctx, app, id, peers, h.cfg.MaxGroupMembers)
+		}, protocol.KindRoomInvited, protocol.KindRoomJoined, protocol.KindRoomMembersJoined}
+	kickChange = memberChange{"kick",
+		func(h *Hub, ctx context.Context, app, id string, peers []string) ([]string, error) {
+			return h.store.RemoveMembers(ctx, app, id, peers)
+		}, protocol.KindRoomKicked, protocol.KindRoomLeft, protocol.KindRoomMembersLeft}
+)
+
 func (c *Client) invite(s *session, cmd *protocol.Command) error {
+	return c.changeMembers(s, cmd, &inviteChange)
+}
+func (c *Client) kick(s *session, cmd *protocol.Command) error {
+	return c.changeMembers(s, cmd, &kickChange)
+}
+
+// changeMembers runs an invite or a kick by a member of an ordinary group.
+func (c *Client) changeMembers(s *session, cmd *protocol.Command, mc *memberChange) error {
 	h := c.hub
-	if err := h.authorizeRoom(s, cmd, cmd.RoomID, cmd.RoomPeerIDs, "invite"); err != nil {
+	if err := h.authorizeRoom(s, cmd, cmd.RoomID, cmd.RoomPeerIDs, mc.action); err != nil {
 		return c.reject(s, cmd, cmd.RoomPeerIDs, "signature", err)
 	}
 	g, err := c.loadGroup(s, cmd.RoomID)
@@ -140,49 +170,22 @@ func (c *Client) invite(s *session, cmd *protocol.Command) error {
 		return c.reject(s, cmd, cmd.RoomPeerIDs, "not a member of an ordinary group", err)
 	}
 	ctx, cancel := h.storeCtx()
-	added, err := h.store.AddMembers(ctx, s.app.ID, g.ID, cmd.RoomPeerIDs, h.cfg.MaxGroupMembers)
+	changed, err := mc.apply(h, ctx, s.app.ID, g.ID, cmd.RoomPeerIDs)
 	cancel()
 	if err != nil {
 		if !errors.Is(err, storage.ErrGroupFull) {
 			h.metrics.StoreErrors.Inc()
 		}
-		return c.reject(s, cmd, cmd.RoomPeerIDs, "invite failed", err)
+		return c.reject(s, cmd, cmd.RoomPeerIDs, mc.action+" failed", err)
 	}
-	c.write(&protocol.Command{Kind: protocol.KindRoomInvited, PeerID: s.peer, RoomID: g.ID, RoomPeerIDs: nonNil(added), ByPeerID: s.peer, I: cmd.I})
-	if len(added) == 0 {
+	c.write(&protocol.Command{Kind: mc.reply, PeerID: s.peer, RoomID: g.ID, RoomPeerIDs: nonNil(changed), ByPeerID: s.peer, I: cmd.I})
+	if len(changed) == 0 {
 		return nil
 	}
-	for _, p := range added {
-		h.toPeer(s.app.ID, p, &protocol.Command{Kind: protocol.KindRoomJoined, RoomID: g.ID, ByPeerID: s.peer}, nil)
+	for _, p := range changed {
+		h.toPeer(s.app.ID, p, &protocol.Command{Kind: mc.toTarget, RoomID: g.ID, ByPeerID: s.peer}, nil)
 	}
-	h.groupEvent(s.app.ID, g.ID, &protocol.Command{Kind: protocol.KindRoomMembersJoined, RoomID: g.ID, RoomPeerIDs: added, ByPeerID: s.peer}, nil)
-	return nil
-}
-
-func (c *Client) kick(s *session, cmd *protocol.Command) error {
-	h := c.hub
-	if err := h.authorizeRoom(s, cmd, cmd.RoomID, cmd.RoomPeerIDs, "kick"); err != nil {
-		return c.reject(s, cmd, cmd.RoomPeerIDs, "signature", err)
-	}
-	g, err := c.loadGroup(s, cmd.RoomID)
-	if err != nil || g.Transient || !slices.Contains(g.Members, s.peer) {
-		return c.reject(s, cmd, cmd.RoomPeerIDs, "not a member of an ordinary group", err)
-	}
-	ctx, cancel := h.storeCtx()
-	removed, err := h.store.RemoveMembers(ctx, s.app.ID, g.ID, cmd.RoomPeerIDs)
-	cancel()
-	if err != nil {
-		h.metrics.StoreErrors.Inc()
-		return c.reject(s, cmd, cmd.RoomPeerIDs, "kick failed", err)
-	}
-	c.write(&protocol.Command{Kind: protocol.KindRoomKicked, PeerID: s.peer, RoomID: g.ID, RoomPeerIDs: nonNil(removed), ByPeerID: s.peer, I: cmd.I})
-	if len(removed) == 0 {
-		return nil
-	}
-	for _, p := range removed {
-		h.toPeer(s.app.ID, p, &protocol.Command{Kind: protocol.KindRoomLeft, RoomID: g.ID, ByPeerID: s.peer}, nil)
-	}
-	h.groupEvent(s.app.ID, g.ID, &protocol.Command{Kind: protocol.KindRoomMembersLeft, RoomID: g.ID, RoomPeerIDs: removed, ByPeerID: s.peer}, nil)
+	h.groupEvent(s.app.ID, g.ID, &protocol.Command{Kind: mc.toMembers, RoomID: g.ID, RoomPeerIDs: changed, ByPeerID: s.peer}, nil)
 	return nil
 }
 
