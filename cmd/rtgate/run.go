@@ -139,7 +139,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			}
 		}()
 		addr := ln.Addr().String()
-		fmt.Fprintf(stdout, "rtgate listening on http://%s (WebSocket ws://%s/ and /ws, long-poll /lp/, router /v1/route, REST /1.1/, /healthz, /metrics)\n", addr, addr)
+		fmt.Fprintf(stdout, "rtgate listening on http://%s (WebSocket ws://%s/ and /ws, long-poll /lp/, router /v1/route, REST /1.1/, demo http://%s/demo/, SDK /sdk/, /healthz, /metrics)\n", addr, addr, addr)
 		log.Info("listening", "addr", addr)
 	}
 
