@@ -29,6 +29,7 @@ import (
 	"github.com/rtgate/rtgate/storage/badger"
 	"github.com/rtgate/rtgate/transports/longpoll"
 	quictransport "github.com/rtgate/rtgate/transports/quic"
+	"github.com/rtgate/rtgate/transports/quic/framed"
 	"github.com/rtgate/rtgate/transports/webtransport"
 	"github.com/rtgate/rtgate/transports/ws"
 	"github.com/rtgate/rtgate/web"
@@ -189,14 +190,12 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 	}
 	s.registry.MustRegister(s.flash.Collectors()...)
 	if cfg.QUICEnabled() {
+		limits := framed.Limits{MaxFrameBytes: cfg.Limits.MaxFrameBytes, QueueBytes: cfg.Limits.QueueBytes,
+			CommandsPerSecond: cfg.Limits.CommandsPerSecond, Burst: cfg.Limits.Burst}
 		s.wt = webtransport.New(s.hub, webtransport.Config{AllowedOrigins: cfg.AllowedOrigins,
-			MaxFrameBytes: cfg.Limits.MaxFrameBytes, QueueBytes: cfg.Limits.QueueBytes,
-			CommandsPerSecond: cfg.Limits.CommandsPerSecond, Burst: cfg.Limits.Burst,
-			Logger: log.With("component", "webtransport")})
+			Limits: limits, Logger: log.With("component", "webtransport")})
 		s.quic = quictransport.New(s.hub, quictransport.Config{H3: s.wt,
-			MaxFrameBytes: cfg.Limits.MaxFrameBytes, QueueBytes: cfg.Limits.QueueBytes,
-			CommandsPerSecond: cfg.Limits.CommandsPerSecond, Burst: cfg.Limits.Burst,
-			Logger: log.With("component", "quic")})
+			Limits: limits, Logger: log.With("component", "quic")})
 		s.registry.MustRegister(s.quic.Collectors()...)
 		s.registry.MustRegister(s.wt.Collectors()...)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/transports/quic"
+	"github.com/rtgate/rtgate/transports/quic/framed"
 	"github.com/rtgate/rtgate/transports/transporttest"
 )
 
@@ -15,7 +16,7 @@ import (
 // flight, and reports msgs/s delivered (client and server share the CPUs).
 func BenchmarkQUICDirect(b *testing.B) {
 	hub := newHub(b, core.Config{})
-	_, addr := serve(b, hub, quic.Config{CommandsPerSecond: -1})
+	_, addr := serve(b, hub, quic.Config{Limits: framed.Limits{CommandsPerSecond: -1}})
 	_, bob := dialT(b, addr, dialOpts{})
 	bob.open("bob")
 	_, alice := dialT(b, addr, dialOpts{})

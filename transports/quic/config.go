@@ -34,37 +34,9 @@ type Config struct {
 	InitialStreamReceiveWindow, MaxStreamReceiveWindow         uint64
 	InitialConnectionReceiveWindow, MaxConnectionReceiveWindow uint64
 
-	// MaxFrameBytes bounds one inbound frame body; a larger declared length
-	// closes with 4109 before anything is buffered. Zero means
-	// protocol.DefaultMaxFrameBytes (64 KiB).
-	MaxFrameBytes int
-	// QueueBytes bounds what is queued for one connection and not yet
-	// written; over it the connection closes with 4201. The reader pauses
-	// while its queue is over half full. Zero means 1 MiB.
-	QueueBytes int
-	// WriteTimeout bounds every stream write. Zero means 10 s.
-	WriteTimeout time.Duration
-	// ReadTimeout bounds the wait for each inbound frame (a backstop: the
-	// core's read timeout, 4107, and MaxIdleTimeout act first). Zero
-	// means 10 min.
-	ReadTimeout time.Duration
-	// CloseGrace is how long a closing connection waits for the client's
-	// FIN after its own before it closes the connection. Zero means 2 s.
-	CloseGrace time.Duration
-	// CommandsPerSecond is the sustained rate of inbound frames one
-	// connection may send (1008 "flood" over it). Zero means 200;
-	// negative disables flood protection.
-	CommandsPerSecond float64
-	// Burst is the flood token bucket's size. Zero means 400.
-	Burst int
-
-	// DisableDatagrams keeps every message on the stream. By default a
-	// client that enabled QUIC datagrams (its max_datagram_frame_size
-	// transport parameter) receives transient direct messages that fit in
-	// MaxDatagramBytes as datagrams.
-	DisableDatagrams bool
-	// MaxDatagramBytes bounds a datagram's msgpack body. Zero means 1100.
-	MaxDatagramBytes int
+	// Limits bound each connection (frame size, queue, timeouts, flood,
+	// datagrams); see framed.Limits.
+	framed.Limits
 
 	// Logger receives the server's logs. Nil means slog.Default().
 	Logger *slog.Logger
@@ -122,17 +94,5 @@ func (c Config) QUICConfig() *quicgo.Config {
 }
 
 func (c Config) connOptions(m *framed.Metrics, pool *framed.BufPool) framed.Options {
-	return framed.Options{
-		MaxFrameBytes:     c.MaxFrameBytes,
-		QueueBytes:        c.QueueBytes,
-		WriteTimeout:      c.WriteTimeout,
-		ReadTimeout:       c.ReadTimeout,
-		CloseGrace:        c.CloseGrace,
-		CommandsPerSecond: c.CommandsPerSecond,
-		Burst:             c.Burst,
-		MaxDatagramBytes:  c.MaxDatagramBytes,
-		Metrics:           m,
-		Logger:            c.Logger,
-		Pool:              pool,
-	}.WithDefaults()
+	return c.Limits.Options(m, c.Logger, pool)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/rtgate/rtgate/internal/devcert"
 	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/transports/quic"
+	"github.com/rtgate/rtgate/transports/quic/framed"
 	"github.com/rtgate/rtgate/transports/quic/framed/framedtest"
 	"github.com/rtgate/rtgate/transports/transporttest"
 )
@@ -60,9 +61,7 @@ func (harness) Modern() bool { return true }
 
 func (harness) Serve(t testing.TB, hub *core.Hub, opts transporttest.Options) string {
 	_, addr := serve(t, hub, quic.Config{
-		MaxFrameBytes:     opts.MaxFrameBytes,
-		QueueBytes:        opts.QueueBytes,
-		CommandsPerSecond: -1,
+		Limits: framed.Limits{MaxFrameBytes: opts.MaxFrameBytes, QueueBytes: opts.QueueBytes, CommandsPerSecond: -1},
 	})
 	return addr
 }

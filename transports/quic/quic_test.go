@@ -13,6 +13,7 @@ import (
 	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/storage/memory"
 	"github.com/rtgate/rtgate/transports/quic"
+	"github.com/rtgate/rtgate/transports/quic/framed"
 	"github.com/rtgate/rtgate/transports/transporttest"
 )
 
@@ -148,7 +149,7 @@ func TestTransientDirectAsDatagram(t *testing.T) {
 
 func TestDatagramsOff(t *testing.T) {
 	hub := newHub(t, core.Config{})
-	_, addr := serve(t, hub, quic.Config{DisableDatagrams: true})
+	_, addr := serve(t, hub, quic.Config{Limits: framed.Limits{DisableDatagrams: true}})
 	_, b := dialT(t, addr, dialOpts{datagrams: true})
 	b.open("bob")
 	_, a := dialT(t, addr, dialOpts{})
@@ -163,7 +164,7 @@ func TestDatagramsOff(t *testing.T) {
 // server that allocated before checking would die.
 func TestOversizeLengthClosesBeforeAllocating(t *testing.T) {
 	hub := newHub(t, core.Config{})
-	_, addr := serve(t, hub, quic.Config{MaxFrameBytes: 1024})
+	_, addr := serve(t, hub, quic.Config{Limits: framed.Limits{MaxFrameBytes: 1024}})
 	_, b := dialT(t, addr, dialOpts{})
 	b.open("bob")
 	ac, a := dialT(t, addr, dialOpts{})

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/transports/quic/framed"
 	"github.com/rtgate/rtgate/transports/webtransport"
 )
 
@@ -13,7 +14,7 @@ import (
 // and reports msgs/s delivered (client and server share the CPUs).
 func BenchmarkWTDirect(b *testing.B) {
 	hub := newHub(b)
-	addr := serve(b, hub, webtransport.Config{CommandsPerSecond: -1})
+	addr := serve(b, hub, webtransport.Config{Limits: framed.Limits{CommandsPerSecond: -1}})
 	_, bob := dialT(b, addr, "/wt", nil)
 	bob.open("bob")
 	_, alice := dialT(b, addr, "/wt", nil)

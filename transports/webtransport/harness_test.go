@@ -17,6 +17,7 @@ import (
 	"github.com/rtgate/rtgate/internal/devcert"
 	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/transports/quic"
+	"github.com/rtgate/rtgate/transports/quic/framed"
 	"github.com/rtgate/rtgate/transports/quic/framed/framedtest"
 	"github.com/rtgate/rtgate/transports/transporttest"
 	"github.com/rtgate/rtgate/transports/webtransport"
@@ -64,9 +65,7 @@ func (harness) Modern() bool { return true }
 
 func (harness) Serve(t testing.TB, hub *core.Hub, opts transporttest.Options) string {
 	return serve(t, hub, webtransport.Config{
-		MaxFrameBytes:     opts.MaxFrameBytes,
-		QueueBytes:        opts.QueueBytes,
-		CommandsPerSecond: -1,
+		Limits: framed.Limits{MaxFrameBytes: opts.MaxFrameBytes, QueueBytes: opts.QueueBytes, CommandsPerSecond: -1},
 	})
 }
 
