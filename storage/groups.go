@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -26,6 +27,38 @@ type Group struct {
 	Attrs     map[string]any
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// Add adds the peers that are not members yet, in order and once each,
+// and returns them. If that would take the group over limit members
+// (limit <= 0: no limit) it changes nothing and returns ErrGroupFull.
+// Every store applies membership changes with Add and Remove.
+func (g *Group) Add(peers []string, limit int) ([]string, error) {
+	var added []string
+	for _, p := range peers {
+		if !slices.Contains(g.Members, p) && !slices.Contains(added, p) {
+			added = append(added, p)
+		}
+	}
+	if limit > 0 && len(g.Members)+len(added) > limit {
+		return nil, ErrGroupFull
+	}
+	g.Members = append(g.Members, added...)
+	return added, nil
+}
+
+// Remove removes the peers that are members and returns them.
+func (g *Group) Remove(peers []string) []string {
+	var removed []string
+	for _, p := range peers {
+		if slices.Contains(g.Members, p) && !slices.Contains(removed, p) {
+			removed = append(removed, p)
+		}
+	}
+	if len(removed) > 0 {
+		g.Members = slices.DeleteFunc(g.Members, func(p string) bool { return slices.Contains(removed, p) })
+	}
+	return removed
 }
 
 // Groups stores groups and their membership durably.

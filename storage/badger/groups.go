@@ -105,19 +105,9 @@ func (s *Store) AddMembers(ctx context.Context, app, id string, peers []string, 
 		if err != nil {
 			return err
 		}
-		for _, p := range peers {
-			if !slices.Contains(g.Members, p) && !slices.Contains(added, p) {
-				added = append(added, p)
-			}
+		if added, err = g.Add(peers, limit); err != nil || len(added) == 0 {
+			return err
 		}
-		if limit > 0 && len(g.Members)+len(added) > limit {
-			added = nil
-			return storage.ErrGroupFull
-		}
-		if len(added) == 0 {
-			return nil
-		}
-		g.Members = append(g.Members, added...)
 		g.UpdatedAt = s.now()
 		if err := putGroup(t, g); err != nil {
 			return err
@@ -141,15 +131,9 @@ func (s *Store) RemoveMembers(ctx context.Context, app, id string, peers []strin
 		if err != nil {
 			return err
 		}
-		for _, p := range peers {
-			if slices.Contains(g.Members, p) && !slices.Contains(removed, p) {
-				removed = append(removed, p)
-			}
-		}
-		if len(removed) == 0 {
+		if removed = g.Remove(peers); len(removed) == 0 {
 			return nil
 		}
-		g.Members = slices.DeleteFunc(g.Members, func(p string) bool { return slices.Contains(removed, p) })
 		g.UpdatedAt = s.now()
 		if err := putGroup(t, g); err != nil {
 			return err

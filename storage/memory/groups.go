@@ -88,20 +88,11 @@ func (s *Store) AddMembers(ctx context.Context, app, id string, peers []string, 
 	if err != nil {
 		return nil, err
 	}
-	var added []string
-	for _, p := range peers {
-		if !slices.Contains(g.Members, p) && !slices.Contains(added, p) {
-			added = append(added, p)
-		}
-	}
-	if limit > 0 && len(g.Members)+len(added) > limit {
-		return nil, storage.ErrGroupFull
-	}
+	added, err := g.Add(peers, limit)
 	if len(added) > 0 {
-		g.Members = append(g.Members, added...)
 		g.UpdatedAt = s.now()
 	}
-	return added, nil
+	return added, err
 }
 
 // RemoveMembers implements storage.Groups.
@@ -115,14 +106,8 @@ func (s *Store) RemoveMembers(ctx context.Context, app, id string, peers []strin
 	if err != nil {
 		return nil, err
 	}
-	var removed []string
-	for _, p := range peers {
-		if slices.Contains(g.Members, p) && !slices.Contains(removed, p) {
-			removed = append(removed, p)
-		}
-	}
+	removed := g.Remove(peers)
 	if len(removed) > 0 {
-		g.Members = slices.DeleteFunc(g.Members, func(p string) bool { return slices.Contains(removed, p) })
 		g.UpdatedAt = s.now()
 	}
 	return removed, nil
