@@ -115,12 +115,17 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 	}
 
 	s.hub, err = core.New(core.Config{
-		Apps:         apps,
-		Store:        store,
-		Logger:       log.With("component", "core"),
-		LoginTimeout: cfg.Limits.LoginTimeout.Std(),
-		ReadTimeout:  cfg.Limits.ReadTimeout.Std(),
-		Offline:      offline,
+		Apps:            apps,
+		Store:           store,
+		Logger:          log.With("component", "core"),
+		LoginTimeout:    cfg.Limits.LoginTimeout.Std(),
+		ReadTimeout:     cfg.Limits.ReadTimeout.Std(),
+		MaxPeersPerConn: cfg.Limits.MaxPeersPerConn,
+		MaxWatch:        cfg.Limits.MaxWatch,
+		MaxGroupMembers: cfg.Limits.MaxGroupMembers,
+		SignatureWindow: cfg.Limits.SignatureWindow.Std(),
+		NonceCacheSize:  cfg.Limits.NonceCache,
+		Offline:         offline,
 	})
 	if err != nil {
 		s.closeStore()

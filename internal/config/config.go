@@ -96,6 +96,15 @@ type Limits struct {
 	InboxTTL          Duration `json:"inboxTTL,omitempty"`     // how long they are kept (168h)
 	LoginTimeout      Duration `json:"loginTimeout,omitempty"` // connect to session open (60s)
 	ReadTimeout       Duration `json:"readTimeout,omitempty"`  // silence before close 4107 (360s)
+	// Hub bounds (core.Config; zero means the core's default).
+	MaxPeersPerConn int `json:"maxPeersPerConn,omitempty"` // sessions on one connection (64)
+	MaxWatch        int `json:"maxWatch,omitempty"`        // watched peers per session (10000)
+	MaxGroupMembers int `json:"maxGroupMembers,omitempty"` // members of a group; past it joins and invites are rejected (1000)
+	// SignatureWindow is how far a signature's timestamp may be from now
+	// (6h); NonceCache, when positive, refuses reused nonces, remembering
+	// that many (default 0: no cache, the v1 demos reuse one nonce).
+	SignatureWindow Duration `json:"signatureWindow,omitempty"`
+	NonceCache      int      `json:"nonceCache,omitempty"`
 }
 
 // Config is the whole server configuration; it is also the schema of the
@@ -444,7 +453,7 @@ func (c *Config) validate() error {
 		seen[a.ID] = true
 	}
 	l := c.Limits
-	if l.MaxFrameBytes < 0 || l.QueueBytes < 0 || l.InboxSize < 0 || l.InboxTTL < 0 || l.LoginTimeout < 0 || l.ReadTimeout < 0 {
+	if l.MaxFrameBytes < 0 || l.QueueBytes < 0 || l.MaxPeersPerConn < 0 || l.MaxWatch < 0 || l.MaxGroupMembers < 0 || l.SignatureWindow < 0 || l.NonceCache < 0 || l.InboxSize < 0 || l.InboxTTL < 0 || l.LoginTimeout < 0 || l.ReadTimeout < 0 {
 		return bad("limits must not be negative")
 	}
 	return nil
