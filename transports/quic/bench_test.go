@@ -15,13 +15,13 @@ import (
 // two raw QUIC clients on loopback with a window of 256 messages in
 // flight, and reports msgs/s delivered (client and server share the CPUs).
 func BenchmarkQUICDirect(b *testing.B) {
-	hub := newHub(b, core.Config{})
+	hub := transporttest.NewHub(b, core.Config{})
 	_, addr := serve(b, hub, quic.Config{Limits: framed.Limits{CommandsPerSecond: -1}})
 	_, bob := dialT(b, addr, dialOpts{})
-	bob.open("bob")
+	bob.Open("bob")
 	_, alice := dialT(b, addr, dialOpts{})
-	alice.open("alice", "bob")
-	runDirect(b, alice.cc, bob.cc)
+	alice.Open("alice", "bob")
+	runDirect(b, alice.Conn(), bob.Conn())
 }
 
 // runDirect pipelines b.N transient directs from one client to the other.

@@ -3,7 +3,6 @@ package quic_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"runtime"
 	"strings"
 	"testing"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/protocol"
-	"github.com/rtgate/rtgate/storage/memory"
 	"github.com/rtgate/rtgate/transports/quic"
 	"github.com/rtgate/rtgate/transports/quic/framed"
 	"github.com/rtgate/rtgate/transports/transporttest"
@@ -19,106 +17,27 @@ import (
 
 const wait = 5 * time.Second
 
-func newHub(t testing.TB, cfg core.Config) *core.Hub {
-	t.Helper()
-	cfg.Store = memory.New(memory.Config{})
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	hub, err := core.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := hub.Shutdown(ctx); err != nil {
-			t.Errorf("hub shutdown: %v", err)
-		}
-	})
-	return hub
-}
-
-// tc wraps a ClientConn with the expectations the tests use.
-type tc struct {
-	t  testing.TB
-	cc transporttest.ClientConn
-}
-
-func (c tc) send(cmd *protocol.Command) {
-	c.t.Helper()
-	if err := c.cc.Send(cmd); err != nil {
-		c.t.Fatalf("send %v: %v", cmd.Kind, err)
-	}
-}
-
-func (c tc) expect(k protocol.Kind) *protocol.Command {
-	c.t.Helper()
-	f, err := c.cc.Recv(wait)
-	if err != nil {
-		c.t.Fatalf("waiting for %v: %v", k, err)
-	}
-	if f.Kind != k {
-		c.t.Fatalf("got %v %+v, want %v", f.Kind, *f, k)
-	}
-	return f
-}
-
-func (c tc) open(peer string, watch ...string) {
-	c.t.Helper()
-	c.send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: "test", PeerID: peer, SessionPeerIDs: append([]string{}, watch...), I: 1})
-	c.expect(protocol.KindSessionOpened)
-}
-
-func (c tc) barrier() {
-	c.t.Helper()
-	c.send(&protocol.Command{Kind: protocol.KindKeepalive})
-	c.expect(protocol.KindKeepalive)
-}
-
-func (c tc) expectClose(code protocol.CloseCode) {
-	c.t.Helper()
-	for {
-		f, err := c.cc.Recv(3 * wait)
-		if err == nil {
-			_ = f
-			continue
-		}
-		var ce *protocol.CloseError
-		if !errors.As(err, &ce) || ce.Code != code {
-			c.t.Fatalf("got %v, want close %d", err, code)
-		}
-		return
-	}
-}
-
-func (c tc) expectPresence(st protocol.Status, peer string) {
-	c.t.Helper()
-	p := c.expect(protocol.KindPresence)
-	if p.Status != st || len(p.SessionPeerIDs) != 1 || p.SessionPeerIDs[0] != peer {
-		c.t.Fatalf("presence %+v, want %s %s", *p, peer, st)
-	}
-}
-
-func dialT(t testing.TB, addr string, o dialOpts) (*rawClient, tc) {
+func dialT(t testing.TB, addr string, o dialOpts) (*rawClient, *transporttest.Client) {
 	t.Helper()
 	c, err := dialRaw(addr, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return c, tc{t, c}
+	return c, transporttest.NewClient(t, addr, c)
 }
 
 func TestTransientDirectAsDatagram(t *testing.T) {
-	hub := newHub(t, core.Config{})
+	hub := transporttest.NewHub(t, core.Config{})
 	_, addr := serve(t, hub, quic.Config{})
 	bc, b := dialT(t, addr, dialOpts{datagrams: true})
-	b.open("bob")
+	b.Open("bob")
 	_, a := dialT(t, addr, dialOpts{})
-	a.open("alice", "bob")
+	a.Open("alice", "bob")
 
 	typing := &protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"bob"}, Msg: "typing", Transient: true}
-	a.send(typing)
-	a.barrier()
+	a.Send(typing)
+	a.Barrier()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	d, err := bc.qc.ReceiveDatagram(ctx)
@@ -136,26 +55,26 @@ func TestTransientDirectAsDatagram(t *testing.T) {
 	// Too large for a datagram, and persistent messages: on the stream.
 	big := *typing
 	big.Msg = strings.Repeat("x", 2000)
-	a.send(&big)
-	if m := b.expect(protocol.KindDirect); m.Msg != big.Msg || !m.Transient {
+	a.Send(&big)
+	if m := b.Expect(protocol.KindDirect); m.Msg != big.Msg || !m.Transient {
 		t.Fatalf("large transient = %+v", *m)
 	}
-	a.send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"bob"}, Msg: "stored", I: 2})
-	a.expect(protocol.KindAck)
-	if m := b.expect(protocol.KindDirect); m.Msg != "stored" || m.Transient {
+	a.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"bob"}, Msg: "stored", I: 2})
+	a.Expect(protocol.KindAck)
+	if m := b.Expect(protocol.KindDirect); m.Msg != "stored" || m.Transient {
 		t.Fatalf("persistent = %+v", *m)
 	}
 }
 
 func TestDatagramsOff(t *testing.T) {
-	hub := newHub(t, core.Config{})
+	hub := transporttest.NewHub(t, core.Config{})
 	_, addr := serve(t, hub, quic.Config{Limits: framed.Limits{DisableDatagrams: true}})
 	_, b := dialT(t, addr, dialOpts{datagrams: true})
-	b.open("bob")
+	b.Open("bob")
 	_, a := dialT(t, addr, dialOpts{})
-	a.open("alice", "bob")
-	a.send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"bob"}, Msg: "typing", Transient: true})
-	if m := b.expect(protocol.KindDirect); m.Msg != "typing" {
+	a.Open("alice", "bob")
+	a.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"bob"}, Msg: "typing", Transient: true})
+	if m := b.Expect(protocol.KindDirect); m.Msg != "typing" {
 		t.Fatalf("direct = %+v", *m)
 	}
 }
@@ -163,21 +82,21 @@ func TestDatagramsOff(t *testing.T) {
 // TestOversizeLengthClosesBeforeAllocating declares a 2^61-byte frame: a
 // server that allocated before checking would die.
 func TestOversizeLengthClosesBeforeAllocating(t *testing.T) {
-	hub := newHub(t, core.Config{})
+	hub := transporttest.NewHub(t, core.Config{})
 	_, addr := serve(t, hub, quic.Config{Limits: framed.Limits{MaxFrameBytes: 1024}})
 	_, b := dialT(t, addr, dialOpts{})
-	b.open("bob")
+	b.Open("bob")
 	ac, a := dialT(t, addr, dialOpts{})
-	a.open("alice")
+	a.Open("alice")
 	if err := ac.WriteRaw(protocol.AppendVarint(nil, 1<<61)); err != nil {
 		t.Fatal(err)
 	}
-	a.expectClose(protocol.CloseTooLong)
-	b.barrier()
+	a.ExpectClose(protocol.CloseTooLong)
+	b.Barrier()
 
 	// At the limit is fine: a frame body of exactly MaxFrameBytes.
 	cc, c := dialT(t, addr, dialOpts{})
-	c.open("carol")
+	c.Open("carol")
 	body := protocol.AppendMsgpack(nil, &protocol.Command{Kind: protocol.KindSessionQuery, PeerID: "carol", SessionPeerIDs: []string{strings.Repeat("p", 1024)}, I: 5})
 	if len(body) <= 1024 {
 		t.Fatalf("test frame is %d bytes", len(body))
@@ -186,37 +105,37 @@ func TestOversizeLengthClosesBeforeAllocating(t *testing.T) {
 	if err := cc.SendRaw(append([]byte{0xc1}, make([]byte, 1023)...)); err != nil {
 		t.Fatal(err)
 	}
-	if e := c.expect(protocol.KindError); e.Code != protocol.ErrCodeBadCommand {
+	if e := c.Expect(protocol.KindError); e.Code != protocol.ErrCodeBadCommand {
 		t.Fatalf("error = %+v", *e)
 	}
-	c.barrier()
+	c.Barrier()
 }
 
 // TestStreamResetLeavesOthers resets one client's stream (the connection
 // stays up): that client is disconnected, the others carry on.
 func TestStreamResetLeavesOthers(t *testing.T) {
-	hub := newHub(t, core.Config{})
+	hub := transporttest.NewHub(t, core.Config{})
 	_, addr := serve(t, hub, quic.Config{})
 	_, a := dialT(t, addr, dialOpts{})
-	a.open("alice", "bob")
+	a.Open("alice", "bob")
 	bc, b := dialT(t, addr, dialOpts{})
-	b.open("bob")
-	a.expectPresence(protocol.StatusOn, "bob")
+	b.Open("bob")
+	a.ExpectPresence("alice", protocol.StatusOn, "bob")
 	_, c := dialT(t, addr, dialOpts{})
-	c.open("carol")
+	c.Open("carol")
 
 	bc.str.CancelWrite(7)
 	bc.str.CancelRead(7)
-	a.expectPresence(protocol.StatusOff, "bob")
+	a.ExpectPresence("alice", protocol.StatusOff, "bob")
 	select {
 	case <-bc.qc.Context().Done():
 	case <-time.After(wait):
 		t.Fatal("server kept the connection of a reset stream")
 	}
-	a.barrier()
-	c.barrier()
-	a.send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"carol"}, Msg: "still here", I: 3})
-	a.expect(protocol.KindAck)
+	a.Barrier()
+	c.Barrier()
+	a.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"carol"}, Msg: "still here", I: 3})
+	a.Expect(protocol.KindAck)
 }
 
 // TestIdleTimeout loses a client silently (its socket closes without a
@@ -224,21 +143,21 @@ func TestStreamResetLeavesOthers(t *testing.T) {
 // watcher keeps its own connection busy meanwhile: quic-go clients clamp
 // the idle timeout they honour to 5 s and would not ping in time.
 func TestIdleTimeout(t *testing.T) {
-	hub := newHub(t, core.Config{})
+	hub := transporttest.NewHub(t, core.Config{})
 	_, addr := serve(t, hub, quic.Config{MaxIdleTimeout: 500 * time.Millisecond})
 	_, a := dialT(t, addr, dialOpts{})
-	a.open("alice", "bob")
+	a.Open("alice", "bob")
 	bc, b := dialT(t, addr, dialOpts{})
-	b.open("bob")
-	a.expectPresence(protocol.StatusOn, "bob")
+	b.Open("bob")
+	a.ExpectPresence("alice", protocol.StatusOn, "bob")
 	start := time.Now()
 	bc.tr.Close() // no CONNECTION_CLOSE
 	for {
 		if time.Since(start) > 3*time.Second {
 			t.Fatal("lost client not noticed within 3 s")
 		}
-		a.send(&protocol.Command{Kind: protocol.KindKeepalive})
-		f, err := a.cc.Recv(wait)
+		a.Send(&protocol.Command{Kind: protocol.KindKeepalive})
+		f, err := a.Conn().Recv(wait)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -255,7 +174,7 @@ func TestIdleTimeout(t *testing.T) {
 // TestNoStreamLoginTimeout: a connection that opens no stream is closed by
 // the hub's login timeout.
 func TestNoStreamLoginTimeout(t *testing.T) {
-	hub := newHub(t, core.Config{LoginTimeout: 300 * time.Millisecond})
+	hub := transporttest.NewHub(t, core.Config{LoginTimeout: 300 * time.Millisecond})
 	_, addr := serve(t, hub, quic.Config{})
 	c, _ := dialT(t, addr, dialOpts{})
 	select {
@@ -269,7 +188,7 @@ func TestNoStreamLoginTimeout(t *testing.T) {
 }
 
 func TestUnknownALPNRefused(t *testing.T) {
-	hub := newHub(t, core.Config{})
+	hub := transporttest.NewHub(t, core.Config{})
 	_, addr := serve(t, hub, quic.Config{})
 	for _, alpn := range []string{"h3", "rtgate/2"} { // no H3 server configured
 		if c, err := dialRaw(addr, dialOpts{alpn: alpn}); err == nil {
@@ -284,7 +203,7 @@ func TestUnknownALPNRefused(t *testing.T) {
 func TestCloseWithoutShutdown(t *testing.T) {
 	base := runtime.NumGoroutine()
 	func() {
-		hub := newHub(t, core.Config{})
+		hub := transporttest.NewHub(t, core.Config{})
 		srv, addr := serve(t, hub, quic.Config{})
 		var clients []*rawClient
 		for i := range 5 {
@@ -293,12 +212,12 @@ func TestCloseWithoutShutdown(t *testing.T) {
 				t.Fatal(err)
 			}
 			clients = append(clients, c)
-			x := tc{t, c}
-			x.open("peer" + string(rune('a'+i)))
+			x := transporttest.NewClient(t, addr, c)
+			x.Open("peer" + string(rune('a'+i)))
 		}
 		srv.Close()
 		for _, c := range clients {
-			tc{t, c}.expectClose(protocol.CloseGoingAway)
+			transporttest.NewClient(t, addr, c).ExpectClose(protocol.CloseGoingAway)
 			c.Close()
 		}
 	}()

@@ -11,29 +11,41 @@ import (
 // wait is how long a scenario waits for a frame it expects.
 const wait = 5 * time.Second
 
-// client wraps a ClientConn with the expectations scenarios use.
-type client struct {
+// Client wraps a ClientConn with the expectations the scenarios use; a
+// transport's own tests use it too (NewClient). Every method fails the
+// test on an unexpected frame, error or timeout.
+type Client struct {
 	t    testing.TB
 	name string
 	cc   ClientConn
 }
 
-func (c *client) send(cmd *protocol.Command) {
+// NewClient wraps cc for the test t; name labels its failures.
+func NewClient(t testing.TB, name string, cc ClientConn) *Client {
+	return &Client{t: t, name: name, cc: cc}
+}
+
+// Send sends cmd.
+func (c *Client) Send(cmd *protocol.Command) {
 	c.t.Helper()
 	if err := c.cc.Send(cmd); err != nil {
 		c.t.Fatalf("%s: send %v: %v", c.name, cmd.Kind, err)
 	}
 }
 
-func (c *client) sendRaw(b []byte) {
+// Conn returns the wrapped connection.
+func (c *Client) Conn() ClientConn { return c.cc }
+
+// SendRaw sends a raw frame body.
+func (c *Client) SendRaw(b []byte) {
 	c.t.Helper()
 	if err := c.cc.SendRaw(b); err != nil {
 		c.t.Fatalf("%s: send raw frame: %v", c.name, err)
 	}
 }
 
-// next returns the next frame, failing on a timeout or a close.
-func (c *client) next() *protocol.Command {
+// Next returns the next frame, failing on a timeout or a close.
+func (c *Client) Next() *protocol.Command {
 	c.t.Helper()
 	f, err := c.cc.Recv(wait)
 	if err != nil {
@@ -42,27 +54,27 @@ func (c *client) next() *protocol.Command {
 	return f
 }
 
-// expect returns the next frame and fails unless it has kind k.
-func (c *client) expect(k protocol.Kind) *protocol.Command {
+// Expect returns the next frame and fails unless it has kind k.
+func (c *Client) Expect(k protocol.Kind) *protocol.Command {
 	c.t.Helper()
-	f := c.next()
+	f := c.Next()
 	if f.Kind != k {
 		c.t.Fatalf("%s: got %v %+v, want %v", c.name, f.Kind, *f, k)
 	}
 	return f
 }
 
-// barrier sends a keepalive and expects `{}` as the very next frame: replies
+// Barrier sends a keepalive and expects `{}` as the very next frame: replies
 // keep request order, so nothing else was pending. It proves the connection
 // is open and that no unexpected frame arrived before.
-func (c *client) barrier() {
+func (c *Client) Barrier() {
 	c.t.Helper()
-	c.send(&protocol.Command{Kind: protocol.KindKeepalive})
-	c.expect(protocol.KindKeepalive)
+	c.Send(&protocol.Command{Kind: protocol.KindKeepalive})
+	c.Expect(protocol.KindKeepalive)
 }
 
-// expectClose skips frames until the server's close and checks its code.
-func (c *client) expectClose(code protocol.CloseCode) {
+// ExpectClose skips frames until the server's close and checks its code.
+func (c *Client) ExpectClose(code protocol.CloseCode) {
 	c.t.Helper()
 	deadline := time.Now().Add(3 * wait)
 	for time.Now().Before(deadline) {
@@ -83,35 +95,35 @@ func (c *client) expectClose(code protocol.CloseCode) {
 	c.t.Fatalf("%s: no close %d within %s", c.name, code, 3*wait)
 }
 
-// open opens peer on the connection watching watch, and returns `opened`.
+// Open opens peer on the connection watching watch, and returns `opened`.
 // A keepalive round trip follows, so the open (including the core's inbox
 // redelivery, which follows `opened`) has been handled completely before
 // anyone sends to peer.
-func (c *client) open(peer string, watch ...string) *protocol.Command {
+func (c *Client) Open(peer string, watch ...string) *protocol.Command {
 	c.t.Helper()
-	o := c.openRaw(peer, watch...)
-	c.barrier()
+	o := c.OpenRaw(peer, watch...)
+	c.Barrier()
 	return o
 }
 
-// openRaw is open without the barrier, for peers expecting a redelivery.
-func (c *client) openRaw(peer string, watch ...string) *protocol.Command {
+// OpenRaw is open without the barrier, for peers expecting a redelivery.
+func (c *Client) OpenRaw(peer string, watch ...string) *protocol.Command {
 	c.t.Helper()
 	if watch == nil {
 		watch = []string{}
 	}
-	c.send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: appID, PeerID: peer, SessionPeerIDs: watch, I: 1})
-	o := c.expect(protocol.KindSessionOpened)
+	c.Send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: appID, PeerID: peer, SessionPeerIDs: watch, I: 1})
+	o := c.Expect(protocol.KindSessionOpened)
 	if o.PeerID != peer || o.I != 1 {
 		c.t.Fatalf("%s: opened = %+v", c.name, *o)
 	}
 	return o
 }
 
-// expectPresence expects a presence frame for the watching session.
-func (c *client) expectPresence(watcher string, st protocol.Status, peer string) {
+// ExpectPresence expects a presence frame for the watching session.
+func (c *Client) ExpectPresence(watcher string, st protocol.Status, peer string) {
 	c.t.Helper()
-	p := c.expect(protocol.KindPresence)
+	p := c.Expect(protocol.KindPresence)
 	if p.PeerID != watcher || p.Status != st || len(p.SessionPeerIDs) != 1 || p.SessionPeerIDs[0] != peer || p.I != 0 {
 		c.t.Fatalf("%s: presence = %+v, want %s %s", c.name, *p, peer, st)
 	}

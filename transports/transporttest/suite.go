@@ -35,32 +35,54 @@ type env struct {
 	clients int
 }
 
-func newEnv(t *testing.T, h Harness) *env {
-	hub, err := core.New(core.Config{Store: memory.New(memory.Config{}), Logger: slog.New(slog.DiscardHandler)})
+// NewHub returns a hub on an in-memory store with cfg's other settings and
+// a silent logger. A cleanup shuts it down and fails t if a connection was
+// never disconnected.
+func NewHub(t testing.TB, cfg core.Config) *core.Hub {
+	t.Helper()
+	hub := newHub(t, cfg)
+	shutdownAtCleanup(t, hub)
+	return hub
+}
+
+func newHub(t testing.TB, cfg core.Config) *core.Hub {
+	t.Helper()
+	cfg.Store = memory.New(memory.Config{})
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	hub, err := core.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, h: h, hub: hub, opts: DefaultOptions, modern: h.Modern()}
-	e.addr = h.Serve(t, hub, e.opts)
-	t.Cleanup(func() { // runs before the harness stops its server
+	return hub
+}
+
+func shutdownAtCleanup(t testing.TB, hub *core.Hub) {
+	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := hub.Shutdown(ctx); err != nil {
 			t.Errorf("hub shutdown: %v (a transport did not call Client.Disconnect)", err)
 		}
 	})
+}
+
+func newEnv(t *testing.T, h Harness) *env {
+	hub := newHub(t, core.Config{})
+	e := &env{t: t, h: h, hub: hub, opts: DefaultOptions, modern: h.Modern()}
+	e.addr = h.Serve(t, hub, e.opts)
+	shutdownAtCleanup(t, hub) // registered after Serve: runs before the harness stops its server
 	return e
 }
 
 // dial connects a new client named name.
-func (e *env) dial(name string) *client {
+func (e *env) dial(name string) *Client {
 	e.t.Helper()
 	cc, err := e.h.Dial(e.t, e.addr)
 	if err != nil {
 		e.t.Fatalf("dial %s: %v", name, err)
 	}
 	e.t.Cleanup(func() { cc.Close() })
-	return &client{t: e.t, name: name, cc: cc}
+	return &Client{t: e.t, name: name, cc: cc}
 }
 
 // scenarios lists the suite's checks in the order Run runs them.
@@ -96,17 +118,17 @@ func direct(from, msg string, i int64, to ...string) *protocol.Command {
 
 func openEchoesI(e *env) {
 	a := e.dial("alice")
-	a.send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: appID, PeerID: "alice", SessionPeerIDs: []string{"bob"}, I: 42})
-	o := a.expect(protocol.KindSessionOpened)
+	a.Send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: appID, PeerID: "alice", SessionPeerIDs: []string{"bob"}, I: 42})
+	o := a.Expect(protocol.KindSessionOpened)
 	if o.PeerID != "alice" || o.I != 42 || len(o.OnlineSessionPeerIDs) != 0 {
 		e.t.Fatalf("opened = %+v", *o)
 	}
 	b := e.dial("bob")
-	b.open("bob")
-	a.expectPresence("alice", protocol.StatusOn, "bob")
+	b.Open("bob")
+	a.ExpectPresence("alice", protocol.StatusOn, "bob")
 	// A second open of the same peer on the same connection answers again.
-	a.send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: appID, PeerID: "alice", SessionPeerIDs: []string{"bob"}, I: 43})
-	o = a.expect(protocol.KindSessionOpened)
+	a.Send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: appID, PeerID: "alice", SessionPeerIDs: []string{"bob"}, I: 43})
+	o = a.Expect(protocol.KindSessionOpened)
 	if o.I != 43 || !slices.Equal(o.OnlineSessionPeerIDs, []string{"bob"}) {
 		e.t.Fatalf("re-opened = %+v", *o)
 	}
@@ -114,85 +136,85 @@ func openEchoesI(e *env) {
 
 func keepalive(e *env) {
 	a := e.dial("alice")
-	a.barrier() // before any session: keepalives are always answered
-	a.open("alice")
+	a.Barrier() // before any session: keepalives are always answered
+	a.Open("alice")
 	for range 3 {
-		a.barrier()
+		a.Barrier()
 	}
 }
 
 func presence(e *env) {
 	a := e.dial("alice")
-	a.open("alice", "bob")
+	a.Open("alice", "bob")
 	b1 := e.dial("bob1")
-	b1.open("bob")
-	a.expectPresence("alice", protocol.StatusOn, "bob")
+	b1.Open("bob")
+	a.ExpectPresence("alice", protocol.StatusOn, "bob")
 	b2 := e.dial("bob2")
-	b2.open("bob")
+	b2.Open("bob")
 	b1.cc.Abort() // bob is still online on b2: no presence
-	b2.barrier()
-	a.barrier()
+	b2.Barrier()
+	a.Barrier()
 	if err := b2.cc.Close(); err != nil {
 		e.t.Fatalf("close bob2: %v", err)
 	}
-	a.expectPresence("alice", protocol.StatusOff, "bob")
-	a.barrier()
+	a.ExpectPresence("alice", protocol.StatusOff, "bob")
+	a.Barrier()
 
 	// A dropped socket is an offline peer too.
 	b3 := e.dial("bob3")
-	b3.open("bob")
-	a.expectPresence("alice", protocol.StatusOn, "bob")
+	b3.Open("bob")
+	a.ExpectPresence("alice", protocol.StatusOn, "bob")
 	b3.cc.Abort()
-	a.expectPresence("alice", protocol.StatusOff, "bob")
+	a.ExpectPresence("alice", protocol.StatusOff, "bob")
 }
 
 func directAndAck(e *env) {
 	b := e.dial("bob")
-	b.open("bob")
+	b.Open("bob")
 	a := e.dial("alice")
-	a.open("alice", "bob")
+	a.Open("alice", "bob")
 	for _, msg := range []string{"hi", "héllo \"quoted\" \\ \n\t \u2028 😀", strings.Repeat("é", protocol.MaxMessageBytes/2)} {
 		cmd := direct("alice", msg, 7, "bob")
 		cmd.ID = "client-1"
-		a.send(cmd)
-		in := b.expect(protocol.KindDirect)
-		ack := a.expect(protocol.KindAck)
+		a.Send(cmd)
+		in := b.Expect(protocol.KindDirect)
+		ack := a.Expect(protocol.KindAck)
 		if in.PeerID != "bob" || in.FromPeerID != "alice" || in.Msg != msg || in.ID == "" || in.Offline || in.Transient || in.I != 0 {
 			e.t.Fatalf("direct = %+v", *in)
 		}
 		if ack.PeerID != "alice" || ack.I != 7 || ack.UID != in.ID || ack.ID != "client-1" || ack.Time != in.Timestamp {
 			e.t.Fatalf("ack = %+v for direct %+v", *ack, *in)
 		}
-		b.send(&protocol.Command{Kind: protocol.KindAck, PeerID: "bob", IDs: []string{in.ID}, HasIDs: true})
+		b.Send(&protocol.Command{Kind: protocol.KindAck, PeerID: "bob", IDs: []string{in.ID}, HasIDs: true})
 	}
-	b.barrier() // client acks get no reply
+	b.Barrier() // client acks get no reply
 }
 
 func messageTextLimit(e *env) {
 	b := e.dial("bob")
-	b.open("bob")
+	b.Open("bob")
 	a := e.dial("alice")
-	a.open("alice", "bob")
-	a.send(direct("alice", strings.Repeat("x", protocol.MaxMessageBytes+1), 9, "bob"))
+	a.Open("alice", "bob")
+	a.Send(direct("alice", strings.Repeat("x", protocol.MaxMessageBytes+1), 9, "bob"))
 	if e.modern {
-		f := a.expect(protocol.KindError)
+		f := a.Expect(protocol.KindError)
 		if f.Code != protocol.ErrCodeTooLong || f.I != 9 {
 			e.t.Fatalf("error = %+v", *f)
 		}
-		a.barrier()
+		a.Barrier()
 	} else {
-		a.expectClose(protocol.CloseTooLong)
+		a.ExpectClose(protocol.CloseTooLong)
 	}
-	b.barrier() // not delivered
+	b.Barrier() // not delivered
 }
 
 func offlineRedelivery(e *env) {
 	a := e.dial("alice")
-	a.open("alice", "bob")
+	a.Open("alice", "bob")
 	var uids []string
 	for i, msg := range []string{"one", "two"} {
-		a.send(direct("alice", msg, int64(10+i), "bob"))
-		ack := a.expect(protocol.KindAck)
+		a.Send(direct("alice", msg, int64(10+i), "bob"))
+		ack := a.Expect(protocol.KindAck)
 		if ack.I != int64(10+i) || ack.UID == "" {
 			e.t.Fatalf("ack = %+v", *ack)
 		}
@@ -200,10 +222,10 @@ func offlineRedelivery(e *env) {
 	}
 	for round := range 2 { // not acked in round 0: redelivered again
 		b := e.dial(fmt.Sprintf("bob%d", round))
-		b.openRaw("bob")
+		b.OpenRaw("bob")
 		var got []string
 		for _, want := range []string{"one", "two"} {
-			m := b.expect(protocol.KindDirect)
+			m := b.Expect(protocol.KindDirect)
 			if m.Msg != want || !m.Offline || m.FromPeerID != "alice" || m.PeerID != "bob" {
 				e.t.Fatalf("round %d: redelivered %+v", round, *m)
 			}
@@ -213,79 +235,79 @@ func offlineRedelivery(e *env) {
 			e.t.Fatalf("round %d: ids %v, want %v", round, got, uids)
 		}
 		if round == 1 {
-			b.send(&protocol.Command{Kind: protocol.KindAck, PeerID: "bob", IDs: got, HasIDs: true})
+			b.Send(&protocol.Command{Kind: protocol.KindAck, PeerID: "bob", IDs: got, HasIDs: true})
 		}
-		b.barrier()
+		b.Barrier()
 		b.cc.Close()
-		a.expectPresence("alice", protocol.StatusOn, "bob")
-		a.expectPresence("alice", protocol.StatusOff, "bob")
+		a.ExpectPresence("alice", protocol.StatusOn, "bob")
+		a.ExpectPresence("alice", protocol.StatusOff, "bob")
 	}
 	b := e.dial("bob2")
-	b.open("bob")
-	b.barrier() // acked: nothing left
+	b.Open("bob")
+	b.Barrier() // acked: nothing left
 }
 
 func transientNotAcked(e *env) {
 	b := e.dial("bob")
-	b.open("bob")
+	b.Open("bob")
 	a := e.dial("alice")
-	a.open("alice", "bob")
+	a.Open("alice", "bob")
 	cmd := direct("alice", "typing", 5, "bob")
 	cmd.Transient = true
-	a.send(cmd)
-	in := b.expect(protocol.KindDirect)
+	a.Send(cmd)
+	in := b.Expect(protocol.KindDirect)
 	if !in.Transient || in.Msg != "typing" || in.FromPeerID != "alice" {
 		e.t.Fatalf("transient = %+v", *in)
 	}
-	a.barrier() // no ack before the keepalive reply
+	a.Barrier() // no ack before the keepalive reply
 }
 
 func commandBeforeOpen(e *env) {
 	a := e.dial("alice")
-	a.send(direct("alice", "hi", 3, "bob"))
+	a.Send(direct("alice", "hi", 3, "bob"))
 	if !e.modern {
-		a.expectClose(protocol.CloseNoSession)
+		a.ExpectClose(protocol.CloseNoSession)
 		return
 	}
-	f := a.expect(protocol.KindError)
+	f := a.Expect(protocol.KindError)
 	if f.Code != protocol.ErrCodeNoSession || f.I != 3 {
 		e.t.Fatalf("error = %+v", *f)
 	}
-	a.barrier()
-	a.open("alice")
+	a.Barrier()
+	a.Open("alice")
 }
 
 func malformedFrame(e *env) {
 	b := e.dial("bob")
-	b.open("bob")
+	b.Open("bob")
 	a := e.dial("alice")
-	a.open("alice")
-	a.sendRaw([]byte(`{"cmd":`)) // neither JSON nor msgpack
+	a.Open("alice")
+	a.SendRaw([]byte(`{"cmd":`)) // neither JSON nor msgpack
 	if e.modern {
-		f := a.expect(protocol.KindError)
+		f := a.Expect(protocol.KindError)
 		if f.Code != protocol.ErrCodeBadCommand {
 			e.t.Fatalf("error = %+v", *f)
 		}
-		a.barrier()
+		a.Barrier()
 	} else {
-		a.expectClose(protocol.CloseInvalidPayload)
+		a.ExpectClose(protocol.CloseInvalidPayload)
 	}
-	b.barrier()
+	b.Barrier()
 }
 
 func oversizeFrame(e *env) {
 	b := e.dial("bob")
-	b.open("bob")
+	b.Open("bob")
 	a := e.dial("alice")
-	a.open("alice")
+	a.Open("alice")
 	// Exactly at the limit is accepted (a keepalive with padding would be
 	// transport-specific, so the limit itself is only checked from above).
-	a.sendRaw(bytes.Repeat([]byte("x"), e.opts.MaxFrameBytes+1))
-	a.expectClose(protocol.CloseTooLong)
-	b.barrier()
+	a.SendRaw(bytes.Repeat([]byte("x"), e.opts.MaxFrameBytes+1))
+	a.ExpectClose(protocol.CloseTooLong)
+	b.Barrier()
 	c := e.dial("carol")
-	c.open("carol")
-	c.barrier()
+	c.Open("carol")
+	c.Barrier()
 }
 
 func counter(c prometheus.Counter) float64 {
@@ -298,9 +320,9 @@ func counter(c prometheus.Counter) float64 {
 
 func slowConsumer(e *env) {
 	slow := e.dial("bob")
-	slow.open("bob")
+	slow.Open("bob")
 	a := e.dial("alice")
-	a.open("alice", "bob")
+	a.Open("alice", "bob")
 	slowed := e.hub.Metrics().SlowConsumers
 	before := counter(slowed)
 	msg := strings.Repeat("m", 4000)
@@ -312,34 +334,34 @@ func slowConsumer(e *env) {
 		}
 		cmd := direct("alice", msg, 0, "bob")
 		cmd.Transient = true
-		a.send(cmd)
+		a.Send(cmd)
 		sent += len(msg)
 	}
-	slow.expectClose(protocol.CloseSlowConsumer)
-	a.expectPresence("alice", protocol.StatusOff, "bob")
-	a.barrier() // the sender is fine
+	slow.ExpectClose(protocol.CloseSlowConsumer)
+	a.ExpectPresence("alice", protocol.StatusOff, "bob")
+	a.Barrier() // the sender is fine
 	b := e.dial("bob2")
-	b.open("bob")
-	a.expectPresence("alice", protocol.StatusOn, "bob")
+	b.Open("bob")
+	a.ExpectPresence("alice", protocol.StatusOn, "bob")
 }
 
 func abruptDisconnect(e *env) {
 	b := e.dial("bob")
-	b.open("bob")
+	b.Open("bob")
 	a := e.dial("alice")
-	a.open("alice", "bob")
+	a.Open("alice", "bob")
 	const n = 50
 	for i := range n {
-		a.send(direct("alice", fmt.Sprint("m", i), int64(i+1), "bob"))
+		a.Send(direct("alice", fmt.Sprint("m", i), int64(i+1), "bob"))
 	}
 	for range 5 {
-		b.expect(protocol.KindDirect) // read a few, ack none, then vanish
+		b.Expect(protocol.KindDirect) // read a few, ack none, then vanish
 	}
 	b.cc.Abort()
 	var uids []string
 	off := false
 	for len(uids) < n || !off {
-		f := a.next()
+		f := a.Next()
 		switch f.Kind {
 		case protocol.KindAck:
 			if f.I != int64(len(uids)+1) {
@@ -356,10 +378,10 @@ func abruptDisconnect(e *env) {
 		}
 	}
 	b = e.dial("bob-again")
-	b.openRaw("bob")
+	b.OpenRaw("bob")
 	var got []string
 	for range n {
-		m := b.expect(protocol.KindDirect)
+		m := b.Expect(protocol.KindDirect)
 		if !m.Offline {
 			e.t.Fatalf("redelivered %+v", *m)
 		}
@@ -368,22 +390,22 @@ func abruptDisconnect(e *env) {
 	if !slices.Equal(got, uids) {
 		e.t.Fatalf("redelivered ids %v, want %v", got, uids)
 	}
-	b.barrier()
+	b.Barrier()
 }
 
 func shutdown(e *env) {
 	a := e.dial("alice")
-	a.open("alice")
+	a.Open("alice")
 	b := e.dial("bob")
-	b.barrier() // connected, no session
+	b.Barrier() // connected, no session
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*wait)
 		defer cancel()
 		done <- e.hub.Shutdown(ctx)
 	}()
-	a.expectClose(protocol.CloseGoingAway)
-	b.expectClose(protocol.CloseGoingAway)
+	a.ExpectClose(protocol.CloseGoingAway)
+	b.ExpectClose(protocol.CloseGoingAway)
 	if err := <-done; err != nil {
 		e.t.Fatalf("shutdown: %v", err)
 	}

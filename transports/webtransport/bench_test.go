@@ -4,8 +4,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/transports/quic/framed"
+	"github.com/rtgate/rtgate/transports/transporttest"
 	"github.com/rtgate/rtgate/transports/webtransport"
 )
 
@@ -13,12 +15,12 @@ import (
 // WebTransport clients on loopback with a window of 256 messages in flight,
 // and reports msgs/s delivered (client and server share the CPUs).
 func BenchmarkWTDirect(b *testing.B) {
-	hub := newHub(b)
+	hub := transporttest.NewHub(b, core.Config{})
 	addr := serve(b, hub, webtransport.Config{Limits: framed.Limits{CommandsPerSecond: -1}})
 	_, bob := dialT(b, addr, "/wt", nil)
-	bob.open("bob")
+	bob.Open("bob")
 	_, alice := dialT(b, addr, "/wt", nil)
-	alice.open("alice", "bob")
+	alice.Open("alice", "bob")
 	msg := &protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"bob"},
 		Msg: "hello, this is a typical short chat message", Transient: true}
 	// At most window messages in flight: an unbounded producer would make
@@ -32,7 +34,7 @@ func BenchmarkWTDirect(b *testing.B) {
 	go func() {
 		for range b.N {
 			credit <- struct{}{}
-			if err := alice.cc.Send(msg); err != nil {
+			if err := alice.Conn().Send(msg); err != nil {
 				errc <- err
 				return
 			}
@@ -40,7 +42,7 @@ func BenchmarkWTDirect(b *testing.B) {
 		errc <- nil
 	}()
 	for i := range b.N {
-		m, err := bob.cc.Recv(10 * time.Second)
+		m, err := bob.Conn().Recv(10 * time.Second)
 		if err != nil {
 			b.Fatalf("message %d: %v", i, err)
 		}

@@ -24,70 +24,18 @@ import (
 
 const wait = 5 * time.Second
 
-func newHub(t testing.TB) *core.Hub {
-	t.Helper()
-	hub, err := core.New(core.Config{Store: memory.New(memory.Config{}), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := hub.Shutdown(ctx); err != nil {
-			t.Errorf("hub shutdown: %v", err)
-		}
-	})
-	return hub
-}
-
-type tc struct {
-	t  testing.TB
-	cc transporttest.ClientConn
-}
-
-func (c tc) send(cmd *protocol.Command) {
-	c.t.Helper()
-	if err := c.cc.Send(cmd); err != nil {
-		c.t.Fatalf("send %v: %v", cmd.Kind, err)
-	}
-}
-
-func (c tc) expect(k protocol.Kind) *protocol.Command {
-	c.t.Helper()
-	f, err := c.cc.Recv(wait)
-	if err != nil {
-		c.t.Fatalf("waiting for %v: %v", k, err)
-	}
-	if f.Kind != k {
-		c.t.Fatalf("got %v %+v, want %v", f.Kind, *f, k)
-	}
-	return f
-}
-
-func (c tc) open(peer string, watch ...string) {
-	c.t.Helper()
-	c.send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: "test", PeerID: peer, SessionPeerIDs: append([]string{}, watch...), I: 1})
-	c.expect(protocol.KindSessionOpened)
-}
-
-func (c tc) barrier() {
-	c.t.Helper()
-	c.send(&protocol.Command{Kind: protocol.KindKeepalive})
-	c.expect(protocol.KindKeepalive)
-}
-
-func dialT(t testing.TB, addr, path string, hdr http.Header) (*wtClient, tc) {
+func dialT(t testing.TB, addr, path string, hdr http.Header) (*wtClient, *transporttest.Client) {
 	t.Helper()
 	c, err := dialWT(addr, path, hdr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return c, tc{t, c}
+	return c, transporttest.NewClient(t, addr, c)
 }
 
 // dialRaw opens a raw QUIC (rtgate/1) client to the shared port.
-func dialRaw(t testing.TB, addr string) tc {
+func dialRaw(t testing.TB, addr string) *transporttest.Client {
 	t.Helper()
 	tls := devcert.PinnedClientConfig(certs().Current().SHA256)
 	tls.NextProtos = []string{quic.ALPN}
@@ -115,41 +63,41 @@ func dialRaw(t testing.TB, addr string) tc {
 		Release: func() { qc.CloseWithError(0, "") },
 	})
 	t.Cleanup(func() { c.Close() })
-	return tc{t, c}
+	return transporttest.NewClient(t, addr, c)
 }
 
 // TestSharedPortALPN runs a WebTransport client and a raw QUIC client on
 // one UDP port and passes messages both ways.
 func TestSharedPortALPN(t *testing.T) {
-	hub := newHub(t)
+	hub := transporttest.NewHub(t, core.Config{})
 	addr := serve(t, hub, webtransport.Config{})
 	_, w := dialT(t, addr, "/wt", nil)
-	w.open("web", "native")
+	w.Open("web", "native")
 	r := dialRaw(t, addr)
-	r.open("native", "web")
-	if p := w.expect(protocol.KindPresence); p.Status != protocol.StatusOn {
+	r.Open("native", "web")
+	if p := w.Expect(protocol.KindPresence); p.Status != protocol.StatusOn {
 		t.Fatalf("presence %+v", *p)
 	}
-	w.send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "web", ToPeerIDs: []string{"native"}, Msg: "from the browser", I: 2})
-	w.expect(protocol.KindAck)
-	if m := r.expect(protocol.KindDirect); m.Msg != "from the browser" || m.FromPeerID != "web" {
+	w.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "web", ToPeerIDs: []string{"native"}, Msg: "from the browser", I: 2})
+	w.Expect(protocol.KindAck)
+	if m := r.Expect(protocol.KindDirect); m.Msg != "from the browser" || m.FromPeerID != "web" {
 		t.Fatalf("raw got %+v", *m)
 	}
-	r.send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "native", ToPeerIDs: []string{"web"}, Msg: "from the app", I: 3})
-	r.expect(protocol.KindAck)
-	if m := w.expect(protocol.KindDirect); m.Msg != "from the app" || m.FromPeerID != "native" {
+	r.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "native", ToPeerIDs: []string{"web"}, Msg: "from the app", I: 3})
+	r.Expect(protocol.KindAck)
+	if m := w.Expect(protocol.KindDirect); m.Msg != "from the app" || m.FromPeerID != "native" {
 		t.Fatalf("wt got %+v", *m)
 	}
 }
 
 func TestTransientDirectAsDatagram(t *testing.T) {
-	hub := newHub(t)
+	hub := transporttest.NewHub(t, core.Config{})
 	addr := serve(t, hub, webtransport.Config{})
 	bc, b := dialT(t, addr, "/wt?datagrams=1", nil)
-	b.open("bob")
+	b.Open("bob")
 	_, a := dialT(t, addr, "/wt", nil)
-	a.open("alice", "bob", "carol")
-	a.send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"bob"}, Msg: "typing", Transient: true})
+	a.Open("alice", "bob", "carol")
+	a.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"bob"}, Msg: "typing", Transient: true})
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	d, err := bc.sess.ReceiveDatagram(ctx)
@@ -163,19 +111,19 @@ func TestTransientDirectAsDatagram(t *testing.T) {
 	if got.Kind != protocol.KindDirect || got.Msg != "typing" || !got.Transient {
 		t.Fatalf("datagram = %+v", got)
 	}
-	b.barrier() // nothing arrived on the stream
+	b.Barrier() // nothing arrived on the stream
 
 	// Without ?datagrams=1 the same message comes on the stream.
 	_, c := dialT(t, addr, "/wt", nil)
-	c.open("carol")
-	a.send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"carol"}, Msg: "typing", Transient: true})
-	if m := c.expect(protocol.KindDirect); m.Msg != "typing" {
+	c.Open("carol")
+	a.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"carol"}, Msg: "typing", Transient: true})
+	if m := c.Expect(protocol.KindDirect); m.Msg != "typing" {
 		t.Fatalf("stream got %+v", *m)
 	}
 }
 
 func TestOrigins(t *testing.T) {
-	hub := newHub(t)
+	hub := transporttest.NewHub(t, core.Config{})
 	addr := serve(t, hub, webtransport.Config{AllowedOrigins: []string{"https://chat.example.org"}})
 	tests := []struct {
 		name   string
@@ -200,7 +148,7 @@ func TestOrigins(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer c.Close()
-				tc{t, c}.barrier()
+				transporttest.NewClient(t, addr, c).Barrier()
 				return
 			}
 			if err == nil {
@@ -218,18 +166,18 @@ func TestOrigins(t *testing.T) {
 // TestStreamResetLeavesOthers resets one session's stream; the others on
 // the same server carry on.
 func TestStreamResetLeavesOthers(t *testing.T) {
-	hub := newHub(t)
+	hub := transporttest.NewHub(t, core.Config{})
 	addr := serve(t, hub, webtransport.Config{})
 	_, a := dialT(t, addr, "/wt", nil)
-	a.open("alice", "bob")
+	a.Open("alice", "bob")
 	bc, b := dialT(t, addr, "/wt", nil)
-	b.open("bob")
-	if p := a.expect(protocol.KindPresence); p.Status != protocol.StatusOn {
+	b.Open("bob")
+	if p := a.Expect(protocol.KindPresence); p.Status != protocol.StatusOn {
 		t.Fatalf("presence %+v", *p)
 	}
 	bc.str.CancelWrite(7)
 	bc.str.CancelRead(7)
-	if p := a.expect(protocol.KindPresence); p.Status != protocol.StatusOff {
+	if p := a.Expect(protocol.KindPresence); p.Status != protocol.StatusOff {
 		t.Fatalf("presence %+v", *p)
 	}
 	select {
@@ -237,7 +185,7 @@ func TestStreamResetLeavesOthers(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("server kept the session of a reset stream")
 	}
-	a.barrier()
+	a.Barrier()
 }
 
 // TestShutdownGoroutines closes sessions through the hub, then the server,
@@ -266,7 +214,7 @@ func TestShutdownGoroutines(t *testing.T) {
 				t.Fatal(err)
 			}
 			clients = append(clients, c)
-			tc{t, c}.open(string(rune('a' + i)))
+			transporttest.NewClient(t, addr, c).Open(string(rune('a' + i)))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
