@@ -128,7 +128,7 @@ func parse(args []string, stderr io.Writer) (*cli, error) {
 	fs.BoolVar(&c.pin, "pin", true, "when spawning on ≥ 2 CPUs: server (and relay) on --server-cpus with GOMAXPROCS=1, rtbench on --client-cpus")
 	fs.StringVar(&c.srvCPUs, "server-cpus", "0", "taskset CPU list of spawned servers")
 	fs.StringVar(&c.cliCPUs, "client-cpus", "1", "taskset CPU list of rtbench itself")
-	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "with --spawn-server self: the harness writes its CPU profile to `FILE`")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "with --spawn-server: the server's CPU profile goes to `FILE` (self: the whole run; a binary: the first phase, through its --debug-addr listener)")
 	fs.IntVar(&c.gogc, "gogc", 0, "GOGC of rtbench itself (the generator; servers keep theirs). 0 keeps the Go default (100); with 2000 QUIC connections on one core the generator's GC pauses show as latency")
 	fs.StringVar(&c.selfProf, "selfprofile", "", "write rtbench's own CPU profile to `FILE` (is the generator the bottleneck?)")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the report as JSON on stdout")
@@ -233,7 +233,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return &target{name: "rtgate", httpAddr: c.addr, quicAddr: c.quic, pid: c.serverPID, metricsURL: c.metrics}, nil
 			}
 			spec := spawnSpec{name: "rtgate", path: c.spawn, cpus: c.srvCPUs, procs: procs, log: stderr, dataDir: true,
-				args: []string{"--listen", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--log-level", "warn"}}
+				args: []string{"--listen", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--log-level", "warn", "--debug-addr", "127.0.0.1:0"}}
 			if c.spawn == "self" {
 				exe, err := os.Executable()
 				if err != nil {
@@ -246,7 +246,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				}
 			}
 			spec.args = append(spec.args, c.serverArgs...)
-			return spawn(ctx, spec)
+			t, err := spawn(ctx, spec)
+			if err == nil && c.spawn != "self" && c.cpuProfile != "" {
+				// The binary profiles through its debug listener: the
+				// first phase's warmup and measured window.
+				go fetchProfile(ctx, t, c.o.Warmup+c.o.Duration, c.cpuProfile, stderr)
+			}
+			return t, err
 		}})
 	}
 	if c.relay || c.compare {

@@ -168,15 +168,19 @@ func udpRcvbufErrors() int64 {
 }
 
 // collectGarbage asks a server with a /debug/gc endpoint (rtbench serve,
-// rtbench relay) to collect garbage and return memory to the OS; it
+// rtbench relay, rtgate started with --debug-addr) to collect garbage and return memory to the OS; it
 // reports whether the server did.
 func collectGarbage(ctx context.Context, t *target) bool {
-	if t.httpAddr == "" || checkLoopback(t.httpAddr) != nil {
+	addr := t.httpAddr
+	if t.debugAddr != "" { // rtgate --debug-addr
+		addr = t.debugAddr
+	}
+	if addr == "" || checkLoopback(addr) != nil {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+t.httpAddr+"/debug/gc", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/debug/gc", nil)
 	if err != nil {
 		return false
 	}
@@ -186,4 +190,44 @@ func collectGarbage(ctx context.Context, t *target) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusNoContent
+}
+
+// fetchProfile writes the CPU profile of the next d of t's process, taken
+// through its debug listener, to path; failures are reported on log.
+func fetchProfile(ctx context.Context, t *target, d time.Duration, path string, log io.Writer) {
+	if t.debugAddr == "" || checkLoopback(t.debugAddr) != nil {
+		fmt.Fprintf(log, "rtbench: %s has no debug listener: no CPU profile\n", t.name)
+		return
+	}
+	secs := max(1, int(d.Round(time.Second)/time.Second))
+	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	defer cancel()
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", t.debugAddr, secs)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		fmt.Fprintf(log, "rtbench: profile: %v\n", err)
+		return
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintf(log, "rtbench: profile: %v\n", err)
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(log, "rtbench: profile: %s\n", resp.Status)
+		return
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		_, err = io.Copy(f, resp.Body)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(log, "rtbench: profile: %v\n", err)
+		return
+	}
+	fmt.Fprintf(log, "rtbench: CPU profile of %s (%ds) in %s\n", t.name, secs, path)
 }

@@ -19,6 +19,7 @@ type target struct {
 	quicAddr   string // HOST:PORT of QUIC/WebTransport, "" when none
 	pid        int    // server process, 0 when unknown
 	metricsURL string // Prometheus text, "" when none
+	debugAddr  string // HOST:PORT of rtgate's --debug-addr listener, "" when none
 	stop       func() // ends what rtbench started; nil for a given server
 }
 
@@ -109,6 +110,9 @@ func spawn(ctx context.Context, spec spawnSpec) (*target, error) {
 			if !ok {
 				t.stop()
 				return nil, fmt.Errorf("rtbench: %s exited before listening", spec.name)
+			}
+			if _, rest, ok := strings.Cut(line, "debug on http://"); ok {
+				t.debugAddr, _, _ = strings.Cut(rest, " ")
 			}
 			if _, rest, ok := strings.Cut(line, "QUIC on "); ok {
 				t.quicAddr, _, _ = strings.Cut(rest, " ")

@@ -89,6 +89,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return fmt.Errorf("listen %s: %w", cfg.Flash.PolicyAddr, err)
 		}
 	}
+	var debugSrv *http.Server
+	if cfg.DebugAddr != "" {
+		ln, err := net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			closeAll(lns)
+			if policyLn != nil {
+				policyLn.Close()
+			}
+			return fmt.Errorf("listen %s: %w", cfg.DebugAddr, err)
+		}
+		debugSrv = &http.Server{Handler: debugHandler(), ReadHeaderTimeout: readHeaderTimeout,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		go debugSrv.Serve(ln) // ends when run closes debugSrv
+		defer debugSrv.Close()
+		fmt.Fprintf(stdout, "rtgate debug on http://%s (pprof /debug/pprof/, POST /debug/gc)\n", ln.Addr())
+		log.Warn("debug listener on: pprof exposes internals, keep it on loopback", "addr", ln.Addr().String())
+	}
 	var udp net.PacketConn
 	if s.quic != nil {
 		if udp, err = net.ListenPacket("udp", cfg.QUIC); err != nil {

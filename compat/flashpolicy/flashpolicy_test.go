@@ -158,12 +158,21 @@ func TestSniffedHTTPPort(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
 	up := websocket.Upgrader{}
+	rawOK := make(chan bool, 1)
 	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
 		}
 		defer c.Close()
+		// The WebSocket transport waits for an idle socket through
+		// syscall.Conn; the wrapper must not hide it.
+		sc, ok := c.UnderlyingConn().(syscall.Conn)
+		if ok {
+			_, err := sc.SyscallConn()
+			ok = err == nil
+		}
+		rawOK <- ok
 		for {
 			typ, msg, err := c.ReadMessage()
 			if err != nil {
@@ -222,6 +231,9 @@ func TestSniffedHTTPPort(t *testing.T) {
 			if _, got, err := c.ReadMessage(); err != nil || string(got) != m {
 				t.Fatalf("echo = %q, %v", got, err)
 			}
+		}
+		if !<-rawOK {
+			t.Fatal("the sniffed connection does not expose syscall.Conn")
 		}
 	})
 }

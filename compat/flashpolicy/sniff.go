@@ -1,9 +1,11 @@
 package flashpolicy
 
 import (
+	"errors"
 	"io"
 	"net"
 	"sync/atomic"
+	"syscall"
 )
 
 // Listener wraps ln (the plain TCP listener of the HTTP/WebSocket port,
@@ -66,3 +68,18 @@ func (c *sniffConn) Read(p []byte) (int, error) {
 
 // NetConn returns the wrapped connection.
 func (c *sniffConn) NetConn() net.Conn { return c.Conn }
+
+// SyscallConn returns the wrapped socket's syscall.RawConn, so that code
+// waiting for readability on the raw socket (the WebSocket transport's
+// shallow idle reader) works through this wrapper. It is exact because a
+// sniffConn never buffers: every byte it has read was returned to its
+// caller.
+func (c *sniffConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errNoSyscallConn
+	}
+	return sc.SyscallConn()
+}
+
+var errNoSyscallConn = errors.New("flashpolicy: wrapped connection has no syscall.RawConn")

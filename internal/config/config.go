@@ -138,6 +138,11 @@ type Config struct {
 	LogLevel string `json:"logLevel,omitempty"`
 	// LogFormat is text or json.
 	LogFormat string `json:"logFormat,omitempty"`
+	// DebugAddr, when set, is a separate HTTP listener (HOST:PORT, keep it
+	// on loopback) serving Go's pprof under /debug/pprof/ and POST
+	// /debug/gc (collect garbage and return memory to the OS). Off by
+	// default.
+	DebugAddr string `json:"debugAddr,omitempty"`
 
 	// ConfigFile is the file that was read, if any (not part of the
 	// schema).
@@ -201,6 +206,7 @@ const (
 	EnvTLSCert    = "RTGATE_TLS_CERT"
 	EnvTLSKey     = "RTGATE_TLS_KEY"
 	EnvFlash      = "RTGATE_FLASH_POLICY" // HOST:PORT of the Flash policy listener
+	EnvDebugAddr  = "RTGATE_DEBUG_ADDR"   // HOST:PORT of the pprof/debug listener
 )
 
 // DefaultQUIC is the default UDP address of QUIC and WebTransport.
@@ -228,6 +234,7 @@ type flags struct {
 	tlsCert    string
 	tlsKey     string
 	flash      string
+	debugAddr  string
 }
 
 func newFlagSet(name string, out io.Writer, f *flags) *flag.FlagSet {
@@ -249,6 +256,7 @@ func newFlagSet(name string, out io.Writer, f *flags) *flag.FlagSet {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "certificate PEM `FILE` for QUIC/WebTransport (default: a self-signed dev certificate; env "+EnvTLSCert+")")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "key PEM `FILE` for --tls-cert (env "+EnvTLSKey+")")
 	fs.StringVar(&f.flash, "flash-policy", "", "Flash socket policy listener `HOST:PORT`, e.g. :843 (default none; env "+EnvFlash+")")
+	fs.StringVar(&f.debugAddr, "debug-addr", "", "pprof and /debug/gc listener `HOST:PORT`, keep it on loopback (default none; env "+EnvDebugAddr+")")
 	fs.Var(&f.origins, "allowed-origin", "allowed browser `ORIGIN`, repeatable (default any; env "+EnvOrigins+", comma-separated)")
 	return fs
 }
@@ -304,7 +312,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	if v := getenv(EnvOrigins); v != "" {
 		c.AllowedOrigins = splitList(v)
 	}
-	for env, dst := range map[string]*string{EnvQUIC: &c.QUIC, EnvTLSCert: &c.TLSCert, EnvTLSKey: &c.TLSKey, EnvFlash: &c.Flash.PolicyAddr} {
+	for env, dst := range map[string]*string{EnvQUIC: &c.QUIC, EnvTLSCert: &c.TLSCert, EnvTLSKey: &c.TLSKey, EnvFlash: &c.Flash.PolicyAddr, EnvDebugAddr: &c.DebugAddr} {
 		if v := getenv(env); v != "" {
 			*dst = v
 		}
@@ -347,6 +355,9 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	}
 	if f.set["flash-policy"] {
 		c.Flash.PolicyAddr = f.flash
+	}
+	if f.set["debug-addr"] {
+		c.DebugAddr = f.debugAddr
 	}
 	extra = append(extra, f.apps...)
 	for _, spec := range extra {
@@ -425,6 +436,11 @@ func (c *Config) validate() error {
 	if c.QUICEnabled() {
 		if _, port, err := net.SplitHostPort(c.QUIC); err != nil || port == "" {
 			return bad("quic address %q: want HOST:PORT or off", c.QUIC)
+		}
+	}
+	if c.DebugAddr != "" {
+		if _, port, err := net.SplitHostPort(c.DebugAddr); err != nil || port == "" {
+			return bad("debug address %q: want HOST:PORT", c.DebugAddr)
 		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {

@@ -183,6 +183,7 @@ func TestInvalid(t *testing.T) {
 		{"signatures without master key", []string{"--app", "a:k:", "--signatures"}, nil, "no masterKey"},
 		{"bad log level", []string{"--log-level", "loud"}, nil, "log level"},
 		{"bad log format", []string{"--log-format", "xml"}, nil, "log format"},
+		{"bad debug address", []string{"--debug-addr", "6060"}, nil, "debug address"},
 		{"bad signatures env", nil, map[string]string{"RTGATE_SIGNATURES": "maybe"}, "RTGATE_SIGNATURES"},
 		{"missing file", []string{"--config", "/nonexistent/rtgate.json"}, nil, "config file"},
 		{"unknown file field", []string{"--config", writeFile(t, `{"lsiten":["x:1"]}`)}, nil, "lsiten"},
@@ -223,6 +224,15 @@ func TestQUICAndFlashFlags(t *testing.T) {
 	c, err = config.Load(nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil || c.QUIC != "127.0.0.1:5000" {
 		t.Fatalf("%+v %v", c, err)
+	}
+	c, err = config.Load([]string{"--debug-addr", "127.0.0.1:6060"}, nil, io.Discard)
+	if err != nil || c.DebugAddr != "127.0.0.1:6060" {
+		t.Fatalf("--debug-addr: %+v %v", c, err)
+	}
+	env = map[string]string{config.EnvDebugAddr: "127.0.0.1:6061"}
+	c, err = config.Load(nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || c.DebugAddr != "127.0.0.1:6061" {
+		t.Fatalf("%s: %+v %v", config.EnvDebugAddr, c, err)
 	}
 	if _, err := config.Load([]string{"--tls-cert", "a.pem"}, nil, io.Discard); !errors.Is(err, config.ErrInvalid) {
 		t.Fatalf("cert without key: %v", err)

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var debugLine = regexp.MustCompile(`rtgate debug on http://(\S+) `)
+
+// TestDebugListener: --debug-addr serves pprof and POST /debug/gc on its
+// own listener, and the public listener serves neither.
+func TestDebugListener(t *testing.T) {
+	s := start(t, t.TempDir(), "--debug-addr", "127.0.0.1:0")
+	m := debugLine.FindStringSubmatch(s.out.String())
+	if m == nil {
+		t.Fatalf("no debug line in:\n%s", s.out)
+	}
+	dbg := "http://" + m[1]
+	if code, _, body := httpGet(t, dbg+"/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
+		t.Fatalf("pprof index: %d %.200s", code, body)
+	}
+	if code, _, body := httpGet(t, dbg+"/debug/pprof/goroutine?debug=1"); code != 200 || !strings.Contains(body, "goroutine profile") {
+		t.Fatalf("goroutine profile: %d %.200s", code, body)
+	}
+	res, err := http.Post(dbg+"/debug/gc", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNoContent {
+		t.Fatalf("POST /debug/gc: %d", res.StatusCode)
+	}
+	if code, _, _ := httpGet(t, dbg+"/debug/gc"); code != http.StatusMethodNotAllowed {
+		t.Fatalf("GET /debug/gc: %d, want 405", code)
+	}
+	if code, _, _ := httpGet(t, "http://"+s.addr+"/debug/pprof/"); code == 200 {
+		t.Fatal("pprof is served on the public listener")
+	}
+}
+
+// TestNoDebugListenerByDefault: without --debug-addr nothing is announced.
+func TestNoDebugListenerByDefault(t *testing.T) {
+	s := start(t, t.TempDir())
+	if debugLine.MatchString(s.out.String()) {
+		t.Fatalf("debug listener without --debug-addr:\n%s", s.out)
+	}
+}
