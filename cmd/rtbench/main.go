@@ -82,6 +82,7 @@ type cli struct {
 	serverArgs strList
 	pin        bool
 	srvCPUs    string
+	srvProcs   int
 	cliCPUs    string
 	cpuProfile string
 	jsonOut    bool
@@ -125,8 +126,9 @@ func parse(args []string, stderr io.Writer) (*cli, error) {
 	fs.BoolVar(&c.compare, "compare", false, "run against rtgate, then against the relay; print ratios")
 	fs.StringVar(&c.spawn, "spawn-server", "", "start rtgate from `PATH` (or `self`: rtbench's in-process harness) with a temp data dir")
 	fs.Var(&c.serverArgs, "server-arg", "extra argument for the spawned server (repeatable)")
-	fs.BoolVar(&c.pin, "pin", true, "when spawning on ≥ 2 CPUs: server (and relay) on --server-cpus with GOMAXPROCS=1, rtbench on --client-cpus")
+	fs.BoolVar(&c.pin, "pin", true, "when spawning on ≥ 2 CPUs: server (and relay) on --server-cpus with GOMAXPROCS=--server-procs, rtbench on --client-cpus")
 	fs.StringVar(&c.srvCPUs, "server-cpus", "0", "taskset CPU list of spawned servers")
+	fs.IntVar(&c.srvProcs, "server-procs", 2, "GOMAXPROCS of spawned servers (and the relay) when pinned to --server-cpus: 2 on one CPU lets one slot run while a thread blocks in fsync (rtgate's own default on one CPU)")
 	fs.StringVar(&c.cliCPUs, "client-cpus", "1", "taskset CPU list of rtbench itself")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "with --spawn-server: the server's CPU profile goes to `FILE` (self: the whole run; a binary: the first phase, through its --debug-addr listener)")
 	fs.IntVar(&c.gogc, "gogc", 0, "GOGC of rtbench itself (the generator; servers keep theirs). 0 keeps the Go default (100); with 2000 QUIC connections on one core the generator's GC pauses show as latency")
@@ -177,6 +179,7 @@ type Machine struct {
 	Go          string `json:"go"`
 	Pinned      bool   `json:"pinned"`
 	ClientProcs int    `json:"client_gomaxprocs"`
+	ServerProcs int    `json:"server_gomaxprocs,omitempty"` // spawned servers, when pinned
 	ClientGOGC  int    `json:"client_gogc,omitempty"` // --gogc; 0: the default
 }
 
@@ -225,7 +228,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var runs []runSpec
 	procs := 0
 	if rep.Machine.Pinned {
-		procs = 1
+		procs = max(1, c.srvProcs)
+		rep.Machine.ServerProcs = procs
 	}
 	if !c.relay {
 		runs = append(runs, runSpec{"rtgate", func() (*target, error) {

@@ -38,8 +38,8 @@ func us(v int64) string {
 
 func printReport(w io.Writer, rep *Report) {
 	m := rep.Machine
-	fmt.Fprintf(w, "machine: %d CPUs, load average %s (start) / %s (end), %s, pinned=%v, rtbench GOMAXPROCS=%d\n",
-		m.CPUs, m.LoadAvg, m.LoadAvgEnd, m.Go, m.Pinned, m.ClientProcs)
+	fmt.Fprintf(w, "machine: %d CPUs, load average %s (start) / %s (end), %s, pinned=%v, server GOMAXPROCS=%d, rtbench GOMAXPROCS=%d\n",
+		m.CPUs, m.LoadAvg, m.LoadAvgEnd, m.Go, m.Pinned, m.ServerProcs, m.ClientProcs)
 	for _, n := range rep.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/rtgate/rtgate/compat/sign"
@@ -34,6 +35,14 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "sign" {
 		// rtgate sign session|room|history ...: print a valid signature.
 		os.Exit(sign.Main(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	// With one scheduler slot the whole server stalls while a thread
+	// blocks in the store's fsync (Go gives the slot to another thread only
+	// after a sysmon tick, which backs off to 10 ms): on one CPU (taskset,
+	// a one-CPU container) run two slots, unless GOMAXPROCS says otherwise.
+	// rtbench measured p99 77 ms -> 32 ms at 4 500 persistent msgs/s.
+	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < 2 {
+		runtime.GOMAXPROCS(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)

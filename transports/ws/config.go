@@ -40,6 +40,13 @@ type Config struct {
 	// CloseGrace is how long the server waits for the client's close frame
 	// after sending its own, before it drops the socket. Zero means 2 s.
 	CloseGrace time.Duration
+	// IdleHandover is how long a connection's reader waits for the next
+	// frame on its own goroutine (whose stack grew handling frames) before
+	// it hands the wait over to a fresh goroutine with a small stack, so
+	// that a busy connection does not pay a goroutine start and a stack
+	// growth per frame, and an idle one costs about 2 KiB of stack. Zero
+	// means 1 s; negative hands over after every frame.
+	IdleHandover time.Duration
 
 	// CheckOrigin decides whether a browser page from the request's Origin
 	// may connect. When nil, AllowedOrigins decides.
@@ -80,6 +87,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CloseGrace <= 0 {
 		c.CloseGrace = 2 * time.Second
+	}
+	if c.IdleHandover == 0 {
+		c.IdleHandover = time.Second
 	}
 	if c.CommandsPerSecond == 0 {
 		c.CommandsPerSecond = 200

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"time"
 
@@ -77,11 +78,13 @@ func (c *conn) alive() {
 }
 
 // serve reads frames until the connection ends. When gorilla's buffer is
-// empty after a frame, the reader would park deep inside gorilla with the
-// stack the frame's handling grew (8 KiB, never shrunk at such a depth):
-// instead serve hands over to a new goroutine, idleRead, which waits for
-// the socket in a shallow frame on a fresh (2 KiB) stack, and returns.
-// Exactly one goroutine is the reader at any time.
+// empty after a frame, serve first waits for the socket on this goroutine
+// for up to Config.IdleHandover (waitWarm: a busy connection stays here).
+// If nothing comes, the reader would otherwise park deep inside gorilla
+// with the stack the frames' handling grew (8 KiB, never shrunk at such a
+// depth): instead serve hands over to a new goroutine, idleRead, which
+// waits for the socket in a shallow frame on a fresh (2 KiB) stack, and
+// returns. Exactly one goroutine is the reader at any time.
 func (c *conn) serve() {
 	var cmd protocol.Command // reused: the core does not keep it past Handle
 	for {
@@ -89,7 +92,7 @@ func (c *conn) serve() {
 			c.endRead(err)
 			return
 		}
-		if c.br != nil && c.raw != nil && c.br.Buffered() == 0 {
+		if c.br != nil && c.raw != nil && c.br.Buffered() == 0 && !c.waitWarm() {
 			go c.idleRead()
 			return
 		}
@@ -99,8 +102,63 @@ func (c *conn) serve() {
 // idleRead waits until the socket is readable (or fails, or its deadline
 // passes), then reads on.
 func (c *conn) idleRead() {
-	c.raw.Read(peekReadable)
+	c.raw.Read(readableOnce())
 	c.serve()
+}
+
+// waitWarm waits up to Config.IdleHandover for the socket to become
+// readable, under a read deadline it sets for the wait and then puts back.
+// It reports false when the wait timed out (the caller hands over), true
+// otherwise: data, EOF or an error that the next read reports.
+func (c *conn) waitWarm() bool {
+	handover := c.h.cfg.IdleHandover
+	if handover <= 0 {
+		return false
+	}
+	r := &c.rd
+	var restore time.Time // the deadline alive() keeps; zero for legacy
+	c.mu.Lock()
+	if c.closing { // read on here until the client's close frame or CloseGrace
+		c.mu.Unlock()
+		return true
+	}
+	deadline := time.Now().Add(handover)
+	if r.idle > 0 {
+		restore = r.extended.Add(r.idle)
+		deadline = minTime(deadline, restore)
+	}
+	c.netConn.SetReadDeadline(deadline)
+	c.mu.Unlock()
+	err := c.raw.Read(readableOnce())
+	c.mu.Lock()
+	if !c.closing { // writeClose set the close grace deadline meanwhile
+		c.netConn.SetReadDeadline(restore)
+	}
+	c.mu.Unlock()
+	return !errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// readableOnce returns the callback of a syscall.RawConn Read that waits
+// until the socket is readable: the first call checks (peekReadable: the
+// poller's edge may have come before the wait began); a later call means
+// the poller woke the waiter, which it does only for new data, EOF or an
+// error, so it returns true without another system call.
+func readableOnce() func(fd uintptr) bool {
+	polled := false
+	return func(fd uintptr) bool {
+		if polled {
+			return true
+		}
+		polled = true
+		return peekReadable(fd)
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // readOne reads and handles one frame; a non-nil error ends the connection.

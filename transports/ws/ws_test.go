@@ -359,3 +359,34 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("closes = %v, want 1", n)
 	}
 }
+
+// TestIdleHandover: frames that come within IdleHandover (read on the
+// reader's own goroutine) and after it (read by the small idle goroutine)
+// are all served, the temporary deadline of the warm wait never drops a
+// legacy client (which has no transport deadline), and a modern client
+// that stops answering pings is still dropped by its own deadline.
+func TestIdleHandover(t *testing.T) {
+	s := newServer(t, ws.Config{IdleHandover: 30 * time.Millisecond, PingInterval: 100 * time.Millisecond})
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			c := s.dial(t, d.subprotocol)
+			for _, pause := range []time.Duration{0, 5 * time.Millisecond, 80 * time.Millisecond, 10 * time.Millisecond, 300 * time.Millisecond} {
+				if d.subprotocol != "" && pause > 100*time.Millisecond {
+					// Reading answers the server's pings: keep doing so.
+					if _, err := c.Recv(pause); !errors.Is(err, transporttest.ErrTimeout) {
+						t.Fatalf("recv while pausing: %v", err)
+					}
+				} else {
+					time.Sleep(pause)
+				}
+				keepalive(t, c)
+			}
+			if d.subprotocol == "" {
+				return
+			}
+			c.ws.SetPingHandler(func(string) error { return nil }) // no pongs from now on
+			time.Sleep(500 * time.Millisecond)                     // dead after 2 intervals
+			expectClose(t, c, protocol.CloseReadTimeout)
+		})
+	}
+}
