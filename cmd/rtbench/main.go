@@ -180,7 +180,7 @@ type Machine struct {
 	Pinned      bool   `json:"pinned"`
 	ClientProcs int    `json:"client_gomaxprocs"`
 	ServerProcs int    `json:"server_gomaxprocs,omitempty"` // spawned servers, when pinned
-	ClientGOGC  int    `json:"client_gogc,omitempty"` // --gogc; 0: the default
+	ClientGOGC  int    `json:"client_gogc,omitempty"`       // --gogc; 0: the default
 }
 
 func loadAvg() string {
