@@ -19,8 +19,8 @@
 // as `rtbench relay`), --compare against rtgate then the relay, with
 // ratios. --spawn-server PATH starts rtgate (or `self`: rtbench's in-process
 // profiling harness, `rtbench serve`) with a temporary data directory,
-// pinned to one CPU with taskset and GOMAXPROCS=1, and pins rtbench to
-// the other CPU (--pin). Only loopback targets are accepted.
+// pinned to one CPU with taskset and GOMAXPROCS=--server-procs (2), and
+// pins rtbench to the other CPU (--pin). Only loopback targets are accepted.
 //
 // Every loop is bounded in count and time: connections by flag limits,
 // phases by --warmup + --duration + --drain, find-max by --max-steps.

@@ -53,7 +53,8 @@ const fileBody = `{
   "limits": {"maxFrameBytes": 32768, "queueBytes": 1048576, "inboxSize": 100,
              "inboxTTL": "72h", "loginTimeout": 30, "readTimeout": "5m"},
   "logLevel": "debug",
-  "logFormat": "json"
+  "logFormat": "json",
+  "debugAddr": "127.0.0.1:6060"
 }`
 
 func TestFile(t *testing.T) {
@@ -76,6 +77,7 @@ func TestFile(t *testing.T) {
 			ReadTimeout: config.Duration(5 * time.Minute)},
 		LogLevel:   "debug",
 		LogFormat:  "json",
+		DebugAddr:  "127.0.0.1:6060",
 		QUIC:       config.DefaultQUIC,
 		ConfigFile: p,
 	}

@@ -84,8 +84,12 @@ func New(sess Session, info core.ConnInfo, opts Options) *Conn {
 func (c *Conn) Info() core.ConnInfo { return c.info }
 
 // Write implements core.Conn: it encodes cmd into the queue (as a datagram
-// body when cmd is a transient direct message, datagrams are on and it
-// fits) and wakes the writer. Over the queue budget it closes the conn as a
+// body when cmd is a transient direct message, datagrams are on, it fits
+// and the queue is empty) and wakes the writer. A transient message that
+// finds frames already queued goes on the stream with them: quic-go puts
+// one datagram in a packet, while queued stream frames leave together in
+// as few packets as fit, so under load the stream costs fewer packets
+// (and is never later than the frames queued before it). Over the queue budget it closes the conn as a
 // slow consumer and returns core.ErrSlowConsumer (once; core.ErrConnClosed
 // afterwards). A single frame larger than the budget is let through when
 // the queue is empty.
@@ -97,7 +101,7 @@ func (c *Conn) Write(cmd *protocol.Command) error {
 	}
 	wasEmpty := c.queued == 0
 	n := 0
-	if c.opts.Datagrams && cmd.Kind == protocol.KindDirect && cmd.Transient {
+	if wasEmpty && c.opts.Datagrams && cmd.Kind == protocol.KindDirect && cmd.Transient {
 		b := protocol.AppendMsgpack(make([]byte, 0, 128), cmd)
 		if len(b) <= c.opts.MaxDatagramBytes {
 			c.dgrams = append(c.dgrams, b)

@@ -3,7 +3,9 @@
 // transports. The client opens one bidirectional stream; each direction
 // carries frames of protocol.AppendFrame (QUIC varint length + one msgpack
 // command). Transient direct messages may also leave as datagrams (one
-// msgpack command, no length prefix) when the client asked for them.
+// msgpack command, no length prefix) when the client asked for them and
+// nothing else is queued for the connection (behind queued frames they go
+// on the stream, batched: one packet for many).
 //
 // A transport accepts its connection and stream, wraps them in a Stream and
 // a Session, and calls Serve, which blocks for the connection's life:
