@@ -47,3 +47,19 @@ func TestNoDebugListenerByDefault(t *testing.T) {
 		t.Fatalf("debug listener without --debug-addr:\n%s", s.out)
 	}
 }
+
+func TestSchedulerSlots(t *testing.T) {
+	for _, tc := range []struct {
+		env           string
+		current, want int
+	}{
+		{"", 1, 2},  // one CPU: two slots
+		{"", 2, 2},  // more CPUs: the runtime's choice
+		{"", 8, 8},  //
+		{"1", 1, 1}, // set explicitly: kept
+	} {
+		if got := schedulerSlots(tc.env, tc.current); got != tc.want {
+			t.Errorf("schedulerSlots(%q, %d) = %d, want %d", tc.env, tc.current, got, tc.want)
+		}
+	}
+}
