@@ -99,6 +99,10 @@ type Config struct {
 	// (so that Persist and Remove find inbox entries without iterating);
 	// 0 means 100 000, a negative value disables the cache.
 	InboxCache int
+	// MessageCache is how many recently persisted messages the store keeps
+	// in memory, so that acknowledging one (Remove) does not read it back;
+	// 0 means 16 384, a negative value disables the cache.
+	MessageCache int
 	// MemTableSize is badger's memtable size in bytes; 0 means 64 MiB.
 	// Small values suit tests.
 	MemTableSize int64
@@ -115,6 +119,9 @@ func (c Config) populate() Config {
 	}
 	if c.InboxCache == 0 {
 		c.InboxCache = defaultInboxCache
+	}
+	if c.MessageCache == 0 {
+		c.MessageCache = defaultMessageCache
 	}
 	if c.GCInterval == 0 {
 		c.GCInterval = 10 * time.Minute
@@ -140,6 +147,7 @@ type Store struct {
 
 	sync       bool        // sync after durable writes (!Config.NoSync)
 	inboxCache *inboxCache // used by the committer only
+	msgCache   *msgCache   // used by the committer only; nil when disabled
 	// gcMu is held by the committer from a commit to its sync and by the
 	// value-log GC while it runs: nothing else writes to badger.
 	gcMu sync.Mutex
@@ -184,6 +192,7 @@ func New(cfg Config) (*Store, error) {
 
 		sync:       !cfg.NoSync,
 		inboxCache: newInboxCache(cfg.InboxCache),
+		msgCache:   newMsgCache(cfg.MessageCache),
 	}
 	s.wg.Add(1)
 	go s.commitLoop()

@@ -31,6 +31,7 @@ func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string)
 		if err := t.set(key(tMessage, m.App, m.ID), body); err != nil {
 			return err
 		}
+		s.msgCache.put(m)
 		for _, k := range [][]byte{key(tConv, m.App, m.ConvID), key(tFrom, m.App, m.From), key(tApp, m.App)} {
 			if err := t.set(timeID(k, m.Time, m.ID), nil); err != nil {
 				return err
@@ -168,9 +169,12 @@ func (s *Store) Remove(ctx context.Context, app, peer string, ids []string) ([]*
 			if i < first || e.ts <= cutoff {
 				continue
 			}
-			m, err := getMessage(t.Txn, app, e.id)
-			if err != nil {
-				return err
+			m := s.msgCache.get(app, e.id)
+			if m == nil {
+				var err error
+				if m, err = getMessage(t.Txn, app, e.id); err != nil {
+					return err
+				}
 			}
 			if m != nil && m.Time == e.ts {
 				removed = append(removed, m)
@@ -250,6 +254,7 @@ func (s *Store) Delete(ctx context.Context, app, convID, msgID string, ts int64)
 		if m == nil || m.ConvID != convID || m.Time != ts {
 			return storage.ErrNotFound
 		}
+		s.msgCache.drop(app, msgID)
 		for _, k := range [][]byte{
 			key(tMessage, app, msgID),
 			timeID(key(tConv, app, m.ConvID), ts, msgID),

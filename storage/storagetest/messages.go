@@ -231,6 +231,15 @@ func runInbox(t *testing.T, o Opener) {
 			t.Fatal(err)
 		}
 		wantIDs(t, "Pending", e.pendingIDs("p"), "m2")
+		// Acknowledging both removes only the one still pending.
+		got, err := e.s.Remove(e.ctx, "app", "p", []string{"m1", "m2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantIDs(t, "Remove", ids(got), "m2")
+		if len(got) == 1 && (got[0].Text != "text of m2" || got[0].Time != now-1 || got[0].From != "a") {
+			t.Errorf("removed message = %+v", got[0])
+		}
 	})
 }
 

@@ -1,0 +1,76 @@
+package badger
+
+import (
+	"slices"
+
+	"github.com/rtgate/rtgate/storage"
+)
+
+// defaultMessageCache is the default Config.MessageCache.
+const defaultMessageCache = 16384
+
+// msgCache keeps copies of the most recently persisted message records, so
+// that Remove (an acknowledgement, usually moments after the Persist)
+// returns them without reading and decoding them back from badger. It
+// evicts the oldest first (a ring), and is used by the committer goroutine
+// only, like inboxCache. An entry is put when its Persist runs in a
+// transaction, before the commit: if that commit fails, the entry names a
+// record that is not in the database, which is harmless because Remove
+// only looks a record up for an inbox entry, and inbox entries come from
+// committed transactions. Delete drops the entry.
+type msgCache struct {
+	m    map[msgKey]*storage.Message
+	ring []msgKey // insertion order; ring[next] is the oldest once full
+	next int
+}
+
+type msgKey struct{ app, id string }
+
+// newMsgCache returns a cache of max messages; nil (no caching) for max <= 0.
+func newMsgCache(max int) *msgCache {
+	if max <= 0 {
+		return nil
+	}
+	return &msgCache{m: make(map[msgKey]*storage.Message, max), ring: make([]msgKey, 0, max)}
+}
+
+// put keeps a copy of m.
+func (c *msgCache) put(m *storage.Message) {
+	if c == nil {
+		return
+	}
+	k := msgKey{m.App, m.ID}
+	cp := *m
+	cp.To = slices.Clone(m.To)
+	if _, ok := c.m[k]; !ok {
+		if len(c.ring) < cap(c.ring) {
+			c.ring = append(c.ring, k)
+		} else {
+			delete(c.m, c.ring[c.next])
+			c.ring[c.next] = k
+			c.next = (c.next + 1) % len(c.ring)
+		}
+	}
+	c.m[k] = &cp
+}
+
+// get returns a copy of the cached message, or nil.
+func (c *msgCache) get(app, id string) *storage.Message {
+	if c == nil {
+		return nil
+	}
+	m, ok := c.m[msgKey{app, id}]
+	if !ok {
+		return nil
+	}
+	cp := *m
+	cp.To = slices.Clone(m.To)
+	return &cp
+}
+
+// drop forgets the message (its ring slot is reused when it comes round).
+func (c *msgCache) drop(app, id string) {
+	if c != nil {
+		delete(c.m, msgKey{app, id})
+	}
+}
