@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/storage"
@@ -116,16 +117,34 @@ func (c *Client) direct(s *session, cmd *protocol.Command) error {
 	}
 	h.deliver(&m, to, cmd.Transient, s)
 	if !cmd.Transient {
-		c.write(&protocol.Command{Kind: protocol.KindAck, PeerID: s.peer, I: cmd.I, ID: cmd.ID, UID: m.ID, Time: m.Time})
+		ack := getCommand()
+		*ack = protocol.Command{Kind: protocol.KindAck, PeerID: s.peer, I: cmd.I, ID: cmd.ID, UID: m.ID, Time: m.Time}
+		c.write(ack)
+		putCommand(ack)
 	}
 	return nil
+}
+
+// cmdPool recycles the commands of the per-message hot path: Conn.Write
+// encodes a command before it returns (see Conn), so it can be reused at
+// once; a protocol.Command is large, and these two escaped on every
+// message.
+var cmdPool = sync.Pool{New: func() any { return new(protocol.Command) }}
+
+func getCommand() *protocol.Command { return cmdPool.Get().(*protocol.Command) }
+
+func putCommand(c *protocol.Command) {
+	*c = protocol.Command{} // drop references to strings and slices
+	cmdPool.Put(c)
 }
 
 // deliver writes m to every open session of each recipient (and, when
 // configured, to the sender's other sessions). origin is the sending
 // session, never sent a copy.
 func (h *Hub) deliver(m *storage.Message, to []string, transient bool, origin *session) {
-	out := protocol.Command{
+	out := getCommand()
+	defer putCommand(out)
+	*out = protocol.Command{
 		Kind:       protocol.KindDirect,
 		FromPeerID: m.From,
 		Msg:        m.Text,
@@ -155,7 +174,7 @@ func (h *Hub) deliver(m *storage.Message, to []string, transient bool, origin *s
 				// Write returns, and must find the id.
 				rs.noteDelivered(m.ID, h.cfg.MaxDelivered)
 			}
-			if err := rs.client.conn.Write(&out); err != nil {
+			if err := rs.client.conn.Write(out); err != nil {
 				h.noteWrite(err)
 				continue
 			}

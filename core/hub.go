@@ -23,7 +23,8 @@ type Hub struct {
 	metrics *Metrics
 	nonces  nonceCache
 	open    openGroups
-	seq     atomic.Uint64 // message sequence, see newMessageID
+	seq     atomic.Uint64             // message sequence, see newMessageID
+	sctx    atomic.Pointer[sharedCtx] // see storeCtx
 
 	mu       sync.Mutex
 	clients  map[*Client]struct{} // guarded by mu
@@ -128,8 +129,30 @@ func (h *Hub) noteWrite(err error) {
 
 func (h *Hub) nowMs() int64 { return h.cfg.Now().UnixMilli() }
 
+// storeCtx returns the context of one storage call, which expires
+// between StoreTimeout×0.9 and StoreTimeout from now. Calls made within
+// StoreTimeout/10 (at most a second) of each other share one context, so
+// the per-message path does not start and stop a timer per store call;
+// the returned CancelFunc does nothing (the shared context's own timer
+// ends it at its deadline).
 func (h *Hub) storeCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), h.cfg.StoreTimeout)
+	now := time.Now() // the real clock: Config.Now may be a test's fake
+	window := min(time.Second, h.cfg.StoreTimeout/10)
+	if sc := h.sctx.Load(); sc != nil && now.Sub(sc.created) < window {
+		return sc.ctx, func() {}
+	}
+	sc := &sharedCtx{created: now}
+	sc.ctx, sc.cancel = context.WithDeadline(context.Background(), now.Add(h.cfg.StoreTimeout))
+	h.sctx.Store(sc)
+	return sc.ctx, func() {}
+}
+
+// sharedCtx is a storage-call context shared by the calls of a short
+// window (see storeCtx).
+type sharedCtx struct {
+	created time.Time
+	ctx     context.Context
+	cancel  context.CancelFunc // kept for vet; the deadline ends the context
 }
 
 // Online reports whether a peer of app has an open session on this node.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	bdg "github.com/dgraph-io/badger/v4"
 
@@ -31,7 +32,7 @@ type op struct {
 	// without a sync of their own; the next durable commit syncs them.
 	durable bool
 	err     error
-	done    chan struct{}
+	done    chan struct{} // cap 1: the committer sends once when the op is done
 }
 
 // txn is a write transaction that counts writes, so that the committer can
@@ -101,11 +102,19 @@ func (s *Store) write(ctx context.Context, cost int, durable bool, fn func(*txn)
 	if s.closed {
 		return storage.ErrClosed
 	}
-	o := &op{fn: fn, cost: cost, durable: durable, done: make(chan struct{})}
+	o := opPool.Get().(*op)
+	o.fn, o.cost, o.durable, o.err = fn, cost, durable, nil
 	s.ops <- o
 	<-o.done
-	return o.err
+	err := o.err
+	o.fn, o.err = nil, nil
+	opPool.Put(o)
+	return err
 }
+
+// opPool recycles ops (one per write): done is buffered and signalled
+// with a send, not closed, so it is reused too.
+var opPool = sync.Pool{New: func() any { return &op{done: make(chan struct{}, 1)} }}
 
 // commitLoop packs the operations waiting in s.ops into transactions until
 // s.ops is closed.
@@ -146,7 +155,7 @@ func (s *Store) commitAndSync(batch []*op, synced *[]*op) {
 		if o.durable && o.err == nil && s.sync {
 			*synced = append(*synced, o)
 		} else {
-			close(o.done)
+			o.done <- struct{}{}
 		}
 	}
 	if len(*synced) > 0 {
@@ -159,7 +168,7 @@ func (s *Store) commitAndSync(batch []*op, synced *[]*op) {
 	}
 	s.gcMu.Unlock()
 	for _, o := range *synced {
-		close(o.done)
+		o.done <- struct{}{}
 	}
 }
 

@@ -48,6 +48,30 @@ func timeID(prefix []byte, t int64, id string) []byte {
 	return append(k, id...)
 }
 
+// indexKey returns key(table, strs...) + time + id in one allocation: the
+// shape of the history index keys.
+func indexKey(table byte, t int64, id string, strs ...string) []byte {
+	n := 1 + 8 + len(id)
+	for _, s := range strs {
+		n += uvarintLen(len(s)) + len(s)
+	}
+	k := make([]byte, 1, n)
+	k[0] = table
+	for _, s := range strs {
+		k = binary.AppendUvarint(k, uint64(len(s)))
+		k = append(k, s...)
+	}
+	return append(appendTime(k, t), id...)
+}
+
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
+}
+
 // splitTimeID reads the time and id that follow prefix in k.
 func splitTimeID(k []byte, prefixLen int) (int64, string, error) {
 	rest := k[prefixLen:]

@@ -32,8 +32,12 @@ func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string)
 			return err
 		}
 		s.msgCache.put(m)
-		for _, k := range [][]byte{key(tConv, m.App, m.ConvID), key(tFrom, m.App, m.From), key(tApp, m.App)} {
-			if err := t.set(timeID(k, m.Time, m.ID), nil); err != nil {
+		for _, k := range [3][]byte{
+			indexKey(tConv, m.Time, m.ID, m.App, m.ConvID),
+			indexKey(tFrom, m.Time, m.ID, m.App, m.From),
+			indexKey(tApp, m.Time, m.ID, m.App),
+		} {
+			if err := t.set(k, nil); err != nil {
 				return err
 			}
 		}
