@@ -75,7 +75,7 @@ func (c *Client) direct(s *session, cmd *protocol.Command) error {
 	if cmd.Transient {
 		kind = "direct_transient"
 	}
-	h.metrics.MessagesIn.WithLabelValues(kind).Inc()
+	h.metrics.messageIn(kind)
 
 	to := make([]string, 0, len(cmd.ToPeerIDs))
 	for _, p := range cmd.ToPeerIDs {
@@ -178,7 +178,7 @@ func (h *Hub) deliver(m *storage.Message, to []string, transient bool, origin *s
 				h.noteWrite(err)
 				continue
 			}
-			h.metrics.MessagesOut.WithLabelValues(kind).Inc()
+			h.metrics.messageOut(kind)
 		}
 		clear(sessions)
 	}

@@ -15,10 +15,38 @@ type Metrics struct {
 	SlowConsumers prometheus.Counter     // connections closed because they did not read
 	Closes        *prometheus.CounterVec // connections closed by the core, by close code
 	StoreErrors   prometheus.Counter
+
+	hot hotCounters
+}
+
+// hotCounters are the counters of the per-message path bound to their
+// labels once: WithLabelValues hashes the labels and takes a lock on
+// every call, once per delivery on a group send.
+type hotCounters struct {
+	in  map[string]prometheus.Counter // MessagesIn by kind
+	out map[string]prometheus.Counter // MessagesOut by kind: direct, group
+}
+
+// messageIn counts a message received, by kind (see MessagesIn).
+func (m *Metrics) messageIn(kind string) {
+	if c, ok := m.hot.in[kind]; ok {
+		c.Inc()
+		return
+	}
+	m.MessagesIn.WithLabelValues(kind).Inc()
+}
+
+// messageOut counts a frame pushed, by kind (see MessagesOut).
+func (m *Metrics) messageOut(kind string) {
+	if c, ok := m.hot.out[kind]; ok {
+		c.Inc()
+		return
+	}
+	m.MessagesOut.WithLabelValues(kind).Inc()
 }
 
 func newMetrics() *Metrics {
-	return &Metrics{
+	m := &Metrics{
 		Connections: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "rtgate_connections", Help: "Open client connections, all transports."}),
 		Sessions: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -41,6 +69,15 @@ func newMetrics() *Metrics {
 		StoreErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rtgate_store_errors_total", Help: "Failed storage calls."}),
 	}
+	m.hot.in = map[string]prometheus.Counter{}
+	for _, k := range []string{"direct", "direct_transient", "group", "group_transient"} {
+		m.hot.in[k] = m.MessagesIn.WithLabelValues(k)
+	}
+	m.hot.out = map[string]prometheus.Counter{}
+	for _, k := range []string{"direct", "group"} {
+		m.hot.out[k] = m.MessagesOut.WithLabelValues(k)
+	}
+	return m
 }
 
 // Collectors returns the metrics to register.

@@ -271,7 +271,7 @@ func (c *Client) groupDirect(s *session, cmd *protocol.Command) error {
 	if transient {
 		kind = "group_transient"
 	}
-	h.metrics.MessagesIn.WithLabelValues(kind).Inc()
+	h.metrics.messageIn(kind)
 	m := storage.Message{App: s.app.ID, ID: h.newMessageID(), From: s.peer, Room: cmd.RoomID, ConvID: cmd.RoomID,
 		Text: cmd.Msg, Time: h.nowMs(), FromIP: remoteIP(c.conn.Info().RemoteAddr)}
 	switch {
@@ -386,7 +386,7 @@ func (h *Hub) deliverOpen(m *storage.Message, origin *session) {
 			h.noteWrite(err)
 			continue
 		}
-		h.metrics.MessagesOut.WithLabelValues("group").Inc()
+		h.metrics.messageOut("group")
 	}
 }
 
