@@ -83,6 +83,7 @@ type cli struct {
 	pin        bool
 	srvCPUs    string
 	srvProcs   int
+	cliProcs   int
 	cliCPUs    string
 	cpuProfile string
 	jsonOut    bool
@@ -130,6 +131,7 @@ func parse(args []string, stderr io.Writer) (*cli, error) {
 	fs.StringVar(&c.srvCPUs, "server-cpus", "0", "taskset CPU list of spawned servers")
 	fs.IntVar(&c.srvProcs, "server-procs", 2, "GOMAXPROCS of spawned servers (and the relay) when pinned to --server-cpus: 2 on one CPU lets one slot run while a thread blocks in fsync (rtgate's own default on one CPU)")
 	fs.StringVar(&c.cliCPUs, "client-cpus", "1", "taskset CPU list of rtbench itself")
+	fs.IntVar(&c.cliProcs, "client-procs", 0, "GOMAXPROCS of rtbench itself when pinned (default: the number of --client-cpus)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "with --spawn-server: the server's CPU profile goes to `FILE` (self: the whole run; a binary: the first phase, through its --debug-addr listener)")
 	fs.IntVar(&c.gogc, "gogc", 0, "GOGC of rtbench itself (the generator; servers keep theirs). 0 keeps the Go default (100); with 2000 QUIC connections on one core the generator's GC pauses show as latency")
 	fs.StringVar(&c.selfProf, "selfprofile", "", "write rtbench's own CPU profile to `FILE` (is the generator the bottleneck?)")
@@ -208,7 +210,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := pinSelf(c.cliCPUs); err != nil {
 			fmt.Fprintln(stderr, "rtbench:", err, "(running unpinned)")
 		} else {
-			runtime.GOMAXPROCS(strings.Count(c.cliCPUs, ",") + 1)
+			procs := strings.Count(c.cliCPUs, ",") + 1
+			if c.cliProcs > 0 {
+				procs = c.cliProcs
+			}
+			runtime.GOMAXPROCS(procs)
 			rep.Machine.Pinned = true
 		}
 	}
