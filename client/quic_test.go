@@ -49,15 +49,20 @@ func serveQUIC(t testing.TB, hub *core.Hub) string {
 // TestQUICAndWebTransport runs every scenario over raw QUIC and over
 // WebTransport, pinning the dev certificate by its SHA-256.
 func TestQUICAndWebTransport(t *testing.T) {
-	for _, tr := range []struct{ name, url string }{
-		{"quic", "quic://%s"},
-		{"webtransport", "https://%s/wt"},
-		{"wt-scheme", "wt://%s/wt"},
+	for _, tr := range []struct {
+		name, url   string
+		noDatagrams bool
+	}{
+		{"quic", "quic://%s", false},
+		{"quic-no-datagrams", "quic://%s", true},
+		{"webtransport", "https://%s/wt", false},
+		{"webtransport-datagrams", "https://%s/wt?datagrams=1", false},
+		{"wt-scheme", "wt://%s/wt", false},
 	} {
 		for _, sc := range scenarios {
 			t.Run(tr.name+"/"+sc.name, func(t *testing.T) {
 				addr := serveQUIC(t, newHub(t, nil))
-				opts := &wire.Options{PinSHA256: devCerts().Current().Hex()}
+				opts := &wire.Options{PinSHA256: devCerts().Current().Hex(), NoDatagrams: tr.noDatagrams}
 				sc.run(t, env{url: fmt.Sprintf(tr.url, addr), opts: opts})
 			})
 		}

@@ -13,7 +13,7 @@ import (
 
 func (o *Options) quicConfig() *quic.Config {
 	return &quic.Config{
-		EnableDatagrams:                  true,
+		EnableDatagrams:                  !o.NoDatagrams,
 		EnableStreamResetPartialDelivery: true,
 		KeepAlivePeriod:                  o.KeepAlivePeriod,
 		MaxIdleTimeout:                   o.MaxIdleTimeout,
@@ -48,7 +48,11 @@ func dialQUIC(ctx context.Context, u *url.URL, o *Options) (Conn, error) {
 		qc.CloseWithError(0, "")
 		return nil, fmt.Errorf("wire: quic open stream: %w", err)
 	}
-	return newStreamConn("quic", str, o, qc.ReceiveDatagram, qc.Context().Done(),
+	recv := qc.ReceiveDatagram
+	if o.NoDatagrams {
+		recv = nil
+	}
+	return newStreamConn("quic", str, o, recv, qc.Context().Done(),
 		func(code uint64, reason string) error {
 			return qc.CloseWithError(quic.ApplicationErrorCode(code), reason)
 		}, quicErr), nil
@@ -64,7 +68,9 @@ func dialWT(ctx context.Context, u *url.URL, o *Options) (Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &webtransport.Transport{TLSClientConfig: tc, QUICConfig: o.quicConfig()}
+	qcfg := o.quicConfig()
+	qcfg.EnableDatagrams = true // HTTP/3 datagrams are part of WebTransport; see NoDatagrams
+	d := &webtransport.Transport{TLSClientConfig: tc, QUICConfig: qcfg}
 	if tr := o.QUICTransport; tr != nil {
 		d.DialAddr = func(ctx context.Context, addr string, tc *tls.Config, qc *quic.Config) (*quic.Conn, error) {
 			ua, err := net.ResolveUDPAddr("udp", addr)

@@ -80,6 +80,10 @@ func newStreamConn(transport string, str byteStream, o *Options,
 		done:         make(chan struct{}),
 		dqMax:        o.DatagramQueue,
 	}
+	if recvDatagram == nil { // no datagrams on this connection
+		close(c.done)
+		return c
+	}
 	go c.datagrams(ctx, recvDatagram)
 	return c
 }

@@ -164,6 +164,14 @@ type Options struct {
 	// MaxIdleTimeout closes a QUIC or WebTransport connection that heard
 	// nothing from the server this long. Zero means 60 s.
 	MaxIdleTimeout time.Duration
+	// NoDatagrams dials raw QUIC without datagram support, so the server
+	// sends transient messages on the stream too. Datagrams spare a lost
+	// transient message its retransmission, but each one is a packet of
+	// its own and costs this client a hand-off from its datagram
+	// goroutine to Recv; a client that receives many transient messages
+	// spends less CPU without them (see cmd/rtbench/README.md).
+	// WebTransport datagrams are asked for by the URL (/wt?datagrams=1).
+	NoDatagrams bool
 	// DatagramQueue bounds the received datagrams waiting for Recv; when
 	// it is full the oldest is dropped (datagrams are lossy by nature).
 	// Zero means 256.

@@ -61,7 +61,14 @@ type Options struct {
 	// QUICSocketPerConn dials every QUIC/WebTransport connection on its own
 	// UDP socket (quic.DialAddr) instead of one shared quic.Transport.
 	QUICSocketPerConn bool
-	Progress          io.Writer // live line each second; nil for none
+	// NoDatagrams dials raw QUIC without datagrams (wire.Options), so
+	// transient messages come on the stream.
+	NoDatagrams bool
+	// WTDatagrams asks the WebTransport server for datagrams
+	// (/wt?datagrams=1): transient messages to an idle session then leave
+	// as datagrams, as they do over raw QUIC.
+	WTDatagrams bool
+	Progress    io.Writer // live line each second; nil for none
 }
 
 func (o *Options) defaults() {
@@ -199,7 +206,7 @@ func newBench(o *Options, t *target) (*bench, error) {
 	var rnd [4]byte
 	rand.Read(rnd[:])
 	b := &bench{o: o, t: t, base: time.Now(), run: "rtb" + hex.EncodeToString(rnd[:])}
-	b.wopt = wire.Options{InsecureSkipVerify: true, WriteTimeout: 10 * time.Second}
+	b.wopt = wire.Options{InsecureSkipVerify: true, WriteTimeout: 10 * time.Second, NoDatagrams: o.NoDatagrams}
 	switch o.Transport {
 	case tWSLegacy, tWSJSON, tWSMP:
 		if err := checkLoopback(t.httpAddr); err != nil {
@@ -217,6 +224,9 @@ func newBench(o *Options, t *target) (*bench, error) {
 		b.url = "quic://" + t.quicAddr
 		if o.Transport == tWT {
 			b.url = "https://" + t.quicAddr + "/wt"
+			if o.WTDatagrams {
+				b.url += "?datagrams=1"
+			}
 		}
 		if !o.QUICSocketPerConn {
 			// One UDP socket and one quic.Transport for all connections, as

@@ -111,6 +111,8 @@ func parse(args []string, stderr io.Writer) (*cli, error) {
 	fs.DurationVar(&o.Drain, "drain", 3*time.Second, "wait at most this long for messages in flight after the window")
 	fs.DurationVar(&o.Settle, "settle", 3*time.Second, "idle: wait before reading the server's memory")
 	fs.IntVar(&o.Workers, "workers", 16, "sending goroutines")
+	fs.BoolVar(&o.NoDatagrams, "no-datagrams", false, "quic: dial without datagram support, so transient messages come on the stream (the default asks for datagrams, as the Go SDK does)")
+	fs.BoolVar(&o.WTDatagrams, "wt-datagrams", false, "webtransport: ask for datagrams (/wt?datagrams=1), so transient messages to an idle session leave as datagrams")
 	fs.BoolVar(&o.QUICSocketPerConn, "quic-socket-per-conn", false, "QUIC/WebTransport: a new UDP socket per connection instead of one shared quic.Transport (the old behaviour; slow with many connections)")
 	fs.IntVar(&o.Dial, "dial", 0, "connections set up in parallel (default 32; 8 for QUIC/WebTransport)")
 	fs.StringVar(&o.AppID, "app", "rtbench", "appId (the server must be in dev mode or define it without signatures)")
