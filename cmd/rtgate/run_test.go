@@ -173,8 +173,23 @@ func TestRunConfiguredAppsRefuseOthers(t *testing.T) {
 // TestGracefulStopKeepsMessages stops the server (as SIGTERM does) with a
 // pending message and finds it on restart.
 func TestGracefulStopKeepsMessages(t *testing.T) {
+	for _, args := range [][]string{nil, {"--memtable-mb", "4"}} {
+		t.Run(strings.Join(append([]string{"args"}, args...), " "), func(t *testing.T) {
+			testGracefulStopKeepsMessages(t, args...)
+		})
+	}
+}
+
+func testGracefulStopKeepsMessages(t *testing.T, args ...string) {
 	data := t.TempDir()
-	s := start(t, data)
+	s := start(t, data, args...)
+	want := "memtable_mb=64"
+	if len(args) > 0 {
+		want = "memtable_mb=4"
+	}
+	if !strings.Contains(s.out.String(), want) {
+		t.Fatalf("no %s in the start-up log:\n%s", want, s.out)
+	}
 	a := dial(t, "ws://"+s.addr+"/")
 	a.open("app", "alice", "bob")
 	a.send(map[string]any{"cmd": "direct", "peerId": "alice", "msg": "later", "toPeerIds": []string{"bob"}, "i": 2})
@@ -188,7 +203,7 @@ func TestGracefulStopKeepsMessages(t *testing.T) {
 		t.Errorf("client closed with %d, want 1001", code)
 	}
 
-	s = start(t, data)
+	s = start(t, data, args...)
 	b := dial(t, "ws://"+s.addr+"/")
 	b.open("app", "bob")
 	got := b.next("direct", "")

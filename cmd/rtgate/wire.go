@@ -87,12 +87,13 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 			InboxSize: cfg.Limits.InboxSize,
 			InboxTTL:  cfg.Limits.InboxTTL.Std(),
 		},
-		Logger: log.With("component", "store"),
+		Logger:       log.With("component", "store"),
+		MemTableSize: int64(cfg.Storage.MemTableMB) << 20,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store in %s: %w", cfg.Data, err)
 	}
-	log.Info("store open", "dir", cfg.Data)
+	log.Info("store open", "dir", cfg.Data, "memtable_mb", store.MemTableSize()>>20)
 	s := &server{log: log, store: store}
 
 	var offline core.OfflineNotifier

@@ -186,6 +186,9 @@ func TestInvalid(t *testing.T) {
 		{"bad log level", []string{"--log-level", "loud"}, nil, "log level"},
 		{"bad log format", []string{"--log-format", "xml"}, nil, "log format"},
 		{"bad debug address", []string{"--debug-addr", "6060"}, nil, "debug address"},
+		{"negative memtable", []string{"--memtable-mb", "-1"}, nil, "memTableMB"},
+		{"huge memtable", []string{"--config", writeFile(t, `{"storage":{"memTableMB":5000}}`)}, nil, "memTableMB"},
+		{"bad memtable env", nil, map[string]string{"RTGATE_MEMTABLE_MB": "big"}, "RTGATE_MEMTABLE_MB"},
 		{"bad signatures env", nil, map[string]string{"RTGATE_SIGNATURES": "maybe"}, "RTGATE_SIGNATURES"},
 		{"missing file", []string{"--config", "/nonexistent/rtgate.json"}, nil, "config file"},
 		{"unknown file field", []string{"--config", writeFile(t, `{"lsiten":["x:1"]}`)}, nil, "lsiten"},
@@ -235,6 +238,21 @@ func TestQUICAndFlashFlags(t *testing.T) {
 	c, err = config.Load(nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil || c.DebugAddr != "127.0.0.1:6061" {
 		t.Fatalf("%s: %+v %v", config.EnvDebugAddr, c, err)
+	}
+	file := writeFile(t, `{"storage":{"memTableMB":128}}`)
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want int
+	}{
+		{[]string{"--config", file}, nil, 128},
+		{[]string{"--config", file}, map[string]string{config.EnvMemTableMB: "96"}, 96},
+		{[]string{"--config", file, "--memtable-mb", "256"}, map[string]string{config.EnvMemTableMB: "96"}, 256},
+	} {
+		c, err := config.Load(tc.args, envOf(tc.env), io.Discard)
+		if err != nil || c.Storage.MemTableMB != tc.want {
+			t.Fatalf("%v %v: memTableMB %+v %v, want %d", tc.args, tc.env, c, err, tc.want)
+		}
 	}
 	if _, err := config.Load([]string{"--tls-cert", "a.pem"}, nil, io.Discard); !errors.Is(err, config.ErrInvalid) {
 		t.Fatalf("cert without key: %v", err)

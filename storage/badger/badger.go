@@ -203,6 +203,9 @@ func New(cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// MemTableSize returns the size of badger's memtables in bytes.
+func (s *Store) MemTableSize() int64 { return s.db.Opts().MemTableSize }
+
 // Close waits for the calls in flight, stops the store's goroutines and
 // closes the database. Later calls fail with storage.ErrClosed; a second
 // Close returns nil.
