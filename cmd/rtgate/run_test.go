@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -194,6 +195,14 @@ func testGracefulStopKeepsMessages(t *testing.T, args ...string) {
 	a.open("app", "alice", "bob")
 	a.send(map[string]any{"cmd": "direct", "peerId": "alice", "msg": "later", "toPeerIds": []string{"bob"}, "i": 2})
 	ack := a.next("ack", "")
+	// The acknowledged message was committed and synced.
+	_, _, metrics := httpGet(t, "http://"+s.addr+"/metrics")
+	for _, name := range []string{"rtgate_store_commits_total", "rtgate_store_ops_total", "rtgate_store_syncs_total"} {
+		m := regexp.MustCompile(`(?m)^` + name + ` (\d+)`).FindStringSubmatch(metrics)
+		if m == nil || m[1] == "0" {
+			t.Errorf("%s = %v after a persistent message, want > 0", name, m)
+		}
+	}
 	closed := make(chan int, 1)
 	go func() { closed <- a.closeCode() }() // answers the server's close frame
 	if err := s.stop(t); err != nil {

@@ -195,6 +195,7 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 		s.registry.MustRegister(s.push.Collectors()...)
 	}
 	s.registry.MustRegister(s.flash.Collectors()...)
+	s.registry.MustRegister(storeCollectors(store)...)
 	if cfg.QUICEnabled() {
 		limits := framed.Limits{MaxFrameBytes: cfg.Limits.MaxFrameBytes, QueueBytes: cfg.Limits.QueueBytes,
 			CommandsPerSecond: cfg.Limits.CommandsPerSecond, Burst: cfg.Limits.Burst}
@@ -281,4 +282,21 @@ func (s *server) quicEndpoints(r *http.Request) (webtransport, quic string) {
 	}
 	hp := net.JoinHostPort(host, strconv.Itoa(a.Port))
 	return "https://" + hp + "/wt", "quic://" + hp
+}
+
+// storeCollectors exposes the Badger store's committer counters: the
+// group-commit factor is ops/commits, and syncs/s is what fsync costs.
+func storeCollectors(st *badger.Store) []prometheus.Collector {
+	counter := func(name, help string, v func(badger.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(v(st.Stats())) })
+	}
+	return []prometheus.Collector{
+		counter("rtgate_store_commits_total", "Badger write transactions committed (one per group commit).",
+			func(s badger.Stats) uint64 { return s.Commits }),
+		counter("rtgate_store_ops_total", "Store writes carried by those commits.",
+			func(s badger.Stats) uint64 { return s.Ops }),
+		counter("rtgate_store_syncs_total", "Syncs of Badger's logs (one per commit that carried a durable write).",
+			func(s badger.Stats) uint64 { return s.Syncs }),
+	}
 }
