@@ -200,6 +200,10 @@ type phase struct {
 	sendErrs  atomic.Int64
 	delivered atomic.Int64 // measured messages delivered (counting each recipient)
 	lag       Hist         // how late each send started after its scheduled time
+	// second holds the latencies of the current progress interval (one
+	// second): the progress line shows its p99 next to the running one,
+	// so a stall shows in the second it happened. Swapped by runPhase.
+	second atomic.Pointer[Hist]
 }
 
 func newBench(o *Options, t *target) (*bench, error) {
@@ -501,6 +505,9 @@ func (b *bench) delivered(bc *bconn, cmd *protocol.Command) {
 			if m[5] == '1' {
 				ph.delivered.Add(1)
 				ph.hist.Record(now - time.Duration(sent))
+				if h := ph.second.Load(); h != nil {
+					h.Record(now - time.Duration(sent))
+				}
 			}
 		}
 	}

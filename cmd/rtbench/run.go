@@ -67,15 +67,17 @@ func (b *bench) runPhase(ctx context.Context, id int, rate float64) PhaseResult 
 	udp0 := udpRcvbufErrors()
 	tick := time.NewTicker(time.Second)
 	last, lastArr := time.Now(), a0
+	ph.second.Store(new(Hist))
 	for time.Now().Before(end) && ctx.Err() == nil {
 		select {
 		case <-tick.C:
 			if o.Progress != nil {
 				now, arr := time.Now(), b.arrivals.Load()
-				line := fmt.Sprintf("\r%s %s %s rate=%.0f t=%2.0fs sent=%d deliv/s=%.0f p50=%v p99=%v errs=%d",
+				sec := ph.second.Swap(new(Hist))
+				line := fmt.Sprintf("\r%s %s %s rate=%.0f t=%2.0fs sent=%d deliv/s=%.0f p50=%v p99=%v (last second %v) errs=%d",
 					b.t.name, o.Transport, o.Workload, rate, now.Sub(mstart).Seconds(), ph.sent.Load(),
 					float64(arr-lastArr)/now.Sub(last).Seconds(), ph.hist.Quantile(0.5), ph.hist.Quantile(0.99),
-					b.errs.Load()+b.connErrs.Load()-errs0)
+					sec.Quantile(0.99), b.errs.Load()+b.connErrs.Load()-errs0)
 				if srvErr == nil {
 					if s, err := readProc(strconv.Itoa(b.t.pid)); err == nil {
 						line += fmt.Sprintf(" srv-rss=%dMB", s.rssKB>>10)
