@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -90,4 +92,31 @@ func TestServesSDKAndDemo(t *testing.T) {
 			t.Errorf("GET %s: %d, %d bytes, want %q in it", path, code, len(body), want)
 		}
 	}
+}
+
+// TestQUICLimitsFromConfigFile: quicLimits in the config file reach the
+// QUIC listener (its start-up log line gives the effective values), and a
+// maximum window below the default initial one is accepted.
+func TestQUICLimitsFromConfigFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "rtgate.json")
+	if err := os.WriteFile(file, []byte(`{"quicLimits":{"idleTimeout":"7s",
+		"maxStreamReceiveWindow":32768,"maxConnectionReceiveWindow":65536,"maxIncomingStreams":4}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, t.TempDir(), "--config", file)
+	out := s.out.String()
+	for _, want := range []string{"idle_timeout=7s", "max_stream_window=32768", "max_connection_window=65536", "max_streams=4"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %s in:\n%s", want, out)
+		}
+	}
+	m := quicLine.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no QUIC line in:\n%s", out)
+	}
+	c, err := wire.Dial(t.Context(), "quic://"+m[1], &wire.Options{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("dial with small windows: %v", err)
+	}
+	c.Close()
 }

@@ -145,7 +145,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		addr := udp.LocalAddr().String()
 		fmt.Fprintf(stdout, "rtgate QUIC on %s (raw QUIC ALPN rtgate/1, WebTransport https://%s/wt); certificate sha256 %s (base64 %s; GET /certinfo)\n",
 			addr, addr, info.SHA256, info.SHA256Base64)
-		log.Info("quic listening", "addr", addr, "sha256", info.SHA256, "dev_certificate", info.Dev)
+		qc := s.quic.QUICConfig()
+		log.Info("quic listening", "addr", addr, "sha256", info.SHA256, "dev_certificate", info.Dev,
+			"idle_timeout", qc.MaxIdleTimeout, "max_stream_window", qc.MaxStreamReceiveWindow,
+			"max_connection_window", qc.MaxConnectionReceiveWindow, "max_streams", qc.MaxIncomingStreams)
 	}
 	for _, ln := range lns {
 		wg.Add(1)

@@ -201,8 +201,13 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 			CommandsPerSecond: cfg.Limits.CommandsPerSecond, Burst: cfg.Limits.Burst}
 		s.wt = webtransport.New(s.hub, webtransport.Config{AllowedOrigins: cfg.AllowedOrigins,
 			Limits: limits, Logger: log.With("component", "webtransport")})
+		q := cfg.QUICLimits
 		s.quic = quictransport.New(s.hub, quictransport.Config{H3: s.wt,
-			Limits: limits, Logger: log.With("component", "quic")})
+			MaxIdleTimeout:             q.IdleTimeout.Std(),
+			MaxStreamReceiveWindow:     q.MaxStreamReceiveWindow,
+			MaxConnectionReceiveWindow: q.MaxConnectionReceiveWindow,
+			MaxIncomingStreams:         q.MaxIncomingStreams,
+			Limits:                     limits, Logger: log.With("component", "quic")})
 		s.registry.MustRegister(s.quic.Collectors()...)
 		s.registry.MustRegister(s.wt.Collectors()...)
 	}

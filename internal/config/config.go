@@ -82,6 +82,23 @@ type Flash struct {
 	KeyFile       string `json:"keyFile,omitempty"`
 }
 
+// QUICLimits tunes the one QUIC listener of raw QUIC and WebTransport.
+// Zero means the transport's default (given in parentheses); the
+// per-connection frame, queue and flood bounds are in Limits.
+type QUICLimits struct {
+	// IdleTimeout closes a connection on which nothing was received for
+	// this long; clients keep theirs alive with QUIC pings (60s).
+	IdleTimeout Duration `json:"idleTimeout,omitempty"`
+	// MaxStreamReceiveWindow and MaxConnectionReceiveWindow bound, in
+	// bytes, what a client may have in flight toward the server per
+	// stream (512 KiB) and per connection (1 MiB).
+	MaxStreamReceiveWindow     uint64 `json:"maxStreamReceiveWindow,omitempty"`
+	MaxConnectionReceiveWindow uint64 `json:"maxConnectionReceiveWindow,omitempty"`
+	// MaxIncomingStreams bounds the bidirectional streams a client may
+	// have open at once; raw QUIC uses one, HTTP/3 a few (16).
+	MaxIncomingStreams int64 `json:"maxIncomingStreams,omitempty"`
+}
+
 // Storage tunes the Badger store. Zero means its default.
 type Storage struct {
 	// MemTableMB is the size of one Badger memtable in MiB (64). Each
@@ -147,6 +164,8 @@ type Config struct {
 	Flash Flash `json:"flash"`
 	// Storage tunes the Badger store.
 	Storage Storage `json:"storage"`
+	// QUICLimits tunes the QUIC listener (raw QUIC and WebTransport).
+	QUICLimits QUICLimits `json:"quicLimits"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"logLevel,omitempty"`
 	// LogFormat is text or json.
@@ -468,6 +487,9 @@ func (c *Config) validate() error {
 		if _, port, err := net.SplitHostPort(c.DebugAddr); err != nil || port == "" {
 			return bad("debug address %q: want HOST:PORT", c.DebugAddr)
 		}
+	}
+	if q := c.QUICLimits; q.IdleTimeout < 0 || q.MaxIncomingStreams < 0 {
+		return bad("quicLimits must not be negative")
 	}
 	if m := c.Storage.MemTableMB; m < 0 || m > 4096 {
 		return bad("storage.memTableMB %d: want 1 to 4096 (0: the default, 64)", m)

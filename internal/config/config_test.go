@@ -187,6 +187,7 @@ func TestInvalid(t *testing.T) {
 		{"bad log format", []string{"--log-format", "xml"}, nil, "log format"},
 		{"bad debug address", []string{"--debug-addr", "6060"}, nil, "debug address"},
 		{"negative memtable", []string{"--memtable-mb", "-1"}, nil, "memTableMB"},
+		{"negative quic idle timeout", []string{"--config", writeFile(t, `{"quicLimits":{"idleTimeout":"-1s"}}`)}, nil, "quicLimits"},
 		{"huge memtable", []string{"--config", writeFile(t, `{"storage":{"memTableMB":5000}}`)}, nil, "memTableMB"},
 		{"bad memtable env", nil, map[string]string{"RTGATE_MEMTABLE_MB": "big"}, "RTGATE_MEMTABLE_MB"},
 		{"bad signatures env", nil, map[string]string{"RTGATE_SIGNATURES": "maybe"}, "RTGATE_SIGNATURES"},

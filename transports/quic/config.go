@@ -67,6 +67,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxConnectionReceiveWindow == 0 {
 		c.MaxConnectionReceiveWindow = 1 << 20
 	}
+	// A maximum set below the default initial window lowers the initial.
+	c.InitialStreamReceiveWindow = min(c.InitialStreamReceiveWindow, c.MaxStreamReceiveWindow)
+	c.InitialConnectionReceiveWindow = min(c.InitialConnectionReceiveWindow, c.MaxConnectionReceiveWindow)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
