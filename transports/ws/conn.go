@@ -57,6 +57,8 @@ type conn struct {
 	br      *bufio.Reader   // gorilla's read buffer (owned by readLoop), or nil; see idle.go
 	raw     syscall.RawConn // the socket, or nil; see idle.go
 	rd      readerState     // owned by the reader (whichever goroutine it is on)
+	// readableFn is c.readable bound once (a method value allocates).
+	readableFn func(fd uintptr) bool
 
 	drained    chan struct{} // cap 1: the writer finished a batch
 	writerDone chan struct{} // closed when the last writer (close frame sent, or aborted) is done
@@ -76,7 +78,7 @@ type conn struct {
 var _ core.Conn = (*conn)(nil)
 
 func newConn(h *Handler, ws *websocket.Conn, d dialect, remote string) *conn {
-	return &conn{
+	c := &conn{
 		h:          h,
 		ws:         ws,
 		netConn:    ws.UnderlyingConn(),
@@ -87,6 +89,8 @@ func newConn(h *Handler, ws *websocket.Conn, d dialect, remote string) *conn {
 		drained:    make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 	}
+	c.readableFn = c.readable
+	return c
 }
 
 // Info implements core.Conn.

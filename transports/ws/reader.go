@@ -57,6 +57,7 @@ type readerState struct {
 	throttle time.Duration
 	extended time.Time
 	bucket   tokenBucket
+	polled   bool // within a waitReadable: the first check was done
 }
 
 // alive extends the read deadline of a modern client (throttled).
@@ -102,7 +103,7 @@ func (c *conn) serve() {
 // idleRead waits until the socket is readable (or fails, or its deadline
 // passes), then reads on.
 func (c *conn) idleRead() {
-	c.raw.Read(readableOnce())
+	c.waitReadable()
 	c.serve()
 }
 
@@ -129,7 +130,7 @@ func (c *conn) waitWarm() bool {
 	}
 	c.netConn.SetReadDeadline(deadline)
 	c.mu.Unlock()
-	err := c.raw.Read(readableOnce())
+	err := c.waitReadable()
 	c.mu.Lock()
 	if !c.closing { // writeClose set the close grace deadline meanwhile
 		c.netConn.SetReadDeadline(restore)
@@ -138,20 +139,25 @@ func (c *conn) waitWarm() bool {
 	return !errors.Is(err, os.ErrDeadlineExceeded)
 }
 
-// readableOnce returns the callback of a syscall.RawConn Read that waits
-// until the socket is readable: the first call checks (peekReadable: the
-// poller's edge may have come before the wait began); a later call means
-// the poller woke the waiter, which it does only for new data, EOF or an
-// error, so it returns true without another system call.
-func readableOnce() func(fd uintptr) bool {
-	polled := false
-	return func(fd uintptr) bool {
-		if polled {
-			return true
-		}
-		polled = true
-		return peekReadable(fd)
+// readable is the callback of the reader's syscall.RawConn Reads, which
+// wait until the socket is readable: the first call of a Read checks
+// (peekReadable: the poller's edge may have come before the wait began);
+// a later call means the poller woke the waiter, which it does only for
+// new data, EOF or an error, so it returns true without another system
+// call. It is bound once (conn.readableFn) so a wait allocates nothing.
+func (c *conn) readable(fd uintptr) bool {
+	if c.rd.polled {
+		return true
 	}
+	c.rd.polled = true
+	return peekReadable(fd)
+}
+
+// waitReadable waits until the socket is readable, fails or its read
+// deadline passes; see readable.
+func (c *conn) waitReadable() error {
+	c.rd.polled = false
+	return c.raw.Read(c.readableFn)
 }
 
 func minTime(a, b time.Time) time.Time {
