@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs every rtgate test: Go (vet, gofmt, `go test -race ./...`) and the
-# Node compatibility suite in test/js (node --test against the real binary).
+# Runs every rtgate test: Go (vet, gofmt, `go test -race ./...`), the Node
+# compatibility suite in test/js (node --test against the real binary), the
+# browser SDK's tests in web/ and the headless Chromium tests in test/browser.
 #
 # On a fresh Debian machine it installs what the tests need first (as root:
-# apt-get; always: npm ci in test/js). Set RTGATE_SKIP_INSTALL=1 to skip the
+# apt-get, including Debian's chromium; always: npm ci in test/js,
+# test/browser and web). Set RTGATE_SKIP_INSTALL=1 to skip the
 # installs. Exit status: non-zero if any part failed.
 set -uo pipefail
 cd "$(dirname "$0")"
