@@ -2,26 +2,13 @@
 // Durability: a persistent message acknowledged to the sender (send()
 // resolved) survives kill -9 of the server; the recipient opening on the
 // restarted server (same data dir and address) receives it.
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, loadChat, Peer, uid, closeAll, withTimeout } = require('./lib/harness');
+const { useServer, uid, closeAll, withTimeout } = require('./lib/harness');
 
-let server;
-let AVChatClient;
 const appId = 'compat-durability';
-const peer = (peerId, opts = {}) => new Peer(AVChatClient, { appId, peerId, ...opts });
-
-before(async () => {
-  server = await startServer();
-  AVChatClient = loadChat(server.base);
-});
-
-after(async () => {
-  if (server) {
-    const { code } = await server.stop('SIGTERM');
-    assert.equal(code, 0, 'rtgate exit code after SIGTERM');
-  }
-});
+const ctx = useServer({ appId });
+const { peer } = ctx;
 
 test('acked persistent messages to an offline peer survive SIGKILL and a restart', async () => {
   const bobId = uid('bob');
@@ -34,10 +21,10 @@ test('acked persistent messages to an offline peer survive SIGKILL and a restart
     // A transient message is never stored: it must not come back.
     await alice.send('transient, lost', bobId, true);
 
-    const old = server;
-    server = await old.restart('SIGKILL');
-    assert.equal(server.previousExit.signal, 'SIGKILL', 'the first server was killed');
-    assert.equal(server.addr, old.addr, 'restarted on the same address');
+    const old = ctx.server;
+    ctx.server = await old.restart('SIGKILL');
+    assert.equal(ctx.server.previousExit.signal, 'SIGKILL', 'the first server was killed');
+    assert.equal(ctx.server.addr, old.addr, 'restarted on the same address');
 
     // alice's socket died with the server.
     const ev = await alice.closed();
@@ -62,7 +49,7 @@ test('acked persistent messages to an offline peer survive SIGKILL and a restart
     assert.equal(bob.events.message.length, 4);
 
     // History survives too.
-    const { body } = await require('./lib/harness').rest(server.base,
+    const { body } = await require('./lib/harness').rest(ctx.server.base,
       `/1.1/rtm/messages/logs?convid=${convid(alice.peerId, bobId)}`,
       { headers: { 'X-LC-Id': appId, 'X-LC-Key': 'dev' } });
     assert.deepEqual(body.map((r) => r.data).reverse(), ['durable 1', 'durable 2 中文', 'durable 3', 'live after restart']);
@@ -82,7 +69,7 @@ test('offline messages that were acked by the recipient stay acked across SIGKIL
     await bob.open();
     assert.equal((await bob.message('read once')).id, ack.uid);
     await bob.getStatus([]); // the round trip: bob's ack has been handled
-    server = await server.restart('SIGKILL');
+    ctx.server = await ctx.server.restart('SIGKILL');
     await bob.closed();
     await alice.closed();
 

@@ -2,27 +2,13 @@
 // Groups (v1 `room`) through the unmodified lean-cloud-chat@1.0.4 client:
 // joinGroup (create and join), inviteToGroup, sendToGroup, kickFromGroup,
 // leaveGroup and the `joined`/`left`/`membersJoined`/`membersLeft` events.
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, loadChat, Peer, uid, closeAll, settle, withTimeout } = require('./lib/harness');
+const { useServer, uid, closeAll, settle, withTimeout } = require('./lib/harness');
 
-let server;
-let AVChatClient;
 const appId = 'compat-groups';
-const peer = (peerId, opts = {}) => new Peer(AVChatClient, { appId, peerId, ...opts });
+const { peer } = useServer({ appId });
 const ROOM_ID = /^[0-9a-f]{24}$/;
-
-before(async () => {
-  server = await startServer();
-  AVChatClient = loadChat(server.base);
-});
-
-after(async () => {
-  if (server) {
-    const { code } = await server.stop('SIGTERM');
-    assert.equal(code, 0, 'rtgate exit code after SIGTERM');
-  }
-});
 
 // createGroup: joinGroup(undefined) creates a group; resolves with its id.
 async function createGroup(creator) {

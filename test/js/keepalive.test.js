@@ -7,26 +7,13 @@
 // chat.js's own, sent over its real socket to the real server. The second
 // test checks with a raw ws client that the server answers `{}` with `{}`,
 // in order with the other replies.
-const { test, before, after, mock } = require('node:test');
+const { test, mock } = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, loadChat, Peer, uid, rawClient } = require('./lib/harness');
+const { useServer, uid, rawClient } = require('./lib/harness');
 
-let server;
-let AVChatClient;
 const appId = 'compat-keepalive';
-const peer = (peerId, opts = {}) => new Peer(AVChatClient, { appId, peerId, ...opts });
-
-before(async () => {
-  server = await startServer();
-  AVChatClient = loadChat(server.base);
-});
-
-after(async () => {
-  if (server) {
-    const { code } = await server.stop('SIGTERM');
-    assert.equal(code, 0, 'rtgate exit code after SIGTERM');
-  }
-});
+const ctx = useServer({ appId });
+const { peer } = ctx;
 
 const isEmpty = (f) => f && typeof f === 'object' && Object.keys(f).length === 0;
 const keepalives = (p) => p.socket.rawOut.filter((f) => f === '{}').length;
@@ -94,7 +81,7 @@ test('chat.js sends {} after 60 s idle, the server answers {}, the client stays 
 });
 
 test('raw ws: {} is answered {} in order with the other replies', async () => {
-  const c = await rawClient(server.base);
+  const c = await rawClient(ctx.server.base);
   try {
     const peerId = uid('raw');
     c.send({ cmd: 'session', op: 'open', appId, peerId, sessionPeerIds: [], i: 1 });

@@ -2,14 +2,12 @@
 // Direct messages through the unmodified lean-cloud-chat@1.0.4 client:
 // the `message` event, its automatic ack, offline (persistent) and
 // transient delivery, and the 5120-byte message limit.
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, loadChat, Peer, uid, closeAll, settle, withTimeout } = require('./lib/harness');
+const { useServer, uid, closeAll, settle, withTimeout } = require('./lib/harness');
 
-let server;
-let AVChatClient;
 const appId = 'compat-messages';
-const peer = (peerId, opts = {}) => new Peer(AVChatClient, { appId, peerId, ...opts });
+const { peer } = useServer({ appId });
 // pair returns two peers that watch each other (v1: a direct message only
 // reaches peers the sender watches).
 function pair(a = 'alice', b = 'bob') {
@@ -17,18 +15,6 @@ function pair(a = 'alice', b = 'bob') {
   const idb = uid(b);
   return [peer(ida, { watchingPeerIds: [idb] }), peer(idb, { watchingPeerIds: [ida] })];
 }
-
-before(async () => {
-  server = await startServer();
-  AVChatClient = loadChat(server.base);
-});
-
-after(async () => {
-  if (server) {
-    const { code } = await server.stop('SIGTERM');
-    assert.equal(code, 0, 'rtgate exit code after SIGTERM');
-  }
-});
 
 test('message event fields; the client acks it and it is not redelivered', async () => {
   const [alice, bob] = pair();

@@ -1,31 +1,24 @@
 'use strict';
 // One peer open on two AVChatClient instances (two devices).
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, loadChat, Peer, uid, closeAll } = require('./lib/harness');
+const { useServer, uid, closeAll } = require('./lib/harness');
 
-let server;
-let AVChatClient;
 const appId = 'compat-multidevice';
-const peer = (peerId, opts = {}) => new Peer(AVChatClient, { appId, peerId, ...opts });
+const { peer } = useServer({ appId });
 
-before(async () => {
-  server = await startServer();
-  AVChatClient = loadChat(server.base);
-});
-
-after(async () => {
-  if (server) {
-    const { code } = await server.stop('SIGTERM');
-    assert.equal(code, 0, 'rtgate exit code after SIGTERM');
-  }
-});
-
-test('both devices receive; presence goes off only when both have closed', async () => {
+// aliceAndTwoBobs returns alice and bob on two devices (bob1, bob2: two
+// clients with the same peer id), watching each other; none is open yet.
+function aliceAndTwoBobs() {
   const bobId = uid('bob');
   const alice = peer(uid('alice'), { watchingPeerIds: [bobId] });
   const bob1 = peer(bobId, { watchingPeerIds: [alice.peerId] });
   const bob2 = peer(bobId, { watchingPeerIds: [alice.peerId] });
+  return { bobId, alice, bob1, bob2 };
+}
+
+test('both devices receive; presence goes off only when both have closed', async () => {
+  const { bobId, alice, bob1, bob2 } = aliceAndTwoBobs();
   try {
     await alice.open();
     assert.deepEqual(await alice.next('online'), []);
@@ -74,10 +67,7 @@ test('both devices receive; presence goes off only when both have closed', async
 });
 
 test("a direct message is not copied to the sender's other device", async () => {
-  const bobId = uid('bob');
-  const alice = peer(uid('alice'), { watchingPeerIds: [bobId] });
-  const bob1 = peer(bobId, { watchingPeerIds: [alice.peerId] });
-  const bob2 = peer(bobId, { watchingPeerIds: [alice.peerId] });
+  const { bobId, alice, bob1, bob2 } = aliceAndTwoBobs();
   try {
     await alice.open();
     await bob1.open();
@@ -95,10 +85,7 @@ test("a direct message is not copied to the sender's other device", async () => 
 });
 
 test('offline messages are replayed to every device that opens until acked', async () => {
-  const bobId = uid('bob');
-  const alice = peer(uid('alice'), { watchingPeerIds: [bobId] });
-  const bob1 = peer(bobId, { watchingPeerIds: [alice.peerId] });
-  const bob2 = peer(bobId, { watchingPeerIds: [alice.peerId] });
+  const { bobId, alice, bob1, bob2 } = aliceAndTwoBobs();
   try {
     await alice.open();
     const ack = await alice.send('while away', bobId);

@@ -2,26 +2,12 @@
 // Sessions and presence as a user of the unmodified lean-cloud-chat@1.0.4
 // client sees them: open(), the `online`/`offline` events, watch(),
 // getStatus() and unwatch().
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, loadChat, Peer, uid, closeAll, settle } = require('./lib/harness');
+const { useServer, uid, closeAll, settle } = require('./lib/harness');
 
-let server;
-let AVChatClient;
 const appId = 'compat-presence';
-const peer = (peerId, opts = {}) => new Peer(AVChatClient, { appId, peerId, ...opts });
-
-before(async () => {
-  server = await startServer();
-  AVChatClient = loadChat(server.base);
-});
-
-after(async () => {
-  if (server) {
-    const { code } = await server.stop('SIGTERM');
-    assert.equal(code, 0, 'rtgate exit code after SIGTERM');
-  }
-});
+const { peer } = useServer({ appId });
 
 test('open resolves with opened; online lists the watched peers online; presence on/off follows', async () => {
   const bob = peer(uid('bob'));

@@ -1,30 +1,17 @@
 'use strict';
 // REST interplay: messages sent with lean-cloud-chat@1.0.4 show up in
 // `GET /1.1/rtm/messages/logs` (dev app: any key is accepted).
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const { startServer, loadChat, Peer, uid, closeAll, rest } = require('./lib/harness');
+const { useServer, uid, closeAll, rest } = require('./lib/harness');
 
-let server;
-let AVChatClient;
 const appId = 'compat-rest';
-const peer = (peerId, opts = {}) => new Peer(AVChatClient, { appId, peerId, ...opts });
+const ctx = useServer({ appId });
+const { peer } = ctx;
 const headers = { 'X-LC-Id': appId, 'X-LC-Key': 'any-key-in-dev-mode' };
 const convid = (...peers) => crypto.createHash('md5').update([...peers].sort().join(':')).digest('hex');
-const logs = (query) => rest(server.base, `/1.1/rtm/messages/logs?${new URLSearchParams(query)}`, { headers });
-
-before(async () => {
-  server = await startServer();
-  AVChatClient = loadChat(server.base);
-});
-
-after(async () => {
-  if (server) {
-    const { code } = await server.stop('SIGTERM');
-    assert.equal(code, 0, 'rtgate exit code after SIGTERM');
-  }
-});
+const logs = (query) => rest(ctx.server.base, `/1.1/rtm/messages/logs?${new URLSearchParams(query)}`, { headers });
 
 test('a direct message sent by chat.js is in the history under md5(sorted peers)', async () => {
   const alice = peer(uid('zed-alice')); // sorts after bob: the convid sorts the ids
@@ -55,7 +42,7 @@ test('a direct message sent by chat.js is in the history under md5(sorted peers)
     assert.equal(r2.from, bob.peerId);
 
     // limit, and the slash variant the mobile SDKs use.
-    const one = await rest(server.base, `/1.1/rtm/messages/logs/?convid=${convid(bob.peerId, alice.peerId)}&limit=1`, { headers });
+    const one = await rest(ctx.server.base, `/1.1/rtm/messages/logs/?convid=${convid(bob.peerId, alice.peerId)}&limit=1`, { headers });
     assert.deepEqual(one.body.map((r) => r['msg-id']), [a2.uid]);
   } finally {
     await closeAll(alice, bob);
@@ -88,7 +75,7 @@ test('a group message sent by chat.js is in the history under the group id', asy
 });
 
 test('history requires an app id', async () => {
-  const res = await rest(server.base, `/1.1/rtm/messages/logs?convid=${convid('a', 'b')}`);
+  const res = await rest(ctx.server.base, `/1.1/rtm/messages/logs?convid=${convid('a', 'b')}`);
   assert.equal(res.status, 401);
   assert.equal(res.body.code, 401);
 });

@@ -3,28 +3,16 @@
 // lean-cloud-chat@1.0.4 client: its `auth` and `groupAuth` callbacks return
 // what a signing server would (computed here with the master key), against
 // a server started with `--app sapp:skey:smaster --signatures`.
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const {
-  startServer, loadChat, Peer, uid, closeAll, settle, withTimeout, signSession, signRoom, nowSeconds, hmac,
+  useServer, Peer, uid, closeAll, settle, withTimeout, signSession, signRoom, nowSeconds, hmac,
 } = require('./lib/harness');
 
-let server;
-let AVChatClient;
 const APP = 'sapp';
 const MASTER = 'smaster';
 
-before(async () => {
-  server = await startServer({ args: ['--app', `${APP}:skey:${MASTER}`, '--signatures'] });
-  AVChatClient = loadChat(server.base);
-});
-
-after(async () => {
-  if (server) {
-    const { code } = await server.stop('SIGTERM');
-    assert.equal(code, 0, 'rtgate exit code after SIGTERM');
-  }
-});
+const ctx = useServer({ args: ['--app', `${APP}:skey:${MASTER}`, '--signatures'] });
 
 // auth returns a chat.js `auth` callback signing with key; signedWatch
 // overrides the list that is signed (the client still sends its own list);
@@ -46,7 +34,7 @@ function groupAuth({ key = MASTER } = {}) {
   };
 }
 
-const peer = (peerId, opts = {}) => new Peer(AVChatClient, { appId: APP, peerId, auth: auth(), groupAuth: groupAuth(), ...opts });
+const peer = (peerId, opts = {}) => new Peer(ctx.AVChatClient, { appId: APP, peerId, auth: auth(), groupAuth: groupAuth(), ...opts });
 
 // refusedOpen asserts that open() is refused by the server: close code 4108
 // well before chat.js's own 10 s command timeout, open() rejected, no `online`.
@@ -111,7 +99,7 @@ test('signature made with the wrong key: closed with 4108, open() rejects', asyn
 });
 
 test('no signature at all (chat.js default auth): closed with 4108', async () => {
-  const alice = new Peer(AVChatClient, { appId: APP, peerId: uid('alice') });
+  const alice = new Peer(ctx.AVChatClient, { appId: APP, peerId: uid('alice') });
   try {
     await refusedOpen(alice);
   } finally {
@@ -176,14 +164,14 @@ test('watch() of a list outside the signed one adds nobody', async () => {
 });
 
 test('unknown appId: the router answers 404 and open() rejects', async () => {
-  const alice = new Peer(AVChatClient, { appId: 'not-an-app', peerId: uid('alice') });
+  const alice = new Peer(ctx.AVChatClient, { appId: 'not-an-app', peerId: uid('alice') });
   const res = await withTimeout(settle(alice.open()), 5000, 'open() settles');
   assert.equal(res.ok, false);
   assert.equal(alice.sockets.length, 0, 'no WebSocket was opened');
 });
 
 test('unknown appId over a raw WebSocket: closed with 4100', async () => {
-  const c = await require('./lib/harness').rawClient(server.base);
+  const c = await require('./lib/harness').rawClient(ctx.server.base);
   c.send({ cmd: 'session', op: 'open', appId: 'not-an-app', peerId: uid('alice'), sessionPeerIds: [], i: 1 });
   const { code } = await withTimeout(c.closed, 5000, 'close');
   assert.equal(code, 4100);

@@ -1,29 +1,16 @@
 'use strict';
 // Smoke test: the unmodified lean-cloud-chat@1.0.4 client (chat.js) opens
 // sessions and exchanges a message through a real rtgate binary.
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, loadChat, once } = require('./lib/harness');
+const { useServer, once } = require('./lib/harness');
 
-let server;
-let AVChatClient;
-
-before(async () => {
-  server = await startServer();
-  AVChatClient = loadChat(server.base);
-});
-
-after(async () => {
-  if (server) {
-    const { code } = await server.stop('SIGTERM');
-    assert.equal(code, 0, 'rtgate exit code after SIGTERM');
-  }
-});
+const ctx = useServer();
 
 test('open, send and receive through chat.js', async () => {
   const appId = 'smoke-app';
-  const alice = new AVChatClient({ appId, peerId: 'alice', watchingPeerIds: ['bob'] });
-  const bob = new AVChatClient({ appId, peerId: 'bob', watchingPeerIds: ['alice'] });
+  const alice = new ctx.AVChatClient({ appId, peerId: 'alice', watchingPeerIds: ['bob'] });
+  const bob = new ctx.AVChatClient({ appId, peerId: 'bob', watchingPeerIds: ['alice'] });
   try {
     await bob.open();
     const aliceOnline = once(bob, 'online');
@@ -58,6 +45,6 @@ test('router answers through the redirected XMLHttpRequest', async () => {
   });
   assert.equal(res.status, 200);
   const body = JSON.parse(res.responseText);
-  assert.equal(body.server, `wss://${server.addr}/`);
+  assert.equal(body.server, `wss://${ctx.server.addr}/`);
   assert.equal(body.groupId, 'g0');
 });

@@ -10,6 +10,8 @@ const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
+const { before, after } = require('node:test');
+const assert = require('node:assert/strict');
 // Real timers, captured before any test mocks them (keepalive.test.js
 // enables node:test's MockTimers; our own timeouts must keep working).
 const { setTimeout: realSetTimeout, clearTimeout: realClearTimeout } = require('node:timers');
@@ -81,6 +83,32 @@ function startServer(opts = {}) {
     child.stderr.setEncoding('utf8').on('data', onData);
     exited.then(({ code }) => reject(new Error(`rtgate exited (${code}) before listening:\n${out}`)));
   });
+}
+
+// useServer is the per-file setup of the suite: it registers node:test
+// before/after hooks that start one server (startServer(opts)) and point
+// chat.js at it (loadChat), then stop it with SIGTERM and assert it exits 0.
+// It returns { server, AVChatClient, peer(peerId, settings) }: server and
+// AVChatClient are set once before() ran; a test that restarts the server
+// assigns the new one to .server so that after() stops it. peer builds a
+// Peer with { appId, peerId, ...settings }.
+function useServer({ appId, ...opts } = {}) {
+  const ctx = {
+    server: undefined,
+    AVChatClient: undefined,
+    peer: (peerId, settings = {}) => new Peer(ctx.AVChatClient, { appId, peerId, ...settings }),
+  };
+  before(async () => {
+    ctx.server = await startServer(opts);
+    ctx.AVChatClient = loadChat(ctx.server.base);
+  });
+  after(async () => {
+    if (ctx.server) {
+      const { code } = await ctx.server.stop('SIGTERM');
+      assert.equal(code, 0, 'rtgate exit code after SIGTERM');
+    }
+  });
+  return ctx;
 }
 
 // routerXHR returns an XMLHttpRequest stand-in, just enough for chat.js's
@@ -401,7 +429,7 @@ async function closeAll(...peers) {
 }
 
 module.exports = {
-  startServer, loadChat, routerXHR, once, binary, sockets, Peer, uid,
+  startServer, useServer, loadChat, routerXHR, once, binary, sockets, Peer, uid,
   hmac, signSession, signRoom, nowSeconds, rest, rawClient, withTimeout, settle, closeAll,
   realSetTimeout, realClearTimeout,
 };
