@@ -2,12 +2,11 @@ package quic_test
 
 import (
 	"testing"
-	"time"
 
 	"github.com/rtgate/rtgate/core"
-	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/transports/quic"
 	"github.com/rtgate/rtgate/transports/quic/framed"
+	"github.com/rtgate/rtgate/transports/quic/quictest"
 	"github.com/rtgate/rtgate/transports/transporttest"
 )
 
@@ -16,50 +15,10 @@ import (
 // flight, and reports msgs/s delivered (client and server share the CPUs).
 func BenchmarkQUICDirect(b *testing.B) {
 	hub := transporttest.NewHub(b, core.Config{})
-	_, addr := serve(b, hub, quic.Config{Limits: framed.Limits{CommandsPerSecond: -1}})
-	_, bob := dialT(b, addr, dialOpts{})
+	_, addr := quictest.Serve(b, hub, quic.Config{Limits: framed.Limits{CommandsPerSecond: -1}})
+	_, bob := dialT(b, addr, quictest.DialOptions{})
 	bob.Open("bob")
-	_, alice := dialT(b, addr, dialOpts{})
+	_, alice := dialT(b, addr, quictest.DialOptions{})
 	alice.Open("alice", "bob")
-	runDirect(b, alice.Conn(), bob.Conn())
-}
-
-// runDirect pipelines b.N transient directs from one client to the other.
-func runDirect(b *testing.B, from, to transporttest.ClientConn) {
-	msg := &protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"bob"},
-		Msg: "hello, this is a typical short chat message", Transient: true}
-	// At most window messages in flight: an unbounded producer would make
-	// bob a slow consumer (4201), as designed.
-	const window = 256
-	credit := make(chan struct{}, window)
-	errc := make(chan error, 1)
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	go func() {
-		for range b.N {
-			credit <- struct{}{}
-			if err := from.Send(msg); err != nil {
-				errc <- err
-				return
-			}
-		}
-		errc <- nil
-	}()
-	for i := range b.N {
-		m, err := to.Recv(10 * time.Second)
-		if err != nil {
-			b.Fatalf("message %d: %v", i, err)
-		}
-		if m.Kind != protocol.KindDirect {
-			b.Fatalf("got %v", m.Kind)
-		}
-		<-credit
-	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if err := <-errc; err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+	transporttest.BenchDirect(b, alice.Conn(), bob.Conn())
 }

@@ -12,14 +12,15 @@ import (
 	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/transports/quic"
 	"github.com/rtgate/rtgate/transports/quic/framed"
+	"github.com/rtgate/rtgate/transports/quic/quictest"
 	"github.com/rtgate/rtgate/transports/transporttest"
 )
 
 const wait = 5 * time.Second
 
-func dialT(t testing.TB, addr string, o dialOpts) (*rawClient, *transporttest.Client) {
+func dialT(t testing.TB, addr string, o quictest.DialOptions) (*quictest.Client, *transporttest.Client) {
 	t.Helper()
-	c, err := dialRaw(addr, o)
+	c, err := quictest.Dial(addr, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,27 +30,18 @@ func dialT(t testing.TB, addr string, o dialOpts) (*rawClient, *transporttest.Cl
 
 func TestTransientDirectAsDatagram(t *testing.T) {
 	hub := transporttest.NewHub(t, core.Config{})
-	_, addr := serve(t, hub, quic.Config{})
-	bc, b := dialT(t, addr, dialOpts{datagrams: true})
+	_, addr := quictest.Serve(t, hub, quic.Config{})
+	bc, b := dialT(t, addr, quictest.DialOptions{Datagrams: true})
 	b.Open("bob")
-	_, a := dialT(t, addr, dialOpts{})
+	_, a := dialT(t, addr, quictest.DialOptions{})
 	a.Open("alice", "bob")
 
 	typing := &protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"bob"}, Msg: "typing", Transient: true}
 	a.Send(typing)
 	a.Barrier()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	d, err := bc.qc.ReceiveDatagram(ctx)
-	if err != nil {
-		t.Fatalf("no datagram: %v", err)
-	}
-	var got protocol.Command
-	if err := protocol.DecodeMsgpack(d, &got); err != nil {
-		t.Fatalf("datagram %x: %v", d, err)
-	}
+	got := quictest.Datagram(t, bc.QC)
 	if got.Kind != protocol.KindDirect || got.Msg != "typing" || !got.Transient || got.FromPeerID != "alice" {
-		t.Fatalf("datagram = %+v", got)
+		t.Fatalf("datagram = %+v", *got)
 	}
 
 	// Too large for a datagram, and persistent messages: on the stream.
@@ -68,10 +60,10 @@ func TestTransientDirectAsDatagram(t *testing.T) {
 
 func TestDatagramsOff(t *testing.T) {
 	hub := transporttest.NewHub(t, core.Config{})
-	_, addr := serve(t, hub, quic.Config{Limits: framed.Limits{DisableDatagrams: true}})
-	_, b := dialT(t, addr, dialOpts{datagrams: true})
+	_, addr := quictest.Serve(t, hub, quic.Config{Limits: framed.Limits{DisableDatagrams: true}})
+	_, b := dialT(t, addr, quictest.DialOptions{Datagrams: true})
 	b.Open("bob")
-	_, a := dialT(t, addr, dialOpts{})
+	_, a := dialT(t, addr, quictest.DialOptions{})
 	a.Open("alice", "bob")
 	a.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"bob"}, Msg: "typing", Transient: true})
 	if m := b.Expect(protocol.KindDirect); m.Msg != "typing" {
@@ -83,10 +75,10 @@ func TestDatagramsOff(t *testing.T) {
 // server that allocated before checking would die.
 func TestOversizeLengthClosesBeforeAllocating(t *testing.T) {
 	hub := transporttest.NewHub(t, core.Config{})
-	_, addr := serve(t, hub, quic.Config{Limits: framed.Limits{MaxFrameBytes: 1024}})
-	_, b := dialT(t, addr, dialOpts{})
+	_, addr := quictest.Serve(t, hub, quic.Config{Limits: framed.Limits{MaxFrameBytes: 1024}})
+	_, b := dialT(t, addr, quictest.DialOptions{})
 	b.Open("bob")
-	ac, a := dialT(t, addr, dialOpts{})
+	ac, a := dialT(t, addr, quictest.DialOptions{})
 	a.Open("alice")
 	if err := ac.WriteRaw(protocol.AppendVarint(nil, 1<<61)); err != nil {
 		t.Fatal(err)
@@ -95,7 +87,7 @@ func TestOversizeLengthClosesBeforeAllocating(t *testing.T) {
 	b.Barrier()
 
 	// At the limit is fine: a frame body of exactly MaxFrameBytes.
-	cc, c := dialT(t, addr, dialOpts{})
+	cc, c := dialT(t, addr, quictest.DialOptions{})
 	c.Open("carol")
 	body := protocol.AppendMsgpack(nil, &protocol.Command{Kind: protocol.KindSessionQuery, PeerID: "carol", SessionPeerIDs: []string{strings.Repeat("p", 1024)}, I: 5})
 	if len(body) <= 1024 {
@@ -115,20 +107,20 @@ func TestOversizeLengthClosesBeforeAllocating(t *testing.T) {
 // stays up): that client is disconnected, the others carry on.
 func TestStreamResetLeavesOthers(t *testing.T) {
 	hub := transporttest.NewHub(t, core.Config{})
-	_, addr := serve(t, hub, quic.Config{})
-	_, a := dialT(t, addr, dialOpts{})
+	_, addr := quictest.Serve(t, hub, quic.Config{})
+	_, a := dialT(t, addr, quictest.DialOptions{})
 	a.Open("alice", "bob")
-	bc, b := dialT(t, addr, dialOpts{})
+	bc, b := dialT(t, addr, quictest.DialOptions{})
 	b.Open("bob")
 	a.ExpectPresence("alice", protocol.StatusOn, "bob")
-	_, c := dialT(t, addr, dialOpts{})
+	_, c := dialT(t, addr, quictest.DialOptions{})
 	c.Open("carol")
 
-	bc.str.CancelWrite(7)
-	bc.str.CancelRead(7)
+	bc.Str.CancelWrite(7)
+	bc.Str.CancelRead(7)
 	a.ExpectPresence("alice", protocol.StatusOff, "bob")
 	select {
-	case <-bc.qc.Context().Done():
+	case <-bc.QC.Context().Done():
 	case <-time.After(wait):
 		t.Fatal("server kept the connection of a reset stream")
 	}
@@ -144,14 +136,14 @@ func TestStreamResetLeavesOthers(t *testing.T) {
 // the idle timeout they honour to 5 s and would not ping in time.
 func TestIdleTimeout(t *testing.T) {
 	hub := transporttest.NewHub(t, core.Config{})
-	_, addr := serve(t, hub, quic.Config{MaxIdleTimeout: 500 * time.Millisecond})
-	_, a := dialT(t, addr, dialOpts{})
+	_, addr := quictest.Serve(t, hub, quic.Config{MaxIdleTimeout: 500 * time.Millisecond})
+	_, a := dialT(t, addr, quictest.DialOptions{})
 	a.Open("alice", "bob")
-	bc, b := dialT(t, addr, dialOpts{})
+	bc, b := dialT(t, addr, quictest.DialOptions{})
 	b.Open("bob")
 	a.ExpectPresence("alice", protocol.StatusOn, "bob")
 	start := time.Now()
-	bc.tr.Close() // no CONNECTION_CLOSE
+	bc.Tr.Close() // no CONNECTION_CLOSE
 	for {
 		if time.Since(start) > 3*time.Second {
 			t.Fatal("lost client not noticed within 3 s")
@@ -175,23 +167,23 @@ func TestIdleTimeout(t *testing.T) {
 // the hub's login timeout.
 func TestNoStreamLoginTimeout(t *testing.T) {
 	hub := transporttest.NewHub(t, core.Config{LoginTimeout: 300 * time.Millisecond})
-	_, addr := serve(t, hub, quic.Config{})
-	c, _ := dialT(t, addr, dialOpts{})
+	_, addr := quictest.Serve(t, hub, quic.Config{})
+	c, _ := dialT(t, addr, quictest.DialOptions{})
 	select {
-	case <-c.qc.Context().Done():
+	case <-c.QC.Context().Done():
 	case <-time.After(wait):
 		t.Fatal("connection without a stream still open")
 	}
-	if err := mapQUICErr(context.Cause(c.qc.Context())); !errors.Is(err, &protocol.CloseError{Code: protocol.CloseLoginTimeout}) {
+	if err := quictest.MapErr(context.Cause(c.QC.Context())); !errors.Is(err, &protocol.CloseError{Code: protocol.CloseLoginTimeout}) {
 		t.Fatalf("closed with %v, want 4108", err)
 	}
 }
 
 func TestUnknownALPNRefused(t *testing.T) {
 	hub := transporttest.NewHub(t, core.Config{})
-	_, addr := serve(t, hub, quic.Config{})
+	_, addr := quictest.Serve(t, hub, quic.Config{})
 	for _, alpn := range []string{"h3", "rtgate/2"} { // no H3 server configured
-		if c, err := dialRaw(addr, dialOpts{alpn: alpn}); err == nil {
+		if c, err := quictest.Dial(addr, quictest.DialOptions{ALPN: alpn}); err == nil {
 			c.Close()
 			t.Errorf("ALPN %q accepted", alpn)
 		}
@@ -204,10 +196,10 @@ func TestCloseWithoutShutdown(t *testing.T) {
 	base := runtime.NumGoroutine()
 	func() {
 		hub := transporttest.NewHub(t, core.Config{})
-		srv, addr := serve(t, hub, quic.Config{})
-		var clients []*rawClient
+		srv, addr := quictest.Serve(t, hub, quic.Config{})
+		var clients []*quictest.Client
 		for i := range 5 {
-			c, err := dialRaw(addr, dialOpts{datagrams: i%2 == 0})
+			c, err := quictest.Dial(addr, quictest.DialOptions{Datagrams: i%2 == 0})
 			if err != nil {
 				t.Fatal(err)
 			}

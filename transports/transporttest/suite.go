@@ -85,6 +85,17 @@ func (e *env) dial(name string) *Client {
 	return &Client{t: e.t, name: name, cc: cc}
 }
 
+// bobAndAlice dials bob and opens peer bob, then dials alice and opens
+// peer alice watching watch.
+func (e *env) bobAndAlice(watch ...string) (b, a *Client) {
+	e.t.Helper()
+	b = e.dial("bob")
+	b.Open("bob")
+	a = e.dial("alice")
+	a.Open("alice", watch...)
+	return b, a
+}
+
 // scenarios lists the suite's checks in the order Run runs them.
 var scenarios = []struct {
 	name string
@@ -169,10 +180,7 @@ func presence(e *env) {
 }
 
 func directAndAck(e *env) {
-	b := e.dial("bob")
-	b.Open("bob")
-	a := e.dial("alice")
-	a.Open("alice", "bob")
+	b, a := e.bobAndAlice("bob")
 	for _, msg := range []string{"hi", "héllo \"quoted\" \\ \n\t \u2028 😀", strings.Repeat("é", protocol.MaxMessageBytes/2)} {
 		cmd := direct("alice", msg, 7, "bob")
 		cmd.ID = "client-1"
@@ -191,10 +199,7 @@ func directAndAck(e *env) {
 }
 
 func messageTextLimit(e *env) {
-	b := e.dial("bob")
-	b.Open("bob")
-	a := e.dial("alice")
-	a.Open("alice", "bob")
+	b, a := e.bobAndAlice("bob")
 	a.Send(direct("alice", strings.Repeat("x", protocol.MaxMessageBytes+1), 9, "bob"))
 	if e.modern {
 		f := a.Expect(protocol.KindError)
@@ -248,10 +253,7 @@ func offlineRedelivery(e *env) {
 }
 
 func transientNotAcked(e *env) {
-	b := e.dial("bob")
-	b.Open("bob")
-	a := e.dial("alice")
-	a.Open("alice", "bob")
+	b, a := e.bobAndAlice("bob")
 	cmd := direct("alice", "typing", 5, "bob")
 	cmd.Transient = true
 	a.Send(cmd)
@@ -278,10 +280,7 @@ func commandBeforeOpen(e *env) {
 }
 
 func malformedFrame(e *env) {
-	b := e.dial("bob")
-	b.Open("bob")
-	a := e.dial("alice")
-	a.Open("alice")
+	b, a := e.bobAndAlice()
 	a.SendRaw([]byte(`{"cmd":`)) // neither JSON nor msgpack
 	if e.modern {
 		f := a.Expect(protocol.KindError)
@@ -296,10 +295,7 @@ func malformedFrame(e *env) {
 }
 
 func oversizeFrame(e *env) {
-	b := e.dial("bob")
-	b.Open("bob")
-	a := e.dial("alice")
-	a.Open("alice")
+	b, a := e.bobAndAlice()
 	// Exactly at the limit is accepted (a keepalive with padding would be
 	// transport-specific, so the limit itself is only checked from above).
 	a.SendRaw(bytes.Repeat([]byte("x"), e.opts.MaxFrameBytes+1))
@@ -319,10 +315,7 @@ func counter(c prometheus.Counter) float64 {
 }
 
 func slowConsumer(e *env) {
-	slow := e.dial("bob")
-	slow.Open("bob")
-	a := e.dial("alice")
-	a.Open("alice", "bob")
+	slow, a := e.bobAndAlice("bob")
 	slowed := e.hub.Metrics().SlowConsumers
 	before := counter(slowed)
 	msg := strings.Repeat("m", 4000)
@@ -346,10 +339,7 @@ func slowConsumer(e *env) {
 }
 
 func abruptDisconnect(e *env) {
-	b := e.dial("bob")
-	b.Open("bob")
-	a := e.dial("alice")
-	a.Open("alice", "bob")
+	b, a := e.bobAndAlice("bob")
 	const n = 50
 	for i := range n {
 		a.Send(direct("alice", fmt.Sprint("m", i), int64(i+1), "bob"))

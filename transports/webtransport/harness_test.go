@@ -4,59 +4,33 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
-	quicgo "github.com/quic-go/quic-go"
 	wtgo "github.com/quic-go/webtransport-go"
 
 	"github.com/rtgate/rtgate/core"
-	"github.com/rtgate/rtgate/internal/devcert"
 	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/transports/quic"
 	"github.com/rtgate/rtgate/transports/quic/framed"
 	"github.com/rtgate/rtgate/transports/quic/framed/framedtest"
+	"github.com/rtgate/rtgate/transports/quic/quictest"
 	"github.com/rtgate/rtgate/transports/transporttest"
 	"github.com/rtgate/rtgate/transports/webtransport"
 )
 
 var _ quic.H3Server = (*webtransport.Handler)(nil)
 
-var certs = sync.OnceValue(func() *devcert.Source {
-	s, err := devcert.Dev(nil)
-	if err != nil {
-		panic(err)
-	}
-	return s
-})
-
 // serve starts a shared QUIC listener whose h3 side is a Handler for hub,
 // and stops both when t ends. It returns the UDP address.
 func serve(t testing.TB, hub *core.Hub, cfg webtransport.Config) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	discard := slog.New(slog.DiscardHandler)
 	if cfg.Logger == nil {
-		cfg.Logger = discard
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	wt := webtransport.New(hub, cfg)
-	srv := quic.New(hub, quic.Config{H3: wt, Logger: discard})
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(pc, certs().TLSConfig()) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, quic.ErrServerClosed) {
-			t.Errorf("Serve returned %v", err)
-		}
-		pc.Close()
-	})
-	return srv.Addr().String()
+	_, addr := quictest.Serve(t, hub, quic.Config{H3: webtransport.New(hub, cfg)})
+	return addr
 }
 
 type harness struct{}
@@ -93,21 +67,9 @@ type dialError struct {
 func (e *dialError) Error() string { return e.err.Error() }
 
 func dialWT(addr, path string, hdr http.Header) (*wtClient, error) {
-	tc := devcert.PinnedClientConfig(certs().Current().SHA256)
-	tc.NextProtos = []string{"h3"}
-	d := &wtgo.Transport{
-		TLSClientConfig: tc,
-		QUICConfig: &quicgo.Config{
-			MaxIdleTimeout:                   30 * time.Second,
-			KeepAlivePeriod:                  10 * time.Second,
-			InitialStreamReceiveWindow:       32 << 10,
-			MaxStreamReceiveWindow:           64 << 10,
-			InitialConnectionReceiveWindow:   64 << 10,
-			MaxConnectionReceiveWindow:       128 << 10,
-			EnableDatagrams:                  true,
-			EnableStreamResetPartialDelivery: true,
-		},
-	}
+	qc := quictest.ClientConfig(true)
+	qc.EnableStreamResetPartialDelivery = true
+	d := &wtgo.Transport{TLSClientConfig: quictest.ClientTLS("h3"), QUICConfig: qc}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	rsp, sess, err := d.Dial(ctx, "https://"+addr+path, hdr)

@@ -10,14 +10,11 @@ import (
 	"testing"
 	"time"
 
-	quicgo "github.com/quic-go/quic-go"
-
 	"github.com/rtgate/rtgate/core"
-	"github.com/rtgate/rtgate/internal/devcert"
 	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/storage/memory"
 	"github.com/rtgate/rtgate/transports/quic"
-	"github.com/rtgate/rtgate/transports/quic/framed/framedtest"
+	"github.com/rtgate/rtgate/transports/quic/quictest"
 	"github.com/rtgate/rtgate/transports/transporttest"
 	"github.com/rtgate/rtgate/transports/webtransport"
 )
@@ -37,31 +34,10 @@ func dialT(t testing.TB, addr, path string, hdr http.Header) (*wtClient, *transp
 // dialRaw opens a raw QUIC (rtgate/1) client to the shared port.
 func dialRaw(t testing.TB, addr string) *transporttest.Client {
 	t.Helper()
-	tls := devcert.PinnedClientConfig(certs().Current().SHA256)
-	tls.NextProtos = []string{quic.ALPN}
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	qc, err := quicgo.DialAddr(ctx, addr, tls, &quicgo.Config{})
+	c, err := quictest.Dial(addr, quictest.DialOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	str, err := qc.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := framedtest.New(str, framedtest.Ends{
-		Done: qc.Context().Done(),
-		Err:  func() error { return context.Cause(qc.Context()) },
-		MapErr: func(err error) error {
-			var ae *quicgo.ApplicationError
-			if errors.As(err, &ae) && ae.Remote {
-				return &protocol.CloseError{Code: protocol.CloseCode(ae.ErrorCode), Reason: ae.ErrorMessage}
-			}
-			return err
-		},
-		Abort:   func() { qc.CloseWithError(1, "abort") },
-		Release: func() { qc.CloseWithError(0, "") },
-	})
 	t.Cleanup(func() { c.Close() })
 	return transporttest.NewClient(t, addr, c)
 }
@@ -98,18 +74,9 @@ func TestTransientDirectAsDatagram(t *testing.T) {
 	_, a := dialT(t, addr, "/wt", nil)
 	a.Open("alice", "bob", "carol")
 	a.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", ToPeerIDs: []string{"bob"}, Msg: "typing", Transient: true})
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	d, err := bc.sess.ReceiveDatagram(ctx)
-	if err != nil {
-		t.Fatalf("no datagram: %v", err)
-	}
-	var got protocol.Command
-	if err := protocol.DecodeMsgpack(d, &got); err != nil {
-		t.Fatal(err)
-	}
+	got := quictest.Datagram(t, bc.sess)
 	if got.Kind != protocol.KindDirect || got.Msg != "typing" || !got.Transient {
-		t.Fatalf("datagram = %+v", got)
+		t.Fatalf("datagram = %+v", *got)
 	}
 	b.Barrier() // nothing arrived on the stream
 
@@ -205,7 +172,7 @@ func TestShutdownGoroutines(t *testing.T) {
 		wt := webtransport.New(hub, webtransport.Config{Logger: slog.New(slog.DiscardHandler)})
 		srv := quic.New(hub, quic.Config{H3: wt, Logger: slog.New(slog.DiscardHandler)})
 		done := make(chan error, 1)
-		go func() { done <- srv.Serve(pc, certs().TLSConfig()) }()
+		go func() { done <- srv.Serve(pc, quictest.Certs().TLSConfig()) }()
 		addr := srv.Addr().String()
 		var clients []*wtClient
 		for i := range 4 {
