@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -27,6 +28,31 @@ type Group struct {
 	Attrs     map[string]any
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// PrepareGroup does what every store's CreateGroup does before it looks at
+// what is stored: it checks g (App and ID set, else ErrInvalid; Attrs as
+// NormalizeAttrs accepts them), sets g's zero CreatedAt to now() and zero
+// UpdatedAt to CreatedAt, and returns the record to store: a copy of g
+// with normalized Attrs and the members once each, in order.
+func PrepareGroup(g *Group, now func() time.Time) (*Group, error) {
+	if g == nil || g.App == "" || g.ID == "" {
+		return nil, fmt.Errorf("%w: group needs App and ID", ErrInvalid)
+	}
+	attrs, err := NormalizeAttrs(g.Attrs)
+	if err != nil {
+		return nil, err
+	}
+	if g.CreatedAt.IsZero() {
+		g.CreatedAt = now()
+	}
+	if g.UpdatedAt.IsZero() {
+		g.UpdatedAt = g.CreatedAt
+	}
+	c := *g
+	c.Attrs, c.Members = attrs, nil
+	c.Add(g.Members, 0)
+	return &c, nil
 }
 
 // Add adds the peers that are not members yet, in order and once each,

@@ -11,6 +11,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -35,6 +36,13 @@ type Message struct {
 	Receipt bool     // the sender asked for a delivery receipt
 	FromIP  string   // sender address, for history
 	ConvID  string   // conversation id: md5 of sorted participants, or the group id
+}
+
+// Clone returns a copy of m that shares nothing with it.
+func (m *Message) Clone() *Message {
+	c := *m
+	c.To = slices.Clone(m.To)
+	return &c
 }
 
 // Messages persists messages: one call writes the history record and every

@@ -45,25 +45,9 @@ func orderKey(g *storage.Group) []byte {
 
 // CreateGroup implements storage.Groups.
 func (s *Store) CreateGroup(ctx context.Context, g *storage.Group) error {
-	if g == nil || g.App == "" || g.ID == "" {
-		return fmt.Errorf("%w: group needs App and ID", storage.ErrInvalid)
-	}
-	attrs, err := storage.NormalizeAttrs(g.Attrs)
+	c, err := storage.PrepareGroup(g, s.now)
 	if err != nil {
 		return err
-	}
-	if g.CreatedAt.IsZero() {
-		g.CreatedAt = s.now()
-	}
-	if g.UpdatedAt.IsZero() {
-		g.UpdatedAt = g.CreatedAt
-	}
-	c := *g
-	c.Attrs, c.Members = attrs, nil
-	for _, p := range g.Members {
-		if !slices.Contains(c.Members, p) {
-			c.Members = append(c.Members, p)
-		}
 	}
 	return s.write(ctx, 2+len(c.Members), true, func(t *txn) error {
 		if _, err := getGroup(t.Txn, c.App, c.ID); !errors.Is(err, storage.ErrNotFound) {
@@ -72,10 +56,10 @@ func (s *Store) CreateGroup(ctx context.Context, g *storage.Group) error {
 			}
 			return err
 		}
-		if err := putGroup(t, &c); err != nil {
+		if err := putGroup(t, c); err != nil {
 			return err
 		}
-		if err := t.set(orderKey(&c), nil); err != nil {
+		if err := t.set(orderKey(c), nil); err != nil {
 			return err
 		}
 		for _, p := range c.Members {
@@ -96,56 +80,48 @@ func (s *Store) Group(ctx context.Context, app, id string) (g *storage.Group, er
 	return g, err
 }
 
-// AddMembers implements storage.Groups.
-func (s *Store) AddMembers(ctx context.Context, app, id string, peers []string, limit int) ([]string, error) {
-	var added []string
-	err := s.write(ctx, 1+len(peers), true, func(t *txn) error {
-		added = nil
+// changeMembers applies change (Group.Add or Group.Remove) to the group
+// in a write of up to n peers; if that changed any member, it stores the
+// group with a new UpdatedAt and calls mark with the membership key of
+// each changed peer.
+func (s *Store) changeMembers(ctx context.Context, app, id string, n int,
+	change func(*storage.Group) ([]string, error), mark func(t *txn, k []byte) error) ([]string, error) {
+	var changed []string
+	err := s.write(ctx, 1+n, true, func(t *txn) error {
+		changed = nil
 		g, err := getGroup(t.Txn, app, id)
 		if err != nil {
 			return err
 		}
-		if added, err = g.Add(peers, limit); err != nil || len(added) == 0 {
+		if changed, err = change(g); err != nil || len(changed) == 0 {
 			return err
 		}
 		g.UpdatedAt = s.now()
 		if err := putGroup(t, g); err != nil {
 			return err
 		}
-		for _, p := range added {
-			if err := t.set(key(tMembership, app, p, id), nil); err != nil {
+		for _, p := range changed {
+			if err := mark(t, key(tMembership, app, p, id)); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	return added, err
+	return changed, err
+}
+
+// AddMembers implements storage.Groups.
+func (s *Store) AddMembers(ctx context.Context, app, id string, peers []string, limit int) ([]string, error) {
+	return s.changeMembers(ctx, app, id, len(peers),
+		func(g *storage.Group) ([]string, error) { return g.Add(peers, limit) },
+		func(t *txn, k []byte) error { return t.set(k, nil) })
 }
 
 // RemoveMembers implements storage.Groups.
 func (s *Store) RemoveMembers(ctx context.Context, app, id string, peers []string) ([]string, error) {
-	var removed []string
-	err := s.write(ctx, 1+len(peers), true, func(t *txn) error {
-		removed = nil
-		g, err := getGroup(t.Txn, app, id)
-		if err != nil {
-			return err
-		}
-		if removed = g.Remove(peers); len(removed) == 0 {
-			return nil
-		}
-		g.UpdatedAt = s.now()
-		if err := putGroup(t, g); err != nil {
-			return err
-		}
-		for _, p := range removed {
-			if err := t.del(key(tMembership, app, p, id)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return removed, err
+	return s.changeMembers(ctx, app, id, len(peers),
+		func(g *storage.Group) ([]string, error) { return g.Remove(peers), nil },
+		(*txn).del)
 }
 
 // groupsOf lists the ids of the peer's groups, sorted.

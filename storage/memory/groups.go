@@ -3,7 +3,6 @@ package memory
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"maps"
 	"slices"
 
@@ -20,9 +19,15 @@ func copyGroup(g *storage.Group) *storage.Group {
 	return &c
 }
 
-// group returns the stored group or ErrNotFound; s.mu must be held.
-func group(a *appData, id string) (*storage.Group, error) {
+// lockGroup takes s.mu and returns the stored group, or ErrNotFound. On
+// error the mutex is not held.
+func (s *Store) lockGroup(ctx context.Context, app, id string) (*storage.Group, error) {
+	a, err := s.lock(ctx, app, false)
+	if err != nil {
+		return nil, err
+	}
 	if a == nil || a.groups[id] == nil {
+		s.mu.Unlock()
 		return nil, storage.ErrNotFound
 	}
 	return a.groups[id], nil
@@ -30,10 +35,7 @@ func group(a *appData, id string) (*storage.Group, error) {
 
 // CreateGroup implements storage.Groups.
 func (s *Store) CreateGroup(ctx context.Context, g *storage.Group) error {
-	if g == nil || g.App == "" || g.ID == "" {
-		return fmt.Errorf("%w: group needs App and ID", storage.ErrInvalid)
-	}
-	attrs, err := storage.NormalizeAttrs(g.Attrs)
+	c, err := storage.PrepareGroup(g, s.now)
 	if err != nil {
 		return err
 	}
@@ -45,72 +47,43 @@ func (s *Store) CreateGroup(ctx context.Context, g *storage.Group) error {
 	if a.groups[g.ID] != nil {
 		return storage.ErrExists
 	}
-	if g.CreatedAt.IsZero() {
-		g.CreatedAt = s.now()
-	}
-	if g.UpdatedAt.IsZero() {
-		g.UpdatedAt = g.CreatedAt
-	}
-	c := copyGroup(g)
-	c.Attrs = attrs
-	c.Members = nil
-	for _, p := range g.Members {
-		if !slices.Contains(c.Members, p) {
-			c.Members = append(c.Members, p)
-		}
-	}
 	a.groups[g.ID] = c
 	return nil
 }
 
 // Group implements storage.Groups.
 func (s *Store) Group(ctx context.Context, app, id string) (*storage.Group, error) {
-	a, err := s.lock(ctx, app, false)
+	g, err := s.lockGroup(ctx, app, id)
 	if err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	g, err := group(a, id)
+	return copyGroup(g), nil
+}
+
+// changeMembers applies change (Group.Add or Group.Remove) to the stored
+// group and bumps its UpdatedAt if that changed any member.
+func (s *Store) changeMembers(ctx context.Context, app, id string, change func(*storage.Group) ([]string, error)) ([]string, error) {
+	g, err := s.lockGroup(ctx, app, id)
 	if err != nil {
 		return nil, err
 	}
-	return copyGroup(g), nil
+	defer s.mu.Unlock()
+	changed, err := change(g)
+	if len(changed) > 0 {
+		g.UpdatedAt = s.now()
+	}
+	return changed, err
 }
 
 // AddMembers implements storage.Groups.
 func (s *Store) AddMembers(ctx context.Context, app, id string, peers []string, limit int) ([]string, error) {
-	a, err := s.lock(ctx, app, false)
-	if err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
-	g, err := group(a, id)
-	if err != nil {
-		return nil, err
-	}
-	added, err := g.Add(peers, limit)
-	if len(added) > 0 {
-		g.UpdatedAt = s.now()
-	}
-	return added, err
+	return s.changeMembers(ctx, app, id, func(g *storage.Group) ([]string, error) { return g.Add(peers, limit) })
 }
 
 // RemoveMembers implements storage.Groups.
 func (s *Store) RemoveMembers(ctx context.Context, app, id string, peers []string) ([]string, error) {
-	a, err := s.lock(ctx, app, false)
-	if err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
-	g, err := group(a, id)
-	if err != nil {
-		return nil, err
-	}
-	removed := g.Remove(peers)
-	if len(removed) > 0 {
-		g.UpdatedAt = s.now()
-	}
-	return removed, nil
+	return s.changeMembers(ctx, app, id, func(g *storage.Group) ([]string, error) { return g.Remove(peers), nil })
 }
 
 // GroupsOf implements storage.Groups.
@@ -138,15 +111,11 @@ func (s *Store) SetAttrs(ctx context.Context, app, id string, attrs map[string]a
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.lock(ctx, app, false)
+	g, err := s.lockGroup(ctx, app, id)
 	if err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	g, err := group(a, id)
-	if err != nil {
-		return nil, err
-	}
 	g.Attrs = maps.Clone(g.Attrs) // earlier copies handed out share the old map
 	storage.MergeAttrs(g.Attrs, patch)
 	g.UpdatedAt = s.now()

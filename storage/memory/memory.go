@@ -89,12 +89,6 @@ func (s *Store) lock(ctx context.Context, app string, create bool) (*appData, er
 	return a, nil
 }
 
-func copyMessage(m *storage.Message) *storage.Message {
-	c := *m
-	c.To = slices.Clone(m.To)
-	return &c
-}
-
 // Persist implements storage.Messages.
 func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string) error {
 	if m == nil || m.App == "" || m.ID == "" {
@@ -105,7 +99,7 @@ func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string)
 		return err
 	}
 	defer s.mu.Unlock()
-	a.msgs[m.ID] = copyMessage(m)
+	a.msgs[m.ID] = m.Clone()
 	e := entry{m.Time, m.ID}
 	cutoff := s.cutoff()
 	for _, peer := range inbox {
@@ -155,7 +149,7 @@ func (s *Store) Pending(ctx context.Context, app, peer string) ([]*storage.Messa
 	defer s.mu.Unlock()
 	var out []*storage.Message
 	for _, m := range s.pending(a, peer) {
-		out = append(out, copyMessage(m))
+		out = append(out, m.Clone())
 	}
 	return out, nil
 }
@@ -170,7 +164,7 @@ func (s *Store) Remove(ctx context.Context, app, peer string, ids []string) ([]*
 	var out []*storage.Message
 	for _, m := range s.pending(a, peer) {
 		if slices.Contains(ids, m.ID) {
-			out = append(out, copyMessage(m))
+			out = append(out, m.Clone())
 		}
 	}
 	if a != nil {
@@ -214,7 +208,7 @@ func (s *Store) Query(ctx context.Context, q storage.HistoryQuery) ([]*storage.M
 	slices.SortFunc(out, func(x, y *storage.Message) int { return entry{y.Time, y.ID}.cmp(entry{x.Time, x.ID}) })
 	out = out[:min(len(out), q.EffectiveLimit())]
 	for i, m := range out {
-		out[i] = copyMessage(m)
+		out[i] = m.Clone()
 	}
 	return out, nil
 }
