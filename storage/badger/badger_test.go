@@ -13,13 +13,14 @@ import (
 // open opens a store for the conformance suite; small memtables keep the
 // many short-lived stores cheap.
 func open(t *testing.T, o storagetest.Options) storage.Store {
-	return openCache(t, o, 0)
+	return openCache(t, o, 0, 0)
 }
 
-// openCache is open with Config.InboxCache set to n.
-func openCache(t *testing.T, o storagetest.Options, n int) storage.Store {
+// openCache is open with Config.InboxCache and Config.MessageCache set.
+func openCache(t *testing.T, o storagetest.Options, inboxes, msgs int) storage.Store {
 	s, err := badger.New(badger.Config{
-		InboxCache:   n,
+		InboxCache:   inboxes,
+		MessageCache: msgs,
 		Dir:          o.Dir,
 		Limits:       o.Limits,
 		Now:          o.Now,
@@ -41,7 +42,18 @@ func TestDurable(t *testing.T) { storagetest.RunDurable(t, open) }
 func TestConformanceInboxCache(t *testing.T) {
 	for _, n := range []int{1, -1} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			storagetest.Run(t, func(t *testing.T, o storagetest.Options) storage.Store { return openCache(t, o, n) })
+			storagetest.Run(t, func(t *testing.T, o storagetest.Options) storage.Store { return openCache(t, o, n, 0) })
+		})
+	}
+}
+
+// TestConformanceMessageCache runs the suite with a message cache of one
+// message (evicted all the time) and with none, so that Remove reads
+// messages back from badger.
+func TestConformanceMessageCache(t *testing.T) {
+	for _, n := range []int{1, -1} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			storagetest.Run(t, func(t *testing.T, o storagetest.Options) storage.Store { return openCache(t, o, 0, n) })
 		})
 	}
 }

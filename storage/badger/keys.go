@@ -48,28 +48,16 @@ func timeID(prefix []byte, t int64, id string) []byte {
 	return append(k, id...)
 }
 
-// indexKey returns key(table, strs...) + time + id in one allocation: the
-// shape of the history index keys.
-func indexKey(table byte, t int64, id string, strs ...string) []byte {
-	n := 1 + 8 + len(id)
-	for _, s := range strs {
-		n += uvarintLen(len(s)) + len(s)
+// historyKeys returns m's keys in the three history indexes (by
+// conversation, by sender, by app): key(table, ...) + time + id. key
+// leaves room for the time and an id of up to 64 bytes, so each is one
+// allocation.
+func historyKeys(m *storage.Message) [3][]byte {
+	return [3][]byte{
+		append(appendTime(key(tConv, m.App, m.ConvID), m.Time), m.ID...),
+		append(appendTime(key(tFrom, m.App, m.From), m.Time), m.ID...),
+		append(appendTime(key(tApp, m.App), m.Time), m.ID...),
 	}
-	k := make([]byte, 1, n)
-	k[0] = table
-	for _, s := range strs {
-		k = binary.AppendUvarint(k, uint64(len(s)))
-		k = append(k, s...)
-	}
-	return append(appendTime(k, t), id...)
-}
-
-func uvarintLen(n int) int {
-	l := 1
-	for ; n >= 0x80; n >>= 7 {
-		l++
-	}
-	return l
 }
 
 // splitTimeID reads the time and id that follow prefix in k.

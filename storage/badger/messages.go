@@ -32,11 +32,7 @@ func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string)
 			return err
 		}
 		s.msgCache.put(m)
-		for _, k := range [3][]byte{
-			indexKey(tConv, m.Time, m.ID, m.App, m.ConvID),
-			indexKey(tFrom, m.Time, m.ID, m.App, m.From),
-			indexKey(tApp, m.Time, m.ID, m.App),
-		} {
+		for _, k := range historyKeys(m) {
 			if err := t.set(k, nil); err != nil {
 				return err
 			}
@@ -259,12 +255,9 @@ func (s *Store) Delete(ctx context.Context, app, convID, msgID string, ts int64)
 			return storage.ErrNotFound
 		}
 		s.msgCache.drop(app, msgID)
-		for _, k := range [][]byte{
-			key(tMessage, app, msgID),
-			timeID(key(tConv, app, m.ConvID), ts, msgID),
-			timeID(key(tFrom, app, m.From), ts, msgID),
-			timeID(key(tApp, app), ts, msgID),
-		} {
+		// m has App app, ID msgID and Time ts.
+		hk := historyKeys(m)
+		for _, k := range [][]byte{key(tMessage, app, msgID), hk[0], hk[1], hk[2]} {
 			if err := t.del(k); err != nil {
 				return err
 			}

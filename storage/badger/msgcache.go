@@ -1,10 +1,6 @@
 package badger
 
-import (
-	"slices"
-
-	"github.com/rtgate/rtgate/storage"
-)
+import "github.com/rtgate/rtgate/storage"
 
 // defaultMessageCache is the default Config.MessageCache.
 const defaultMessageCache = 16384
@@ -20,7 +16,7 @@ const defaultMessageCache = 16384
 // committed transactions. Delete drops the entry.
 type msgCache struct {
 	m    map[msgKey]*storage.Message
-	ring []msgKey // insertion order; ring[next] is the oldest once full
+	ring []msgKey // the keys put, in a circle; ring[next] is the oldest
 	next int
 }
 
@@ -31,27 +27,23 @@ func newMsgCache(max int) *msgCache {
 	if max <= 0 {
 		return nil
 	}
-	return &msgCache{m: make(map[msgKey]*storage.Message, max), ring: make([]msgKey, 0, max)}
+	return &msgCache{m: make(map[msgKey]*storage.Message, max), ring: make([]msgKey, max)}
 }
 
-// put keeps a copy of m.
+// put keeps a copy of m, evicting the oldest message. (Until the ring is
+// full the oldest slot holds the zero key, which no message has: Persist
+// needs App and ID.)
 func (c *msgCache) put(m *storage.Message) {
 	if c == nil {
 		return
 	}
 	k := msgKey{m.App, m.ID}
-	cp := *m
-	cp.To = slices.Clone(m.To)
 	if _, ok := c.m[k]; !ok {
-		if len(c.ring) < cap(c.ring) {
-			c.ring = append(c.ring, k)
-		} else {
-			delete(c.m, c.ring[c.next])
-			c.ring[c.next] = k
-			c.next = (c.next + 1) % len(c.ring)
-		}
+		delete(c.m, c.ring[c.next])
+		c.ring[c.next] = k
+		c.next = (c.next + 1) % len(c.ring)
 	}
-	c.m[k] = &cp
+	c.m[k] = m.Clone()
 }
 
 // get returns a copy of the cached message, or nil.
@@ -59,13 +51,10 @@ func (c *msgCache) get(app, id string) *storage.Message {
 	if c == nil {
 		return nil
 	}
-	m, ok := c.m[msgKey{app, id}]
-	if !ok {
-		return nil
+	if m := c.m[msgKey{app, id}]; m != nil {
+		return m.Clone()
 	}
-	cp := *m
-	cp.To = slices.Clone(m.To)
-	return &cp
+	return nil
 }
 
 // drop forgets the message (its ring slot is reused when it comes round).
