@@ -52,7 +52,8 @@ type Messages interface {
 	// Persist stores m in the history and in the inbox of each peer in
 	// inbox (which may be empty: history only; duplicates are ignored).
 	// m.App and m.ID must be set (else ErrInvalid); IDs are unique per app
-	// and persisting the same message again overwrites it. Persist does
+	// and persisting the same message (same ID and Time) again overwrites
+	// it. Persist does
 	// not keep m. Once the call is under way it runs to completion: ctx is
 	// checked only before the write starts.
 	Persist(ctx context.Context, m *Message, inbox []string) error

@@ -35,19 +35,24 @@
 // Strings inside keys are length-prefixed (uvarint length, then the bytes);
 // a time is 8 bytes big-endian of uint64(ms) with the sign bit flipped, so
 // keys sort by time; an id ending a key is raw bytes, so equal times sort by
-// id byte-wise. Values are msgpack arrays (see codec.go).
+// id byte-wise. Values are msgpack arrays (see keys.go).
 //
-//	m app id                   -> message record (history and inbox body)
+//	v                          -> format version (uvarint), 2; see format.go
+//	m app time id              -> message record (history and inbox body);
+//	                              in key order, the app-wide history
 //	c app conv time id         -> "" history index by conversation
 //	f app from time id         -> "" history index by sender
-//	a app time id              -> "" history index, app-wide
 //	i app peer time id         -> "" inbox entry (badger TTL = wall clock + InboxTTL)
 //	g app gid                  -> group record
 //	p app peer gid             -> "" group membership index
 //	o app created gid          -> "" groups in creation order (created = UnixNano)
 //
-// An inbox entry refers to the message record, so a group message is
-// stored once however many inboxes hold it. Persist trims each inbox it
+// Every index entry ends with the time and id of the message record it
+// refers to, so a persistent message costs four keys (its record, two
+// history entries and one inbox entry per recipient) and a group message
+// is stored once however many inboxes hold it. A database of format 1
+// (records keyed by id, plus an app-wide index "a app time id") is
+// migrated when opened. Persist trims each inbox it
 // writes to (expired entries, and the oldest beyond Limits.InboxSize);
 // Pending filters by the store's clock as well, so it never returns an
 // expired message whatever badger's TTL sweep has done.
@@ -180,6 +185,10 @@ func New(cfg Config) (*Store, error) {
 	}
 	db, err := bdg.Open(opts)
 	if err != nil {
+		return nil, fmt.Errorf("badger: open %s: %w", cfg.Dir, err)
+	}
+	if err := checkFormat(db, cfg.Logger); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("badger: open %s: %w", cfg.Dir, err)
 	}
 	s := &Store{

@@ -1,8 +1,10 @@
 package badger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -15,20 +17,29 @@ const (
 	tMessage    = 'm'
 	tConv       = 'c'
 	tFrom       = 'f'
-	tApp        = 'a'
 	tInbox      = 'i'
 	tGroup      = 'g'
 	tMembership = 'p'
 	tGroupOrder = 'o'
+	tFormat     = 'v' // the one key "v": the format version
+	// tAppV1 was the app-wide history index of format 1; format 2 reads
+	// the message records in time order instead.
+	tAppV1 = 'a'
 )
 
 // key builds a key: the table byte, then length-prefixed strings.
 func key(table byte, strs ...string) []byte {
-	n := 1
+	return keyRoom(0, table, strs...)
+}
+
+// keyRoom is key with room for extra more bytes, so that appending a time
+// and an id does not reallocate.
+func keyRoom(extra int, table byte, strs ...string) []byte {
+	n := 1 + extra
 	for _, s := range strs {
-		n += binary.MaxVarintLen64 + len(s)
+		n += uvarintLen(len(s)) + len(s)
 	}
-	k := make([]byte, 1, n+8+64)
+	k := make([]byte, 1, n)
 	k[0] = table
 	for _, s := range strs {
 		k = binary.AppendUvarint(k, uint64(len(s)))
@@ -37,26 +48,45 @@ func key(table byte, strs ...string) []byte {
 	return k
 }
 
+// uvarintLen returns the length of n's uvarint encoding.
+func uvarintLen(n int) int {
+	w := 1
+	for ; n >= 0x80; n >>= 7 {
+		w++
+	}
+	return w
+}
+
+// timeKey returns key(table, strs...) + time + id in one allocation: the
+// shape of every message, history and inbox key.
+func timeKey(table byte, t int64, id string, strs ...string) []byte {
+	return append(appendTime(keyRoom(8+len(id), table, strs...), t), id...)
+}
+
 // appendTime appends t so that keys sort by t, negative times too.
 func appendTime(k []byte, t int64) []byte {
 	return binary.BigEndian.AppendUint64(k, uint64(t)^(1<<63))
 }
 
-// timeID returns prefix + time + id, the shape of every history and inbox key.
+// timeID returns prefix + time + id (see timeKey), in one allocation.
 func timeID(prefix []byte, t int64, id string) []byte {
-	k := appendTime(append([]byte(nil), prefix...), t)
+	k := appendTime(append(make([]byte, 0, len(prefix)+8+len(id)), prefix...), t)
 	return append(k, id...)
 }
 
-// historyKeys returns m's keys in the three history indexes (by
-// conversation, by sender, by app): key(table, ...) + time + id. key
-// leaves room for the time and an id of up to 64 bytes, so each is one
-// allocation.
-func historyKeys(m *storage.Message) [3][]byte {
+// messageKey returns the key of the message record app/time/id.
+func messageKey(app string, t int64, id string) []byte {
+	return timeKey(tMessage, t, id, app)
+}
+
+// messageKeys returns m's record key and its keys in the two history
+// indexes (by conversation, by sender), one allocation each. The records
+// themselves, in time order, are the app-wide history.
+func messageKeys(m *storage.Message) [3][]byte {
 	return [3][]byte{
-		append(appendTime(key(tConv, m.App, m.ConvID), m.Time), m.ID...),
-		append(appendTime(key(tFrom, m.App, m.From), m.Time), m.ID...),
-		append(appendTime(key(tApp, m.App), m.Time), m.ID...),
+		messageKey(m.App, m.Time, m.ID),
+		timeKey(tConv, m.Time, m.ID, m.App, m.ConvID),
+		timeKey(tFrom, m.Time, m.ID, m.App, m.From),
 	}
 }
 
@@ -93,9 +123,32 @@ type msgRecord struct {
 	ConvID   string
 }
 
+// recordEncoder encodes message records into a reused buffer.
+type recordEncoder struct {
+	buf bytes.Buffer
+	enc *msgpack.Encoder
+	rec msgRecord
+}
+
+var recordEncoders = sync.Pool{New: func() any {
+	e := &recordEncoder{}
+	e.enc = msgpack.NewEncoder(&e.buf)
+	return e
+}}
+
+// encodeMessage returns m's record; one allocation, of its exact size.
 func encodeMessage(m *storage.Message) ([]byte, error) {
-	return msgpack.Marshal(&msgRecord{From: m.From, To: m.To, Room: m.Room, Text: m.Text,
-		Time: m.Time, Receipt: m.Receipt, FromIP: m.FromIP, ConvID: m.ConvID})
+	e := recordEncoders.Get().(*recordEncoder)
+	defer recordEncoders.Put(e)
+	e.buf.Reset()
+	e.rec = msgRecord{From: m.From, To: m.To, Room: m.Room, Text: m.Text,
+		Time: m.Time, Receipt: m.Receipt, FromIP: m.FromIP, ConvID: m.ConvID}
+	err := e.enc.Encode(&e.rec)
+	e.rec = msgRecord{} // keep no reference to m
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Clone(e.buf.Bytes()), nil
 }
 
 func decodeMessage(app, id string, b []byte) (*storage.Message, error) {

@@ -10,26 +10,67 @@ import (
 
 var keysSink [3][]byte
 
-func TestHistoryKeysAreKeyPlusTimeID(t *testing.T) {
+func TestMessageKeysAreKeyPlusTimeID(t *testing.T) {
 	for _, strs := range [][]string{{"app", "conv", "from"}, {"", "x", ""}, {strings.Repeat("a", 200), "b", strings.Repeat("c", 200)}} {
 		for _, ts := range []int64{0, 1, -5, 1 << 40} {
 			m := &storage.Message{App: strs[0], ConvID: strs[1], From: strs[2], Time: ts, ID: "id1"}
 			want := [3][]byte{
+				timeID(key(tMessage, m.App), ts, m.ID),
 				timeID(key(tConv, m.App, m.ConvID), ts, m.ID),
 				timeID(key(tFrom, m.App, m.From), ts, m.ID),
-				timeID(key(tApp, m.App), ts, m.ID),
 			}
-			got := historyKeys(m)
+			got := messageKeys(m)
 			for i := range got {
 				if !bytes.Equal(got[i], want[i]) {
-					t.Fatalf("historyKeys(%q, %d)[%d] = %x, want %x", strs, ts, i, got[i], want[i])
+					t.Fatalf("messageKeys(%q, %d)[%d] = %x, want %x", strs, ts, i, got[i], want[i])
 				}
+				if cap(got[i]) != len(got[i]) {
+					t.Errorf("messageKeys(%q, %d)[%d] has capacity %d for %d bytes", strs, ts, i, cap(got[i]), len(got[i]))
+				}
+			}
+			if _, _, ok := parseKeyV1(got[0]); ok && ts >= 0 {
+				t.Errorf("format 2 key %x parses as a format 1 key", got[0])
 			}
 		}
 	}
-	// One allocation per key for ids of up to 64 bytes.
 	m := &storage.Message{App: "app", ConvID: "conv", From: "from", Time: 1, ID: strings.Repeat("i", 64)}
-	if n := testing.AllocsPerRun(100, func() { keysSink = historyKeys(m) }); n != 3 {
-		t.Errorf("historyKeys allocates %v times, want 3", n)
+	if n := testing.AllocsPerRun(100, func() { keysSink = messageKeys(m) }); n != 3 {
+		t.Errorf("messageKeys allocates %v times, want 3", n)
+	}
+}
+
+func TestParseKeyV1(t *testing.T) {
+	for _, c := range [][2]string{{"app", "id"}, {"", ""}, {strings.Repeat("a", 300), "x"}} {
+		app, id, ok := parseKeyV1(key(tMessage, c[0], c[1]))
+		if !ok || app != c[0] || id != c[1] {
+			t.Errorf("parseKeyV1(key(m, %q, %q)) = %q, %q, %v", c[0], c[1], app, id, ok)
+		}
+	}
+	for _, k := range [][]byte{{tMessage}, {tMessage, 5, 'a'}, append(key(tMessage, "app", "id"), 'x')} {
+		if _, _, ok := parseKeyV1(k); ok {
+			t.Errorf("parseKeyV1(%x) succeeded", k)
+		}
+	}
+}
+
+func TestEncodeMessageRoundTrip(t *testing.T) {
+	for _, m := range []*storage.Message{
+		{App: "a", ID: "i", From: "f", To: []string{"x", "y"}, Room: "r", Text: "hello", Time: 42, Receipt: true, FromIP: "192.0.2.1", ConvID: "c"},
+		{App: "a", ID: "i"},
+		{App: "a", ID: "i", Text: strings.Repeat("z", 5120)},
+	} {
+		b, err := encodeMessage(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeMessage(m.App, m.ID, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.From != m.From || got.Text != m.Text || got.Time != m.Time || got.Room != m.Room ||
+			got.Receipt != m.Receipt || got.FromIP != m.FromIP || got.ConvID != m.ConvID ||
+			strings.Join(got.To, ",") != strings.Join(m.To, ",") || (got.To == nil) != (m.To == nil) {
+			t.Errorf("round trip of %+v gave %+v", m, got)
+		}
 	}
 }

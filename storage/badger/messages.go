@@ -27,12 +27,13 @@ func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string)
 			peers = append(peers, p)
 		}
 	}
-	return s.write(ctx, 4+2*len(peers), true, func(t *txn) error {
-		if err := t.set(key(tMessage, m.App, m.ID), body); err != nil {
+	return s.write(ctx, 3+2*len(peers), true, func(t *txn) error {
+		keys := messageKeys(m)
+		if err := t.set(keys[0], body); err != nil {
 			return err
 		}
 		s.msgCache.put(m)
-		for _, k := range historyKeys(m) {
+		for _, k := range keys[1:] {
 			if err := t.set(k, nil); err != nil {
 				return err
 			}
@@ -81,9 +82,9 @@ func (s *Store) trimInbox(t *txn, prefix []byte, x *inboxIndex, cutoff int64) er
 	return nil
 }
 
-// getMessage reads the message record app/id; nil if there is none.
-func getMessage(tx *bdg.Txn, app, id string) (*storage.Message, error) {
-	item, err := tx.Get(key(tMessage, app, id))
+// getMessage reads the message record app/ts/id; nil if there is none.
+func getMessage(tx *bdg.Txn, app string, ts int64, id string) (*storage.Message, error) {
+	item, err := tx.Get(messageKey(app, ts, id))
 	if errors.Is(err, bdg.ErrKeyNotFound) {
 		return nil, nil
 	}
@@ -111,11 +112,11 @@ func (s *Store) pending(tx *bdg.Txn, app string, prefix []byte, keys [][]byte) (
 		if ts <= cutoff {
 			break
 		}
-		m, err := getMessage(tx, app, id)
+		m, err := getMessage(tx, app, ts, id)
 		if err != nil {
 			return nil, err
 		}
-		if m != nil && m.Time == ts {
+		if m != nil {
 			out = append(out, m)
 		}
 	}
@@ -172,7 +173,7 @@ func (s *Store) Remove(ctx context.Context, app, peer string, ids []string) ([]*
 			m := s.msgCache.get(app, e.id)
 			if m == nil {
 				var err error
-				if m, err = getMessage(t.Txn, app, e.id); err != nil {
+				if m, err = getMessage(t.Txn, app, e.ts, e.id); err != nil {
 					return err
 				}
 			}
@@ -207,9 +208,10 @@ func (s *Store) Query(ctx context.Context, q storage.HistoryQuery) (ms []*storag
 		prefix = key(tConv, q.App, q.ConvID)
 	case q.From != "":
 		prefix = key(tFrom, q.App, q.From)
-	default:
-		prefix = key(tApp, q.App)
+	default: // the records themselves
+		prefix = key(tMessage, q.App)
 	}
+	records := prefix[0] == tMessage
 	// Reverse iteration starts at the greatest key <= seek.
 	seek := afterPrefix(prefix)
 	if q.Before != 0 {
@@ -223,18 +225,27 @@ func (s *Store) Query(ctx context.Context, q storage.HistoryQuery) (ms []*storag
 		it := tx.NewIterator(bdg.IteratorOptions{Prefix: prefix, Reverse: true})
 		defer it.Close()
 		for it.Seek(seek); it.Valid() && len(ms) < limit; it.Next() {
-			ts, id, err := splitTimeID(it.Item().Key(), len(prefix))
+			item := it.Item()
+			ts, id, err := splitTimeID(item.Key(), len(prefix))
 			if err != nil {
 				return err
 			}
 			if !q.Admits(ts, id) {
 				continue
 			}
-			m, err := getMessage(tx, q.App, id)
+			var m *storage.Message
+			if records {
+				err = item.Value(func(v []byte) error {
+					m, err = decodeMessage(q.App, id, v)
+					return err
+				})
+			} else {
+				m, err = getMessage(tx, q.App, ts, id)
+			}
 			if err != nil {
 				return err
 			}
-			if m == nil || m.Time != ts || q.ConvID != "" && m.ConvID != q.ConvID || q.From != "" && m.From != q.From {
+			if m == nil || q.ConvID != "" && m.ConvID != q.ConvID || q.From != "" && m.From != q.From {
 				continue // a stale index entry, or filtered out
 			}
 			ms = append(ms, m)
@@ -246,18 +257,16 @@ func (s *Store) Query(ctx context.Context, q storage.HistoryQuery) (ms []*storag
 
 // Delete implements storage.History.
 func (s *Store) Delete(ctx context.Context, app, convID, msgID string, ts int64) error {
-	return s.write(ctx, 4, true, func(t *txn) error {
-		m, err := getMessage(t.Txn, app, msgID)
+	return s.write(ctx, 3, true, func(t *txn) error {
+		m, err := getMessage(t.Txn, app, ts, msgID)
 		if err != nil {
 			return err
 		}
-		if m == nil || m.ConvID != convID || m.Time != ts {
+		if m == nil || m.ConvID != convID {
 			return storage.ErrNotFound
 		}
 		s.msgCache.drop(app, msgID)
-		// m has App app, ID msgID and Time ts.
-		hk := historyKeys(m)
-		for _, k := range [][]byte{key(tMessage, app, msgID), hk[0], hk[1], hk[2]} {
+		for _, k := range messageKeys(m) { // m has App app, ID msgID and Time ts
 			if err := t.del(k); err != nil {
 				return err
 			}
