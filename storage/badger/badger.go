@@ -106,7 +106,7 @@ type Config struct {
 	InboxCache int
 	// MessageCache is how many recently persisted messages the store keeps
 	// in memory, so that acknowledging one (Remove) does not read it back;
-	// 0 means 16 384, a negative value disables the cache.
+	// 0 means 4096, a negative value disables the cache.
 	MessageCache int
 	// MemTableSize is badger's memtable size in bytes; 0 means 64 MiB.
 	// Small values suit tests.

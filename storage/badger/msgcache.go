@@ -3,7 +3,7 @@ package badger
 import "github.com/rtgate/rtgate/storage"
 
 // defaultMessageCache is the default Config.MessageCache.
-const defaultMessageCache = 16384
+const defaultMessageCache = 4096
 
 // msgCache keeps copies of the most recently persisted message records, so
 // that Remove (an acknowledgement, usually moments after the Persist)
