@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -171,6 +172,9 @@ func TestKilledServerKeepsGroupsAndHistory(t *testing.T) {
 	bob.send(map[string]any{"cmd": "ack", "peerId": "bob", "ids": []any{before["uid"]}})
 	bob.send(map[string]any{"cmd": "session", "op": "query", "peerId": "bob", "sessionPeerIds": []string{}, "i": 3})
 	bob.next("session", "query-result") // the ack was handled
+	// A crash may redeliver what was acknowledged within storage.inboxDelay
+	// (1 s); wait until the store has settled it (the entry is dropped).
+	settled(t, p.addr)
 
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	p.wait(t)
@@ -201,5 +205,22 @@ func TestKilledServerKeepsGroupsAndHistory(t *testing.T) {
 	if len(logs) != 2 || logs[0]["data"] != "after the restart" || logs[1]["data"] != "before the crash" ||
 		logs[1]["msg-id"] != before["uid"] || logs[1]["is-room"] != true {
 		t.Fatalf("history %v", logs)
+	}
+}
+
+// settled waits until the store at addr has no delayed inbox entries
+// (the rtgate_store_inbox_delayed gauge is 0).
+func settled(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, _, metrics := httpGet(t, "http://"+addr+"/metrics")
+		if strings.Contains(metrics, "\nrtgate_store_inbox_delayed 0\n") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delayed inbox entries did not settle in 10s:\n%s", metrics)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

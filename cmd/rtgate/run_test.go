@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -174,22 +176,31 @@ func TestRunConfiguredAppsRefuseOthers(t *testing.T) {
 // TestGracefulStopKeepsMessages stops the server (as SIGTERM does) with a
 // pending message and finds it on restart.
 func TestGracefulStopKeepsMessages(t *testing.T) {
-	for _, args := range [][]string{nil, {"--memtable-mb", "4"}} {
-		t.Run(strings.Join(append([]string{"args"}, args...), " "), func(t *testing.T) {
-			testGracefulStopKeepsMessages(t, args...)
+	eager := filepath.Join(t.TempDir(), "eager.json")
+	if err := os.WriteFile(eager, []byte(`{"storage":{"syncInterval":"-1s","inboxDelay":"-1s"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want []string // in the start-up log
+	}{
+		{nil, []string{"memtable_mb=64", "sync_interval=2ms", "inbox_delay=1s"}},
+		{[]string{"--memtable-mb", "4"}, []string{"memtable_mb=4"}},
+		{[]string{"--config", eager}, []string{"sync_interval=0s", "inbox_delay=0s"}},
+	} {
+		t.Run(strings.Join(append([]string{"args"}, tc.args...), " "), func(t *testing.T) {
+			testGracefulStopKeepsMessages(t, tc.want, tc.args...)
 		})
 	}
 }
 
-func testGracefulStopKeepsMessages(t *testing.T, args ...string) {
+func testGracefulStopKeepsMessages(t *testing.T, logged []string, args ...string) {
 	data := t.TempDir()
 	s := start(t, data, args...)
-	want := "memtable_mb=64"
-	if len(args) > 0 {
-		want = "memtable_mb=4"
-	}
-	if !strings.Contains(s.out.String(), want) {
-		t.Fatalf("no %s in the start-up log:\n%s", want, s.out)
+	for _, want := range logged {
+		if !strings.Contains(s.out.String(), want) {
+			t.Fatalf("no %s in the start-up log:\n%s", want, s.out)
+		}
 	}
 	a := dial(t, "ws://"+s.addr+"/")
 	a.open("app", "alice", "bob")

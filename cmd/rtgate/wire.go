@@ -81,6 +81,10 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 	if err := mkdirData(cfg.Data); err != nil {
 		return nil, err
 	}
+	syncEvery := cfg.Storage.SyncInterval.Std()
+	if syncEvery == 0 {
+		syncEvery = config.DefaultSyncInterval
+	}
 	store, err := badger.New(badger.Config{
 		Dir: cfg.Data,
 		Limits: storage.Limits{
@@ -89,11 +93,14 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 		},
 		Logger:       log.With("component", "store"),
 		MemTableSize: int64(cfg.Storage.MemTableMB) << 20,
+		SyncInterval: syncEvery,
+		InboxDelay:   cfg.Storage.InboxDelay.Std(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store in %s: %w", cfg.Data, err)
 	}
-	log.Info("store open", "dir", cfg.Data, "memtable_mb", store.MemTableSize()>>20)
+	log.Info("store open", "dir", cfg.Data, "memtable_mb", store.MemTableSize()>>20,
+		"sync_interval", max(syncEvery, 0), "inbox_delay", max(store.InboxDelay(), 0))
 	s := &server{log: log, store: store}
 
 	var offline core.OfflineNotifier
@@ -303,5 +310,10 @@ func storeCollectors(st *badger.Store) []prometheus.Collector {
 			func(s badger.Stats) uint64 { return s.Ops }),
 		counter("rtgate_store_syncs_total", "Syncs of Badger's logs (one per commit that carried a durable write).",
 			func(s badger.Stats) uint64 { return s.Syncs }),
+		counter("rtgate_store_inbox_writes_total", "Offline-inbox entries written to disk (still pending after storage.inboxDelay).",
+			func(s badger.Stats) uint64 { return s.InboxWrites }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rtgate_store_inbox_delayed",
+			Help: "New offline-inbox entries not settled yet: in memory only until storage.inboxDelay has passed (a crash may redeliver their acknowledged messages)."},
+			func() float64 { return float64(st.Stats().Delayed) }),
 	}
 }

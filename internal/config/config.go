@@ -108,7 +108,19 @@ type Storage struct {
 	// bigger bursts, and keep that much more memory (up to five of them
 	// when flushing falls behind).
 	MemTableMB int `json:"memTableMB,omitempty"`
+	// SyncInterval is the least time between two fsyncs (2ms): a
+	// persistent message that comes sooner waits for the rest of it, so
+	// that one fsync covers more messages (group commit). Negative: none.
+	SyncInterval Duration `json:"syncInterval,omitempty"`
+	// InboxDelay is how long a new offline-inbox entry stays in memory
+	// only (1s): an acknowledgement within it costs no disk write. After a
+	// crash, what was acknowledged within it may be delivered again.
+	// Negative: write entries with their message.
+	InboxDelay Duration `json:"inboxDelay,omitempty"`
 }
+
+// DefaultSyncInterval is Storage.SyncInterval's default.
+const DefaultSyncInterval = 2 * time.Millisecond
 
 // Limits are the tunable bounds. Zero means the component's own default
 // (given in parentheses).
@@ -493,6 +505,12 @@ func (c *Config) validate() error {
 	}
 	if m := c.Storage.MemTableMB; m < 0 || m > 4096 {
 		return bad("storage.memTableMB %d: want 1 to 4096 (0: the default, 64)", m)
+	}
+	if d := c.Storage.SyncInterval.Std(); d > 100*time.Millisecond {
+		return bad("storage.syncInterval %v: want at most 100ms", d)
+	}
+	if d := c.Storage.InboxDelay.Std(); d > time.Minute {
+		return bad("storage.inboxDelay %v: want at most 1m", d)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return bad("tlsCert and tlsKey go together")

@@ -258,4 +258,13 @@ func TestQUICAndFlashFlags(t *testing.T) {
 	if _, err := config.Load([]string{"--tls-cert", "a.pem"}, nil, io.Discard); !errors.Is(err, config.ErrInvalid) {
 		t.Fatalf("cert without key: %v", err)
 	}
+	c, err = config.Load([]string{"--config", writeFile(t, `{"storage":{"syncInterval":"5ms","inboxDelay":"250ms"}}`)}, nil, io.Discard)
+	if err != nil || c.Storage.SyncInterval.Std() != 5*time.Millisecond || c.Storage.InboxDelay.Std() != 250*time.Millisecond {
+		t.Fatalf("storage.syncInterval, inboxDelay: %+v %v", c.Storage, err)
+	}
+	for _, bad := range []string{`{"storage":{"syncInterval":"1s"}}`, `{"storage":{"inboxDelay":"2m"}}`} {
+		if _, err := config.Load([]string{"--config", writeFile(t, bad)}, nil, io.Discard); !errors.Is(err, config.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", bad, err)
+		}
+	}
 }

@@ -15,20 +15,32 @@
 //
 // Persist, Delete and the group writes are durable: the committer syncs
 // after a batch that holds one of them, before they return (unless
-// Config.NoSync). Remove (an inbox acknowledgement) is not: a batch of
-// Removes only is committed without a sync, and its Removes return once
-// committed; they reach the disk with the next sync (or memtable flush).
-// A process crash loses nothing that returned; a machine crash or power
-// failure may lose recent Removes, so those messages are pending again
-// and get redelivered, which clients de-duplicate by message id. Between
-// a commit and its sync nothing else writes to badger (the value-log GC
-// holds the same lock), so the sync covers the memtable the batch went to.
+// Config.NoSync); with Config.SyncInterval, a durable write that comes
+// sooner than that after the last sync waits for the rest of it, so that
+// one sync covers more writes. Remove (an inbox acknowledgement) is not
+// durable: a batch of Removes only is committed without a sync, and its
+// Removes return once committed; they reach the disk with the next sync
+// (or memtable flush). A process crash loses no message that was
+// persisted; it may bring back the acknowledgements of the last
+// Config.InboxDelay (delayed inbox entries, below), and a machine crash
+// or power failure may lose recent Removes too, so those messages are
+// pending again and get redelivered, which clients de-duplicate by message
+// id. Between a commit and its sync nothing else writes to badger (the
+// value-log GC holds the same lock), so the sync covers the memtable the
+// batch went to.
 //
 // The committer keeps the key sets of recently used inboxes in memory
 // (Config.InboxCache, an LRU, loaded from the database on first use and
 // updated on commit; the committer is the only writer of inbox keys), so
 // Persist enforces the inbox limits and Remove finds its entries without
 // iterating the inbox.
+//
+// A new inbox entry stays in memory only for Config.InboxDelay (1 s), and
+// is written only if it is still pending then: most messages are
+// acknowledged sooner, and cost neither the entry nor its deletion. The
+// message record carries the entry's peers and a sequence number, so
+// that New recreates such entries after a crash (lazy.go). Acknowledged
+// entries may thus come back after a crash too, as after a power failure.
 //
 // # Key layout
 //
@@ -104,13 +116,19 @@ type Config struct {
 	// (so that Persist and Remove find inbox entries without iterating);
 	// 0 means 100 000, a negative value disables the cache.
 	InboxCache int
-	// MessageCache is how many recently persisted messages the store keeps
-	// in memory, so that acknowledging one (Remove) does not read it back;
-	// 0 means 4096, a negative value disables the cache.
-	MessageCache int
 	// MemTableSize is badger's memtable size in bytes; 0 means 64 MiB.
 	// Small values suit tests.
 	MemTableSize int64
+	// InboxDelay is how long a new inbox entry may stay in memory only,
+	// so that an acknowledgement within it costs no write (see lazy.go);
+	// 0 means 1 s, a negative value (or InboxCache < 0) writes inbox
+	// entries with their message. After a crash, what was acknowledged
+	// within about this long before it may be delivered again.
+	InboxDelay time.Duration
+	// SyncInterval is the least time between the starts of two syncs: a
+	// durable write that comes sooner waits for the rest of it, so that
+	// one sync covers more writes. 0 means none.
+	SyncInterval time.Duration
 }
 
 // populate fills in the defaults.
@@ -125,11 +143,14 @@ func (c Config) populate() Config {
 	if c.InboxCache == 0 {
 		c.InboxCache = defaultInboxCache
 	}
-	if c.MessageCache == 0 {
-		c.MessageCache = defaultMessageCache
-	}
 	if c.GCInterval == 0 {
 		c.GCInterval = 10 * time.Minute
+	}
+	if c.InboxDelay == 0 {
+		c.InboxDelay = defaultInboxDelay
+	}
+	if c.InboxCache < 0 {
+		c.InboxDelay = -1
 	}
 	return c
 }
@@ -150,12 +171,25 @@ type Store struct {
 	written atomic.Uint64 // operations they carried; written by the committer
 	syncs   atomic.Uint64 // syncs of badger's logs; written by the committer
 
+	inboxWrites atomic.Uint64 // delayed inbox entries written
+	delayed     atomic.Int64  // len(lazyQ)
+
 	sync       bool        // sync after durable writes (!Config.NoSync)
 	inboxCache *inboxCache // used by the committer only
-	msgCache   *msgCache   // used by the committer only; nil when disabled
 	// gcMu is held by the committer from a commit to its sync and by the
 	// value-log GC while it runs: nothing else writes to badger.
 	gcMu sync.Mutex
+
+	syncEvery time.Duration // Config.SyncInterval
+	lastSync  time.Time     // when the last sync started; committer only
+
+	// Delayed inbox entries (lazy.go).
+	inboxDelay time.Duration           // <= 0: none
+	seq        uint64                  // the next record sequence number; committer only
+	maxTime    int64                   // the newest message time persisted; committer only
+	lazyQ      []lazyRef               // the lazy entries in commit order; committer only
+	lazyMu     sync.Mutex              // guards lazy
+	lazy       map[string][]inboxEntry // inbox prefix -> its lazy entries, for readers
 
 	ops    chan *op      // to the committer; closed by Close
 	stopGC chan struct{} // closed by Close
@@ -201,7 +235,13 @@ func New(cfg Config) (*Store, error) {
 
 		sync:       !cfg.NoSync,
 		inboxCache: newInboxCache(cfg.InboxCache),
-		msgCache:   newMsgCache(cfg.MessageCache),
+		inboxDelay: cfg.InboxDelay,
+		syncEvery:  cfg.SyncInterval,
+		lazy:       map[string][]inboxEntry{},
+	}
+	if err := s.replayLazy(); err != nil {
+		db.Close()
+		return nil, err
 	}
 	s.wg.Add(1)
 	go s.commitLoop()
@@ -211,6 +251,10 @@ func New(cfg Config) (*Store, error) {
 	}
 	return s, nil
 }
+
+// InboxDelay returns how long new inbox entries stay in memory only; <= 0
+// if they are written with their message.
+func (s *Store) InboxDelay() time.Duration { return s.inboxDelay }
 
 // MemTableSize returns the size of badger's memtables in bytes.
 func (s *Store) MemTableSize() int64 { return s.db.Opts().MemTableSize }
@@ -240,11 +284,17 @@ type Stats struct {
 	Commits uint64 // write transactions committed
 	Ops     uint64 // write calls they carried; Ops/Commits is the group-commit factor
 	Syncs   uint64 // fsyncs: one per commit that carried a durable write, none with NoSync
+	// InboxWrites counts the delayed inbox entries written (still pending
+	// after InboxDelay); Delayed is how many new entries are not settled
+	// yet (written or dropped): what a crash now could redeliver.
+	InboxWrites uint64
+	Delayed     int
 }
 
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Ops: s.written.Load(), Syncs: s.syncs.Load()}
+	return Stats{Commits: s.commits.Load(), Ops: s.written.Load(), Syncs: s.syncs.Load(),
+		InboxWrites: s.inboxWrites.Load(), Delayed: int(s.delayed.Load())}
 }
 
 // gcLoop runs the value-log GC every interval until Close.

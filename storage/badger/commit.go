@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	bdg "github.com/dgraph-io/badger/v4"
 
@@ -52,6 +53,17 @@ type txn struct {
 	cache   *inboxCache
 	snap    *bdg.Txn               // read-only, same point in time; opened on a cache miss
 	inboxes map[string]*inboxIndex // inbox prefix -> its keys now
+
+	// Delayed inbox entries (lazy.go), applied to the store on commit.
+	seq      uint64    // the next sequence number
+	maxTime  int64     // the newest message time
+	lazyAdds []lazyRef // the lazy entries added
+}
+
+// nextSeq gives out a record sequence number.
+func (t *txn) nextSeq() uint64 {
+	t.seq++
+	return t.seq - 1
 }
 
 // inbox returns the current key set of the inbox under prefix.
@@ -67,7 +79,7 @@ func (t *txn) inbox(prefix []byte) (*inboxIndex, error) {
 			t.snap = t.bdb.NewTransaction(false)
 		}
 		var err error
-		if ents, err = loadInbox(t.snap, prefix); err != nil {
+		if ents, err = loadInbox(t.snap, prefix, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -122,25 +134,69 @@ func (s *Store) commitLoop() {
 	defer s.wg.Done()
 	batch := make([]*op, 0, maxBatchOps)
 	synced := make([]*op, 0, maxBatchOps)
-	for o := range s.ops {
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	var tick <-chan time.Time
+	if s.inboxDelay > 0 {
+		t := time.NewTicker(s.inboxDelay / 4)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		var o *op
+		select {
+		case o = <-s.ops:
+		case now := <-tick:
+			s.flushLazy(now, false)
+			continue
+		}
+		if o == nil { // s.ops is closed: write what is delayed and stop
+			s.flushLazy(time.Time{}, true)
+			return
+		}
 		batch = append(batch[:0], o)
 		cost := o.cost
+		durable := o.durable
+		var wait <-chan time.Time // set while lingering for a sync to fill
 	fill:
 		for len(batch) < maxBatchOps && cost < maxBatchCost {
-			select {
-			case o, ok := <-s.ops:
-				if !ok {
+			if wait == nil && durable && s.syncEvery > 0 {
+				if d := s.syncEvery - time.Since(s.lastSync); d > 0 {
+					linger.Reset(d)
+					wait = linger.C
+				}
+			}
+			var ok bool
+			if wait == nil {
+				select {
+				case o, ok = <-s.ops:
+				default:
 					break fill
 				}
-				batch = append(batch, o)
-				cost += o.cost
-			default:
+			} else {
+				select {
+				case o, ok = <-s.ops:
+				case <-wait:
+					break fill
+				}
+			}
+			if !ok {
 				break fill
 			}
+			batch = append(batch, o)
+			cost += o.cost
+			durable = durable || o.durable
 		}
+		linger.Stop() // no stale tick after Stop (Go 1.23 timers)
 		s.commitAndSync(batch, &synced)
+		if len(s.lazyQ) > maxLazy {
+			s.flushLazy(time.Now(), true)
+		}
 	}
 }
+
+// maxLazy bounds the delayed inbox entries: beyond it, all are written.
+const maxLazy = 1 << 16
 
 // commitAndSync commits batch and, if it holds a durable op that
 // succeeded, syncs badger's logs before that op returns. Ops that need no
@@ -159,6 +215,7 @@ func (s *Store) commitAndSync(batch []*op, synced *[]*op) {
 		}
 	}
 	if len(*synced) > 0 {
+		s.lastSync = time.Now()
 		if err := s.db.Sync(); err != nil {
 			for _, o := range *synced {
 				o.err = fmt.Errorf("badger: sync: %w", err)
@@ -198,7 +255,8 @@ func (s *Store) commit(batch []*op) {
 // returns an error only when the transaction as a whole failed; an op that
 // failed without writing keeps its own error in op.err.
 func (s *Store) commitOnce(batch []*op) error {
-	t := &txn{Txn: s.db.NewTransaction(true), bdb: s.db, cache: s.inboxCache, inboxes: map[string]*inboxIndex{}}
+	t := &txn{Txn: s.db.NewTransaction(true), bdb: s.db, cache: s.inboxCache, inboxes: map[string]*inboxIndex{},
+		seq: s.seq, maxTime: s.maxTime}
 	defer t.Discard()
 	defer func() {
 		if t.snap != nil {
@@ -222,9 +280,23 @@ func (s *Store) commitOnce(batch []*op) error {
 			return err
 		}
 	}
+	s.lazyMu.Lock()
 	for p, x := range t.inboxes {
 		s.inboxCache.put(p, x.ents)
+		if l := lazyOf(x.ents); l != nil {
+			s.lazy[p] = l
+		} else {
+			delete(s.lazy, p)
+		}
 	}
+	s.lazyMu.Unlock()
+	s.seq, s.maxTime = t.seq, t.maxTime
+	now := time.Now()
+	for _, r := range t.lazyAdds {
+		r.at = now
+		s.lazyQ = append(s.lazyQ, r)
+	}
+	s.delayed.Store(int64(len(s.lazyQ)))
 	if t.writes == 0 {
 		return nil
 	}

@@ -15,8 +15,16 @@ import (
 	"github.com/rtgate/rtgate/storage/badger"
 )
 
-// crashDirEnv names the store directory of the crash child process.
-const crashDirEnv = "RTGATE_BADGER_CRASH_DIR"
+// crashDirEnv names the store directory of the crash child process;
+// crashAckEnv, if set, makes it acknowledge (Remove) each message once
+// persisted.
+const (
+	crashDirEnv = "RTGATE_BADGER_CRASH_DIR"
+	crashAckEnv = "RTGATE_BADGER_CRASH_ACK"
+)
+
+// crashAckDelay is the InboxDelay of the acknowledging crash test.
+const crashAckDelay = 50 * time.Millisecond
 
 // crashConfig is the store configuration of both sides of the crash test.
 func crashConfig(dir string) badger.Config {
@@ -34,7 +42,12 @@ func TestCrashChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("runs only as TestCrash's child")
 	}
-	s, err := badger.New(crashConfig(dir))
+	ack := os.Getenv(crashAckEnv) != ""
+	cfg := crashConfig(dir)
+	if ack {
+		cfg.InboxDelay = crashAckDelay
+	}
+	s, err := badger.New(cfg)
 	if err != nil {
 		fmt.Println("open:", err)
 		os.Exit(2)
@@ -48,6 +61,12 @@ func TestCrashChild(t *testing.T) {
 				if err := s.Persist(context.Background(), m, []string{"peer"}); err != nil {
 					out <- "error " + err.Error()
 					return
+				}
+				if ack {
+					if _, err := s.Remove(context.Background(), "app", "peer", []string{m.ID}); err != nil {
+						out <- "error " + err.Error()
+						return
+					}
 				}
 				out <- m.ID
 			}
@@ -130,4 +149,100 @@ func TestCrash(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCrashAfterAcks SIGKILLs a process that persists and acknowledges
+// messages, with a 50 ms InboxDelay: after reopening, every message is in
+// the history, and only those acknowledged just before the kill (whose
+// removal was still in memory) may be pending again, never older ones.
+func TestCrashAfterAcks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a process")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
+	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashAckEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	acked := map[string]time.Time{}
+	sc := bufio.NewScanner(stdout)
+	var start, killed time.Time
+	for sc.Scan() {
+		line := sc.Text()
+		if len(line) > 0 && line[0] != 'w' {
+			t.Fatalf("child: %s", line)
+		}
+		now := time.Now()
+		acked[line] = now
+		if start.IsZero() {
+			start = now
+		}
+		// Run long enough for many flushes of delayed entries.
+		if killed.IsZero() && now.Sub(start) > 800*time.Millisecond {
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			killed = now
+		}
+	}
+	_ = cmd.Wait()
+	if killed.IsZero() {
+		t.Fatalf("child exited after %d acknowledgements", len(acked))
+	}
+
+	s, err := badger.New(crashConfig(dir))
+	if err != nil {
+		t.Fatalf("reopen after kill: %v", err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	have := map[string]bool{}
+	q := storage.HistoryQuery{App: "app", ConvID: "conv", Limit: storage.MaxHistoryLimit}
+	for {
+		page, err := s.Query(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range page {
+			have[m.ID] = true
+		}
+		if len(page) < q.Limit {
+			break
+		}
+		q.Before, q.BeforeID = page[len(page)-1].Time, page[len(page)-1].ID
+	}
+	pending, err := s.Pending(ctx, "app", "peer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := 0
+	for id := range acked {
+		if !have[id] {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("history lacks %d of %d acknowledged messages", missing, len(acked))
+	}
+	// An acknowledgement older than the delay plus the committer's flush
+	// interval (a quarter of the delay), with a wide margin, was written.
+	old := 0
+	for _, m := range pending {
+		if at, ok := acked[m.ID]; ok && killed.Sub(at) > 10*crashAckDelay {
+			old++
+		}
+	}
+	if old > 0 {
+		t.Errorf("%d messages acknowledged more than %v before the kill are pending again", old, 10*crashAckDelay)
+	}
+	if len(pending) == len(acked) {
+		t.Errorf("all %d acknowledged messages are pending again", len(acked))
+	}
+	t.Logf("%d acknowledged in %v; %d pending again after the kill", len(acked), killed.Sub(start), len(pending))
 }

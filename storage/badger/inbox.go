@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	bdg "github.com/dgraph-io/badger/v4"
+
+	"github.com/rtgate/rtgate/storage"
 )
 
 // defaultInboxCache is the default Config.InboxCache.
@@ -13,8 +15,13 @@ const defaultInboxCache = 100_000
 
 // inboxEntry is one inbox key (prefix + time + id) without its prefix.
 type inboxEntry struct {
-	ts int64
-	id string
+	ts   int64
+	id   string
+	lazy bool // in memory only so far (see lazy.go)
+	// msg is the message of a lazy entry (the store's own copy, shared by
+	// its inbox entries), so that Remove need not read it back; nil once
+	// the entry is written or the message deleted.
+	msg *storage.Message
 }
 
 func compareEntries(a, b inboxEntry) int {
@@ -40,12 +47,29 @@ func (x *inboxIndex) insert(e inboxEntry) {
 	}
 }
 
+// find returns the index of the entry ts/id.
+func (x *inboxIndex) find(ts int64, id string) (int, bool) {
+	return slices.BinarySearchFunc(x.ents, inboxEntry{ts: ts, id: id}, compareEntries)
+}
+
+// lazyOf returns the lazy entries of ents (nil if none).
+func lazyOf(ents []inboxEntry) []inboxEntry {
+	var out []inboxEntry
+	for _, e := range ents {
+		if e.lazy {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // inboxCache keeps the key sets of recently used inboxes, so that Persist
 // and Remove need no iterator: an LRU of at most max inboxes, by inbox
 // prefix. It is used by the committer goroutine only, which is the only
 // writer of inbox keys, so a cached set is exactly what is committed
 // (badger's TTL sweep aside: an entry it dropped may linger here, which
-// only costs a delete of a missing key).
+// only costs a delete of a missing key), plus the lazy entries, which are
+// nowhere else: an inbox that holds one is never evicted.
 type inboxCache struct {
 	max int
 	ll  *list.List // of *cacheItem, most recent first
@@ -83,24 +107,32 @@ func (c *inboxCache) put(prefix string, ents []inboxEntry) {
 		return
 	}
 	c.m[prefix] = c.ll.PushFront(&cacheItem{prefix: prefix, ents: ents})
-	for c.ll.Len() > c.max {
-		el := c.ll.Back()
-		c.ll.Remove(el)
-		delete(c.m, el.Value.(*cacheItem).prefix)
+	for el := c.ll.Back(); c.ll.Len() > c.max && el != nil; {
+		prev := el.Prev()
+		if it := el.Value.(*cacheItem); !hasLazy(it.ents) {
+			c.ll.Remove(el)
+			delete(c.m, it.prefix)
+		}
+		el = prev
 	}
 }
 
-// drop forgets the inbox under prefix.
+func hasLazy(ents []inboxEntry) bool {
+	return slices.ContainsFunc(ents, func(e inboxEntry) bool { return e.lazy })
+}
+
+// drop forgets the inbox under prefix, unless it holds lazy entries.
 func (c *inboxCache) drop(prefix string) {
-	if el, ok := c.m[prefix]; ok {
+	if el, ok := c.m[prefix]; ok && !hasLazy(el.Value.(*cacheItem).ents) {
 		c.ll.Remove(el)
 		delete(c.m, prefix)
 	}
 }
 
-// loadInbox lists the inbox under prefix from tx.
-func loadInbox(tx *bdg.Txn, prefix []byte) ([]inboxEntry, error) {
-	var ents []inboxEntry
+// loadInbox lists the inbox under prefix from tx, merged with the
+// entries extra (sorted, without duplicates).
+func loadInbox(tx *bdg.Txn, prefix []byte, extra []inboxEntry) ([]inboxEntry, error) {
+	x := &inboxIndex{ents: extra}
 	it := tx.NewIterator(bdg.IteratorOptions{Prefix: prefix})
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
@@ -108,18 +140,11 @@ func loadInbox(tx *bdg.Txn, prefix []byte) ([]inboxEntry, error) {
 		if err != nil {
 			return nil, err
 		}
-		ents = append(ents, inboxEntry{ts, id})
+		if extra == nil {
+			x.ents = append(x.ents, inboxEntry{ts: ts, id: id}) // keys come sorted
+		} else {
+			x.insert(inboxEntry{ts: ts, id: id})
+		}
 	}
-	return ents, nil
-}
-
-// listKeys returns the keys under prefix in tx, sorted.
-func listKeys(tx *bdg.Txn, prefix []byte) [][]byte {
-	var keys [][]byte
-	it := tx.NewIterator(bdg.IteratorOptions{Prefix: prefix})
-	defer it.Close()
-	for it.Rewind(); it.Valid(); it.Next() {
-		keys = append(keys, it.Item().KeyCopy(nil))
-	}
-	return keys
+	return x.ents, nil
 }

@@ -109,8 +109,10 @@ func afterPrefix(prefix []byte) []byte {
 	return k
 }
 
-// msgRecord is the stored form of a storage.Message; App and ID are in
-// its key. New fields go at the end.
+// msgRecord is the stored form of a storage.Message: a msgpack array of
+// these fields in this order; App, Time and ID are in its key. Seq and
+// Inbox (see lazy.go) came later: a record may end before them, and new
+// fields go at the end, so decodeRecord reads any prefix.
 type msgRecord struct {
 	_msgpack struct{} `msgpack:",as_array"`
 	From     string
@@ -121,6 +123,8 @@ type msgRecord struct {
 	Receipt  bool
 	FromIP   string
 	ConvID   string
+	Seq      uint64   // delayed inbox entries: the record's sequence number; 0 if none
+	Inbox    []string // delayed inbox entries: the peers whose inbox holds it
 }
 
 // recordEncoder encodes message records into a reused buffer.
@@ -136,13 +140,14 @@ var recordEncoders = sync.Pool{New: func() any {
 	return e
 }}
 
-// encodeMessage returns m's record; one allocation, of its exact size.
-func encodeMessage(m *storage.Message) ([]byte, error) {
+// encodeMessage returns m's record, with seq and the inbox peers if its
+// inbox entries are delayed; one allocation, of its exact size.
+func encodeMessage(m *storage.Message, seq uint64, inbox []string) ([]byte, error) {
 	e := recordEncoders.Get().(*recordEncoder)
 	defer recordEncoders.Put(e)
 	e.buf.Reset()
 	e.rec = msgRecord{From: m.From, To: m.To, Room: m.Room, Text: m.Text,
-		Time: m.Time, Receipt: m.Receipt, FromIP: m.FromIP, ConvID: m.ConvID}
+		Time: m.Time, Receipt: m.Receipt, FromIP: m.FromIP, ConvID: m.ConvID, Seq: seq, Inbox: inbox}
 	err := e.enc.Encode(&e.rec)
 	e.rec = msgRecord{} // keep no reference to m
 	if err != nil {
@@ -151,9 +156,63 @@ func encodeMessage(m *storage.Message) ([]byte, error) {
 	return bytes.Clone(e.buf.Bytes()), nil
 }
 
+// decodeRecord decodes a record of any length into r.
+func decodeRecord(b []byte, r *msgRecord) error {
+	d := msgpack.GetDecoder()
+	defer msgpack.PutDecoder(d)
+	br := bytes.NewReader(b)
+	d.Reset(br)
+	n, err := d.DecodeArrayLen()
+	for i := 0; i < n && err == nil; i++ {
+		switch i {
+		case 0:
+			r.From, err = d.DecodeString()
+		case 1:
+			r.To, err = decodeStrings(d)
+		case 2:
+			r.Room, err = d.DecodeString()
+		case 3:
+			r.Text, err = d.DecodeString()
+		case 4:
+			r.Time, err = d.DecodeInt64()
+		case 5:
+			r.Receipt, err = d.DecodeBool()
+		case 6:
+			r.FromIP, err = d.DecodeString()
+		case 7:
+			r.ConvID, err = d.DecodeString()
+		case 8:
+			r.Seq, err = d.DecodeUint64()
+		case 9:
+			r.Inbox, err = decodeStrings(d)
+		default:
+			err = d.Skip()
+		}
+	}
+	if err == nil && br.Len() != 0 {
+		err = fmt.Errorf("%d bytes after the record", br.Len())
+	}
+	return err
+}
+
+// decodeStrings decodes an array of strings; nil for msgpack nil.
+func decodeStrings(d *msgpack.Decoder) ([]string, error) {
+	n, err := d.DecodeArrayLen()
+	if err != nil || n < 0 {
+		return nil, err
+	}
+	out := make([]string, n)
+	for i := range out {
+		if out[i], err = d.DecodeString(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 func decodeMessage(app, id string, b []byte) (*storage.Message, error) {
 	var r msgRecord
-	if err := msgpack.Unmarshal(b, &r); err != nil {
+	if err := decodeRecord(b, &r); err != nil {
 		return nil, fmt.Errorf("badger: decode message %s/%s: %w", app, id, err)
 	}
 	return &storage.Message{App: app, ID: id, From: r.From, To: r.To, Room: r.Room, Text: r.Text,

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/rtgate/rtgate/storage"
 )
 
@@ -59,9 +61,13 @@ func TestEncodeMessageRoundTrip(t *testing.T) {
 		{App: "a", ID: "i"},
 		{App: "a", ID: "i", Text: strings.Repeat("z", 5120)},
 	} {
-		b, err := encodeMessage(m)
+		b, err := encodeMessage(m, 7, []string{"p1", "p2"})
 		if err != nil {
 			t.Fatal(err)
+		}
+		var r msgRecord
+		if err := decodeRecord(b, &r); err != nil || r.Seq != 7 || strings.Join(r.Inbox, ",") != "p1,p2" {
+			t.Errorf("decodeRecord: seq %d, inbox %q, %v; want 7, p1,p2", r.Seq, r.Inbox, err)
 		}
 		got, err := decodeMessage(m.App, m.ID, b)
 		if err != nil {
@@ -72,5 +78,32 @@ func TestEncodeMessageRoundTrip(t *testing.T) {
 			strings.Join(got.To, ",") != strings.Join(m.To, ",") || (got.To == nil) != (m.To == nil) {
 			t.Errorf("round trip of %+v gave %+v", m, got)
 		}
+	}
+}
+
+// TestDecodeRecordBeforeSeq decodes a record written before Seq and Inbox
+// existed (8 fields), and rejects trailing garbage.
+func TestDecodeRecordBeforeSeq(t *testing.T) {
+	type oldRecord struct {
+		_msgpack struct{} `msgpack:",as_array"`
+		From     string
+		To       []string
+		Room     string
+		Text     string
+		Time     int64
+		Receipt  bool
+		FromIP   string
+		ConvID   string
+	}
+	b, err := msgpack.Marshal(&oldRecord{From: "f", To: []string{"t"}, Text: "hi", Time: 9, ConvID: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := decodeMessage("a", "i", b)
+	if err != nil || m.From != "f" || m.To[0] != "t" || m.Text != "hi" || m.Time != 9 || m.ConvID != "c" {
+		t.Errorf("decodeMessage(old record) = %+v, %v", m, err)
+	}
+	if _, err := decodeMessage("a", "i", append(b, 0xc0)); err == nil {
+		t.Error("decodeMessage accepted a record with trailing bytes")
 	}
 }

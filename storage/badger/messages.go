@@ -17,22 +17,30 @@ func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string)
 	if m == nil || m.App == "" || m.ID == "" {
 		return fmt.Errorf("%w: message needs App and ID", storage.ErrInvalid)
 	}
-	body, err := encodeMessage(m)
-	if err != nil {
-		return fmt.Errorf("badger: encode message: %w", err)
-	}
 	peers := make([]string, 0, len(inbox))
 	for _, p := range inbox {
 		if !slices.Contains(peers, p) {
 			peers = append(peers, p)
 		}
 	}
+	keys := messageKeys(m)
+	own := m.Clone() // for Remove, while the entries are in memory
 	return s.write(ctx, 3+2*len(peers), true, func(t *txn) error {
-		keys := messageKeys(m)
+		// Delay the inbox entries (see lazy.go) if m is not too old.
+		lazy := len(peers) > 0 && s.lazyOK(m.Time)
+		var seq uint64
+		var lazyPeers []string
+		if lazy {
+			seq, lazyPeers = t.nextSeq(), peers
+		}
+		body, err := encodeMessage(m, seq, lazyPeers)
+		if err != nil {
+			return fmt.Errorf("badger: encode message: %w", err)
+		}
 		if err := t.set(keys[0], body); err != nil {
 			return err
 		}
-		s.msgCache.put(m)
+		t.maxTime = max(t.maxTime, m.Time)
 		for _, k := range keys[1:] {
 			if err := t.set(k, nil); err != nil {
 				return err
@@ -45,11 +53,14 @@ func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string)
 			if err != nil {
 				return err
 			}
-			x.insert(inboxEntry{m.Time, m.ID})
-			// The badger TTL (from the wall clock) only lets badger drop
-			// old entries; what is pending is decided by s.now.
-			e := bdg.NewEntry(timeID(prefix, m.Time, m.ID), nil).WithTTL(s.limits.InboxTTL)
-			if err := t.setEntry(e); err != nil {
+			e := inboxEntry{ts: m.Time, id: m.ID}
+			if lazy {
+				e.lazy, e.msg = true, own
+			}
+			x.insert(e)
+			if lazy {
+				t.lazyAdds = append(t.lazyAdds, lazyRef{prefix: string(prefix), ts: m.Time, id: m.ID, seq: seq})
+			} else if err := t.setEntry(s.inboxEntry(prefix, m.Time, m.ID)); err != nil {
 				return err
 			}
 			if err := s.trimInbox(t, prefix, x, cutoff); err != nil {
@@ -71,8 +82,10 @@ func (s *Store) trimInbox(t *txn, prefix []byte, x *inboxIndex, cutoff int64) er
 	drop := max(len(x.ents)-s.limits.InboxSize, 0)
 	n := 0
 	for n < len(x.ents) && (n < drop || x.ents[n].ts <= cutoff) {
-		if err := t.del(timeID(prefix, x.ents[n].ts, x.ents[n].id)); err != nil {
-			return err
+		if !x.ents[n].lazy {
+			if err := t.del(timeID(prefix, x.ents[n].ts, x.ents[n].id)); err != nil {
+				return err
+			}
 		}
 		n++
 	}
@@ -99,20 +112,16 @@ func getMessage(tx *bdg.Txn, app string, ts int64, id string) (*storage.Message,
 	return m, err
 }
 
-// pending returns the pending messages of the inbox whose sorted keys
-// under prefix are keys, oldest first; it reads the messages from tx.
-func (s *Store) pending(tx *bdg.Txn, app string, prefix []byte, keys [][]byte) ([]*storage.Message, error) {
+// pending returns the pending messages of the inbox under prefix, oldest
+// first: its entries ents (sorted), read from tx.
+func (s *Store) pending(tx *bdg.Txn, app string, ents []inboxEntry) ([]*storage.Message, error) {
 	cutoff := s.cutoff()
 	var out []*storage.Message
-	for i := len(keys) - 1; i >= 0 && len(out) < s.limits.InboxSize; i-- {
-		ts, id, err := splitTimeID(keys[i], len(prefix))
-		if err != nil {
-			return nil, err
-		}
-		if ts <= cutoff {
+	for i := len(ents) - 1; i >= 0 && len(out) < s.limits.InboxSize; i-- {
+		if ents[i].ts <= cutoff {
 			break
 		}
-		m, err := getMessage(tx, app, ts, id)
+		m, err := getMessage(tx, app, ents[i].ts, ents[i].id)
 		if err != nil {
 			return nil, err
 		}
@@ -124,11 +133,19 @@ func (s *Store) pending(tx *bdg.Txn, app string, prefix []byte, keys [][]byte) (
 	return out, nil
 }
 
-// Pending implements storage.Inbox.
+// Pending implements storage.Inbox. It reads the inbox's lazy entries
+// before its keys, so an entry being written meanwhile is in one or both.
 func (s *Store) Pending(ctx context.Context, app, peer string) (ms []*storage.Message, err error) {
+	prefix := key(tInbox, app, peer)
+	s.lazyMu.Lock()
+	ents := slices.Clone(s.lazy[string(prefix)])
+	s.lazyMu.Unlock()
 	err = s.read(ctx, func(tx *bdg.Txn) error {
-		prefix := key(tInbox, app, peer)
-		ms, err = s.pending(tx, app, prefix, listKeys(tx, prefix))
+		ents, err := loadInbox(tx, prefix, ents)
+		if err != nil {
+			return err
+		}
+		ms, err = s.pending(tx, app, ents)
 		return err
 	})
 	return ms, err
@@ -170,8 +187,10 @@ func (s *Store) Remove(ctx context.Context, app, peer string, ids []string) ([]*
 			if i < first || e.ts <= cutoff {
 				continue
 			}
-			m := s.msgCache.get(app, e.id)
-			if m == nil {
+			var m *storage.Message
+			if e.msg != nil {
+				m = e.msg.Clone()
+			} else {
 				var err error
 				if m, err = getMessage(t.Txn, app, e.ts, e.id); err != nil {
 					return err
@@ -189,6 +208,9 @@ func (s *Store) Remove(ctx context.Context, app, peer string, ids []string) ([]*
 			if !slices.Contains(ids, e.id) {
 				kept = append(kept, e)
 				continue
+			}
+			if e.lazy {
+				continue // in memory only: dropping it is all
 			}
 			if err := t.del(timeID(prefix, e.ts, e.id)); err != nil {
 				return err
@@ -265,7 +287,9 @@ func (s *Store) Delete(ctx context.Context, app, convID, msgID string, ts int64)
 		if m == nil || m.ConvID != convID {
 			return storage.ErrNotFound
 		}
-		s.msgCache.drop(app, msgID)
+		if err := s.forgetLazy(t, app, msgID, ts); err != nil {
+			return err
+		}
 		for _, k := range messageKeys(m) { // m has App app, ID msgID and Time ts
 			if err := t.del(k); err != nil {
 				return err

@@ -422,6 +422,19 @@ function settle(p) {
 }
 
 // closeAll closes every peer, ignoring errors (for finally blocks).
+// storeSettled resolves once the server's store has no delayed inbox
+// entries (/metrics rtgate_store_inbox_delayed 0): a crash then cannot
+// redeliver what was acknowledged (see storage.inboxDelay).
+async function storeSettled(base, ms = 10000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const { text } = await rest(base, '/metrics');
+    if (/^rtgate_store_inbox_delayed 0$/m.test(text)) return;
+    if (Date.now() > deadline) throw new Error('delayed inbox entries did not settle in ' + ms + ' ms');
+    await new Promise((r) => realSetTimeout(r, 50));
+  }
+}
+
 async function closeAll(...peers) {
   for (const p of peers.flat()) {
     try { await p.close(); } catch { /* already closed */ }
@@ -430,6 +443,6 @@ async function closeAll(...peers) {
 
 module.exports = {
   startServer, useServer, loadChat, routerXHR, once, binary, sockets, Peer, uid,
-  hmac, signSession, signRoom, nowSeconds, rest, rawClient, withTimeout, settle, closeAll,
+  hmac, signSession, signRoom, nowSeconds, rest, rawClient, withTimeout, settle, closeAll, storeSettled,
   realSetTimeout, realClearTimeout,
 };

@@ -1,0 +1,267 @@
+package badger
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bdg "github.com/dgraph-io/badger/v4"
+)
+
+// Delayed inbox entries.
+//
+// Most persistent messages are acknowledged (Remove) moments after they
+// are persisted. Writing their inbox entry and then its deletion would
+// cost two of the five keys such a message writes. Instead, Persist
+// writes the message record durably with the list of its inbox peers and a
+// sequence number, and keeps the inbox entries in memory only (the inbox
+// cache, pinned there, marked lazy). An acknowledgement within
+// Config.InboxDelay drops the entry from memory; the committer writes the
+// entries that are still pending after that delay, together with a
+// checkpoint: the lowest sequence number whose entries are not all written
+// yet, the next sequence number and the earliest time such a record can
+// have. After a crash, New replays the records from the checkpoint on
+// (those of sequence number >= its first), recreating their inbox entries.
+// A record persisted with a time much older than the newest one seen
+// (beyond lazyMargin) gets its inbox entries written at once, so that the
+// replay never has to look far back.
+
+const (
+	defaultInboxDelay = time.Second
+	lazyMargin        = int64(10 * time.Second / time.Millisecond)
+)
+
+var checkpointKey = []byte{tFormat, 'i'}
+
+// lazyRef is an inbox entry kept in memory only, in commit order.
+type lazyRef struct {
+	prefix string // the inbox's key prefix
+	ts     int64
+	id     string
+	seq    uint64    // its record's sequence number
+	at     time.Time // when it was committed
+}
+
+// checkpoint is the durable state of the delayed inbox entries.
+type checkpoint struct {
+	first    uint64 // records of seq >= first may have unwritten inbox entries
+	next     uint64 // the next sequence number to give out
+	scanFrom int64  // no such record has a Time before scanFrom
+}
+
+func (c checkpoint) encode() []byte {
+	b := binary.AppendUvarint(nil, c.first)
+	b = binary.AppendUvarint(b, c.next)
+	return binary.AppendVarint(b, c.scanFrom)
+}
+
+func decodeCheckpoint(b []byte) (checkpoint, error) {
+	var c checkpoint
+	var w1, w2, w3 int
+	c.first, w1 = binary.Uvarint(b)
+	if w1 > 0 {
+		c.next, w2 = binary.Uvarint(b[w1:])
+	}
+	if w2 > 0 {
+		c.scanFrom, w3 = binary.Varint(b[w1+w2:])
+	}
+	if w1 <= 0 || w2 <= 0 || w3 <= 0 {
+		return c, fmt.Errorf("badger: bad inbox checkpoint %x", b)
+	}
+	return c, nil
+}
+
+// lazyOK reports whether a message of time ts may have its inbox entries
+// delayed.
+func (s *Store) lazyOK(ts int64) bool {
+	return s.inboxDelay > 0 && ts >= s.maxTime-lazyMargin
+}
+
+// checkpointNow returns the checkpoint once the first n refs of s.lazyQ
+// are written.
+func (s *Store) checkpointNow(n int) checkpoint {
+	c := checkpoint{first: s.seq, next: s.seq, scanFrom: s.maxTime - lazyMargin}
+	for _, r := range s.lazyQ[n:] {
+		c.first = min(c.first, r.seq)
+		c.scanFrom = min(c.scanFrom, r.ts)
+	}
+	return c
+}
+
+// flushLazy writes the delayed inbox entries committed before now minus
+// Config.InboxDelay (all of them if all), and the checkpoint. The
+// committer calls it.
+func (s *Store) flushLazy(now time.Time, all bool) {
+	n := 0
+	for n < len(s.lazyQ) && (all || now.Sub(s.lazyQ[n].at) >= s.inboxDelay) {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	refs := s.lazyQ[:n]
+	cp := s.checkpointNow(n)
+	written := 0
+	o := &op{cost: n + 1, fn: func(t *txn) error {
+		written = 0
+		for _, r := range refs {
+			x, err := t.inbox([]byte(r.prefix))
+			if err != nil {
+				return err
+			}
+			i, ok := x.find(r.ts, r.id)
+			if !ok || !x.ents[i].lazy {
+				continue // acknowledged or trimmed meanwhile
+			}
+			x.ents[i].lazy, x.ents[i].msg = false, nil
+			if err := t.setEntry(s.inboxEntry([]byte(r.prefix), r.ts, r.id)); err != nil {
+				return err
+			}
+			written++
+		}
+		return t.set(checkpointKey, cp.encode())
+	}}
+	s.gcMu.Lock()
+	s.commit([]*op{o})
+	s.gcMu.Unlock()
+	if o.err != nil {
+		s.log.Warn("badger: writing delayed inbox entries failed; will retry", "entries", n, "err", o.err)
+		return
+	}
+	m := copy(s.lazyQ, s.lazyQ[n:])
+	clear(s.lazyQ[m:])
+	s.lazyQ = s.lazyQ[:m]
+	s.delayed.Store(int64(len(s.lazyQ)))
+	s.inboxWrites.Add(uint64(written))
+}
+
+// inboxEntry returns the badger entry of an inbox entry; its TTL (from
+// the wall clock) only lets badger drop old entries: what is pending is
+// decided by s.now.
+func (s *Store) inboxEntry(prefix []byte, ts int64, id string) *bdg.Entry {
+	return bdg.NewEntry(timeID(prefix, ts, id), nil).WithTTL(s.limits.InboxTTL)
+}
+
+// replayLazy recreates, after a crash, the inbox entries that were only in
+// memory: those of the records from the checkpoint on. It runs in New,
+// before the committer starts, and sets s.seq and s.maxTime.
+func (s *Store) replayLazy() error {
+	var cp checkpoint
+	found := false
+	err := s.db.View(func(tx *bdg.Txn) error {
+		item, err := tx.Get(checkpointKey)
+		if err == bdg.ErrKeyNotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		return item.Value(func(v []byte) (err error) {
+			cp, err = decodeCheckpoint(v)
+			return err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	s.seq, s.maxTime = 1, s.now().UnixMilli()
+	if !found {
+		// A new database, or one from before delayed entries: every
+		// inbox entry is written; start the checkpoints.
+		err := s.db.Update(func(tx *bdg.Txn) error {
+			return tx.Set(checkpointKey, checkpoint{first: 1, next: 1, scanFrom: s.maxTime - lazyMargin}.encode())
+		})
+		if err == nil {
+			err = s.db.Sync()
+		}
+		return err
+	}
+	s.seq = max(cp.next, 1)
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	records, entries := 0, 0
+	cutoff := s.cutoff()
+	err = s.db.View(func(tx *bdg.Txn) error {
+		it := tx.NewIterator(bdg.IteratorOptions{Prefix: []byte{tMessage}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); {
+			k := it.Item().Key()
+			n, w := uvarint(k[1:])
+			if w == 0 {
+				return fmt.Errorf("badger: bad message key %x", k)
+			}
+			app := string(k[1+w : 1+w+n])
+			prefix := key(tMessage, app)
+			for it.Seek(appendTime(prefix, cp.scanFrom)); it.ValidForPrefix(prefix); it.Next() {
+				item := it.Item()
+				var r msgRecord
+				if err := item.Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
+					return err
+				}
+				s.maxTime = max(s.maxTime, r.Time)
+				if r.Seq < cp.first || r.Seq == 0 {
+					continue
+				}
+				s.seq = max(s.seq, r.Seq+1)
+				_, id, err := splitTimeID(item.Key(), len(prefix))
+				if err != nil {
+					return err
+				}
+				records++
+				if r.Time <= cutoff {
+					continue
+				}
+				for _, p := range r.Inbox {
+					if err := wb.SetEntry(s.inboxEntry(key(tInbox, app, p), r.Time, id)); err != nil {
+						return err
+					}
+					entries++
+				}
+			}
+			it.Seek(afterPrefix(prefix))
+		}
+		return nil
+	})
+	if err == nil {
+		c := checkpoint{first: s.seq, next: s.seq, scanFrom: s.maxTime - lazyMargin}
+		err = wb.Set(checkpointKey, c.encode())
+	}
+	if err == nil {
+		err = wb.Flush()
+	}
+	if err == nil {
+		err = s.db.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("badger: replay delayed inbox entries: %w", err)
+	}
+	if records > 0 {
+		s.log.Info("badger: recreated delayed inbox entries after an unclean stop", "messages", records, "entries", entries)
+	}
+	return nil
+}
+
+// forgetLazy drops the message app/id/ts (being deleted) from the lazy
+// entries that hold it, so that Remove reads its record (finds none)
+// instead.
+func (s *Store) forgetLazy(t *txn, app, id string, ts int64) error {
+	item, err := t.Get(messageKey(app, ts, id))
+	if err != nil {
+		return err
+	}
+	var r msgRecord
+	if err := item.Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
+		return err
+	}
+	for _, p := range r.Inbox {
+		x, err := t.inbox(key(tInbox, app, p))
+		if err != nil {
+			return err
+		}
+		if i, ok := x.find(ts, id); ok {
+			x.ents[i].msg = nil
+		}
+	}
+	return nil
+}

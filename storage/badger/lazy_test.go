@@ -1,0 +1,106 @@
+package badger
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	bdg "github.com/dgraph-io/badger/v4"
+
+	"github.com/rtgate/rtgate/storage"
+)
+
+// inboxKeys counts the inbox keys in badger.
+func inboxKeys(t *testing.T, s *Store) int {
+	t.Helper()
+	n := 0
+	err := s.db.View(func(tx *bdg.Txn) error {
+		it := tx.NewIterator(bdg.IteratorOptions{Prefix: []byte{tInbox}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestDelayedInboxEntries: an entry acknowledged within InboxDelay is
+// never written; one still pending after it is, and survives a reopen.
+func TestDelayedInboxEntries(t *testing.T) {
+	const delay = 20 * time.Millisecond
+	dir := t.TempDir()
+	open := func() *Store {
+		s, err := New(Config{Dir: dir, InboxDelay: delay, Logger: slog.New(slog.DiscardHandler), GCInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	for i := range 50 {
+		m := &storage.Message{App: "app", ID: fmt.Sprint("acked", i), From: "a", ConvID: "c", Time: now}
+		if err := s.Persist(ctx, m, []string{"b"}); err != nil {
+			t.Fatal(err)
+		}
+		if ms, err := s.Remove(ctx, "app", "b", []string{m.ID}); err != nil || len(ms) != 1 {
+			t.Fatalf("Remove(%s) = %d messages, %v", m.ID, len(ms), err)
+		}
+	}
+	kept := &storage.Message{App: "app", ID: "kept", From: "a", ConvID: "c", Time: now + 1}
+	if err := s.Persist(ctx, kept, []string{"b", "c"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := inboxKeys(t, s); n != 0 {
+		t.Errorf("%d inbox keys written at once, want 0 (delayed)", n)
+	}
+	if ms, err := s.Pending(ctx, "app", "b"); err != nil || len(ms) != 1 || ms[0].ID != "kept" {
+		t.Errorf("Pending(b) before the delay = %v, %v; want kept", ids(ms), err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for inboxKeys(t, s) < 2 && time.Now().Before(deadline) {
+		time.Sleep(delay)
+	}
+	if n := inboxKeys(t, s); n != 2 {
+		t.Errorf("%d inbox keys after the delay, want 2 (kept, in b and c)", n)
+	}
+	if ms, err := s.Pending(ctx, "app", "c"); err != nil || len(ms) != 1 || ms[0].ID != "kept" {
+		t.Errorf("Pending(c) after the delay = %v, %v; want kept", ids(ms), err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open()
+	defer s.Close()
+	if ms, err := s.Pending(ctx, "app", "b"); err != nil || len(ms) != 1 || ms[0].ID != "kept" {
+		t.Errorf("Pending(b) after reopening = %v, %v; want kept", ids(ms), err)
+	}
+	if ms, err := s.Query(ctx, storage.HistoryQuery{App: "app"}); err != nil || len(ms) != 51 {
+		t.Errorf("history after reopening: %d messages, %v; want 51", len(ms), err)
+	}
+}
+
+// TestOldMessagesAreNotDelayed: a message older than the newest by more
+// than lazyMargin has its inbox entry written with it, so that a replay
+// never looks far back.
+func TestOldMessagesAreNotDelayed(t *testing.T) {
+	s, err := New(Config{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	old := &storage.Message{App: "app", ID: "old", From: "a", ConvID: "c", Time: time.Now().UnixMilli() - 2*lazyMargin}
+	if err := s.Persist(context.Background(), old, []string{"b"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := inboxKeys(t, s); n != 1 {
+		t.Errorf("%d inbox keys after persisting an old message, want 1", n)
+	}
+}
