@@ -48,6 +48,7 @@ type Options struct {
 	Persistent bool          // persistent messages (server acks, receivers ack)
 	Duration   time.Duration // measured window
 	Warmup     time.Duration // sending before the window, not measured
+	Prime      time.Duration // extra warmup of the first phase
 	Drain      time.Duration // wait for stragglers after the window
 	Settle     time.Duration // idle: wait before reading memory
 	Workers    int           // sending goroutines
@@ -102,6 +103,9 @@ func (o *Options) defaults() {
 	if o.Warmup < 0 {
 		o.Warmup = 0
 	}
+	if o.Prime < 0 {
+		o.Prime = 0
+	}
 	if o.Drain <= 0 {
 		o.Drain = 3 * time.Second
 	}
@@ -146,7 +150,7 @@ func (o *Options) validate() error {
 	if o.Retries > 5 || o.MaxSteps > 50 {
 		return errors.New("rtbench: --retries ≤ 5 and --max-steps ≤ 50")
 	}
-	if o.Duration > time.Hour || o.Warmup > time.Hour {
+	if o.Duration > time.Hour || o.Warmup > time.Hour || o.Prime > time.Hour {
 		return errors.New("rtbench: duration and warmup are bounded by one hour")
 	}
 	return nil
@@ -168,14 +172,15 @@ type bconn struct {
 
 // bench drives one workload against one target.
 type bench struct {
-	o    *Options
-	t    *target
-	url  string
-	wopt wire.Options
-	qtr  *quic.Transport // shared by every QUIC/WT connection; nil for ws or --quic-socket-per-conn
-	base time.Time       // monotonic origin of message timestamps
-	run  string          // random prefix of this run's peer ids
-	room string          // fanout: the group id
+	o      *Options
+	primed bool // the first phase ran (it warms up for o.Prime longer); runPhase only
+	t      *target
+	url    string
+	wopt   wire.Options
+	qtr    *quic.Transport // shared by every QUIC/WT connection; nil for ws or --quic-socket-per-conn
+	base   time.Time       // monotonic origin of message timestamps
+	run    string          // random prefix of this run's peer ids
+	room   string          // fanout: the group id
 
 	conns   []*bconn
 	senders []*bconn

@@ -108,6 +108,7 @@ func parse(args []string, stderr io.Writer) (*cli, error) {
 	fs.BoolVar(&o.Persistent, "persistent", false, "persistent messages (server acks, receivers ack)")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured window")
 	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "sending before the window, not measured")
+	fs.DurationVar(&o.Prime, "prime", 2*time.Second, "extra warmup of the first phase (or find-max step): the first messages on fresh connections are not the steady state")
 	fs.DurationVar(&o.Drain, "drain", 3*time.Second, "wait at most this long for messages in flight after the window")
 	fs.DurationVar(&o.Settle, "settle", 3*time.Second, "idle: wait before reading the server's memory")
 	fs.IntVar(&o.Workers, "workers", 16, "sending goroutines")

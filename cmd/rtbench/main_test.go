@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 func smoke(t *testing.T, args ...string) *Report {
 	t.Helper()
 	t.Setenv("RTBENCH_AS_MAIN", "1")
-	args = append([]string{"--json", "--quiet", "--pin=false", "--duration", "1s", "--warmup", "300ms",
+	args = append([]string{"--json", "--quiet", "--pin=false", "--duration", "1s", "--warmup", "300ms", "--prime", "200ms",
 		"--drain", "5s", "--settle", "500ms"}, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -35,16 +35,22 @@ type PhaseResult struct {
 	LastError   string  `json:"last_error,omitempty"`
 }
 
-// runPhase sends at rate for warmup+duration, then drains.
+// runPhase sends at rate for warmup+duration, then drains. The first
+// phase of a run warms up for --prime longer.
 func (b *bench) runPhase(ctx context.Context, id int, rate float64) PhaseResult {
 	o := b.o
+	warmup := o.Warmup
+	if !b.primed {
+		b.primed = true
+		warmup += o.Prime
+	}
 	ph := &phase{id: id}
 	b.cur.Store(ph)
 	res := PhaseResult{Rate: rate}
 	errs0 := b.errs.Load() + b.connErrs.Load()
 
 	start := time.Now().Add(20 * time.Millisecond)
-	mstart := start.Add(o.Warmup)
+	mstart := start.Add(warmup)
 	end := mstart.Add(o.Duration)
 	workers := min(o.Workers, len(b.senders))
 	var wg sync.WaitGroup

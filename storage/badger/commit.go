@@ -52,6 +52,7 @@ type txn struct {
 	bdb     *bdg.DB
 	cache   *inboxCache
 	snap    *bdg.Txn               // read-only, same point in time; opened on a cache miss
+	snapIt  *bdg.Iterator          // on snap, shared by the misses of the transaction
 	inboxes map[string]*inboxIndex // inbox prefix -> its keys now
 
 	// Delayed inbox entries (lazy.go), applied to the store on commit.
@@ -77,9 +78,10 @@ func (t *txn) inbox(prefix []byte) (*inboxIndex, error) {
 	} else {
 		if t.snap == nil {
 			t.snap = t.bdb.NewTransaction(false)
+			t.snapIt = t.snap.NewIterator(bdg.IteratorOptions{})
 		}
 		var err error
-		if ents, err = loadInbox(t.snap, prefix, nil); err != nil {
+		if ents, err = scanInbox(t.snapIt, prefix, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -260,6 +262,7 @@ func (s *Store) commitOnce(batch []*op) error {
 	defer t.Discard()
 	defer func() {
 		if t.snap != nil {
+			t.snapIt.Close()
 			t.snap.Discard()
 		}
 	}()

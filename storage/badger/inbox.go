@@ -132,10 +132,16 @@ func (c *inboxCache) drop(prefix string) {
 // loadInbox lists the inbox under prefix from tx, merged with the
 // entries extra (sorted, without duplicates).
 func loadInbox(tx *bdg.Txn, prefix []byte, extra []inboxEntry) ([]inboxEntry, error) {
-	x := &inboxIndex{ents: extra}
 	it := tx.NewIterator(bdg.IteratorOptions{Prefix: prefix})
 	defer it.Close()
-	for it.Rewind(); it.Valid(); it.Next() {
+	return scanInbox(it, prefix, extra)
+}
+
+// scanInbox is loadInbox with an iterator, which it seeks to prefix: one
+// iterator can serve many inboxes (creating one costs more than a seek).
+func scanInbox(it *bdg.Iterator, prefix []byte, extra []inboxEntry) ([]inboxEntry, error) {
+	x := &inboxIndex{ents: extra}
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
 		ts, id, err := splitTimeID(it.Item().Key(), len(prefix))
 		if err != nil {
 			return nil, err
