@@ -77,6 +77,23 @@ func TestCrashChild(t *testing.T) {
 	}
 }
 
+// startCrashChild starts TestCrashChild in a process of its own with env
+// added; the scanner reads the ids it prints.
+func startCrashChild(t *testing.T, env ...string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, bufio.NewScanner(stdout)
+}
+
 // TestCrash SIGKILLs a process in the middle of a stream of Persists and
 // checks that every message it acknowledged is in the history and in the
 // inbox after reopening.
@@ -87,18 +104,8 @@ func TestCrash(t *testing.T) {
 	for round := range 3 {
 		t.Run(strconv.Itoa(round), func(t *testing.T) {
 			dir := t.TempDir()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
-			cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
-			cmd.Stderr = os.Stderr
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			cmd, sc := startCrashChild(t, crashDirEnv+"="+dir)
 			acked := map[string]bool{}
-			sc := bufio.NewScanner(stdout)
 			kill := 200 + 150*round // acknowledgements to see before the kill
 			for sc.Scan() {
 				line := sc.Text()
@@ -160,18 +167,8 @@ func TestCrashAfterAcks(t *testing.T) {
 		t.Skip("spawns a process")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
-	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashAckEnv+"=1")
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, sc := startCrashChild(t, crashDirEnv+"="+dir, crashAckEnv+"=1")
 	acked := map[string]time.Time{}
-	sc := bufio.NewScanner(stdout)
 	var start, killed time.Time
 	for sc.Scan() {
 		line := sc.Text()
