@@ -23,7 +23,7 @@ func writeV1(t *testing.T, dir string, msgs []*storage.Message) {
 	defer db.Close()
 	err = db.Update(func(tx *bdg.Txn) error {
 		for _, m := range msgs {
-			body, err := encodeMessage(m, 0, nil)
+			body, err := encodeMessage(m)
 			if err != nil {
 				return err
 			}

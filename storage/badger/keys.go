@@ -3,6 +3,7 @@ package badger
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -127,11 +128,13 @@ type msgRecord struct {
 	Inbox    []string // delayed inbox entries: the peers whose inbox holds it
 }
 
+// The encoding (encodeMessage, withSeq) is written out by hand; msgRecord
+// documents it and decodeRecord reads it.
+
 // recordEncoder encodes message records into a reused buffer.
 type recordEncoder struct {
 	buf bytes.Buffer
 	enc *msgpack.Encoder
-	rec msgRecord
 }
 
 var recordEncoders = sync.Pool{New: func() any {
@@ -140,20 +143,58 @@ var recordEncoders = sync.Pool{New: func() any {
 	return e
 }}
 
-// encodeMessage returns m's record, with seq and the inbox peers if its
-// inbox entries are delayed; one allocation, of its exact size.
-func encodeMessage(m *storage.Message, seq uint64, inbox []string) ([]byte, error) {
+// encodeMessage returns m's record without Seq and Inbox (8 fields), in
+// one allocation of its exact size; withSeq adds them.
+func encodeMessage(m *storage.Message) ([]byte, error) {
 	e := recordEncoders.Get().(*recordEncoder)
 	defer recordEncoders.Put(e)
 	e.buf.Reset()
-	e.rec = msgRecord{From: m.From, To: m.To, Room: m.Room, Text: m.Text,
-		Time: m.Time, Receipt: m.Receipt, FromIP: m.FromIP, ConvID: m.ConvID, Seq: seq, Inbox: inbox}
-	err := e.enc.Encode(&e.rec)
-	e.rec = msgRecord{} // keep no reference to m
+	d := e.enc
+	err := errors.Join(d.EncodeArrayLen(8), d.EncodeString(m.From), encodeStrings(d, m.To),
+		d.EncodeString(m.Room), d.EncodeString(m.Text), d.EncodeInt(m.Time), d.EncodeBool(m.Receipt),
+		d.EncodeString(m.FromIP), d.EncodeString(m.ConvID))
 	if err != nil {
 		return nil, err
 	}
 	return bytes.Clone(e.buf.Bytes()), nil
+}
+
+// encodePeers returns the msgpack array of peers, for withSeq.
+func encodePeers(peers []string) ([]byte, error) {
+	e := recordEncoders.Get().(*recordEncoder)
+	defer recordEncoders.Put(e)
+	e.buf.Reset()
+	if err := encodeStrings(e.enc, peers); err != nil {
+		return nil, err
+	}
+	return bytes.Clone(e.buf.Bytes()), nil
+}
+
+// withSeq returns record (from encodeMessage) with Seq and Inbox (peers,
+// from encodePeers) appended: a cheap copy, for the committer.
+func withSeq(record []byte, seq uint64, peers []byte) []byte {
+	out := make([]byte, 0, len(record)+9+len(peers))
+	out = append(out, 0x90|10) // fixarray of 10 instead of 8
+	out = append(out, record[1:]...)
+	out = append(out, 0xcf) // uint 64
+	out = binary.BigEndian.AppendUint64(out, seq)
+	return append(out, peers...)
+}
+
+// encodeStrings encodes ss as an array of strings; nil as msgpack nil.
+func encodeStrings(e *msgpack.Encoder, ss []string) error {
+	if ss == nil {
+		return e.EncodeNil()
+	}
+	if err := e.EncodeArrayLen(len(ss)); err != nil {
+		return err
+	}
+	for _, s := range ss {
+		if err := e.EncodeString(s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // decodeRecord decodes a record of any length into r.

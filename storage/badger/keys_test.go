@@ -2,6 +2,7 @@ package badger
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -61,9 +62,27 @@ func TestEncodeMessageRoundTrip(t *testing.T) {
 		{App: "a", ID: "i"},
 		{App: "a", ID: "i", Text: strings.Repeat("z", 5120)},
 	} {
-		b, err := encodeMessage(m, 7, []string{"p1", "p2"})
+		base, err := encodeMessage(m)
 		if err != nil {
 			t.Fatal(err)
+		}
+		peers, err := encodePeers([]string{"p1", "p2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := withSeq(base, 7, peers)
+		// The hand-written encoding is what msgpack makes of msgRecord.
+		want, err := msgpack.Marshal(&msgRecord{From: m.From, To: m.To, Room: m.Room, Text: m.Text, Time: m.Time,
+			Receipt: m.Receipt, FromIP: m.FromIP, ConvID: m.ConvID, Seq: 7, Inbox: []string{"p1", "p2"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r1, r2 msgRecord
+		if err := msgpack.Unmarshal(b, &r1); err != nil {
+			t.Fatalf("msgpack cannot read the record: %v", err)
+		}
+		if err := msgpack.Unmarshal(want, &r2); err != nil || fmt.Sprint(r1) != fmt.Sprint(r2) {
+			t.Errorf("record %+v, msgpack's %+v", r1, r2)
 		}
 		var r msgRecord
 		if err := decodeRecord(b, &r); err != nil || r.Seq != 7 || strings.Join(r.Inbox, ",") != "p1,p2" {

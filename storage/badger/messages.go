@@ -25,17 +25,22 @@ func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string)
 	}
 	keys := messageKeys(m)
 	own := m.Clone() // for Remove, while the entries are in memory
+	record, err := encodeMessage(m)
+	if err != nil {
+		return fmt.Errorf("badger: encode message: %w", err)
+	}
+	inboxPeers, err := encodePeers(peers)
+	if err != nil {
+		return fmt.Errorf("badger: encode message: %w", err)
+	}
 	return s.write(ctx, 3+2*len(peers), true, func(t *txn) error {
 		// Delay the inbox entries (see lazy.go) if m is not too old.
 		lazy := len(peers) > 0 && s.lazyOK(m.Time)
 		var seq uint64
-		var lazyPeers []string
+		body := record
 		if lazy {
-			seq, lazyPeers = t.nextSeq(), peers
-		}
-		body, err := encodeMessage(m, seq, lazyPeers)
-		if err != nil {
-			return fmt.Errorf("badger: encode message: %w", err)
+			seq = t.nextSeq()
+			body = withSeq(record, seq, inboxPeers)
 		}
 		if err := t.set(keys[0], body); err != nil {
 			return err
