@@ -104,7 +104,13 @@ func (h *Hub) persist(ctx context.Context, app *App, m *storage.Message, to []st
 			}
 		}
 	}
-	if err := h.store.Persist(ctx, m, inbox); err != nil {
+	var err error
+	if oh, ok := h.store.(storage.OfflineHinter); ok && len(offline) > 0 {
+		err = oh.PersistOffline(ctx, m, inbox, offline)
+	} else {
+		err = h.store.Persist(ctx, m, inbox)
+	}
+	if err != nil {
 		h.metrics.StoreErrors.Inc()
 		return err
 	}

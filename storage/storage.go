@@ -53,10 +53,18 @@ type Messages interface {
 	// inbox (which may be empty: history only; duplicates are ignored).
 	// m.App and m.ID must be set (else ErrInvalid); IDs are unique per app
 	// and persisting the same message (same ID and Time) again overwrites
-	// it. Persist does
-	// not keep m. Once the call is under way it runs to completion: ctx is
-	// checked only before the write starts.
+	// it. Persist does not keep m. Once the call is under way it runs to
+	// completion: ctx is checked only before the write starts.
 	Persist(ctx context.Context, m *Message, inbox []string) error
+}
+
+// OfflineHinter is implemented by stores that treat the inbox entries of
+// recipients known to be offline differently (the Badger store writes
+// them at once instead of keeping them in memory for a while, since no
+// acknowledgement will come soon). PersistOffline is Persist, with
+// offline a subset of inbox; the result must be the same.
+type OfflineHinter interface {
+	PersistOffline(ctx context.Context, m *Message, inbox, offline []string) error
 }
 
 // Inbox is the per-peer offline store: the unacknowledged persistent

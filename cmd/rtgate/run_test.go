@@ -206,8 +206,12 @@ func testGracefulStopKeepsMessages(t *testing.T, logged []string, args ...string
 	a.open("app", "alice", "bob")
 	a.send(map[string]any{"cmd": "direct", "peerId": "alice", "msg": "later", "toPeerIds": []string{"bob"}, "i": 2})
 	ack := a.next("ack", "")
-	// The acknowledged message was committed and synced.
+	// The acknowledged message was committed and synced; bob is offline,
+	// so his inbox entry was written with it, not delayed.
 	_, _, metrics := httpGet(t, "http://"+s.addr+"/metrics")
+	if !strings.Contains(metrics, "\nrtgate_store_inbox_delayed 0\n") {
+		t.Errorf("an offline recipient's inbox entry was delayed:\n%s", metrics)
+	}
 	for _, name := range []string{"rtgate_store_commits_total", "rtgate_store_ops_total", "rtgate_store_syncs_total"} {
 		m := regexp.MustCompile(`(?m)^` + name + ` (\d+)`).FindStringSubmatch(metrics)
 		if m == nil || m[1] == "0" {

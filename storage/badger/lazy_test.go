@@ -104,3 +104,32 @@ func TestOldMessagesAreNotDelayed(t *testing.T) {
 		t.Errorf("%d inbox keys after persisting an old message, want 1", n)
 	}
 }
+
+// TestOfflinePeersAreNotDelayed: PersistOffline writes the entries of the
+// offline peers at once and delays the others.
+func TestOfflinePeersAreNotDelayed(t *testing.T) {
+	s, err := New(Config{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	m := &storage.Message{App: "app", ID: "g1", From: "a", Room: "r", ConvID: "r", Time: time.Now().UnixMilli()}
+	if err := s.PersistOffline(ctx, m, []string{"b", "c", "d"}, []string{"c", "d"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, d := inboxKeys(t, s), s.Stats().Delayed; n != 2 || d != 1 {
+		t.Errorf("%d inbox keys written and %d delayed, want 2 (c, d) and 1 (b)", n, d)
+	}
+	for _, p := range []string{"b", "c", "d"} {
+		if ms, err := s.Pending(ctx, "app", p); err != nil || len(ms) != 1 || ms[0].ID != "g1" {
+			t.Errorf("Pending(%s) = %v, %v; want g1", p, ids(ms), err)
+		}
+	}
+	if ms, err := s.Remove(ctx, "app", "b", []string{"g1"}); err != nil || len(ms) != 1 {
+		t.Errorf("Remove(b) = %v, %v", ids(ms), err)
+	}
+	if n := inboxKeys(t, s); n != 2 {
+		t.Errorf("%d inbox keys after b's ack, want 2", n)
+	}
+}

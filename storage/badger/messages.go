@@ -14,33 +14,50 @@ import (
 
 // Persist implements storage.Messages.
 func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string) error {
+	return s.PersistOffline(ctx, m, inbox, nil)
+}
+
+var _ storage.OfflineHinter = (*Store)(nil)
+
+// PersistOffline implements storage.OfflineHinter: the inbox entries of
+// the offline peers are written with the message, not delayed.
+func (s *Store) PersistOffline(ctx context.Context, m *storage.Message, inbox, offline []string) error {
 	if m == nil || m.App == "" || m.ID == "" {
 		return fmt.Errorf("%w: message needs App and ID", storage.ErrInvalid)
 	}
 	peers := make([]string, 0, len(inbox))
+	var delayed []string // the peers whose entries may be delayed
 	for _, p := range inbox {
 		if !slices.Contains(peers, p) {
 			peers = append(peers, p)
+			if !slices.Contains(offline, p) {
+				delayed = append(delayed, p)
+			}
 		}
 	}
 	keys := messageKeys(m)
-	own := m.Clone() // for Remove, while the entries are in memory
+	var own *storage.Message // for Remove, while delayed entries are in memory
+	if len(delayed) > 0 {
+		own = m.Clone()
+	}
 	record, err := encodeMessage(m)
 	if err != nil {
 		return fmt.Errorf("badger: encode message: %w", err)
 	}
-	inboxPeers, err := encodePeers(peers)
-	if err != nil {
-		return fmt.Errorf("badger: encode message: %w", err)
+	var delayedEnc []byte
+	if len(delayed) > 0 {
+		if delayedEnc, err = encodePeers(delayed); err != nil {
+			return fmt.Errorf("badger: encode message: %w", err)
+		}
 	}
 	return s.write(ctx, 3+2*len(peers), true, func(t *txn) error {
 		// Delay the inbox entries (see lazy.go) if m is not too old.
-		lazy := len(peers) > 0 && s.lazyOK(m.Time)
+		lazy := len(delayed) > 0 && s.lazyOK(m.Time)
 		var seq uint64
 		body := record
 		if lazy {
 			seq = t.nextSeq()
-			body = withSeq(record, seq, inboxPeers)
+			body = withSeq(record, seq, delayedEnc)
 		}
 		if err := t.set(keys[0], body); err != nil {
 			return err
@@ -59,11 +76,12 @@ func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string)
 				return err
 			}
 			e := inboxEntry{ts: m.Time, id: m.ID}
-			if lazy {
+			delay := lazy && slices.Contains(delayed, p)
+			if delay {
 				e.lazy, e.msg = true, own
 			}
 			x.insert(e)
-			if lazy {
+			if delay {
 				t.lazyAdds = append(t.lazyAdds, lazyRef{prefix: string(prefix), ts: m.Time, id: m.ID, seq: seq})
 			} else if err := t.setEntry(s.inboxEntry(prefix, m.Time, m.ID)); err != nil {
 				return err
