@@ -24,7 +24,9 @@ import (
 // (those of sequence number >= its first), recreating their inbox entries.
 // A record persisted with a time much older than the newest one seen
 // (beyond lazyMargin) gets its inbox entries written at once, so that the
-// replay never has to look far back.
+// replay never has to look far back; so do the entries of peers the
+// caller says are offline (PersistOffline), as no acknowledgement is
+// coming soon.
 
 const (
 	defaultInboxDelay = time.Second
