@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
 	bdg "github.com/dgraph-io/badger/v4"
 
 	"github.com/rtgate/rtgate/storage"
+	"github.com/rtgate/rtgate/storage/memory"
 )
 
 // inboxKeys counts the inbox keys in badger.
@@ -132,4 +135,113 @@ func TestOfflinePeersAreNotDelayed(t *testing.T) {
 	if n := inboxKeys(t, s); n != 2 {
 		t.Errorf("%d inbox keys after b's ack, want 2", n)
 	}
+}
+
+// TestDelayedEntriesMatchTheMemoryStore runs random Persists (some peers
+// offline), Removes, Deletes and reopens against the Badger store with a
+// 1 ms InboxDelay and a tiny inbox cache, and against the memory store:
+// Pending, Remove and the history must agree after every step.
+func TestDelayedEntriesMatchTheMemoryStore(t *testing.T) {
+	for _, seed := range []int64{1, 2, 3} {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			testAgainstMemory(t, seed)
+		})
+	}
+}
+
+func testAgainstMemory(t *testing.T, seed int64) {
+	rnd := rand.New(rand.NewPCG(uint64(seed), 0))
+	limits := storage.Limits{InboxSize: 4, InboxTTL: time.Hour}
+	dir := t.TempDir()
+	open := func() *Store {
+		s, err := New(Config{Dir: dir, Limits: limits, InboxDelay: time.Millisecond, InboxCache: 2,
+			Logger: slog.New(slog.DiscardHandler), GCInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	b := open()
+	defer func() { b.Close() }()
+	mem := memory.New(memory.Config{Limits: limits})
+	ctx := context.Background()
+	peers := []string{"p0", "p1", "p2", "p3"}
+	var sent []*storage.Message
+	now := time.Now().UnixMilli()
+	for step := range 300 {
+		switch op := rnd.IntN(10); {
+		case op < 5: // persist to a random subset, some of it offline
+			var inbox, offline []string
+			for _, p := range peers {
+				if rnd.IntN(2) == 0 {
+					inbox = append(inbox, p)
+					if rnd.IntN(3) == 0 {
+						offline = append(offline, p)
+					}
+				}
+			}
+			m := &storage.Message{App: "app", ID: fmt.Sprintf("m%03d", step), From: "x", ConvID: "c",
+				Time: now + int64(step), Text: fmt.Sprint("text ", step)}
+			if err := b.PersistOffline(ctx, m, inbox, offline); err != nil {
+				t.Fatal(err)
+			}
+			if err := mem.Persist(ctx, m, inbox); err != nil {
+				t.Fatal(err)
+			}
+			sent = append(sent, m)
+		case op < 8 && len(sent) > 0: // ack one or two of a peer's messages
+			p := peers[rnd.IntN(len(peers))]
+			ids := []string{sent[rnd.IntN(len(sent))].ID, sent[rnd.IntN(len(sent))].ID}
+			got, err := b.Remove(ctx, "app", p, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := mem.Remove(ctx, "app", p, ids)
+			if !slices.Equal(idsOf(got), idsOf(want)) {
+				t.Fatalf("step %d: Remove(%s, %v) = %v, memory store %v", step, p, ids, idsOf(got), idsOf(want))
+			}
+		case op == 8 && len(sent) > 0: // delete one from the history
+			m := sent[rnd.IntN(len(sent))]
+			errB := b.Delete(ctx, "app", "c", m.ID, m.Time)
+			errM := mem.Delete(ctx, "app", "c", m.ID, m.Time)
+			if (errB == nil) != (errM == nil) {
+				t.Fatalf("step %d: Delete(%s) = %v, memory store %v", step, m.ID, errB, errM)
+			}
+		case op == 9: // let delayed entries be written, or reopen
+			if rnd.IntN(4) == 0 {
+				if err := b.Close(); err != nil {
+					t.Fatal(err)
+				}
+				b = open()
+			} else {
+				time.Sleep(2 * time.Millisecond)
+			}
+		}
+		for _, p := range peers {
+			got, err := b.Pending(ctx, "app", p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := mem.Pending(ctx, "app", p)
+			if !slices.Equal(idsOf(got), idsOf(want)) {
+				t.Fatalf("step %d: Pending(%s) = %v, memory store %v", step, p, idsOf(got), idsOf(want))
+			}
+		}
+	}
+	got, err := b.Query(ctx, storage.HistoryQuery{App: "app", Limit: storage.MaxHistoryLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := mem.Query(ctx, storage.HistoryQuery{App: "app", Limit: storage.MaxHistoryLimit})
+	if !slices.Equal(idsOf(got), idsOf(want)) {
+		t.Fatalf("history = %v, memory store %v", idsOf(got), idsOf(want))
+	}
+}
+
+func idsOf(ms []*storage.Message) []string {
+	out := []string{}
+	for _, m := range ms {
+		out = append(out, m.ID)
+	}
+	return out
 }
