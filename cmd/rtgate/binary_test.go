@@ -131,7 +131,7 @@ func TestKilledServerKeepsAckedMessage(t *testing.T) {
 	bob2.send(map[string]any{"cmd": "session", "op": "open", "appId": "app", "peerId": "bob", "sessionPeerIds": []string{}, "i": 1})
 	bob2.next("session", "opened")
 	bob2.send(map[string]any{"cmd": "session", "op": "query", "appId": "app", "peerId": "bob", "sessionPeerIds": []string{"x"}, "i": 2})
-	if m := bob2.next("session", ""); m["op"] != "query-result" {
+	if m := bob2.nextOf("session", "direct"); m["cmd"] != "session" || m["op"] != "query-result" {
 		t.Fatalf("after ack, bob got %v before the query result", m)
 	}
 }
@@ -222,5 +222,39 @@ func settled(t *testing.T, addr string) {
 			t.Fatalf("delayed inbox entries did not settle in 10s:\n%s", metrics)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestKilledServerKeepsAckWithoutInboxDelay: with storage.inboxDelay off
+// ("-1s"), a recipient's acknowledgement survives a SIGKILL right after it
+// (it is committed before the server answers the next command).
+func TestKilledServerKeepsAckWithoutInboxDelay(t *testing.T) {
+	data := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "rtgate.json")
+	if err := os.WriteFile(cfg, []byte(`{"storage":{"inboxDelay":"-1s"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startBinary(t, data, "--config", cfg)
+	alice := dial(t, "ws://"+p.addr+"/")
+	alice.open("app", "alice", "bob")
+	bob := dial(t, "ws://"+p.addr+"/")
+	bob.open("app", "bob")
+	alice.send(map[string]any{"cmd": "direct", "peerId": "alice", "msg": "read once", "toPeerIds": []string{"bob"}, "i": 2})
+	ack := alice.next("ack", "")
+	if m := bob.next("direct", ""); m["id"] != ack["uid"] {
+		t.Fatalf("bob got %v, ack %v", m, ack)
+	}
+	bob.send(map[string]any{"cmd": "ack", "peerId": "bob", "ids": []any{ack["uid"]}})
+	bob.send(map[string]any{"cmd": "session", "op": "query", "peerId": "bob", "sessionPeerIds": []string{}, "i": 3})
+	bob.next("session", "query-result") // the ack was handled
+
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.wait(t)
+	p = startBinary(t, data, "--config", cfg)
+	bob = dial(t, "ws://"+p.addr+"/")
+	bob.open("app", "bob")
+	bob.send(map[string]any{"cmd": "session", "op": "query", "peerId": "bob", "sessionPeerIds": []string{"x"}, "i": 2})
+	if m := bob.nextOf("session", "direct"); m["cmd"] != "session" || m["op"] != "query-result" {
+		t.Fatalf("after the kill, bob got %v before the query result (the acknowledged message came back)", m)
 	}
 }

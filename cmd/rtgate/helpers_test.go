@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"regexp"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -97,6 +98,25 @@ func (c *client) next(cmd, op string) map[string]any {
 			c.t.Fatalf("bad frame %s: %v", b, err)
 		}
 		if m["cmd"] == cmd && (op == "" || m["op"] == op) {
+			return m
+		}
+	}
+}
+
+// nextOf reads frames until one has one of cmds, and returns it.
+func (c *client) nextOf(cmds ...string) map[string]any {
+	c.t.Helper()
+	c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, b, err := c.ws.ReadMessage()
+		if err != nil {
+			c.t.Fatalf("waiting for one of %v: %v", cmds, err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			c.t.Fatalf("bad frame %s: %v", b, err)
+		}
+		if cmd, _ := m["cmd"].(string); slices.Contains(cmds, cmd) {
 			return m
 		}
 	}
