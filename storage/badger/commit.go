@@ -153,7 +153,7 @@ func (s *Store) commitLoop() {
 			continue
 		}
 		if o == nil { // s.ops is closed: write what is delayed and stop
-			s.flushLazy(time.Time{}, true)
+			s.closeLazy()
 			return
 		}
 		batch = append(batch[:0], o)

@@ -3,6 +3,7 @@ package badger_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -21,6 +22,9 @@ import (
 const (
 	crashDirEnv = "RTGATE_BADGER_CRASH_DIR"
 	crashAckEnv = "RTGATE_BADGER_CRASH_ACK"
+	// crashReopenEnv, if set, makes it persist one message ("w-first") and
+	// close the store cleanly before it reopens it and starts.
+	crashReopenEnv = "RTGATE_BADGER_CRASH_REOPEN"
 )
 
 // crashAckDelay is the InboxDelay of the acknowledging crash test.
@@ -46,6 +50,18 @@ func TestCrashChild(t *testing.T) {
 	cfg := crashConfig(dir)
 	if ack {
 		cfg.InboxDelay = crashAckDelay
+	}
+	if os.Getenv(crashReopenEnv) != "" {
+		s, err := badger.New(cfg)
+		if err == nil {
+			m := &storage.Message{App: "app", ID: "w-first", From: "x", ConvID: "conv", Time: time.Now().UnixMilli()}
+			err = errors.Join(s.Persist(context.Background(), m, []string{"peer"}), s.Close())
+		}
+		if err != nil {
+			fmt.Println("first open:", err)
+			os.Exit(2)
+		}
+		fmt.Println("w-first") // acknowledged, like the others
 	}
 	s, err := badger.New(cfg)
 	if err != nil {
@@ -101,12 +117,18 @@ func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns a process")
 	}
-	for round := range 3 {
+	// Round 3 runs after a clean close and reopen: the delayed entries
+	// must not be taken for written because the last stop was clean.
+	for round := range 4 {
 		t.Run(strconv.Itoa(round), func(t *testing.T) {
 			dir := t.TempDir()
-			cmd, sc := startCrashChild(t, crashDirEnv+"="+dir)
+			env := []string{crashDirEnv + "=" + dir}
+			if round == 3 {
+				env = append(env, crashReopenEnv+"=1")
+			}
+			cmd, sc := startCrashChild(t, env...)
 			acked := map[string]bool{}
-			kill := 200 + 150*round // acknowledgements to see before the kill
+			kill := 200 + 150*(round%3) // acknowledgements to see before the kill
 			for sc.Scan() {
 				line := sc.Text()
 				if len(line) > 0 && line[0] != 'w' {

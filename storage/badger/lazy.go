@@ -49,12 +49,19 @@ type checkpoint struct {
 	first    uint64 // records of seq >= first may have unwritten inbox entries
 	next     uint64 // the next sequence number to give out
 	scanFrom int64  // no such record has a Time before scanFrom
+	// clean: written by Close with every entry written, so New need not
+	// look for any. New overwrites it before anything is persisted.
+	clean bool
 }
 
 func (c checkpoint) encode() []byte {
 	b := binary.AppendUvarint(nil, c.first)
 	b = binary.AppendUvarint(b, c.next)
-	return binary.AppendVarint(b, c.scanFrom)
+	b = binary.AppendVarint(b, c.scanFrom)
+	if c.clean {
+		b = append(b, 1)
+	}
+	return b
 }
 
 func decodeCheckpoint(b []byte) (checkpoint, error) {
@@ -70,7 +77,22 @@ func decodeCheckpoint(b []byte) (checkpoint, error) {
 	if w1 <= 0 || w2 <= 0 || w3 <= 0 {
 		return c, fmt.Errorf("badger: bad inbox checkpoint %x", b)
 	}
+	c.clean = len(b) > w1+w2+w3 && b[w1+w2+w3] == 1
 	return c, nil
+}
+
+// closeLazy writes the delayed inbox entries and a clean checkpoint; the
+// committer calls it when it stops.
+func (s *Store) closeLazy() {
+	s.flushLazy(time.Time{}, true)
+	if len(s.lazyQ) > 0 {
+		return // not all written: the next New replays
+	}
+	c := checkpoint{first: s.seq, next: s.seq, scanFrom: s.maxTime - lazyMargin, clean: true}
+	err := s.db.Update(func(tx *bdg.Txn) error { return tx.Set(checkpointKey, c.encode()) })
+	if err != nil {
+		s.log.Warn("badger: writing the clean checkpoint failed; the next start replays", "err", err)
+	}
 }
 
 // lazyOK reports whether a message of time ts may have its inbox entries
@@ -168,12 +190,15 @@ func (s *Store) replayLazy() error {
 		return err
 	}
 	s.seq, s.maxTime = 1, s.now().UnixMilli()
-	if !found {
-		// A new database, or one from before delayed entries: every
-		// inbox entry is written; start the checkpoints.
-		err := s.db.Update(func(tx *bdg.Txn) error {
-			return tx.Set(checkpointKey, checkpoint{first: 1, next: 1, scanFrom: s.maxTime - lazyMargin}.encode())
-		})
+	if !found || cp.clean {
+		// A new database, one from before delayed entries, or one closed
+		// cleanly: every inbox entry is written. Start (or resume) the
+		// checkpoints, no longer clean.
+		if found {
+			s.seq, s.maxTime = max(cp.next, 1), max(s.maxTime, cp.scanFrom+lazyMargin)
+		}
+		c := checkpoint{first: s.seq, next: s.seq, scanFrom: s.maxTime - lazyMargin}
+		err := s.db.Update(func(tx *bdg.Txn) error { return tx.Set(checkpointKey, c.encode()) })
 		if err == nil {
 			err = s.db.Sync()
 		}
