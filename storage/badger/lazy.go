@@ -21,7 +21,9 @@ import (
 // checkpoint: the lowest sequence number whose entries are not all written
 // yet, the next sequence number and the earliest time such a record can
 // have. After a crash, New replays the records from the checkpoint on
-// (those of sequence number >= its first), recreating their inbox entries.
+// (those of sequence number >= its first), recreating their inbox entries;
+// after a clean Close (its checkpoint is marked clean) there is nothing to
+// replay.
 // A record persisted with a time much older than the newest one seen
 // (beyond lazyMargin) gets its inbox entries written at once, so that the
 // replay never has to look far back; so do the entries of peers the
