@@ -245,3 +245,11 @@ func idsOf(ms []*storage.Message) []string {
 	}
 	return out
 }
+
+func TestInboxPeers(t *testing.T) {
+	peers, may, delayed := inboxPeers([]string{"a", "b", "a", "c", "b"}, []string{"b", "x"})
+	if !slices.Equal(peers, []string{"a", "b", "c"}) || !slices.Equal(may, []bool{true, false, true}) ||
+		!slices.Equal(delayed, []string{"a", "c"}) {
+		t.Errorf("inboxPeers = %v %v %v", peers, may, delayed)
+	}
+}

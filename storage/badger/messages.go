@@ -25,16 +25,7 @@ func (s *Store) PersistOffline(ctx context.Context, m *storage.Message, inbox, o
 	if m == nil || m.App == "" || m.ID == "" {
 		return fmt.Errorf("%w: message needs App and ID", storage.ErrInvalid)
 	}
-	peers := make([]string, 0, len(inbox))
-	var delayed []string // the peers whose entries may be delayed
-	for _, p := range inbox {
-		if !slices.Contains(peers, p) {
-			peers = append(peers, p)
-			if !slices.Contains(offline, p) {
-				delayed = append(delayed, p)
-			}
-		}
-	}
+	peers, mayDelay, delayed := inboxPeers(inbox, offline)
 	keys := messageKeys(m)
 	var own *storage.Message // for Remove, while delayed entries are in memory
 	if len(delayed) > 0 {
@@ -69,14 +60,14 @@ func (s *Store) PersistOffline(ctx context.Context, m *storage.Message, inbox, o
 			}
 		}
 		cutoff := s.cutoff()
-		for _, p := range peers {
+		for i, p := range peers {
 			prefix := key(tInbox, m.App, p)
 			x, err := t.inbox(prefix)
 			if err != nil {
 				return err
 			}
 			e := inboxEntry{ts: m.Time, id: m.ID}
-			delay := lazy && slices.Contains(delayed, p)
+			delay := lazy && mayDelay[i]
 			if delay {
 				e.lazy, e.msg = true, own
 			}
@@ -92,6 +83,32 @@ func (s *Store) PersistOffline(ctx context.Context, m *storage.Message, inbox, o
 		}
 		return nil
 	})
+}
+
+// inboxPeers returns inbox without duplicates, whether each may have its
+// entry delayed (it is not in offline), and those that may. Sets, not
+// scans, for groups: a message to 1000 members must not cost a million
+// comparisons.
+func inboxPeers(inbox, offline []string) (peers []string, mayDelay []bool, delayed []string) {
+	peers = make([]string, 0, len(inbox))
+	mayDelay = make([]bool, 0, len(inbox))
+	seen := make(map[string]bool, len(inbox))
+	off := make(map[string]bool, len(offline))
+	for _, p := range offline {
+		off[p] = true
+	}
+	for _, p := range inbox {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		peers = append(peers, p)
+		mayDelay = append(mayDelay, !off[p])
+		if !off[p] {
+			delayed = append(delayed, p)
+		}
+	}
+	return peers, mayDelay, delayed
 }
 
 // cutoff returns the Time at or below which inbox messages have expired.
