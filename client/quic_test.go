@@ -1,49 +1,28 @@
 package client
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 	"testing"
 
 	"github.com/rtgate/rtgate/client/wire"
 	"github.com/rtgate/rtgate/core"
-	"github.com/rtgate/rtgate/internal/devcert"
 	"github.com/rtgate/rtgate/transports/quic"
+	"github.com/rtgate/rtgate/transports/quic/quictest"
 	"github.com/rtgate/rtgate/transports/webtransport"
 )
 
-var devCerts = sync.OnceValue(func() *devcert.Source {
-	s, err := devcert.Dev(nil)
-	if err != nil {
-		panic(err)
-	}
-	return s
-})
+// devCerts is the dev certificate of the test servers (quictest's).
+var devCerts = quictest.Certs
 
 // serveQUIC serves hub over raw QUIC and WebTransport on one loopback UDP
 // port and returns host:port.
 func serveQUIC(t testing.TB, hub *core.Hub) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	discard := slog.New(slog.DiscardHandler)
-	wt := webtransport.New(hub, webtransport.Config{Logger: discard})
-	srv := quic.New(hub, quic.Config{H3: wt, Logger: discard})
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(pc, devCerts().TLSConfig()) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, quic.ErrServerClosed) {
-			t.Errorf("Serve returned %v", err)
-		}
-		pc.Close()
-	})
-	return srv.Addr().String()
+	wt := webtransport.New(hub, webtransport.Config{Logger: slog.New(slog.DiscardHandler)})
+	_, addr := quictest.Serve(t, hub, quic.Config{H3: wt})
+	return addr
 }
 
 // TestQUICAndWebTransport runs every scenario over raw QUIC and over
