@@ -114,17 +114,29 @@ func (s *Store) checkpointNow(n int) checkpoint {
 	return c
 }
 
+// flushChunk bounds the delayed entries written in one transaction:
+// badger refuses a transaction beyond 15 % of the memtable (about 1 500
+// inbox entries with a 1 MiB memtable).
+const flushChunk = 512
+
 // flushLazy writes the delayed inbox entries committed before now minus
-// Config.InboxDelay (all of them if all), and the checkpoint. The
-// committer calls it.
+// Config.InboxDelay (all of them if all), and the checkpoint, a chunk per
+// transaction. The committer calls it.
 func (s *Store) flushLazy(now time.Time, all bool) {
-	n := 0
-	for n < len(s.lazyQ) && (all || now.Sub(s.lazyQ[n].at) >= s.inboxDelay) {
-		n++
+	for {
+		n := 0
+		for n < len(s.lazyQ) && n < flushChunk && (all || now.Sub(s.lazyQ[n].at) >= s.inboxDelay) {
+			n++
+		}
+		if n == 0 || !s.flushRefs(n) {
+			return
+		}
 	}
-	if n == 0 {
-		return
-	}
+}
+
+// flushRefs writes the first n delayed entries of s.lazyQ and the
+// checkpoint after them; false if that failed (they stay queued).
+func (s *Store) flushRefs(n int) bool {
 	refs := s.lazyQ[:n]
 	cp := s.checkpointNow(n)
 	written := 0
@@ -152,13 +164,14 @@ func (s *Store) flushLazy(now time.Time, all bool) {
 	s.gcMu.Unlock()
 	if o.err != nil {
 		s.log.Warn("badger: writing delayed inbox entries failed; will retry", "entries", n, "err", o.err)
-		return
+		return false
 	}
 	m := copy(s.lazyQ, s.lazyQ[n:])
 	clear(s.lazyQ[m:])
 	s.lazyQ = s.lazyQ[:m]
 	s.delayed.Store(int64(len(s.lazyQ)))
 	s.inboxWrites.Add(uint64(written))
+	return true
 }
 
 // inboxEntry returns the badger entry of an inbox entry; its TTL (from

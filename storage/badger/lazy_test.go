@@ -253,3 +253,31 @@ func TestInboxPeers(t *testing.T) {
 		t.Errorf("inboxPeers = %v %v %v", peers, may, delayed)
 	}
 }
+
+// TestManyDelayedEntriesSmallMemtable: thousands of delayed entries due at
+// once are written even with a 1 MiB memtable, whose transactions hold far
+// fewer writes (badger limits a transaction to 15 % of the memtable).
+func TestManyDelayedEntriesSmallMemtable(t *testing.T) {
+	s, err := New(Config{Dir: t.TempDir(), MemTableSize: 1 << 20, NoSync: true, InboxDelay: 300 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler), GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	const peers, each = 200, 25
+	for i := range peers * each {
+		m := &storage.Message{App: "app", ID: fmt.Sprintf("m%05d", i), From: "x", ConvID: "c", Time: now}
+		if err := s.Persist(ctx, m, []string{fmt.Sprint("peer", i%peers)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for inboxKeys(t, s) < peers*each && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := inboxKeys(t, s); n != peers*each {
+		t.Errorf("%d of %d delayed inbox entries written", n, peers*each)
+	}
+}
