@@ -84,7 +84,8 @@ type Inbox interface {
 	// after a machine crash or power failure a store may have forgotten
 	// recent removals, so those messages are pending again and are
 	// redelivered; clients de-duplicate them by ID. (A process crash
-	// loses nothing that returned.)
+	// loses nothing that returned.) The messages returned may be shared
+	// with the store: the caller must not modify them.
 	Remove(ctx context.Context, app, peer string, ids []string) ([]*Message, error)
 	// Count returns how many messages the peer has pending; when direct is
 	// true only messages without a Room are counted.

@@ -188,8 +188,11 @@ type Store struct {
 	seq        uint64                  // the next record sequence number; committer only
 	maxTime    int64                   // the newest message time persisted; committer only
 	lazyQ      []lazyRef               // the lazy entries in commit order; committer only
-	lazyMu     sync.Mutex              // guards lazy
+	lazyMu     sync.Mutex              // guards lazy and acks
 	lazy       map[string][]inboxEntry // inbox prefix -> its lazy entries, for readers
+	// acks holds, by inbox prefix, the lazy entries removeLazy removed
+	// that the committer has not yet dropped from its inbox key sets.
+	acks map[string][]inboxEntry // guarded by lazyMu
 
 	ops    chan *op      // to the committer; closed by Close
 	stopGC chan struct{} // closed by Close
@@ -238,6 +241,7 @@ func New(cfg Config) (*Store, error) {
 		inboxDelay: cfg.InboxDelay,
 		syncEvery:  cfg.SyncInterval,
 		lazy:       map[string][]inboxEntry{},
+		acks:       map[string][]inboxEntry{},
 	}
 	if err := s.replayLazy(); err != nil {
 		db.Close()

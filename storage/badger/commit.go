@@ -48,6 +48,7 @@ type op struct {
 // sorts all its pending writes for every such iterator.
 type txn struct {
 	*bdg.Txn
+	store   *Store // for the removals of removeLazy (ackedOut)
 	writes  int
 	bdb     *bdg.DB
 	cache   *inboxCache
@@ -85,6 +86,9 @@ func (t *txn) inbox(prefix []byte) (*inboxIndex, error) {
 			return nil, err
 		}
 	}
+	t.store.lazyMu.Lock()
+	ents = t.store.ackedOut(string(prefix), ents)
+	t.store.lazyMu.Unlock()
 	x := &inboxIndex{ents: ents}
 	t.inboxes[string(prefix)] = x
 	return x, nil
@@ -149,6 +153,9 @@ func (s *Store) commitLoop() {
 		select {
 		case o = <-s.ops:
 		case now := <-tick:
+			s.lazyMu.Lock()
+			s.applyAcks()
+			s.lazyMu.Unlock()
 			s.flushLazy(now, false)
 			continue
 		}
@@ -257,7 +264,7 @@ func (s *Store) commit(batch []*op) {
 // returns an error only when the transaction as a whole failed; an op that
 // failed without writing keeps its own error in op.err.
 func (s *Store) commitOnce(batch []*op) error {
-	t := &txn{Txn: s.db.NewTransaction(true), bdb: s.db, cache: s.inboxCache, inboxes: map[string]*inboxIndex{},
+	t := &txn{Txn: s.db.NewTransaction(true), store: s, bdb: s.db, cache: s.inboxCache, inboxes: map[string]*inboxIndex{},
 		seq: s.seq, maxTime: s.maxTime}
 	defer t.Discard()
 	defer func() {
@@ -285,6 +292,9 @@ func (s *Store) commitOnce(batch []*op) error {
 	}
 	s.lazyMu.Lock()
 	for p, x := range t.inboxes {
+		// Acknowledged by removeLazy since the transaction loaded it.
+		x.ents = s.ackedOut(p, x.ents)
+		delete(s.acks, p)
 		s.inboxCache.put(p, x.ents)
 		if l := lazyOf(x.ents); l != nil {
 			s.lazy[p] = l
@@ -292,6 +302,7 @@ func (s *Store) commitOnce(batch []*op) error {
 			delete(s.lazy, p)
 		}
 	}
+	s.applyAcks()
 	s.lazyMu.Unlock()
 	s.seq, s.maxTime = t.seq, t.maxTime
 	now := time.Now()

@@ -22,6 +22,9 @@ type inboxEntry struct {
 	// its inbox entries), so that Remove need not read it back; nil once
 	// the entry is written or the message deleted.
 	msg *storage.Message
+	// flushing marks, in Store.lazy only, a lazy entry the committer is
+	// writing out (flushRefs): removeLazy must leave it alone.
+	flushing bool
 }
 
 func compareEntries(a, b inboxEntry) int {

@@ -1,11 +1,15 @@
 package badger
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	bdg "github.com/dgraph-io/badger/v4"
+
+	"github.com/rtgate/rtgate/storage"
 )
 
 // Delayed inbox entries.
@@ -16,8 +20,9 @@ import (
 // writes the message record durably with the list of its inbox peers and a
 // sequence number, and keeps the inbox entries in memory only (the inbox
 // cache, pinned there, marked lazy). An acknowledgement within
-// Config.InboxDelay drops the entry from memory; the committer writes the
-// entries that are still pending after that delay, together with a
+// Config.InboxDelay drops the entry from memory, without a trip to the
+// committer (removeLazy); the committer writes the entries that are still
+// pending after that delay, together with a
 // checkpoint: the lowest sequence number whose entries are not all written
 // yet, the next sequence number and the earliest time such a record can
 // have. After a crash, New replays the records from the checkpoint on
@@ -137,10 +142,25 @@ func (s *Store) flushLazy(now time.Time, all bool) {
 // flushRefs writes the first n delayed entries of s.lazyQ and the
 // checkpoint after them; false if that failed (they stay queued).
 func (s *Store) flushRefs(n int) bool {
-	refs := s.lazyQ[:n]
 	cp := s.checkpointNow(n)
+	// Most were acknowledged (or trimmed) meanwhile: skip those without
+	// loading their inboxes. One that is acknowledged from now on is
+	// still written, and its deletion follows.
+	// The others are marked flushing in s.lazy, so that removeLazy leaves
+	// them to the committer's path, which comes after this write and
+	// deletes what it wrote.
+	var refs []lazyRef
+	s.lazyMu.Lock()
+	for _, r := range s.lazyQ[:n] {
+		ents := s.lazy[r.prefix]
+		if i, ok := slices.BinarySearchFunc(ents, inboxEntry{ts: r.ts, id: r.id}, compareEntries); ok && ents[i].lazy {
+			ents[i].flushing = true
+			refs = append(refs, r)
+		}
+	}
+	s.lazyMu.Unlock()
 	written := 0
-	o := &op{cost: n + 1, fn: func(t *txn) error {
+	o := &op{cost: len(refs) + 1, fn: func(t *txn) error {
 		written = 0
 		for _, r := range refs {
 			x, err := t.inbox([]byte(r.prefix))
@@ -172,6 +192,77 @@ func (s *Store) flushRefs(n int) bool {
 	s.delayed.Store(int64(len(s.lazyQ)))
 	s.inboxWrites.Add(uint64(written))
 	return true
+}
+
+// removeLazy is Remove's fast path, for the common acknowledgement: every
+// id names a lazy entry of the inbox (in memory only, its message in
+// hand). Such a removal writes nothing, so it needs no transaction and no
+// trip to the committer: it drops the entries from s.lazy, which readers
+// and the flush of delayed entries go by, and notes them in s.acks, which
+// the committer applies to the inbox key sets it keeps (ackedOut). ok is
+// false, with nothing done, when any id is not such an entry; Remove then
+// takes the committer's path.
+func (s *Store) removeLazy(ctx context.Context, app, peer string, ids []string) (removed []*storage.Message, ok bool, err error) {
+	if s.inboxDelay <= 0 || len(ids) == 0 {
+		return nil, false, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, false, storage.ErrClosed
+	}
+	prefix := string(key(tInbox, app, peer))
+	cutoff := s.cutoff()
+	s.lazyMu.Lock()
+	defer s.lazyMu.Unlock()
+	ents := s.lazy[prefix]
+	for _, id := range ids {
+		i := slices.IndexFunc(ents, func(e inboxEntry) bool { return e.id == id })
+		if i < 0 || ents[i].msg == nil || ents[i].flushing || ents[i].ts <= cutoff {
+			return nil, false, nil
+		}
+	}
+	kept := make([]inboxEntry, 0, len(ents))
+	for _, e := range ents {
+		if !slices.Contains(ids, e.id) {
+			kept = append(kept, e)
+			continue
+		}
+		removed = append(removed, e.msg) // oldest first, as ents are sorted
+		s.acks[prefix] = append(s.acks[prefix], inboxEntry{ts: e.ts, id: e.id})
+	}
+	if len(kept) == 0 {
+		delete(s.lazy, prefix)
+	} else {
+		s.lazy[prefix] = kept
+	}
+	return removed, true, nil
+}
+
+// ackedOut drops from ents (a transaction's own copy of the inbox under
+// prefix) the entries removeLazy has removed. Hold lazyMu.
+func (s *Store) ackedOut(prefix string, ents []inboxEntry) []inboxEntry {
+	acked := s.acks[prefix]
+	if len(acked) == 0 {
+		return ents
+	}
+	return slices.DeleteFunc(ents, func(e inboxEntry) bool {
+		return e.lazy && slices.ContainsFunc(acked, func(a inboxEntry) bool { return a.ts == e.ts && a.id == e.id })
+	})
+}
+
+// applyAcks applies the removals of removeLazy still pending to the inbox
+// cache, and forgets them. The committer calls it, holding lazyMu.
+func (s *Store) applyAcks() {
+	for p := range s.acks {
+		if ents, ok := s.inboxCache.get(p); ok {
+			s.inboxCache.put(p, s.ackedOut(p, slices.Clone(ents)))
+		}
+		delete(s.acks, p)
+	}
 }
 
 // inboxEntry returns the badger entry of an inbox entry; its TTL (from

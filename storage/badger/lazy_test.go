@@ -281,3 +281,76 @@ func TestManyDelayedEntriesSmallMemtable(t *testing.T) {
 		t.Errorf("%d of %d delayed inbox entries written", n, peers*each)
 	}
 }
+
+// TestAcksRaceTheFlush acknowledges messages just before, while and just
+// after their delayed entries are written, from many goroutines: every
+// acknowledgement must return its message once, and afterwards no inbox
+// key may be left, before or after a reopen. An acknowledgement taking
+// the fast path (removeLazy) while the committer writes that entry out
+// would leave it on disk, pending for ever.
+func TestAcksRaceTheFlush(t *testing.T) {
+	dir := t.TempDir()
+	open := func() *Store {
+		s, err := New(Config{Dir: dir, InboxDelay: time.Millisecond, Logger: slog.New(slog.DiscardHandler), GCInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	ctx := context.Background()
+	const workers, each = 16, 60
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			peer := fmt.Sprint("peer", w%4)
+			for i := range each {
+				m := &storage.Message{App: "app", ID: fmt.Sprintf("w%d-%d", w, i), From: "a", ConvID: "c", Time: time.Now().UnixMilli()}
+				if err := s.Persist(ctx, m, []string{peer}); err != nil {
+					errs <- err
+					return
+				}
+				time.Sleep(time.Duration(rand.IntN(4000)) * time.Microsecond)
+				ms, err := s.Remove(ctx, "app", peer, []string{m.ID})
+				if err != nil || len(ms) != 1 || ms[0].ID != m.ID {
+					errs <- fmt.Errorf("Remove(%s) = %v, %v; want that message", m.ID, ids(ms), err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		for p := range 4 {
+			if ms, err := s.Pending(ctx, "app", fmt.Sprint("peer", p)); err != nil || len(ms) != 0 {
+				t.Errorf("%s: Pending(peer%d) = %v, %v; want none", when, p, ids(ms), err)
+			}
+		}
+	}
+	check("before the delayed entries settle")
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Stats().Delayed > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := inboxKeys(t, s); n != 0 {
+		t.Errorf("%d inbox keys left, want 0: every message was acknowledged", n)
+	}
+	check("after they settle")
+	written := s.Stats().InboxWrites
+	t.Logf("%d of %d entries were written before their acknowledgement", written, workers*each)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open()
+	defer s.Close()
+	check("after a reopen")
+	if written == 0 {
+		t.Errorf("no delayed entry was written: the test did not race the flush")
+	}
+}

@@ -90,6 +90,12 @@ func (s *Store) PersistOffline(ctx context.Context, m *storage.Message, inbox, o
 // scans, for groups: a message to 1000 members must not cost a million
 // comparisons.
 func inboxPeers(inbox, offline []string) (peers []string, mayDelay []bool, delayed []string) {
+	if len(inbox) == 1 { // a direct message to one peer: no sets
+		if slices.Contains(offline, inbox[0]) {
+			return inbox, []bool{false}, nil
+		}
+		return inbox, []bool{true}, inbox
+	}
 	peers = make([]string, 0, len(inbox))
 	mayDelay = make([]bool, 0, len(inbox))
 	seen := make(map[string]bool, len(inbox))
@@ -206,6 +212,9 @@ func (s *Store) Count(ctx context.Context, app, peer string, direct bool) (int, 
 // Remove implements storage.Inbox. The removal is committed but not
 // synced before Remove returns (see the package doc).
 func (s *Store) Remove(ctx context.Context, app, peer string, ids []string) ([]*storage.Message, error) {
+	if removed, ok, err := s.removeLazy(ctx, app, peer, ids); ok || err != nil {
+		return removed, err
+	}
 	var removed []*storage.Message
 	err := s.write(ctx, len(ids), false, func(t *txn) error {
 		removed = nil
@@ -229,7 +238,7 @@ func (s *Store) Remove(ctx context.Context, app, peer string, ids []string) ([]*
 			}
 			var m *storage.Message
 			if e.msg != nil {
-				m = e.msg.Clone()
+				m = e.msg // the store's own copy, which nothing modifies
 			} else {
 				var err error
 				if m, err = getMessage(t.Txn, app, e.ts, e.id); err != nil {
@@ -243,7 +252,7 @@ func (s *Store) Remove(ctx context.Context, app, peer string, ids []string) ([]*
 		if !hit {
 			return nil
 		}
-		kept := make([]inboxEntry, 0, len(x.ents))
+		kept := x.ents[:0] // x.ents is this transaction's own copy
 		for _, e := range x.ents {
 			if !slices.Contains(ids, e.id) {
 				kept = append(kept, e)
@@ -256,6 +265,7 @@ func (s *Store) Remove(ctx context.Context, app, peer string, ids []string) ([]*
 				return err
 			}
 		}
+		clear(x.ents[len(kept):])
 		x.ents = kept
 		return nil
 	})
