@@ -49,6 +49,16 @@ func keyRoom(extra int, table byte, strs ...string) []byte {
 	return k
 }
 
+// appendKey appends key(table, strs...) to b.
+func appendKey(b []byte, table byte, strs ...string) []byte {
+	b = append(b, table)
+	for _, s := range strs {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
 // uvarintLen returns the length of n's uvarint encoding.
 func uvarintLen(n int) int {
 	w := 1

@@ -214,30 +214,34 @@ func (s *Store) removeLazy(ctx context.Context, app, peer string, ids []string) 
 	if s.closed {
 		return nil, false, storage.ErrClosed
 	}
-	prefix := string(key(tInbox, app, peer))
+	var buf [64]byte
+	prefix := appendKey(buf[:0], tInbox, app, peer)
 	cutoff := s.cutoff()
 	s.lazyMu.Lock()
 	defer s.lazyMu.Unlock()
-	ents := s.lazy[prefix]
+	ents := s.lazy[string(prefix)]
 	for _, id := range ids {
 		i := slices.IndexFunc(ents, func(e inboxEntry) bool { return e.id == id })
 		if i < 0 || ents[i].msg == nil || ents[i].flushing || ents[i].ts <= cutoff {
 			return nil, false, nil
 		}
 	}
-	kept := make([]inboxEntry, 0, len(ents))
+	acks := s.acks[string(prefix)]
+	kept := ents[:0] // in place: readers copy s.lazy under lazyMu
 	for _, e := range ents {
 		if !slices.Contains(ids, e.id) {
 			kept = append(kept, e)
 			continue
 		}
 		removed = append(removed, e.msg) // oldest first, as ents are sorted
-		s.acks[prefix] = append(s.acks[prefix], inboxEntry{ts: e.ts, id: e.id})
+		acks = append(acks, inboxEntry{ts: e.ts, id: e.id})
 	}
+	clear(ents[len(kept):])
+	s.acks[string(prefix)] = acks
 	if len(kept) == 0 {
-		delete(s.lazy, prefix)
+		delete(s.lazy, string(prefix))
 	} else {
-		s.lazy[prefix] = kept
+		s.lazy[string(prefix)] = kept
 	}
 	return removed, true, nil
 }
