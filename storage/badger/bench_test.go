@@ -37,19 +37,9 @@ func BenchmarkPersist(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/parallel-%dxGOMAXPROCS", name, par), func(b *testing.B) {
 				s, m0 := benchStore(b, sync)
 				ctx := context.Background()
-				var n atomic.Int64
-				b.SetParallelism(par)
 				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					m := *m0
-					for pb.Next() {
-						i := n.Add(1)
-						m.ID = fmt.Sprintf("p%09d", i)
-						if err := s.Persist(ctx, &m, []string{fmt.Sprint("peer", i%1000)}); err != nil {
-							b.Error(err)
-							return
-						}
-					}
+				parallelMessages(b, par, m0, func(m *storage.Message, peer string) error {
+					return s.Persist(ctx, m, []string{peer})
 				})
 				reportBatching(b, s)
 			})
@@ -86,27 +76,16 @@ func benchStore(b *testing.B, sync bool) (*badger.Store, *storage.Message) {
 func BenchmarkPersistAck(b *testing.B) {
 	s, m0 := benchStore(b, true)
 	ctx := context.Background()
-	var n atomic.Int64
-	b.SetParallelism(64)
 	b.ReportAllocs()
 	cpu0 := cpuTime()
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		m := *m0
-		for pb.Next() {
-			i := n.Add(1)
-			m.ID = fmt.Sprintf("p%09d", i)
-			m.Time = time.Now().UnixMilli()
-			peer := fmt.Sprint("peer", i%1000)
-			if err := s.Persist(ctx, &m, []string{peer}); err != nil {
-				b.Error(err)
-				return
-			}
-			if _, err := s.Remove(ctx, m.App, peer, []string{m.ID}); err != nil {
-				b.Error(err)
-				return
-			}
+	parallelMessages(b, 64, m0, func(m *storage.Message, peer string) error {
+		m.Time = time.Now().UnixMilli()
+		if err := s.Persist(ctx, m, []string{peer}); err != nil {
+			return err
 		}
+		_, err := s.Remove(ctx, m.App, peer, []string{m.ID})
+		return err
 	})
 	b.StopTimer()
 	// On a loaded machine wall time per op varies; CPU time varies less.
@@ -123,4 +102,22 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// parallelMessages calls fn b.N times from par goroutines per GOMAXPROCS,
+// each time with a copy of m0 under a new ID, to one of 1000 peers.
+func parallelMessages(b *testing.B, par int, m0 *storage.Message, fn func(m *storage.Message, peer string) error) {
+	var n atomic.Int64
+	b.SetParallelism(par)
+	b.RunParallel(func(pb *testing.PB) {
+		m := *m0
+		for pb.Next() {
+			i := n.Add(1)
+			m.ID = fmt.Sprintf("p%09d", i)
+			if err := fn(&m, fmt.Sprint("peer", i%1000)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
