@@ -41,6 +41,9 @@
 // message record carries the entry's peers and a sequence number, so
 // that New recreates such entries after a crash (lazy.go). Acknowledged
 // entries may thus come back after a crash too, as after a power failure.
+// A Remove that finds all its entries still in memory only drops them
+// there and returns, without the committer (removeLazy); the committer
+// applies such removals to its inbox key sets later.
 //
 // # Key layout
 //
