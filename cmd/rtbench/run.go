@@ -141,7 +141,6 @@ func (b *bench) runPhase(ctx context.Context, id int, rate float64) PhaseResult 
 		res.AcksMissing = b.psent.Load() - b.acks.Load()
 	}
 	res.LagP99us = int64(ph.lag.Quantile(0.99) / time.Microsecond)
-	res.LagP99us = int64(ph.lag.Quantile(0.99) / time.Microsecond)
 	res.MaxLagUs = int64(ph.lag.Max() / time.Microsecond)
 	res.Pass = res.Sent > 0 && res.Lost <= 0 && res.Errors == 0 && res.AcksMissing <= 0 &&
 		time.Duration(res.P99us)*time.Microsecond <= o.MaxP99
