@@ -89,8 +89,8 @@ func (t *txn) inbox(prefix []byte) (*inboxIndex, error) {
 	t.store.lazyMu.Lock()
 	ents = t.store.ackedOut(string(prefix), ents)
 	t.store.lazyMu.Unlock()
-	x := &inboxIndex{ents: ents}
-	t.inboxes[string(prefix)] = x
+	x := &inboxIndex{prefix: string(prefix), ents: ents}
+	t.inboxes[x.prefix] = x
 	return x, nil
 }
 

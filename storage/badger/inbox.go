@@ -39,7 +39,8 @@ func compareEntries(a, b inboxEntry) int {
 
 // inboxIndex is the key set of one inbox, sorted as the keys are.
 type inboxIndex struct {
-	ents []inboxEntry
+	prefix string // the inbox's key prefix
+	ents   []inboxEntry
 }
 
 // insert adds e unless it is there already.

@@ -138,7 +138,7 @@ type msgRecord struct {
 	Inbox    []string // delayed inbox entries: the peers whose inbox holds it
 }
 
-// The encoding (encodeMessage, withSeq) is written out by hand; msgRecord
+// The encoding (encodeRecord, sealRecord) is written out by hand; msgRecord
 // documents it and decodeRecord reads it.
 
 // recordEncoder encodes message records into a reused buffer.
@@ -154,41 +154,49 @@ var recordEncoders = sync.Pool{New: func() any {
 }}
 
 // encodeMessage returns m's record without Seq and Inbox (8 fields), in
-// one allocation of its exact size; withSeq adds them.
+// one allocation of its exact size.
 func encodeMessage(m *storage.Message) ([]byte, error) {
+	rec, n, err := encodeRecord(m, nil)
+	return rec[:n], err
+}
+
+// encodeRecord returns m's record in one allocation: its 8 fields (the
+// first n bytes, a record by themselves), then, if peers is not empty,
+// room for Seq and the Inbox peers, which sealRecord fills in.
+func encodeRecord(m *storage.Message, peers []string) (rec []byte, n int, err error) {
 	e := recordEncoders.Get().(*recordEncoder)
 	defer recordEncoders.Put(e)
 	e.buf.Reset()
 	d := e.enc
-	err := errors.Join(d.EncodeArrayLen(8), d.EncodeString(m.From), encodeStrings(d, m.To),
+	err = errors.Join(d.EncodeArrayLen(8), d.EncodeString(m.From), encodeStrings(d, m.To),
 		d.EncodeString(m.Room), d.EncodeString(m.Text), d.EncodeInt(m.Time), d.EncodeBool(m.Receipt),
 		d.EncodeString(m.FromIP), d.EncodeString(m.ConvID))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return bytes.Clone(e.buf.Bytes()), nil
+	n = e.buf.Len()
+	if len(peers) > 0 {
+		e.buf.Write(make([]byte, 9)) // Seq: 0xcf and 8 bytes, set by sealRecord
+		if err := encodeStrings(d, peers); err != nil {
+			return nil, 0, err
+		}
+	}
+	return bytes.Clone(e.buf.Bytes()), n, nil
 }
 
-// encodePeers returns the msgpack array of peers, for withSeq.
-func encodePeers(peers []string) ([]byte, error) {
-	e := recordEncoders.Get().(*recordEncoder)
-	defer recordEncoders.Put(e)
-	e.buf.Reset()
-	if err := encodeStrings(e.enc, peers); err != nil {
-		return nil, err
+// sealRecord returns the record to write from rec (from encodeRecord, n
+// its 8-field length): the 8 fields alone, or, with delayed entries, all
+// 10 with Seq set to seq. It changes rec in place and may be called again
+// on the same rec (an operation may run more than once).
+func sealRecord(rec []byte, n int, delayed bool, seq uint64) []byte {
+	if !delayed || len(rec) == n {
+		rec[0] = 0x90 | 8 // fixarray of 8
+		return rec[:n]
 	}
-	return bytes.Clone(e.buf.Bytes()), nil
-}
-
-// withSeq returns record (from encodeMessage) with Seq and Inbox (peers,
-// from encodePeers) appended: a cheap copy, for the committer.
-func withSeq(record []byte, seq uint64, peers []byte) []byte {
-	out := make([]byte, 0, len(record)+9+len(peers))
-	out = append(out, 0x90|10) // fixarray of 10 instead of 8
-	out = append(out, record[1:]...)
-	out = append(out, 0xcf) // uint 64
-	out = binary.BigEndian.AppendUint64(out, seq)
-	return append(out, peers...)
+	rec[0] = 0x90 | 10
+	rec[n] = 0xcf // uint 64
+	binary.BigEndian.PutUint64(rec[n+1:], seq)
+	return rec
 }
 
 // encodeStrings encodes ss as an array of strings; nil as msgpack nil.

@@ -31,25 +31,18 @@ func (s *Store) PersistOffline(ctx context.Context, m *storage.Message, inbox, o
 	if len(delayed) > 0 {
 		own = m.Clone()
 	}
-	record, err := encodeMessage(m)
+	record, n, err := encodeRecord(m, delayed)
 	if err != nil {
 		return fmt.Errorf("badger: encode message: %w", err)
-	}
-	var delayedEnc []byte
-	if len(delayed) > 0 {
-		if delayedEnc, err = encodePeers(delayed); err != nil {
-			return fmt.Errorf("badger: encode message: %w", err)
-		}
 	}
 	return s.write(ctx, 3+2*len(peers), true, func(t *txn) error {
 		// Delay the inbox entries (see lazy.go) if m is not too old.
 		lazy := len(delayed) > 0 && s.lazyOK(m.Time)
 		var seq uint64
-		body := record
 		if lazy {
 			seq = t.nextSeq()
-			body = withSeq(record, seq, delayedEnc)
 		}
+		body := sealRecord(record, n, lazy, seq)
 		if err := t.set(keys[0], body); err != nil {
 			return err
 		}
@@ -73,7 +66,7 @@ func (s *Store) PersistOffline(ctx context.Context, m *storage.Message, inbox, o
 			}
 			x.insert(e)
 			if delay {
-				t.lazyAdds = append(t.lazyAdds, lazyRef{prefix: string(prefix), ts: m.Time, id: m.ID, seq: seq})
+				t.lazyAdds = append(t.lazyAdds, lazyRef{prefix: x.prefix, ts: m.Time, id: m.ID, seq: seq})
 			} else if err := t.setEntry(s.inboxEntry(prefix, m.Time, m.ID)); err != nil {
 				return err
 			}
