@@ -334,15 +334,25 @@ func (s *Store) gcLoop(interval time.Duration) {
 
 // read runs fn in a read-only transaction.
 func (s *Store) read(ctx context.Context, fn func(*bdg.Txn) error) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	return s.db.View(fn)
+}
+
+// enter begins a call: it checks ctx, then holds s.mu for reading, which
+// the caller releases, unless the store is closed (ErrClosed, not held).
+func (s *Store) enter(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	if s.closed {
+		s.mu.RUnlock()
 		return storage.ErrClosed
 	}
-	return s.db.View(fn)
+	return nil
 }
 
 // logger routes badger's log to slog: errors and warnings at Warn,

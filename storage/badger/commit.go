@@ -9,8 +9,6 @@ import (
 	"time"
 
 	bdg "github.com/dgraph-io/badger/v4"
-
-	"github.com/rtgate/rtgate/storage"
 )
 
 // Batch bounds of the committer.
@@ -48,10 +46,8 @@ type op struct {
 // sorts all its pending writes for every such iterator.
 type txn struct {
 	*bdg.Txn
-	store   *Store // for the removals of removeLazy (ackedOut)
+	store   *Store
 	writes  int
-	bdb     *bdg.DB
-	cache   *inboxCache
 	snap    *bdg.Txn               // read-only, same point in time; opened on a cache miss
 	snapIt  *bdg.Iterator          // on snap, shared by the misses of the transaction
 	inboxes map[string]*inboxIndex // inbox prefix -> its keys now
@@ -73,12 +69,12 @@ func (t *txn) inbox(prefix []byte) (*inboxIndex, error) {
 	if x, ok := t.inboxes[string(prefix)]; ok {
 		return x, nil
 	}
-	ents, ok := t.cache.get(string(prefix))
+	ents, ok := t.store.inboxCache.get(string(prefix))
 	if ok {
 		ents = slices.Clone(ents)
 	} else {
 		if t.snap == nil {
-			t.snap = t.bdb.NewTransaction(false)
+			t.snap = t.store.db.NewTransaction(false)
 			t.snapIt = t.snap.NewIterator(bdg.IteratorOptions{})
 		}
 		var err error
@@ -112,14 +108,10 @@ func (t *txn) del(k []byte) error {
 // write hands fn to the committer and waits until it is committed (and,
 // if durable, synced unless Config.NoSync). ctx is checked only before.
 func (s *Store) write(ctx context.Context, cost int, durable bool, fn func(*txn) error) error {
-	if err := ctx.Err(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return err
 	}
-	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return storage.ErrClosed
-	}
 	o := opPool.Get().(*op)
 	o.fn, o.cost, o.durable, o.err = fn, cost, durable, nil
 	s.ops <- o
@@ -264,7 +256,7 @@ func (s *Store) commit(batch []*op) {
 // returns an error only when the transaction as a whole failed; an op that
 // failed without writing keeps its own error in op.err.
 func (s *Store) commitOnce(batch []*op) error {
-	t := &txn{Txn: s.db.NewTransaction(true), store: s, bdb: s.db, cache: s.inboxCache, inboxes: map[string]*inboxIndex{},
+	t := &txn{Txn: s.db.NewTransaction(true), store: s, inboxes: map[string]*inboxIndex{},
 		seq: s.seq, maxTime: s.maxTime}
 	defer t.Discard()
 	defer func() {

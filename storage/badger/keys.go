@@ -40,13 +40,7 @@ func keyRoom(extra int, table byte, strs ...string) []byte {
 	for _, s := range strs {
 		n += uvarintLen(len(s)) + len(s)
 	}
-	k := make([]byte, 1, n)
-	k[0] = table
-	for _, s := range strs {
-		k = binary.AppendUvarint(k, uint64(len(s)))
-		k = append(k, s...)
-	}
-	return k
+	return appendKey(make([]byte, 0, n), table, strs...)
 }
 
 // appendKey appends key(table, strs...) to b.

@@ -144,11 +144,10 @@ func (s *Store) flushLazy(now time.Time, all bool) {
 func (s *Store) flushRefs(n int) bool {
 	cp := s.checkpointNow(n)
 	// Most were acknowledged (or trimmed) meanwhile: skip those without
-	// loading their inboxes. One that is acknowledged from now on is
-	// still written, and its deletion follows.
-	// The others are marked flushing in s.lazy, so that removeLazy leaves
-	// them to the committer's path, which comes after this write and
-	// deletes what it wrote.
+	// loading their inboxes. The others are marked flushing in s.lazy, so
+	// that an acknowledgement from now on leaves them to Remove's
+	// committer path, which comes after this write and deletes what it
+	// wrote.
 	var refs []lazyRef
 	s.lazyMu.Lock()
 	for _, r := range s.lazyQ[:n] {
@@ -206,14 +205,10 @@ func (s *Store) removeLazy(ctx context.Context, app, peer string, ids []string) 
 	if s.inboxDelay <= 0 || len(ids) == 0 {
 		return nil, false, nil
 	}
-	if err := ctx.Err(); err != nil {
+	if err := s.enter(ctx); err != nil {
 		return nil, false, err
 	}
-	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, false, storage.ErrClosed
-	}
 	var buf [64]byte
 	prefix := appendKey(buf[:0], tInbox, app, peer)
 	cutoff := s.cutoff()
