@@ -35,6 +35,13 @@ type Config struct {
 	// and 4 MiB.
 	MaxIncomingStreams, MaxIncomingUniStreams, MaxIncomingData int64
 
+	// ConnLinger is how long a QUIC connection stays open once its last
+	// WebTransport session has ended, for the client to open another on
+	// it; then the server closes it (H3_NO_ERROR). Zero means 2 s; a
+	// negative value leaves the connection to the client and the idle
+	// timeout. Connections that never carried a session are left alone.
+	ConnLinger time.Duration
+
 	// Limits bound each session (frame size, queue, timeouts, flood,
 	// datagrams); see framed.Limits.
 	framed.Limits
@@ -49,6 +56,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SessionTimeout <= 0 {
 		c.SessionTimeout = 5 * time.Second
+	}
+	if c.ConnLinger == 0 {
+		c.ConnLinger = 2 * time.Second
 	}
 	if c.MaxIncomingStreams <= 0 {
 		c.MaxIncomingStreams = 16

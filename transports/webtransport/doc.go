@@ -23,6 +23,11 @@
 // Origins: any by default; Config.AllowedOrigins or Config.CheckOrigin
 // restrict them (403).
 //
+// Connections: a QUIC connection may carry sessions one after another.
+// Config.ConnLinger (2 s) after its last session ended, the server closes
+// it with H3_NO_ERROR, so a client that keeps its connection alive does
+// not hold the server's connection state until the idle timeout.
+//
 // Concurrency: the HTTP/3 request handler upgrades and returns; each
 // session then lives in one goroutine of the Handler (the reader, see
 // package framed) plus its writer. Handler.wg counts sessions; Close waits

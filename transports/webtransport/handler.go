@@ -29,6 +29,7 @@ type Handler struct {
 	opts     framed.Options  // immutable: per-session options (Datagrams unset)
 	pool     framed.BufPool
 	rejected *prometheus.CounterVec // refused session requests, by reason
+	linger   *lingerer              // nil when Config.ConnLinger < 0
 
 	mu     sync.Mutex
 	closed bool           // guarded by mu
@@ -47,8 +48,11 @@ func New(hub *core.Hub, cfg Config) *Handler {
 			Name: "rtgate_webtransport_rejected_total", Help: "WebTransport session requests refused, by reason."}, []string{"reason"}),
 	}
 	h.opts = cfg.connOptions(h.metrics, &h.pool)
+	if cfg.ConnLinger > 0 {
+		h.linger = newLingerer(cfg.ConnLinger)
+	}
 	h.wt = &wtgo.Server{
-		H3: &http3.Server{Handler: http.HandlerFunc(h.route), Logger: cfg.Logger},
+		H3: &http3.Server{Handler: http.HandlerFunc(h.route), Logger: cfg.Logger, ConnContext: withConn},
 		Config: &wtgo.Config{
 			MaxIncomingStreams:    cfg.MaxIncomingStreams,
 			MaxIncomingUniStreams: cfg.MaxIncomingUniStreams,
@@ -119,10 +123,17 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 	opts := h.opts
 	opts.Datagrams = !h.cfg.DisableDatagrams && r.URL.Query().Get("datagrams") == "1"
 	info := core.ConnInfo{Transport: "webtransport", Modern: true, RemoteAddr: r.RemoteAddr}
+	qc, _ := r.Context().Value(connKey{}).(*quicgo.Conn)
+	if h.linger != nil && qc != nil {
+		h.linger.add(qc)
+	}
 	// Return from the handler (the stream is hijacked) and live on in a
 	// goroutine of our own: the request's state is released.
 	go func() {
 		defer h.wg.Done()
+		if h.linger != nil && qc != nil {
+			defer h.linger.done(qc)
+		}
 		framed.New(session{sess}, info, opts).Serve(sess.Context(), h.hub, func(ctx context.Context) (framed.Stream, error) {
 			str, err := sess.AcceptStream(ctx)
 			if err != nil {

@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	quicgo "github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+	wtgo "github.com/quic-go/webtransport-go"
+
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/storage/memory"
@@ -211,5 +215,91 @@ func TestShutdownGoroutines(t *testing.T) {
 			t.Fatalf("%d goroutines, baseline %d:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestConnClosedAfterLastSession checks that the server closes a QUIC
+// connection ConnLinger after its last WebTransport session ended, and
+// that a new session within the linger keeps it open.
+func TestConnClosedAfterLastSession(t *testing.T) {
+	const linger = 1500 * time.Millisecond
+	hub := transporttest.NewHub(t, core.Config{})
+	addr := serve(t, hub, webtransport.Config{ConnLinger: linger})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
+	defer cancel()
+	qcfg := quictest.ClientConfig(true)
+	qcfg.EnableStreamResetPartialDelivery = true
+	qconn, err := quicgo.DialAddr(ctx, addr, quictest.ClientTLS("h3"), qcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qconn.CloseWithError(0, "")
+	tr := &wtgo.Transport{}
+	defer tr.Close()
+	cc, err := tr.NewClientConn(qconn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	session := func() *wtgo.Session {
+		t.Helper()
+		_, s, err := cc.Dial(ctx, "https://"+addr+"/wt", nil)
+		if err != nil {
+			t.Fatalf("session on the same connection: %v", err)
+		}
+		return s
+	}
+	s1 := session()
+	s1.CloseWithError(0, "")
+	time.Sleep(300 * time.Millisecond) // the server sees s1 end and starts the linger
+	s2 := session()
+	time.Sleep(linger + 500*time.Millisecond)
+	if err := context.Cause(qconn.Context()); err != nil {
+		t.Fatalf("connection closed while it carried a session: %v", err)
+	}
+	s2.CloseWithError(0, "")
+	ended := time.Now()
+	select {
+	case <-qconn.Context().Done():
+	case <-time.After(linger + wait):
+		t.Fatal("the server kept the connection after its last session")
+	}
+	if d := time.Since(ended); d < linger-200*time.Millisecond {
+		t.Errorf("closed %v after the last session, want about %v", d, linger)
+	}
+	var ae *quicgo.ApplicationError
+	if err := context.Cause(qconn.Context()); !errors.As(err, &ae) || !ae.Remote || ae.ErrorCode != quicgo.ApplicationErrorCode(http3.ErrCodeNoError) {
+		t.Errorf("connection ended with %v, want the server's H3_NO_ERROR", err)
+	}
+}
+
+// TestConnLingerOff checks that a negative ConnLinger leaves the
+// connection open after its session ended.
+func TestConnLingerOff(t *testing.T) {
+	hub := transporttest.NewHub(t, core.Config{})
+	addr := serve(t, hub, webtransport.Config{ConnLinger: -1})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	qcfg := quictest.ClientConfig(true)
+	qcfg.EnableStreamResetPartialDelivery = true
+	qconn, err := quicgo.DialAddr(ctx, addr, quictest.ClientTLS("h3"), qcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qconn.CloseWithError(0, "")
+	tr := &wtgo.Transport{}
+	defer tr.Close()
+	cc, err := tr.NewClientConn(qconn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, s, err := cc.Dial(ctx, "https://"+addr+"/wt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.CloseWithError(0, "")
+	select {
+	case <-qconn.Context().Done():
+		t.Fatalf("connection closed: %v", context.Cause(qconn.Context()))
+	case <-time.After(time.Second):
 	}
 }
