@@ -99,6 +99,15 @@ type Config struct {
 	// reuse one nonce.
 	NonceCacheSize int
 
+	// DedupeWindow is how long a modern client's send with a client id
+	// (`id`) is remembered, so that a repeat (the client resending after
+	// its connection dropped before the ack) is acked without being stored
+	// or delivered again. Zero means 10 min; negative turns it off.
+	DedupeWindow time.Duration
+	// DedupeEntries bounds the sends remembered; the oldest go first.
+	// Zero means 100 000.
+	DedupeEntries int
+
 	// CopyToSenderDevices also delivers a direct message to the sender's
 	// other open sessions (protocol-v1 §8 q11). Default off.
 	CopyToSenderDevices bool
@@ -134,6 +143,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxGroupMembers <= 0 {
 		c.MaxGroupMembers = 1000
+	}
+	if c.DedupeWindow == 0 {
+		c.DedupeWindow = 10 * time.Minute
+	}
+	if c.DedupeEntries <= 0 {
+		c.DedupeEntries = 100_000
 	}
 	if c.OpenGroupRejoin <= 0 {
 		c.OpenGroupRejoin = 30 * time.Minute

@@ -95,6 +95,10 @@ func (c *Client) direct(s *session, cmd *protocol.Command) error {
 		to = append(to, p)
 	}
 
+	sent, done, err := c.dedupe(s, cmd)
+	if done {
+		return err
+	}
 	m := storage.Message{
 		App:    s.app.ID,
 		ID:     h.newMessageID(),
@@ -112,10 +116,16 @@ func (c *Client) direct(s *session, cmd *protocol.Command) error {
 		cancel()
 		if err != nil {
 			h.log.Error("persist message", "app", m.App, "from", m.From, "err", err)
+			if sent != nil {
+				h.sent.finish(sent, false, "", 0)
+			}
 			return c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "message not stored")
 		}
 	}
 	h.deliver(&m, to, cmd.Transient, s)
+	if sent != nil {
+		h.sent.finish(sent, true, m.ID, m.Time)
+	}
 	if !cmd.Transient {
 		ack := getCommand()
 		*ack = protocol.Command{Kind: protocol.KindAck, PeerID: s.peer, I: cmd.I, ID: cmd.ID, UID: m.ID, Time: m.Time}

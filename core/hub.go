@@ -22,6 +22,7 @@ type Hub struct {
 	reg     *registry
 	metrics *Metrics
 	nonces  nonceCache
+	sent    sendDedupe
 	open    openGroups
 	seq     atomic.Uint64             // message sequence, see newMessageID
 	sctx    atomic.Pointer[sharedCtx] // see storeCtx
@@ -46,6 +47,7 @@ func New(cfg Config) (*Hub, error) {
 		metrics: newMetrics(),
 		clients: make(map[*Client]struct{}),
 		nonces:  nonceCache{max: cfg.NonceCacheSize},
+		sent:    sendDedupe{window: cfg.DedupeWindow, max: cfg.DedupeEntries},
 	}
 	h.seq.Store(rand.Uint64() >> 2)
 	return h, nil

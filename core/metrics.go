@@ -15,6 +15,7 @@ type Metrics struct {
 	SlowConsumers prometheus.Counter     // connections closed because they did not read
 	Closes        *prometheus.CounterVec // connections closed by the core, by close code
 	StoreErrors   prometheus.Counter
+	Deduplicated  prometheus.Counter // repeated sends acked without storing them again (sendDedupe)
 
 	hot hotCounters
 }
@@ -68,6 +69,8 @@ func newMetrics() *Metrics {
 			Name: "rtgate_core_closes_total", Help: "Connections closed by the core, by close code."}, []string{"code"}),
 		StoreErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rtgate_store_errors_total", Help: "Failed storage calls."}),
+		Deduplicated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rtgate_messages_deduplicated_total", Help: "Repeated sends (same client id) acked without storing or delivering them again."}),
 	}
 	m.hot.in = map[string]prometheus.Counter{}
 	for _, k := range []string{"direct", "direct_transient", "group", "group_transient"} {
@@ -83,5 +86,5 @@ func newMetrics() *Metrics {
 // Collectors returns the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.Connections, m.Sessions, m.MessagesIn, m.MessagesOut,
-		m.Undelivered, m.Acked, m.InboxDepth, m.SlowConsumers, m.Closes, m.StoreErrors}
+		m.Undelivered, m.Acked, m.InboxDepth, m.SlowConsumers, m.Closes, m.StoreErrors, m.Deduplicated}
 }

@@ -266,6 +266,10 @@ func (c *Client) groupDirect(s *session, cmd *protocol.Command) error {
 		h.metrics.StoreErrors.Inc()
 		return c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "group not readable")
 	}
+	sent, done, err := c.dedupe(s, cmd)
+	if done {
+		return err
+	}
 	transient := cmd.Transient || (g != nil && g.Transient)
 	kind := "group"
 	if transient {
@@ -292,10 +296,16 @@ func (c *Client) groupDirect(s *session, cmd *protocol.Command) error {
 			cancel()
 			if err != nil {
 				h.log.Error("persist group message", "app", m.App, "group", m.Room, "err", err)
+				if sent != nil {
+					h.sent.finish(sent, false, "", 0)
+				}
 				return c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "message not stored")
 			}
 		}
 		h.deliver(&m, g.Members, transient, s)
+	}
+	if sent != nil {
+		h.sent.finish(sent, true, m.ID, m.Time)
 	}
 	if !cmd.Transient {
 		c.write(&protocol.Command{Kind: protocol.KindAck, PeerID: s.peer, I: cmd.I, ID: cmd.ID, UID: m.ID, Time: m.Time})

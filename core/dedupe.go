@@ -1,0 +1,128 @@
+package core
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rtgate/rtgate/protocol"
+)
+
+// maxClientIDBytes bounds the client id (`id`) of a modern `direct`.
+const maxClientIDBytes = 128
+
+// sendDedupe makes a modern client's acknowledged sends idempotent. A
+// `direct` (to peers or to a group) that carries a client id (`id`) is
+// remembered by app, sender and id for Config.DedupeWindow; a repeat, which
+// is what a client sends when its connection dropped before the ack came,
+// is acked with the first message's uid and time and is neither stored
+// nor delivered again. Legacy connections are left out: 2014 clients' ids
+// only match acks and need not be unique. Safe for concurrent use.
+type sendDedupe struct {
+	window time.Duration // <= 0: off
+	max    int           // entries kept at most
+
+	mu    sync.Mutex
+	sends map[string]*sentEntry // app\x00peer\x00id -> entry; guarded by mu
+	order []*sentEntry          // entries by age, from head on; guarded by mu
+	head  int                   // guarded by mu
+}
+
+// sentEntry is one remembered send. ok, uid and t are written before done
+// is closed and read only after.
+type sentEntry struct {
+	key     string
+	expires time.Time
+	done    chan struct{} // closed when the first send has been handled
+	ok      bool          // it was acked (so a repeat gets the same ack)
+	uid     string
+	t       int64
+}
+
+// begin returns the entry of key, and whether it is new: then the caller
+// handles the send and must call finish.
+func (d *sendDedupe) begin(key string, now time.Time) (*sentEntry, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.expire(now)
+	if e := d.sends[key]; e != nil {
+		return e, false
+	}
+	if d.sends == nil {
+		d.sends = make(map[string]*sentEntry)
+	}
+	e := &sentEntry{key: key, expires: now.Add(d.window), done: make(chan struct{})}
+	d.sends[key] = e
+	d.order = append(d.order, e)
+	return e, true
+}
+
+// expire forgets the entries past their window, and the oldest beyond max.
+// Called with mu held.
+func (d *sendDedupe) expire(now time.Time) {
+	for d.head < len(d.order) {
+		e := d.order[d.head]
+		if !now.After(e.expires) && len(d.sends) < d.max {
+			break
+		}
+		if d.sends[e.key] == e {
+			delete(d.sends, e.key)
+		}
+		d.order[d.head] = nil
+		d.head++
+	}
+	if d.head > len(d.order)/2 {
+		d.order = append(d.order[:0], d.order[d.head:]...)
+		d.head = 0
+	}
+}
+
+// finish records how the first send of e ended; a send that was not acked
+// is forgotten, so that a repeat is handled as new.
+func (d *sendDedupe) finish(e *sentEntry, ok bool, uid string, t int64) {
+	d.mu.Lock()
+	e.ok, e.uid, e.t = ok, uid, t
+	if !ok && d.sends[e.key] == e {
+		delete(d.sends, e.key)
+	}
+	d.mu.Unlock()
+	close(e.done)
+}
+
+// dedupe looks up cmd, an acknowledged `direct` from s, in the hub's
+// sendDedupe. It returns the entry to finish when cmd is a first send
+// with a client id, nil when cmd takes no part, and done when cmd was
+// answered here: a repeat acked like its first send, or an error reply.
+func (c *Client) dedupe(s *session, cmd *protocol.Command) (e *sentEntry, done bool, err error) {
+	h := c.hub
+	if cmd.Transient || cmd.ID == "" || h.sent.window <= 0 || !c.conn.Info().Modern {
+		return nil, false, nil
+	}
+	if len(cmd.ID) > maxClientIDBytes {
+		return nil, true, c.fail(cmd.I, protocol.ClosePolicyViolation, protocol.ErrCodeBadCommand,
+			fmt.Sprintf("id is %d bytes, over the %d-byte limit", len(cmd.ID), maxClientIDBytes))
+	}
+	key := s.app.ID + "\x00" + s.peer + "\x00" + cmd.ID
+	ctx, cancel := h.storeCtx()
+	defer cancel()
+	for {
+		e, first := h.sent.begin(key, h.cfg.Now())
+		if first {
+			return e, false, nil
+		}
+		select {
+		case <-e.done:
+		case <-ctx.Done(): // the first send is stuck in the store
+			return nil, true, c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "message not stored")
+		}
+		if e.ok {
+			h.metrics.Deduplicated.Inc()
+			ack := getCommand()
+			*ack = protocol.Command{Kind: protocol.KindAck, PeerID: s.peer, I: cmd.I, ID: cmd.ID, UID: e.uid, Time: e.t}
+			c.write(ack)
+			putCommand(ack)
+			return nil, true, nil
+		}
+		// The first send failed and was forgotten: handle this one.
+	}
+}
