@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/rtgate/rtgate/client/wire"
 	"github.com/rtgate/rtgate/core"
 )
@@ -420,5 +422,76 @@ func TestIDSetBounded(t *testing.T) {
 	s.add("d") // evicts a
 	if !s.add("a") || len(s.set) != 3 {
 		t.Fatalf("eviction: set %v", s.set)
+	}
+}
+
+// TestSendSurvivesLostAck: the connection drops after the server stored a
+// message and before its ack reached the sender. In the modern dialects
+// the client sends it again on the next connection with the same client
+// id, and the server acks the repeat with the first message's id: Send
+// returns it, OnSent fires once, no OnFailure, and the recipient gets the
+// message once. In the legacy dialect the server does not dedupe, so the
+// send fails with ErrConnLost (the message was stored once).
+func TestSendSurvivesLostAck(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			hub := newHub(t, nil)
+			as, bs := serveWS(t, hub), serveWS(t, hub)
+			opts := &wire.Options{Codec: d.codec}
+			ca, ra := newClient(t, as.url, opts)
+			alice := open(t, ca, "alice", "bob")
+			cb, rb := newClient(t, bs.url, opts)
+			open(t, cb, "bob")
+			ra.wait(t, "online", nil)
+
+			as.dropAck.Store(true)
+			sent, err := alice.Send(bg, []string{"bob"}, "once", SendOptions{})
+			m := rb.wait(t, "message", func(e ev) bool { return e.m.Text == "once" }).m
+			if d.codec == wire.CodecLegacy {
+				if !errors.Is(err, ErrConnLost) {
+					t.Fatalf("legacy send across a lost ack: %v, want ErrConnLost", err)
+				}
+				ra.wait(t, "failure", nil)
+				return
+			}
+			if err != nil {
+				t.Fatalf("send across a lost ack: %v", err)
+			}
+			if m.ID != sent.ID {
+				t.Fatalf("delivered id %s, Send returned %s", m.ID, sent.ID)
+			}
+			if ca.Stats().Connects != 2 {
+				t.Fatalf("stats %+v, want 2 connects (the ack's connection was dropped)", ca.Stats())
+			}
+			after, err := alice.Send(bg, []string{"bob"}, "after", SendOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rb.wait(t, "message", func(e ev) bool { return e.m.ID == after.ID })
+			n := 0
+			for _, m := range rb.messages() {
+				if m.Text == "once" {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Fatalf("bob handled %q %d times, want once", "once", n)
+			}
+			var sents []string
+			for _, e := range ra.until(t, func(e ev) bool { return e.kind == "sent" && e.sent.ID == after.ID }) {
+				switch e.kind {
+				case "failure":
+					t.Fatalf("OnFailure %+v", e.fail)
+				case "sent":
+					sents = append(sents, e.sent.Text)
+				}
+			}
+			if !slices.Equal(sents, []string{"once", "after"}) {
+				t.Fatalf("OnSent for %q, want once each", sents)
+			}
+			if got := testutil.ToFloat64(hub.Metrics().Deduplicated); got != 1 {
+				t.Fatalf("server deduplicated %v sends, want 1", got)
+			}
+		})
 	}
 }

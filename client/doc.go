@@ -22,11 +22,20 @@
 //     Handler.OnMessage returned, and ids already handled (a bounded set of
 //     the last Config.DedupeSize) are dropped and re-acknowledged, so a
 //     message redelivered after a lost connection or a lost ack reaches
-//     the Handler once. Sending is at-least-once only if the app retries a
-//     Send that failed with ErrConnLost or ErrTimeout: the message may have
-//     been stored.
+//     the Handler once. Sending, in the modern dialects: each persistent
+//     message carries a client id (SendOptions.ID, random unless given),
+//     and a Send whose connection is lost before the ack is sent again on
+//     the next connection; the server acks a repeat with the first
+//     message's id and stores and delivers it once, so the message is
+//     neither lost nor duplicated, within RequestTimeout. A Send that
+//     fails (ErrTimeout) may still have been stored: sending it again with
+//     the same SendOptions.ID within the server's dedupe window (10 min)
+//     is safe. In the legacy dialect (CodecLegacy) the server does not
+//     dedupe, and such a Send fails with ErrConnLost.
 //   - Reconnection. When the connection is lost every open session is
-//     paused (Handler.OnPaused), requests in flight fail with ErrConnLost,
+//     paused (Handler.OnPaused), requests in flight fail with ErrConnLost
+//     (except persistent sends and other requests safe to repeat, which
+//     are sent again),
 //     and the client reconnects with exponential backoff and jitter
 //     (Config.Reconnect) and re-opens every session with its full watch
 //     list (Handler.OnResumed, then OnOffline/OnOnline for what changed

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -25,6 +26,9 @@ type testServer struct {
 	hub  *core.Hub
 	url  string // ws://127.0.0.1:port/
 	down atomic.Bool
+	// dropAck, when set, makes the next write holding an ack frame close
+	// its connection instead: the ack is lost after the server acted.
+	dropAck atomic.Bool
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{} // accepted, not yet closed; guarded by mu
@@ -96,6 +100,14 @@ func (l *trackListener) Accept() (net.Conn, error) {
 type trackedConn struct {
 	net.Conn
 	s *testServer
+}
+
+func (c *trackedConn) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("ack")) && c.s.dropAck.CompareAndSwap(true, false) {
+		c.Close()
+		return 0, net.ErrClosed
+	}
+	return c.Conn.Write(p)
 }
 
 func (c *trackedConn) Close() error {
@@ -183,6 +195,26 @@ func (r *recorder) wait(t testing.TB, kind string, match func(ev) bool) ev {
 		case <-deadline:
 			t.Fatalf("no %q event within 5 s", kind)
 			return ev{}
+		}
+	}
+}
+
+// until returns the events up to and including the first that stop
+// matches (failing the test after 5 s).
+func (r *recorder) until(t testing.TB, stop func(ev) bool) []ev {
+	t.Helper()
+	var evs []ev
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case e := <-r.ch:
+			evs = append(evs, e)
+			if stop(e) {
+				return evs
+			}
+		case <-deadline:
+			t.Fatalf("no closing event within 5 s; saw %d", len(evs))
+			return nil
 		}
 	}
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/rand"
 	"slices"
 	"time"
 
@@ -42,6 +43,13 @@ type SendOptions struct {
 	// Receipt asks for a delivery receipt (OnReceipt) when the recipient
 	// acknowledges. Only for persistent messages to one peer.
 	Receipt bool
+	// ID is the message's client id, which makes sending it again safe:
+	// the server acks a repeat within its dedupe window (10 min by
+	// default) with the first message's id and stores and delivers it
+	// once. Empty means a random one. Give your own to resend from an
+	// outbox kept across restarts. Persistent messages in the modern
+	// dialects (all but CodecLegacy) only.
+	ID string
 }
 
 // Open opens a session for peerID watching the given peers and waits until
@@ -289,7 +297,7 @@ func (s *Session) Query(ctx context.Context, peers ...string) ([]string, error) 
 // the server delivers only to peers the session watches.
 func (s *Session) Send(ctx context.Context, to []string, text string, opts SendOptions) (Sent, error) {
 	return s.send(ctx, &protocol.Command{Kind: protocol.KindDirect, PeerID: s.peer, ToPeerIDs: slices.Clone(to),
-		Msg: text, Transient: opts.Transient, Receipt: opts.Receipt},
+		Msg: text, Transient: opts.Transient, Receipt: opts.Receipt, ID: opts.ID},
 		&Sent{To: slices.Clone(to), Text: text, Transient: opts.Transient, Receipt: opts.Receipt})
 }
 
@@ -297,17 +305,32 @@ func (s *Session) Send(ctx context.Context, to []string, text string, opts SendO
 // gets no copy).
 func (s *Session) SendToGroup(ctx context.Context, roomID, text string, opts SendOptions) (Sent, error) {
 	return s.send(ctx, &protocol.Command{Kind: protocol.KindDirect, PeerID: s.peer, RoomID: roomID,
-		Msg: text, Transient: opts.Transient},
+		Msg: text, Transient: opts.Transient, ID: opts.ID},
 		&Sent{RoomID: roomID, Text: text, Transient: opts.Transient})
 }
 
+// send sends a message. A persistent one in a modern dialect carries a
+// client id (SendOptions.ID), so that when the connection is lost before
+// its ack it is sent again on the next connection, and the server's
+// dedupe makes that safe: the message is neither lost nor duplicated
+// (within RequestTimeout). In the legacy dialect the server does not
+// dedupe, and the send fails with ErrConnLost instead.
 func (s *Session) send(ctx context.Context, cmd *protocol.Command, m *Sent) (Sent, error) {
 	expect := protocol.KindAck
 	report := m
 	if cmd.Transient {
 		expect, report = protocol.KindUnknown, nil
+		cmd.ID = ""
 	}
-	_, err := s.c.request(ctx, s, expect, report, false, func(context.Context) (*protocol.Command, error) {
+	s.c.mu.Lock()
+	retry := !cmd.Transient && s.c.modern
+	s.c.mu.Unlock()
+	if !retry {
+		cmd.ID = ""
+	} else if cmd.ID == "" {
+		cmd.ID = rand.Text()
+	}
+	_, err := s.c.request(ctx, s, expect, report, retry, func(context.Context) (*protocol.Command, error) {
 		c := *cmd
 		return &c, nil
 	})

@@ -64,6 +64,36 @@ func directAck(t *T) {
 	b.Barrier("no reply to a client ack")
 }
 
+// directRepeatID: in the modern dialects a persistent direct sent again
+// with the same client id (what a client does when its connection dropped
+// before the ack) is acked with the first message's uid and time and is
+// not delivered again; in the legacy dialect each send is a new message
+// (2014 clients' ids only match acks and need not be unique).
+func directRepeatID(t *T) {
+	alice, bob, a, b := pair(t)
+	send := func() *protocol.Command {
+		i := a.I()
+		a.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: alice, Msg: "once", ToPeerIDs: []string{bob},
+			ID: "repeat-1", I: i})
+		return a.ExpectI(protocol.KindAck, i)
+	}
+	first := send()
+	b.ExpectDirect(bob, alice, "once")
+	again := send()
+	if !t.Modern() {
+		if again.UID == first.UID {
+			t.Fatalf("alice: the legacy repeat was acked with the first uid %s", first.UID)
+		}
+		b.ExpectDirect(bob, alice, "once")
+		return
+	}
+	if again.UID != first.UID || again.Time != first.Time || again.ID != "repeat-1" {
+		t.Fatalf("alice: repeat acked %s, want uid %s, t %d, id \"repeat-1\"", Show(again), first.UID, first.Time)
+	}
+	a.Direct(alice, "after", bob)
+	b.ExpectDirect(bob, alice, "after") // not a second "once"
+}
+
 // unwatchedRecipient: a message to a peer the sender does not watch is
 // acked, not delivered and not stored.
 func unwatchedRecipient(t *T) {

@@ -20,6 +20,7 @@ func All() []Scenario {
 		{"multi-device", multiDevice},
 		// Messages, inbox, receipts.
 		{"direct-ack", directAck},
+		{"direct-repeat-id", directRepeatID},
 		{"unwatched-recipient", unwatchedRecipient},
 		{"inbox-ack-ids", inboxAckIDs},
 		{"inbox-ack-cumulative", inboxAckCumulative},
