@@ -111,6 +111,11 @@ function withTimeout(p, ms, what) {
     t = setTimeout(() => reject(new Error(what + " timed out after " + ms + " ms")), ms);
   })]).finally(() => clearTimeout(t));
 }
+function clientId() {
+  const c = globalThis.crypto;
+  if (c && c.randomUUID) return c.randomUUID();
+  return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
+}
 
 // src/msgpack.js
 var te = new TextEncoder();
@@ -946,7 +951,7 @@ var Client = class extends Emitter {
   _dropped(conn, ev) {
     if (conn !== this.conn) return;
     clearTimeout(this._kaTimer);
-    for (const [, p] of this._pending) p.reject(Object.assign(new Error("connection closed (" + ev.code + ")"), { code: ev.code }));
+    for (const [, p] of this._pending) p.reject(Object.assign(new Error("connection closed (" + ev.code + ")"), { code: ev.code, lost: true, dialect: conn.dialect }));
     this._pending.clear();
     if (this.state !== "open") return;
     this.emit("disconnect", ev);
@@ -1128,7 +1133,12 @@ var Client = class extends Emitter {
   }
   // send sends text to one peer or several. Persistent messages resolve
   // with {id, timestamp} once stored; transient ones resolve at once.
-  // opts: {transient, receipt}.
+  // opts: {transient, receipt, id}. A persistent message carries a client
+  // id (opts.id, random unless given); when the connection drops before
+  // its ack, it is sent again on the next connection, and in the modern
+  // dialects the server acks the repeat with the first message's id and
+  // stores and delivers it once. In the v1 dialect (no de-duplication)
+  // the send rejects instead.
   send(to, text, opts = {}) {
     return this._direct({ toPeerIds: list(to) }, text, opts);
   }
@@ -1142,8 +1152,16 @@ var Client = class extends Emitter {
       this.write(cmd);
       return {};
     }
-    const ack = await this.request(cmd);
-    return { id: ack.uid, timestamp: ack.t };
+    cmd.id = opts.id || clientId();
+    const deadline = Date.now() + this.opts.requestTimeout;
+    for (; ; ) {
+      try {
+        const ack = await this.request(cmd);
+        return { id: ack.uid, timestamp: ack.t };
+      } catch (err) {
+        if (!err.lost || err.dialect === "v1" || this.state === "closed" || Date.now() > deadline) throw err;
+      }
+    }
   }
   // watch adds peers to the watch list; resolves with those online.
   async watch(peers) {

@@ -4,7 +4,7 @@
 // keepalives, and automatic reconnection that re-opens the session with
 // the watch list.
 
-import { Emitter, Dedupe, backoff, convId, sleep } from './util.js'
+import { Emitter, Dedupe, backoff, clientId, convId, sleep } from './util.js'
 import { openWebSocket, openWebTransport, openLongPoll, fetchJSON } from './transports.js'
 
 export const TRANSPORTS = ['webtransport', 'websocket', 'longpoll']
@@ -166,7 +166,7 @@ export class Client extends Emitter {
   _dropped (conn, ev) {
     if (conn !== this.conn) return
     clearTimeout(this._kaTimer)
-    for (const [, p] of this._pending) p.reject(Object.assign(new Error('connection closed (' + ev.code + ')'), { code: ev.code }))
+    for (const [, p] of this._pending) p.reject(Object.assign(new Error('connection closed (' + ev.code + ')'), { code: ev.code, lost: true, dialect: conn.dialect }))
     this._pending.clear()
     if (this.state !== 'open') return // a failed attempt: _connectOnce goes on
     this.emit('disconnect', ev)
@@ -333,7 +333,12 @@ export class Client extends Emitter {
 
   // send sends text to one peer or several. Persistent messages resolve
   // with {id, timestamp} once stored; transient ones resolve at once.
-  // opts: {transient, receipt}.
+  // opts: {transient, receipt, id}. A persistent message carries a client
+  // id (opts.id, random unless given); when the connection drops before
+  // its ack, it is sent again on the next connection, and in the modern
+  // dialects the server acks the repeat with the first message's id and
+  // stores and delivers it once. In the v1 dialect (no de-duplication)
+  // the send rejects instead.
   send (to, text, opts = {}) {
     return this._direct({ toPeerIds: list(to) }, text, opts)
   }
@@ -349,8 +354,16 @@ export class Client extends Emitter {
       this.write(cmd)
       return {}
     }
-    const ack = await this.request(cmd)
-    return { id: ack.uid, timestamp: ack.t }
+    cmd.id = opts.id || clientId()
+    const deadline = Date.now() + this.opts.requestTimeout
+    for (;;) {
+      try {
+        const ack = await this.request(cmd)
+        return { id: ack.uid, timestamp: ack.t }
+      } catch (err) {
+        if (!err.lost || err.dialect === 'v1' || this.state === 'closed' || Date.now() > deadline) throw err
+      }
+    }
   }
 
   // watch adds peers to the watch list; resolves with those online.

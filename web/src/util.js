@@ -82,3 +82,11 @@ export function withTimeout (p, ms, what) {
     t = setTimeout(() => reject(new Error(what + ' timed out after ' + ms + ' ms')), ms)
   })]).finally(() => clearTimeout(t))
 }
+
+// clientId returns a random client message id, which makes a send safe to
+// repeat (see Client.send).
+export function clientId () {
+  const c = globalThis.crypto
+  if (c && c.randomUUID) return c.randomUUID()
+  return Date.now().toString(36) + '-' + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2)
+}

@@ -114,3 +114,40 @@ test('messages received before the first listener are held for it', async () => 
   assert.equal(m.offline, true)
   await c.close()
 })
+
+for (const dialect of ['msgpack', 'json', 'v1']) {
+  test(dialect + ': a persistent send whose ack is lost with the connection is sent again with the same id (modern) or rejects (v1)', { timeout: 5000 }, async () => {
+    const s = fakeServer()
+    const c = new Client({ url: 'ws://x.invalid/', appId: 'a', peerId: 'p', transports: ['websocket'], wsDialect: dialect, WebSocket: s.FakeWS, backoff: { base: 20, max: 40 } })
+    await c.connect()
+    try {
+      const sent = c.send('q', 'once')
+      await tick()
+      const first = s.sockets[0].sent.at(-1)
+      assert.equal(first.cmd, 'direct')
+      assert.ok(typeof first.id === 'string' && first.id.length >= 16, 'client id ' + first.id)
+      s.sockets[0].close(1006) // the server stored it; its ack is lost
+      if (dialect === 'v1') {
+        await assert.rejects(sent, e => e.lost)
+        return
+      }
+      await tick(150)
+      assert.equal(s.sockets.length, 2)
+      const again = s.sockets[1].sent.find(x => x.cmd === 'direct')
+      assert.ok(again, 'not sent again on the new connection')
+      assert.equal(again.id, first.id)
+      assert.equal(again.msg, 'once')
+      s.sockets[1].push({ cmd: 'ack', peerId: 'p', i: again.i, id: again.id, uid: 'U1', t: 5 })
+      assert.deepEqual(await sent, { id: 'U1', timestamp: 5 })
+      // an id given by the app is kept
+      const own = c.send('q', 'mine', { id: 'outbox-7' })
+      await tick()
+      const m = s.sockets[1].sent.at(-1)
+      assert.equal(m.id, 'outbox-7')
+      s.sockets[1].push({ cmd: 'ack', peerId: 'p', i: m.i, uid: 'U2', t: 6 })
+      assert.equal((await own).id, 'U2')
+    } finally {
+      await c.close()
+    }
+  })
+}
