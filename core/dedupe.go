@@ -13,11 +13,14 @@ const maxClientIDBytes = 128
 
 // sendDedupe makes a modern client's acknowledged sends idempotent. A
 // `direct` (to peers or to a group) that carries a client id (`id`) is
-// remembered by app, sender and id for Config.DedupeWindow; a repeat, which
-// is what a client sends when its connection dropped before the ack came,
-// is acked with the first message's uid and time and is neither stored
-// nor delivered again. Legacy connections are left out: 2014 clients' ids
-// only match acks and need not be unique. Safe for concurrent use.
+// remembered by app, sender and id for Config.DedupeWindow; a repeat (the
+// same id with the same text and recipients), which is what a client sends
+// when its connection dropped before the ack came, is acked with the first
+// message's uid and time and is neither stored nor delivered again. The
+// same id on a different message is a new message: ids are only hints of
+// a repeat, and a client that reuses them loses nothing. Legacy
+// connections are left out: 2014 clients' ids only match acks. Safe for
+// concurrent use.
 type sendDedupe struct {
 	window time.Duration // <= 0: off
 	max    int           // entries kept at most
@@ -32,6 +35,7 @@ type sendDedupe struct {
 // is closed and read only after.
 type sentEntry struct {
 	key     string
+	sum     uint64 // of the message (see messageSum): a repeat must match it
 	expires time.Time
 	done    chan struct{} // closed when the first send has been handled
 	ok      bool          // it was acked (so a repeat gets the same ack)
@@ -39,19 +43,20 @@ type sentEntry struct {
 	t       int64
 }
 
-// begin returns the entry of key, and whether it is new: then the caller
-// handles the send and must call finish.
-func (d *sendDedupe) begin(key string, now time.Time) (*sentEntry, bool) {
+// begin returns the entry of key for a message with checksum sum, and
+// whether it is new: then the caller handles the send and must call
+// finish. An entry of another message under the same key is replaced.
+func (d *sendDedupe) begin(key string, sum uint64, now time.Time) (*sentEntry, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.expire(now)
-	if e := d.sends[key]; e != nil {
+	if e := d.sends[key]; e != nil && e.sum == sum {
 		return e, false
 	}
 	if d.sends == nil {
 		d.sends = make(map[string]*sentEntry)
 	}
-	e := &sentEntry{key: key, expires: now.Add(d.window), done: make(chan struct{})}
+	e := &sentEntry{key: key, sum: sum, expires: now.Add(d.window), done: make(chan struct{})}
 	d.sends[key] = e
 	d.order = append(d.order, e)
 	return e, true
@@ -103,10 +108,11 @@ func (c *Client) dedupe(s *session, cmd *protocol.Command) (e *sentEntry, done b
 			fmt.Sprintf("id is %d bytes, over the %d-byte limit", len(cmd.ID), maxClientIDBytes))
 	}
 	key := s.app.ID + "\x00" + s.peer + "\x00" + cmd.ID
+	sum := messageSum(cmd)
 	ctx, cancel := h.storeCtx()
 	defer cancel()
 	for {
-		e, first := h.sent.begin(key, h.cfg.Now())
+		e, first := h.sent.begin(key, sum, h.cfg.Now())
 		if first {
 			return e, false, nil
 		}
@@ -125,4 +131,26 @@ func (c *Client) dedupe(s *session, cmd *protocol.Command) (e *sentEntry, done b
 		}
 		// The first send failed and was forgotten: handle this one.
 	}
+}
+
+// messageSum is a checksum (FNV-1a) of what makes cmd the message it is:
+// text, recipients or group, and the receipt flag.
+func messageSum(cmd *protocol.Command) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	add := func(s string) {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint64(s[i])) * prime
+		}
+		h = (h ^ 0xff) * prime // a separator no UTF-8 text contains
+	}
+	add(cmd.Msg)
+	add(cmd.RoomID)
+	for _, p := range cmd.ToPeerIDs {
+		add(p)
+	}
+	if cmd.Receipt {
+		add("r")
+	}
+	return h
 }

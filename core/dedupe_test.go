@@ -15,8 +15,8 @@ import (
 // TestRepeatedSendIsStoredOnce: a modern client that sends a message again
 // with the same client id (as after a dropped connection, from a new one)
 // gets the first message's ack, and the recipient gets the message once,
-// live and from the inbox alike; the same id from another sender, or on a
-// legacy connection, is a new message.
+// live and from the inbox alike; the same id on another message, from
+// another sender or on a legacy connection is a new message.
 func TestRepeatedSendIsStoredOnce(t *testing.T) {
 	h, st := newHub(t, nil)
 	bob := coretest.Dial(h, true)
@@ -45,6 +45,17 @@ func TestRepeatedSendIsStoredOnce(t *testing.T) {
 	bob.ExpectNone(t, 50*time.Millisecond)
 	if n, _ := st.Count(t.Context(), app, "bob", false); n != 1 {
 		t.Fatalf("bob's inbox holds %d, want 1", n)
+	}
+
+	// The same id on another message is a new message.
+	other := direct("alice", "something else", "bob")
+	other.ID = "c-1"
+	send(t, alice, other)
+	if a := alice.Expect(t, protocol.KindAck); a.UID == first.UID {
+		t.Fatalf("a different message with a used id took the first uid")
+	}
+	if m := bob.Expect(t, protocol.KindDirect); m.Msg != "something else" {
+		t.Fatalf("delivered %+v", *m)
 	}
 
 	// Another sender's id is its own; so is a legacy connection's.

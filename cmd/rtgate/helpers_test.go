@@ -76,6 +76,22 @@ func dial(t *testing.T, url string) *client {
 	return &client{t: t, ws: ws}
 }
 
+// dialSubprotocol is dial offering one WebSocket subprotocol (a modern
+// dialect).
+func dialSubprotocol(t *testing.T, url, proto string) *client {
+	t.Helper()
+	d := websocket.Dialer{Subprotocols: []string{proto}}
+	ws, _, err := d.Dial(url, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	if ws.Subprotocol() != proto {
+		t.Fatalf("dial %s: subprotocol %q, want %q", url, ws.Subprotocol(), proto)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return &client{t: t, ws: ws}
+}
+
 func (c *client) send(v map[string]any) {
 	c.t.Helper()
 	if err := c.ws.WriteJSON(v); err != nil {

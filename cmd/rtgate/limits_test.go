@@ -46,3 +46,34 @@ func TestHubLimitsFromConfigFile(t *testing.T) {
 		}
 	}
 }
+
+// TestDedupeFromConfigFile: by default a modern client's repeated send
+// (same client id) is acked with the first uid; "dedupeWindow":"-1s" in
+// the config file turns that off.
+func TestDedupeFromConfigFile(t *testing.T) {
+	for _, c := range []struct {
+		name, limits string
+		same         bool
+	}{
+		{"default", `{}`, true},
+		{"off", `{"dedupeWindow":"-1s"}`, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "rtgate.json")
+			os.WriteFile(cfg, []byte(`{"limits":`+c.limits+`}`), 0o600)
+			s := start(t, filepath.Join(dir, "data"), "--config", cfg)
+			a := dialSubprotocol(t, "ws://"+s.addr+"/", "rtgate.json.1")
+			a.send(map[string]any{"cmd": "session", "op": "open", "appId": "dev", "peerId": "alice", "sessionPeerIds": []string{"bob"}, "i": 1})
+			a.next("session", "opened")
+			var uids []any
+			for i := 2; i < 4; i++ {
+				a.send(map[string]any{"cmd": "direct", "peerId": "alice", "toPeerIds": []string{"bob"}, "msg": "hi", "id": "c-1", "i": i})
+				uids = append(uids, a.next("ack", "")["uid"])
+			}
+			if same := uids[0] == uids[1]; same != c.same {
+				t.Fatalf("acks %v: same uid %v, want %v", uids, same, c.same)
+			}
+		})
+	}
+}

@@ -133,6 +133,8 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 		MaxGroupMembers: cfg.Limits.MaxGroupMembers,
 		SignatureWindow: cfg.Limits.SignatureWindow.Std(),
 		NonceCacheSize:  cfg.Limits.NonceCache,
+		DedupeWindow:    cfg.Limits.DedupeWindow.Std(),
+		DedupeEntries:   cfg.Limits.DedupeEntries,
 		Offline:         offline,
 	})
 	if err != nil {

@@ -145,6 +145,12 @@ type Limits struct {
 	// that many (default 0: no cache, the v1 demos reuse one nonce).
 	SignatureWindow Duration `json:"signatureWindow,omitempty"`
 	NonceCache      int      `json:"nonceCache,omitempty"`
+	// DedupeWindow is how long a modern client's send with a client id is
+	// remembered, so that a repeat is acked without being stored again
+	// (10m; negative: off); DedupeEntries bounds the sends remembered
+	// (100000).
+	DedupeWindow  Duration `json:"dedupeWindow,omitempty"`
+	DedupeEntries int      `json:"dedupeEntries,omitempty"`
 }
 
 // Config is the whole server configuration; it is also the schema of the
@@ -538,7 +544,7 @@ func (c *Config) validate() error {
 		seen[a.ID] = true
 	}
 	l := c.Limits
-	if l.MaxFrameBytes < 0 || l.QueueBytes < 0 || l.MaxPeersPerConn < 0 || l.MaxWatch < 0 || l.MaxGroupMembers < 0 || l.SignatureWindow < 0 || l.NonceCache < 0 || l.InboxSize < 0 || l.InboxTTL < 0 || l.LoginTimeout < 0 || l.ReadTimeout < 0 {
+	if l.MaxFrameBytes < 0 || l.QueueBytes < 0 || l.MaxPeersPerConn < 0 || l.MaxWatch < 0 || l.MaxGroupMembers < 0 || l.SignatureWindow < 0 || l.NonceCache < 0 || l.DedupeEntries < 0 || l.InboxSize < 0 || l.InboxTTL < 0 || l.LoginTimeout < 0 || l.ReadTimeout < 0 {
 		return bad("limits must not be negative")
 	}
 	return nil
