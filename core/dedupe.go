@@ -31,13 +31,14 @@ type sendDedupe struct {
 	head  int                   // guarded by mu
 }
 
-// sentEntry is one remembered send. ok, uid and t are written before done
-// is closed and read only after.
+// sentEntry is one remembered send. Its fields after sum are guarded by
+// sendDedupe.mu; ok, uid and t are set when done is closed (and dropped,
+// so that a remembered send holds no channel).
 type sentEntry struct {
 	key     string
 	sum     uint64 // of the message (see messageSum): a repeat must match it
 	expires time.Time
-	done    chan struct{} // closed when the first send has been handled
+	done    chan struct{} // while the first send is being handled; nil after
 	ok      bool          // it was acked (so a repeat gets the same ack)
 	uid     string
 	t       int64
@@ -45,21 +46,23 @@ type sentEntry struct {
 
 // begin returns the entry of key for a message with checksum sum, and
 // whether it is new: then the caller handles the send and must call
-// finish. An entry of another message under the same key is replaced.
-func (d *sendDedupe) begin(key string, sum uint64, now time.Time) (*sentEntry, bool) {
+// finish. Otherwise wait, when not nil, is closed once the first send has
+// been handled. An entry of another message under the same key is
+// replaced.
+func (d *sendDedupe) begin(key string, sum uint64, now time.Time) (e *sentEntry, wait <-chan struct{}, first bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.expire(now)
-	if e := d.sends[key]; e != nil && e.sum == sum {
-		return e, false
+	if old := d.sends[key]; old != nil && old.sum == sum {
+		return old, old.done, false
 	}
 	if d.sends == nil {
 		d.sends = make(map[string]*sentEntry)
 	}
-	e := &sentEntry{key: key, sum: sum, expires: now.Add(d.window), done: make(chan struct{})}
+	e = &sentEntry{key: key, sum: sum, expires: now.Add(d.window), done: make(chan struct{})}
 	d.sends[key] = e
 	d.order = append(d.order, e)
-	return e, true
+	return e, nil, true
 }
 
 // expire forgets the entries past their window, and the oldest beyond max.
@@ -90,8 +93,17 @@ func (d *sendDedupe) finish(e *sentEntry, ok bool, uid string, t int64) {
 	if !ok && d.sends[e.key] == e {
 		delete(d.sends, e.key)
 	}
+	done := e.done
+	e.done = nil
 	d.mu.Unlock()
-	close(e.done)
+	close(done)
+}
+
+// result returns how the first send of e ended; call it after its wait.
+func (d *sendDedupe) result(e *sentEntry) (ok bool, uid string, t int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return e.ok, e.uid, e.t
 }
 
 // dedupe looks up cmd, an acknowledged `direct` from s, in the hub's
@@ -112,19 +124,21 @@ func (c *Client) dedupe(s *session, cmd *protocol.Command) (e *sentEntry, done b
 	ctx, cancel := h.storeCtx()
 	defer cancel()
 	for {
-		e, first := h.sent.begin(key, sum, h.cfg.Now())
+		e, wait, first := h.sent.begin(key, sum, h.cfg.Now())
 		if first {
 			return e, false, nil
 		}
-		select {
-		case <-e.done:
-		case <-ctx.Done(): // the first send is stuck in the store
-			return nil, true, c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "message not stored")
+		if wait != nil {
+			select {
+			case <-wait:
+			case <-ctx.Done(): // the first send is stuck in the store
+				return nil, true, c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "message not stored")
+			}
 		}
-		if e.ok {
+		if ok, uid, t := h.sent.result(e); ok {
 			h.metrics.Deduplicated.Inc()
 			ack := getCommand()
-			*ack = protocol.Command{Kind: protocol.KindAck, PeerID: s.peer, I: cmd.I, ID: cmd.ID, UID: e.uid, Time: e.t}
+			*ack = protocol.Command{Kind: protocol.KindAck, PeerID: s.peer, I: cmd.I, ID: cmd.ID, UID: uid, Time: t}
 			c.write(ack)
 			putCommand(ack)
 			return nil, true, nil

@@ -1,6 +1,9 @@
 package core_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +13,8 @@ import (
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/core/coretest"
 	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/storage"
+	"github.com/rtgate/rtgate/storage/memory"
 )
 
 // TestRepeatedSendIsStoredOnce: a modern client that sends a message again
@@ -162,5 +167,72 @@ func TestDedupeBoundsAndOff(t *testing.T) {
 	send(t, a, c)
 	if u1, u2 := a.Expect(t, protocol.KindAck).UID, a.Expect(t, protocol.KindAck).UID; u1 == u2 {
 		t.Fatalf("deduplicated with DedupeWindow < 0")
+	}
+}
+
+// gatedStore holds each Persist until the test lets it go, and fails it
+// when told to.
+type gatedStore struct {
+	storage.Store
+	entered chan struct{}
+	release chan error // nil: persist; an error: fail with it
+}
+
+func (g *gatedStore) Persist(ctx context.Context, m *storage.Message, inbox []string) error {
+	g.entered <- struct{}{}
+	if err := <-g.release; err != nil {
+		return err
+	}
+	return g.Store.Persist(ctx, m, inbox)
+}
+
+// TestRepeatWhileFirstIsStored: a repeat that comes while the first send is
+// still being stored waits for it and gets its ack; if the first fails,
+// the repeat is stored in its place. Either way bob gets one message.
+func TestRepeatWhileFirstIsStored(t *testing.T) {
+	for _, firstFails := range []bool{false, true} {
+		t.Run(fmt.Sprint("first fails ", firstFails), func(t *testing.T) {
+			g := &gatedStore{Store: memory.New(memory.Config{}), entered: make(chan struct{}), release: make(chan error)}
+			h, err := core.New(core.Config{Store: g})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bob := coretest.Dial(h, true)
+			bob.Open(t, app, "bob")
+			a1, a2 := coretest.Dial(h, true), coretest.Dial(h, true)
+			a1.Open(t, app, "alice", "bob")
+			a2.Open(t, app, "alice", "bob")
+			cmd := direct("alice", "hello", "bob")
+			cmd.ID = "c-1"
+			// MemConn.Send handles the command on the caller's goroutine.
+			errs := make(chan error, 2)
+			go func() { errs <- a1.Send(cmd) }()
+			<-g.entered // the first send is in the store
+			go func() { errs <- a2.Send(cmd) }()
+			time.Sleep(50 * time.Millisecond) // the repeat waits for the first
+			if firstFails {
+				g.release <- errors.New("disk full")
+				if e := a1.Expect(t, protocol.KindError); e.Code != protocol.ErrCodeInternal {
+					t.Fatalf("first: %+v", *e)
+				}
+				<-g.entered // the repeat, stored in its place
+			}
+			g.release <- nil
+			ack := a2.Expect(t, protocol.KindAck)
+			if !firstFails {
+				if first := a1.Expect(t, protocol.KindAck); first.UID != ack.UID {
+					t.Fatalf("repeat acked %s, first %s", ack.UID, first.UID)
+				}
+			}
+			if m := bob.Expect(t, protocol.KindDirect); m.ID != ack.UID {
+				t.Fatalf("delivered %+v, ack %s", *m, ack.UID)
+			}
+			bob.ExpectNone(t, 50*time.Millisecond)
+			for range 2 {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
 	}
 }
