@@ -218,6 +218,26 @@ func TestShutdownGoroutines(t *testing.T) {
 	}
 }
 
+// h3Conn dials an HTTP/3 connection to addr on which the test opens
+// WebTransport sessions itself; both end with the test.
+func h3Conn(t *testing.T, ctx context.Context, addr string) (*quicgo.Conn, *wtgo.ClientConn) {
+	t.Helper()
+	qcfg := quictest.ClientConfig(true)
+	qcfg.EnableStreamResetPartialDelivery = true
+	qconn, err := quicgo.DialAddr(ctx, addr, quictest.ClientTLS("h3"), qcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { qconn.CloseWithError(0, "") })
+	tr := &wtgo.Transport{}
+	t.Cleanup(func() { tr.Close() })
+	cc, err := tr.NewClientConn(qconn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return qconn, cc
+}
+
 // TestConnClosedAfterLastSession checks that the server closes a QUIC
 // connection ConnLinger after its last WebTransport session ended, and
 // that a new session within the linger keeps it open.
@@ -227,19 +247,7 @@ func TestConnClosedAfterLastSession(t *testing.T) {
 	addr := serve(t, hub, webtransport.Config{ConnLinger: linger})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
 	defer cancel()
-	qcfg := quictest.ClientConfig(true)
-	qcfg.EnableStreamResetPartialDelivery = true
-	qconn, err := quicgo.DialAddr(ctx, addr, quictest.ClientTLS("h3"), qcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer qconn.CloseWithError(0, "")
-	tr := &wtgo.Transport{}
-	defer tr.Close()
-	cc, err := tr.NewClientConn(qconn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	qconn, cc := h3Conn(t, ctx, addr)
 	session := func() *wtgo.Session {
 		t.Helper()
 		_, s, err := cc.Dial(ctx, "https://"+addr+"/wt", nil)
@@ -279,19 +287,7 @@ func TestConnLingerOff(t *testing.T) {
 	addr := serve(t, hub, webtransport.Config{ConnLinger: -1})
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	qcfg := quictest.ClientConfig(true)
-	qcfg.EnableStreamResetPartialDelivery = true
-	qconn, err := quicgo.DialAddr(ctx, addr, quictest.ClientTLS("h3"), qcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer qconn.CloseWithError(0, "")
-	tr := &wtgo.Transport{}
-	defer tr.Close()
-	cc, err := tr.NewClientConn(qconn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	qconn, cc := h3Conn(t, ctx, addr)
 	_, s, err := cc.Dial(ctx, "https://"+addr+"/wt", nil)
 	if err != nil {
 		t.Fatal(err)
