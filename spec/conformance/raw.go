@@ -259,6 +259,16 @@ func (c *rawStream) Recv() (*protocol.Command, error) {
 				return nil, fmt.Errorf("stream ended without a connection close: %w", err)
 			}
 		}
+		// When the session has ended, the stream may fail with what came
+		// after its close (WebTransport clients close their QUIC
+		// connection as soon as the session ends): the close says why.
+		select {
+		case <-c.done:
+			if cause := c.cause(); cause != nil {
+				return nil, c.mapErr(cause)
+			}
+		default:
+		}
 		return nil, c.mapErr(err)
 	}
 	cmd := new(protocol.Command)
