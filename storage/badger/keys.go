@@ -147,13 +147,6 @@ var recordEncoders = sync.Pool{New: func() any {
 	return e
 }}
 
-// encodeMessage returns m's record without Seq and Inbox (8 fields), in
-// one allocation of its exact size.
-func encodeMessage(m *storage.Message) ([]byte, error) {
-	rec, n, err := encodeRecord(m, nil)
-	return rec[:n], err
-}
-
 // encodeRecord returns m's record in one allocation: its 8 fields (the
 // first n bytes, a record by themselves), then, if peers is not empty,
 // room for Seq and the Inbox peers, which sealRecord fills in.

@@ -137,3 +137,10 @@ func mustEncode(t *testing.T, m *storage.Message) []byte {
 	}
 	return b
 }
+
+// encodeMessage returns m's record without Seq and Inbox (8 fields), as
+// Persist writes it for a message with no delayed inbox entries.
+func encodeMessage(m *storage.Message) ([]byte, error) {
+	rec, n, err := encodeRecord(m, nil)
+	return rec[:n], err
+}
