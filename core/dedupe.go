@@ -86,8 +86,12 @@ func (d *sendDedupe) expire(now time.Time) {
 }
 
 // finish records how the first send of e ended; a send that was not acked
-// is forgotten, so that a repeat is handled as new.
+// is forgotten, so that a repeat is handled as new. A nil e (a send that
+// takes no part) is ignored.
 func (d *sendDedupe) finish(e *sentEntry, ok bool, uid string, t int64) {
+	if e == nil {
+		return
+	}
 	d.mu.Lock()
 	e.ok, e.uid, e.t = ok, uid, t
 	if !ok && d.sends[e.key] == e {
@@ -137,10 +141,7 @@ func (c *Client) dedupe(s *session, cmd *protocol.Command) (e *sentEntry, done b
 		}
 		if ok, uid, t := h.sent.result(e); ok {
 			h.metrics.Deduplicated.Inc()
-			ack := getCommand()
-			*ack = protocol.Command{Kind: protocol.KindAck, PeerID: s.peer, I: cmd.I, ID: cmd.ID, UID: uid, Time: t}
-			c.write(ack)
-			putCommand(ack)
+			c.ackSent(s, cmd, uid, t)
 			return nil, true, nil
 		}
 		// The first send failed and was forgotten: handle this one.

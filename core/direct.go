@@ -116,23 +116,25 @@ func (c *Client) direct(s *session, cmd *protocol.Command) error {
 		cancel()
 		if err != nil {
 			h.log.Error("persist message", "app", m.App, "from", m.From, "err", err)
-			if sent != nil {
-				h.sent.finish(sent, false, "", 0)
-			}
+			h.sent.finish(sent, false, "", 0)
 			return c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "message not stored")
 		}
 	}
 	h.deliver(&m, to, cmd.Transient, s)
-	if sent != nil {
-		h.sent.finish(sent, true, m.ID, m.Time)
-	}
+	h.sent.finish(sent, true, m.ID, m.Time)
 	if !cmd.Transient {
-		ack := getCommand()
-		*ack = protocol.Command{Kind: protocol.KindAck, PeerID: s.peer, I: cmd.I, ID: cmd.ID, UID: m.ID, Time: m.Time}
-		c.write(ack)
-		putCommand(ack)
+		c.ackSent(s, cmd, m.ID, m.Time)
 	}
 	return nil
+}
+
+// ackSent acknowledges cmd, a persistent message from s, as stored with
+// server id uid at time t (ms).
+func (c *Client) ackSent(s *session, cmd *protocol.Command, uid string, t int64) {
+	ack := getCommand()
+	*ack = protocol.Command{Kind: protocol.KindAck, PeerID: s.peer, I: cmd.I, ID: cmd.ID, UID: uid, Time: t}
+	c.write(ack)
+	putCommand(ack)
 }
 
 // cmdPool recycles the commands of the per-message hot path: Conn.Write

@@ -266,16 +266,16 @@ func (c *Client) groupDirect(s *session, cmd *protocol.Command) error {
 		h.metrics.StoreErrors.Inc()
 		return c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "group not readable")
 	}
-	sent, done, err := c.dedupe(s, cmd)
-	if done {
-		return err
-	}
 	transient := cmd.Transient || (g != nil && g.Transient)
 	kind := "group"
 	if transient {
 		kind = "group_transient"
 	}
 	h.metrics.messageIn(kind)
+	sent, done, err := c.dedupe(s, cmd)
+	if done {
+		return err
+	}
 	m := storage.Message{App: s.app.ID, ID: h.newMessageID(), From: s.peer, Room: cmd.RoomID, ConvID: cmd.RoomID,
 		Text: cmd.Msg, Time: h.nowMs(), FromIP: remoteIP(c.conn.Info().RemoteAddr)}
 	switch {
@@ -296,19 +296,15 @@ func (c *Client) groupDirect(s *session, cmd *protocol.Command) error {
 			cancel()
 			if err != nil {
 				h.log.Error("persist group message", "app", m.App, "group", m.Room, "err", err)
-				if sent != nil {
-					h.sent.finish(sent, false, "", 0)
-				}
+				h.sent.finish(sent, false, "", 0)
 				return c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "message not stored")
 			}
 		}
 		h.deliver(&m, g.Members, transient, s)
 	}
-	if sent != nil {
-		h.sent.finish(sent, true, m.ID, m.Time)
-	}
+	h.sent.finish(sent, true, m.ID, m.Time)
 	if !cmd.Transient {
-		c.write(&protocol.Command{Kind: protocol.KindAck, PeerID: s.peer, I: cmd.I, ID: cmd.ID, UID: m.ID, Time: m.Time})
+		c.ackSent(s, cmd, m.ID, m.Time)
 	}
 	return nil
 }
