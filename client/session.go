@@ -320,7 +320,6 @@ func (s *Session) send(ctx context.Context, cmd *protocol.Command, m *Sent) (Sen
 	report := m
 	if cmd.Transient {
 		expect, report = protocol.KindUnknown, nil
-		cmd.ID = ""
 	}
 	s.c.mu.Lock()
 	retry := !cmd.Transient && s.c.modern
