@@ -175,6 +175,7 @@ type Store struct {
 	syncs   atomic.Uint64 // syncs of badger's logs; written by the committer
 
 	inboxWrites atomic.Uint64 // delayed inbox entries written
+	indexWrites atomic.Uint64 // keys of delayed history index entries written
 	delayed     atomic.Int64  // len(lazyQ)
 
 	sync       bool        // sync after durable writes (!Config.NoSync)
@@ -196,6 +197,12 @@ type Store struct {
 	// acks holds, by inbox prefix, the lazy entries removeLazy removed
 	// that the committer has not yet dropped from its inbox key sets.
 	acks map[string][]inboxEntry // guarded by lazyMu
+
+	// Delayed history index entries (index.go), guarded by idxMu; only
+	// the committer changes them.
+	idxMu      sync.Mutex
+	idxQ       []idxRef              // in commit order
+	idxPending map[string][]idxEntry // index prefix -> its entries in idxQ
 
 	ops    chan *op      // to the committer; closed by Close
 	stopGC chan struct{} // closed by Close
@@ -245,6 +252,7 @@ func New(cfg Config) (*Store, error) {
 		syncEvery:  cfg.SyncInterval,
 		lazy:       map[string][]inboxEntry{},
 		acks:       map[string][]inboxEntry{},
+		idxPending: map[string][]idxEntry{},
 	}
 	if err := s.replayLazy(); err != nil {
 		db.Close()
@@ -296,12 +304,15 @@ type Stats struct {
 	// yet (written or dropped): what a crash now could redeliver.
 	InboxWrites uint64
 	Delayed     int
+	// IndexWrites counts the keys that delayed history index entries
+	// were written in: one per index (conversation or sender) per flush.
+	IndexWrites uint64
 }
 
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
 	return Stats{Commits: s.commits.Load(), Ops: s.written.Load(), Syncs: s.syncs.Load(),
-		InboxWrites: s.inboxWrites.Load(), Delayed: int(s.delayed.Load())}
+		InboxWrites: s.inboxWrites.Load(), Delayed: int(s.delayed.Load()), IndexWrites: s.indexWrites.Load()}
 }
 
 // gcLoop runs the value-log GC every interval until Close.

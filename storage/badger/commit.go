@@ -56,6 +56,7 @@ type txn struct {
 	seq      uint64    // the next sequence number
 	maxTime  int64     // the newest message time
 	lazyAdds []lazyRef // the lazy entries added
+	idxAdds  []idxRef  // the delayed history index entries added (index.go)
 }
 
 // nextSeq gives out a record sequence number.
@@ -148,6 +149,7 @@ func (s *Store) commitLoop() {
 			s.lazyMu.Lock()
 			s.applyAcks()
 			s.lazyMu.Unlock()
+			s.flushIndex(now, false)
 			s.flushLazy(now, false)
 			continue
 		}
@@ -190,13 +192,17 @@ func (s *Store) commitLoop() {
 		}
 		linger.Stop() // no stale tick after Stop (Go 1.23 timers)
 		s.commitAndSync(batch, &synced)
+		if len(s.idxQ) > maxLazy {
+			s.flushIndex(time.Now(), true)
+		}
 		if len(s.lazyQ) > maxLazy {
 			s.flushLazy(time.Now(), true)
 		}
 	}
 }
 
-// maxLazy bounds the delayed inbox entries: beyond it, all are written.
+// maxLazy bounds the delayed inbox entries, and the delayed history index
+// entries: beyond it, all are written.
 const maxLazy = 1 << 16
 
 // commitAndSync commits batch and, if it holds a durable op that
@@ -303,6 +309,7 @@ func (s *Store) commitOnce(batch []*op) error {
 		s.lazyQ = append(s.lazyQ, r)
 	}
 	s.delayed.Store(int64(len(s.lazyQ)))
+	s.addIndex(t.idxAdds, now)
 	if t.writes == 0 {
 		return nil
 	}

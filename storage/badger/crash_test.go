@@ -152,19 +152,19 @@ func TestCrash(t *testing.T) {
 			}
 			defer s.Close()
 			ctx := context.Background()
-			hist, err := s.Query(ctx, storage.HistoryQuery{App: "app", ConvID: "conv", Limit: storage.MaxHistoryLimit})
-			if err != nil {
-				t.Fatal(err)
-			}
 			pending, err := s.Pending(ctx, "app", "peer")
 			if err != nil {
 				t.Fatal(err)
 			}
-			for what, ms := range map[string][]*storage.Message{"history": hist, "inbox": pending} {
-				have := map[string]bool{}
-				for _, m := range ms {
-					have[m.ID] = true
-				}
+			inbox := map[string]bool{}
+			for _, m := range pending {
+				inbox[m.ID] = true
+			}
+			for what, have := range map[string]map[string]bool{
+				"history by conversation": historyIDs(t, s, storage.HistoryQuery{App: "app", ConvID: "conv"}),
+				"history by sender":       historyIDs(t, s, storage.HistoryQuery{App: "app", From: "x"}),
+				"inbox":                   inbox,
+			} {
 				missing := 0
 				for id := range acked {
 					if !have[id] {
@@ -174,7 +174,7 @@ func TestCrash(t *testing.T) {
 				if missing > 0 {
 					t.Errorf("%s lacks %d of %d acknowledged messages", what, missing, len(acked))
 				}
-				t.Logf("%s: %d messages, %d acknowledged before the kill", what, len(ms), len(acked))
+				t.Logf("%s: %d messages, %d acknowledged before the kill", what, len(have), len(acked))
 			}
 		})
 	}
@@ -221,33 +221,22 @@ func TestCrashAfterAcks(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	have := map[string]bool{}
-	q := storage.HistoryQuery{App: "app", ConvID: "conv", Limit: storage.MaxHistoryLimit}
-	for {
-		page, err := s.Query(ctx, q)
-		if err != nil {
-			t.Fatal(err)
+	// Both history indexes, paged: every message once.
+	for _, q := range []storage.HistoryQuery{{App: "app", ConvID: "conv"}, {App: "app", From: "x"}} {
+		have := historyIDs(t, s, q)
+		missing := 0
+		for id := range acked {
+			if !have[id] {
+				missing++
+			}
 		}
-		for _, m := range page {
-			have[m.ID] = true
+		if missing > 0 {
+			t.Errorf("history %+v lacks %d of %d acknowledged messages", q, missing, len(acked))
 		}
-		if len(page) < q.Limit {
-			break
-		}
-		q.Before, q.BeforeID = page[len(page)-1].Time, page[len(page)-1].ID
 	}
 	pending, err := s.Pending(ctx, "app", "peer")
 	if err != nil {
 		t.Fatal(err)
-	}
-	missing := 0
-	for id := range acked {
-		if !have[id] {
-			missing++
-		}
-	}
-	if missing > 0 {
-		t.Errorf("history lacks %d of %d acknowledged messages", missing, len(acked))
 	}
 	// An acknowledgement older than the delay plus the committer's flush
 	// interval (a quarter of the delay), with a wide margin, was written.
@@ -264,4 +253,28 @@ func TestCrashAfterAcks(t *testing.T) {
 		t.Errorf("all %d acknowledged messages are pending again", len(acked))
 	}
 	t.Logf("%d acknowledged in %v; %d pending again after the kill", len(acked), killed.Sub(start), len(pending))
+}
+
+// historyIDs pages through the history q selects (a page of 100 at a
+// time) and returns the ids; a message seen twice is an error.
+func historyIDs(t *testing.T, s *badger.Store, q storage.HistoryQuery) map[string]bool {
+	t.Helper()
+	q.Limit = 100
+	have := map[string]bool{}
+	for {
+		page, err := s.Query(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range page {
+			if have[m.ID] {
+				t.Errorf("history %+v returns %s twice", q, m.ID)
+			}
+			have[m.ID] = true
+		}
+		if len(page) < q.Limit {
+			return have
+		}
+		q.Before, q.BeforeID = page[len(page)-1].Time, page[len(page)-1].ID
+	}
 }

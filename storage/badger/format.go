@@ -13,8 +13,11 @@ import (
 // doc), stored under the key "v". Format 1 (rtgate before the key was
 // introduced, so no "v" key) keyed message records by id alone and kept an
 // app-wide history index, table 'a'; format 2 keys the records by time and
-// id, and those records are the app-wide history.
-const formatVersion = 2
+// id, and those records are the app-wide history; format 3 lets a history
+// index key hold a group of entries in its value (index.go), so a format 2
+// database is a format 3 one as it is, but format 2 code would miss the
+// grouped entries.
+const formatVersion = 3
 
 var formatKey = []byte{tFormat}
 
@@ -51,12 +54,14 @@ func checkFormat(db *bdg.DB, log *slog.Logger) error {
 		return nil
 	case version > formatVersion:
 		return fmt.Errorf("badger: the database has format %d, newer than this rtgate's %d", version, formatVersion)
-	case !empty:
+	case version == 0 && !empty:
 		n, err := migrateV1(db)
 		if err != nil {
 			return fmt.Errorf("badger: migrate format 1 to %d: %w", formatVersion, err)
 		}
-		log.Info("badger: migrated the database to format 2", "messages", n)
+		log.Info("badger: migrated the database from format 1", "to", formatVersion, "messages", n)
+	case version != 0:
+		log.Info("badger: the database is now of format", "from", version, "to", formatVersion)
 	}
 	err = db.Update(func(tx *bdg.Txn) error {
 		return tx.Set(formatKey, binary.AppendUvarint(nil, formatVersion))

@@ -62,7 +62,7 @@ func ids(ms []*storage.Message) []string {
 
 // TestMigrateFormat1 opens a database written in format 1: its messages
 // are still pending, in every history, and deletable; the old index is
-// gone, and a second open finds format 2.
+// gone, and a second open finds the current format.
 func TestMigrateFormat1(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now().UnixMilli()

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +42,23 @@ func keyRoom(extra int, table byte, strs ...string) []byte {
 		n += uvarintLen(len(s)) + len(s)
 	}
 	return appendKey(make([]byte, 0, n), table, strs...)
+}
+
+// keyString returns key(table, strs...) as a string, in one allocation.
+func keyString(table byte, strs ...string) string {
+	n := 1
+	for _, s := range strs {
+		n += uvarintLen(len(s)) + len(s)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteByte(table)
+	var w [binary.MaxVarintLen64]byte
+	for _, s := range strs {
+		b.Write(binary.AppendUvarint(w[:0], uint64(len(s))))
+		b.WriteString(s)
+	}
+	return b.String()
 }
 
 // appendKey appends key(table, strs...) to b.
@@ -148,9 +166,10 @@ var recordEncoders = sync.Pool{New: func() any {
 }}
 
 // encodeRecord returns m's record in one allocation: its 8 fields (the
-// first n bytes, a record by themselves), then, if peers is not empty,
-// room for Seq and the Inbox peers, which sealRecord fills in.
-func encodeRecord(m *storage.Message, peers []string) (rec []byte, n int, err error) {
+// first n bytes, a record by themselves), then, if peers is not empty or
+// seq, room for Seq and the Inbox peers (nil if none), which sealRecord
+// fills in.
+func encodeRecord(m *storage.Message, peers []string, seq bool) (rec []byte, n int, err error) {
 	e := recordEncoders.Get().(*recordEncoder)
 	defer recordEncoders.Put(e)
 	e.buf.Reset()
@@ -162,7 +181,7 @@ func encodeRecord(m *storage.Message, peers []string) (rec []byte, n int, err er
 		return nil, 0, err
 	}
 	n = e.buf.Len()
-	if len(peers) > 0 {
+	if len(peers) > 0 || seq {
 		e.buf.Write(make([]byte, 9)) // Seq: 0xcf and 8 bytes, set by sealRecord
 		if err := encodeStrings(d, peers); err != nil {
 			return nil, 0, err
@@ -172,8 +191,8 @@ func encodeRecord(m *storage.Message, peers []string) (rec []byte, n int, err er
 }
 
 // sealRecord returns the record to write from rec (from encodeRecord, n
-// its 8-field length): the 8 fields alone, or, with delayed entries, all
-// 10 with Seq set to seq. It changes rec in place and may be called again
+// its 8-field length): the 8 fields alone, or, with delayed entries
+// (inbox or history index), all 10 with Seq set to seq. It changes rec in place and may be called again
 // on the same rec (an operation may run more than once).
 func sealRecord(rec []byte, n int, delayed bool, seq uint64) []byte {
 	if !delayed || len(rec) == n {

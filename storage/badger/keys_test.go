@@ -62,7 +62,7 @@ func TestEncodeMessageRoundTrip(t *testing.T) {
 		{App: "a", ID: "i"},
 		{App: "a", ID: "i", Text: strings.Repeat("z", 5120)},
 	} {
-		rec, n, err := encodeRecord(m, []string{"p1", "p2"})
+		rec, n, err := encodeRecord(m, []string{"p1", "p2"}, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,6 +141,6 @@ func mustEncode(t *testing.T, m *storage.Message) []byte {
 // encodeMessage returns m's record without Seq and Inbox (8 fields), as
 // Persist writes it for a message with no delayed inbox entries.
 func encodeMessage(m *storage.Message) ([]byte, error) {
-	rec, n, err := encodeRecord(m, nil)
+	rec, n, err := encodeRecord(m, nil, false)
 	return rec[:n], err
 }

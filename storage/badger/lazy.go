@@ -91,8 +91,9 @@ func decodeCheckpoint(b []byte) (checkpoint, error) {
 // closeLazy writes the delayed inbox entries and a clean checkpoint; the
 // committer calls it when it stops.
 func (s *Store) closeLazy() {
+	s.flushIndex(time.Time{}, true)
 	s.flushLazy(time.Time{}, true)
-	if len(s.lazyQ) > 0 {
+	if len(s.lazyQ) > 0 || len(s.idxQ) > 0 {
 		return // not all written: the next New replays
 	}
 	c := checkpoint{first: s.seq, next: s.seq, scanFrom: s.maxTime - lazyMargin, clean: true}
@@ -109,10 +110,14 @@ func (s *Store) lazyOK(ts int64) bool {
 }
 
 // checkpointNow returns the checkpoint once the first n refs of s.lazyQ
-// are written.
+// are written (and none of s.idxQ).
 func (s *Store) checkpointNow(n int) checkpoint {
 	c := checkpoint{first: s.seq, next: s.seq, scanFrom: s.maxTime - lazyMargin}
 	for _, r := range s.lazyQ[n:] {
+		c.first = min(c.first, r.seq)
+		c.scanFrom = min(c.scanFrom, r.ts)
+	}
+	for _, r := range s.idxQ {
 		c.first = min(c.first, r.seq)
 		c.scanFrom = min(c.scanFrom, r.ts)
 	}
@@ -271,8 +276,9 @@ func (s *Store) inboxEntry(prefix []byte, ts int64, id string) *bdg.Entry {
 	return bdg.NewEntry(timeID(prefix, ts, id), nil).WithTTL(s.limits.InboxTTL)
 }
 
-// replayLazy recreates, after a crash, the inbox entries that were only in
-// memory: those of the records from the checkpoint on. It runs in New,
+// replayLazy recreates, after a crash, the inbox entries and history index
+// entries (index.go) that were only in memory: those of the records from
+// the checkpoint on. It runs in New,
 // before the committer starts, and sets s.seq and s.maxTime.
 func (s *Store) replayLazy() error {
 	var cp checkpoint
@@ -312,7 +318,7 @@ func (s *Store) replayLazy() error {
 	s.seq = max(cp.next, 1)
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
-	records, entries := 0, 0
+	records, entries, indexed := 0, 0, 0
 	cutoff := s.cutoff()
 	err = s.db.View(func(tx *bdg.Txn) error {
 		it := tx.NewIterator(bdg.IteratorOptions{Prefix: []byte{tMessage}})
@@ -341,6 +347,11 @@ func (s *Store) replayLazy() error {
 					return err
 				}
 				records++
+				n, err := recreateIndex(tx, wb, app, r.ConvID, r.From, r.Time, id)
+				if err != nil {
+					return err
+				}
+				indexed += n
 				if r.Time <= cutoff {
 					continue
 				}
@@ -366,10 +377,11 @@ func (s *Store) replayLazy() error {
 		err = s.db.Sync()
 	}
 	if err != nil {
-		return fmt.Errorf("badger: replay delayed inbox entries: %w", err)
+		return fmt.Errorf("badger: replay delayed inbox and history index entries: %w", err)
 	}
 	if records > 0 {
-		s.log.Info("badger: recreated delayed inbox entries after an unclean stop", "messages", records, "entries", entries)
+		s.log.Info("badger: recreated delayed inbox and history index entries after an unclean stop",
+			"messages", records, "entries", entries, "index_entries", indexed)
 	}
 	return nil
 }

@@ -26,30 +26,37 @@ func (s *Store) PersistOffline(ctx context.Context, m *storage.Message, inbox, o
 		return fmt.Errorf("%w: message needs App and ID", storage.ErrInvalid)
 	}
 	peers, mayDelay, delayed := inboxPeers(inbox, offline)
-	keys := messageKeys(m)
+	recordKey := messageKey(m.App, m.Time, m.ID)
+	conv, from := keyString(tConv, m.App, m.ConvID), keyString(tFrom, m.App, m.From)
 	var own *storage.Message // for Remove, while delayed entries are in memory
 	if len(delayed) > 0 {
 		own = m.Clone()
 	}
-	record, n, err := encodeRecord(m, delayed)
+	record, n, err := encodeRecord(m, delayed, s.inboxDelay > 0)
 	if err != nil {
 		return fmt.Errorf("badger: encode message: %w", err)
 	}
 	return s.write(ctx, 3+2*len(peers), true, func(t *txn) error {
-		// Delay the inbox entries (see lazy.go) if m is not too old.
-		lazy := len(delayed) > 0 && s.lazyOK(m.Time)
+		// Delay the history index entries (index.go) and the inbox
+		// entries (lazy.go) if m is not too old.
+		delay := s.lazyOK(m.Time)
+		lazy := len(delayed) > 0 && delay
 		var seq uint64
-		if lazy {
+		if delay {
 			seq = t.nextSeq()
 		}
-		body := sealRecord(record, n, lazy, seq)
-		if err := t.set(keys[0], body); err != nil {
+		body := sealRecord(record, n, delay, seq)
+		if err := t.set(recordKey, body); err != nil {
 			return err
 		}
 		t.maxTime = max(t.maxTime, m.Time)
-		for _, k := range keys[1:] {
-			if err := t.set(k, nil); err != nil {
-				return err
+		if delay {
+			t.idxAdds = append(t.idxAdds, idxRef{conv: conv, from: from, ts: m.Time, id: m.ID, seq: seq})
+		} else {
+			for _, p := range [2]string{conv, from} {
+				if err := t.set(timeID([]byte(p), m.Time, m.ID), nil); err != nil {
+					return err
+				}
 			}
 		}
 		cutoff := s.cutoff()
@@ -274,9 +281,87 @@ func (s *Store) Query(ctx context.Context, q storage.HistoryQuery) (ms []*storag
 	case q.From != "":
 		prefix = key(tFrom, q.App, q.From)
 	default: // the records themselves
-		prefix = key(tMessage, q.App)
+		return s.queryRecords(ctx, q)
 	}
-	records := prefix[0] == tMessage
+	// The entries in memory, read before the keys: an entry written
+	// meanwhile is in one or both (index.go).
+	var merge indexMerge
+	for _, e := range s.pendingIndex(prefix) {
+		if q.Admits(e.ts, e.id) {
+			merge.add(e)
+		}
+	}
+	// Reverse iteration starts at the greatest key <= seek. A group's key
+	// is its newest entry, and its others are at most indexSpan older.
+	seek := afterPrefix(prefix)
+	if bound, ok := timeBound(q); ok && bound < math.MaxInt64-indexSpan {
+		seek = timeID(prefix, bound+indexSpan+1, "")
+	}
+	limit := q.EffectiveLimit()
+	err = s.read(ctx, func(tx *bdg.Txn) error {
+		emit := func(k idxEntry, final bool) error {
+			for len(ms) < limit {
+				e, ok := merge.next(k, final)
+				if !ok {
+					return nil
+				}
+				m, err := getMessage(tx, q.App, e.ts, e.id)
+				if err != nil {
+					return err
+				}
+				if m == nil || q.ConvID != "" && m.ConvID != q.ConvID || q.From != "" && m.From != q.From {
+					continue // a stale index entry, or filtered out
+				}
+				ms = append(ms, m)
+			}
+			return nil
+		}
+		it := tx.NewIterator(bdg.IteratorOptions{Prefix: prefix, Reverse: true})
+		defer it.Close()
+		var group []idxEntry
+		for it.Seek(seek); it.Valid() && len(ms) < limit; it.Next() {
+			item := it.Item()
+			ts, id, err := splitTimeID(item.Key(), len(prefix))
+			if err != nil {
+				return err
+			}
+			k := idxEntry{ts: ts, id: id}
+			if err := emit(k, false); err != nil {
+				return err
+			}
+			group = append(group[:0], k)
+			if err := item.Value(func(v []byte) (err error) {
+				group, err = decodeBatch(group, v, ts)
+				return err
+			}); err != nil {
+				return err
+			}
+			for _, e := range group {
+				if q.Admits(e.ts, e.id) {
+					merge.add(e)
+				}
+			}
+		}
+		return emit(idxEntry{}, true)
+	})
+	return ms, err
+}
+
+// timeBound returns the newest Time q admits, if q bounds it.
+func timeBound(q storage.HistoryQuery) (bound int64, ok bool) {
+	bound = math.MaxInt64
+	if q.Before != 0 {
+		bound = q.Before
+	}
+	if q.AtOrBefore != 0 {
+		bound = min(bound, q.AtOrBefore)
+	}
+	return bound, bound != math.MaxInt64
+}
+
+// queryRecords answers q, which has no filter, from the message records.
+func (s *Store) queryRecords(ctx context.Context, q storage.HistoryQuery) (ms []*storage.Message, err error) {
+	prefix := key(tMessage, q.App)
 	// Reverse iteration starts at the greatest key <= seek.
 	seek := afterPrefix(prefix)
 	if q.Before != 0 {
@@ -299,19 +384,12 @@ func (s *Store) Query(ctx context.Context, q storage.HistoryQuery) (ms []*storag
 				continue
 			}
 			var m *storage.Message
-			if records {
-				err = item.Value(func(v []byte) error {
-					m, err = decodeMessage(q.App, id, v)
-					return err
-				})
-			} else {
-				m, err = getMessage(tx, q.App, ts, id)
-			}
+			err = item.Value(func(v []byte) error {
+				m, err = decodeMessage(q.App, id, v)
+				return err
+			})
 			if err != nil {
 				return err
-			}
-			if m == nil || q.ConvID != "" && m.ConvID != q.ConvID || q.From != "" && m.From != q.From {
-				continue // a stale index entry, or filtered out
 			}
 			ms = append(ms, m)
 		}
@@ -333,7 +411,23 @@ func (s *Store) Delete(ctx context.Context, app, convID, msgID string, ts int64)
 		if err := s.forgetLazy(t, app, msgID, ts); err != nil {
 			return err
 		}
-		for _, k := range messageKeys(m) { // m has App app, ID msgID and Time ts
+		keys := messageKeys(m) // m has App app, ID msgID and Time ts
+		if err := t.del(keys[0]); err != nil {
+			return err
+		}
+		// An index key with a value is a group of entries (index.go):
+		// it stays, and Query skips this one.
+		for _, k := range keys[1:] {
+			item, err := t.Get(k)
+			if errors.Is(err, bdg.ErrKeyNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if item.ValueSize() > 0 {
+				continue
+			}
 			if err := t.del(k); err != nil {
 				return err
 			}

@@ -1,0 +1,283 @@
+package badger
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	bdg "github.com/dgraph-io/badger/v4"
+)
+
+// Delayed history index entries.
+//
+// Every persistent message is indexed twice, by conversation and by
+// sender. Writing those entries as keys of their own doubled the keys a
+// message costs (three instead of one), and each memtable insert is a walk
+// of badger's skiplist. Instead, like its delayed inbox entries (lazy.go),
+// Persist keeps a new message's index entries in memory (s.idxQ, and
+// s.idxPending for readers) and the committer writes them Config.InboxDelay
+// later, all that are pending at once, grouped by index: one key per
+// conversation (and per sender) for all its messages of that second.
+//
+// Such a key is shaped as before (prefix, time, id) and names the newest
+// entry of its group; its value lists the others, each older than it by at
+// most indexSpan (encodeBatch). An empty value is a lone entry, as format 2
+// wrote every entry. Query merges the groups by time (a group's entries
+// interleave with the next group's) and the entries still in memory.
+//
+// The message records carry a sequence number, and the checkpoint of
+// lazy.go covers these entries too: after a crash, New recreates the
+// entries of the records from the checkpoint on, as lone entries where no
+// key is there already. An entry may then be in two keys; Query drops the
+// repeat. Delete removes a lone entry's key; an entry inside a group
+// stays, and Query skips it, as its record is gone.
+
+const (
+	// indexSpan bounds how much older than its key an entry of a group
+	// may be, so that a query bounded at time T starts at T+indexSpan.
+	indexSpan = int64(time.Minute / time.Millisecond)
+	// maxGroup and maxGroupBytes bound the entries of one group.
+	maxGroup      = 256
+	maxGroupBytes = 4096
+	// batchVersion starts a group's value.
+	batchVersion = 1
+)
+
+// idxEntry is a history index entry: the time and id of its record.
+type idxEntry struct {
+	ts int64
+	id string
+}
+
+func compareIdx(a, b idxEntry) int {
+	if c := cmp.Compare(a.ts, b.ts); c != 0 {
+		return c
+	}
+	return strings.Compare(a.id, b.id)
+}
+
+// idxRef is a message's two index entries kept in memory only.
+type idxRef struct {
+	conv, from string // the key prefixes of its two indexes
+	ts         int64
+	id         string
+	seq        uint64    // its record's sequence number
+	at         time.Time // when it was committed
+}
+
+// encodeBatch encodes a group's value: the entries ents (sorted, all older
+// than the key's time ts, by at most indexSpan) of a group whose key names
+// its newest entry. A lone entry has no value.
+func encodeBatch(ents []idxEntry, ts int64) []byte {
+	if len(ents) == 0 {
+		return nil
+	}
+	n := 1
+	for _, e := range ents {
+		n += binary.MaxVarintLen64 + binary.MaxVarintLen32 + len(e.id)
+	}
+	b := append(make([]byte, 0, n), batchVersion)
+	for _, e := range ents {
+		b = binary.AppendUvarint(b, uint64(ts-e.ts))
+		b = binary.AppendUvarint(b, uint64(len(e.id)))
+		b = append(b, e.id...)
+	}
+	return b
+}
+
+// decodeBatch appends the entries of the group value v whose key has time
+// ts to ents.
+func decodeBatch(ents []idxEntry, v []byte, ts int64) ([]idxEntry, error) {
+	if len(v) == 0 {
+		return ents, nil
+	}
+	if v[0] != batchVersion {
+		return ents, fmt.Errorf("badger: index group of version %d", v[0])
+	}
+	for rest := v[1:]; len(rest) > 0; {
+		d, w := binary.Uvarint(rest)
+		if w <= 0 || d > uint64(indexSpan) {
+			return ents, errors.New("badger: bad index group")
+		}
+		rest = rest[w:]
+		n, w := uvarint(rest)
+		if w == 0 || len(rest) < w+n {
+			return ents, errors.New("badger: bad index group")
+		}
+		ents = append(ents, idxEntry{ts: ts - int64(d), id: string(rest[w : w+n])})
+		rest = rest[w+n:]
+	}
+	return ents, nil
+}
+
+// groupLen returns how many of ents (sorted, not empty) go into one group:
+// at most maxGroup entries of at most about maxGroupBytes, all within
+// indexSpan of the last.
+func groupLen(ents []idxEntry) int {
+	n, size := 1, len(ents[0].id)
+	for n < len(ents) && n < maxGroup && size < maxGroupBytes && ents[n].ts-ents[0].ts <= indexSpan {
+		size += len(ents[n].id) + 4
+		n++
+	}
+	return n
+}
+
+// addIndex notes the index entries of the records t committed, for the
+// committer (s.idxQ) and for readers (s.idxPending).
+func (s *Store) addIndex(refs []idxRef, now time.Time) {
+	if len(refs) == 0 {
+		return
+	}
+	s.idxMu.Lock()
+	for _, r := range refs {
+		r.at = now
+		s.idxQ = append(s.idxQ, r)
+		e := idxEntry{ts: r.ts, id: r.id}
+		s.idxPending[r.conv] = append(s.idxPending[r.conv], e)
+		s.idxPending[r.from] = append(s.idxPending[r.from], e)
+	}
+	s.idxMu.Unlock()
+}
+
+// pendingIndex returns the entries of the index under prefix that are in
+// memory only.
+func (s *Store) pendingIndex(prefix []byte) []idxEntry {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	return slices.Clone(s.idxPending[string(prefix)])
+}
+
+// flushIndex writes the delayed index entries, all of them once the oldest
+// was committed Config.InboxDelay before now (or if all), grouped by
+// index, then the checkpoint. The committer calls it. On failure they stay
+// queued, and the next try may write some of them again (a repeat Query
+// drops).
+func (s *Store) flushIndex(now time.Time, all bool) bool {
+	if len(s.idxQ) == 0 || !all && now.Sub(s.idxQ[0].at) < s.inboxDelay {
+		return true
+	}
+	groups := map[string][]idxEntry{}
+	for _, r := range s.idxQ {
+		e := idxEntry{ts: r.ts, id: r.id}
+		groups[r.conv] = append(groups[r.conv], e)
+		groups[r.from] = append(groups[r.from], e)
+	}
+	type kv struct{ k, v []byte }
+	var kvs []kv
+	for p, ents := range groups {
+		slices.SortFunc(ents, compareIdx)
+		ents = slices.Compact(ents)
+		for len(ents) > 0 {
+			n := groupLen(ents)
+			last := ents[n-1]
+			kvs = append(kvs, kv{timeID([]byte(p), last.ts, last.id), encodeBatch(ents[:n-1], last.ts)})
+			ents = ents[n:]
+		}
+	}
+	keys := len(kvs)
+	// Ops of at most flushChunk keys and a 20th of the memtable: badger
+	// refuses a transaction beyond 15 % of it.
+	var ops []*op
+	budget := int(s.db.Opts().MemTableSize / 20)
+	for len(kvs) > 0 {
+		n, size := 0, 0
+		for n < len(kvs) && n < flushChunk && (n == 0 || size+len(kvs[n].k)+len(kvs[n].v) <= budget) {
+			size += len(kvs[n].k) + len(kvs[n].v)
+			n++
+		}
+		chunk := kvs[:n]
+		kvs = kvs[n:]
+		ops = append(ops, &op{cost: len(chunk), fn: func(t *txn) error {
+			for _, e := range chunk {
+				if err := t.set(e.k, e.v); err != nil {
+					return err
+				}
+			}
+			return nil
+		}})
+	}
+	s.gcMu.Lock()
+	defer s.gcMu.Unlock()
+	s.commit(ops)
+	for _, o := range ops {
+		if o.err != nil {
+			s.log.Warn("badger: writing delayed history index entries failed; will retry", "entries", len(s.idxQ), "err", o.err)
+			return false
+		}
+	}
+	s.idxMu.Lock()
+	clear(s.idxQ)
+	s.idxQ = s.idxQ[:0]
+	clear(s.idxPending)
+	s.idxMu.Unlock()
+	cp := s.checkpointNow(0)
+	o := &op{cost: 1, fn: func(t *txn) error { return t.set(checkpointKey, cp.encode()) }}
+	s.commit([]*op{o})
+	if o.err != nil {
+		// The entries are written; the next checkpoint covers them.
+		s.log.Warn("badger: writing the checkpoint failed", "err", o.err)
+	}
+	s.indexWrites.Add(uint64(keys))
+	return true
+}
+
+// recreateIndex writes, in wb, the index entries of the record app/ts/id
+// (conversation conv, sender from) whose keys are not in tx. After a
+// crash, New calls it for the records from the checkpoint on.
+func recreateIndex(tx *bdg.Txn, wb *bdg.WriteBatch, app, conv, from string, ts int64, id string) (int, error) {
+	n := 0
+	for _, k := range [2][]byte{timeKey(tConv, ts, id, app, conv), timeKey(tFrom, ts, id, app, from)} {
+		_, err := tx.Get(k)
+		if err == nil {
+			continue // a group's key: keep its value
+		}
+		if !errors.Is(err, bdg.ErrKeyNotFound) {
+			return n, err
+		}
+		if err := wb.Set(k, nil); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// indexMerge yields the entries of an index newest first: the entries in
+// memory (given at the start) and those of the index's keys, read newest
+// key first. Each key is the newest entry of its group, so once a key is
+// read, the entries newer than it are final.
+type indexMerge struct {
+	buf  []idxEntry // sorted; the newest last
+	last idxEntry   // the last entry emitted, so that a repeat is dropped
+	some bool       // last is set
+}
+
+// add adds entries to the merge.
+func (m *indexMerge) add(ents ...idxEntry) {
+	for _, e := range ents {
+		i, _ := slices.BinarySearchFunc(m.buf, e, compareIdx)
+		m.buf = slices.Insert(m.buf, i, e)
+	}
+}
+
+// next returns the newest entry not yet returned that is newer than
+// bound, or all that remain if final; false when there is none.
+func (m *indexMerge) next(bound idxEntry, final bool) (idxEntry, bool) {
+	for len(m.buf) > 0 {
+		e := m.buf[len(m.buf)-1]
+		if !final && compareIdx(e, bound) <= 0 {
+			return idxEntry{}, false
+		}
+		m.buf = m.buf[:len(m.buf)-1]
+		if m.some && e == m.last {
+			continue
+		}
+		m.last, m.some = e, true
+		return e, true
+	}
+	return idxEntry{}, false
+}
