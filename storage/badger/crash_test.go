@@ -25,6 +25,8 @@ const (
 	// crashReopenEnv, if set, makes it persist one message ("w-first") and
 	// close the store cleanly before it reopens it and starts.
 	crashReopenEnv = "RTGATE_BADGER_CRASH_REOPEN"
+	// crashScriptEnv, if set, makes it run crashScript instead.
+	crashScriptEnv = "RTGATE_BADGER_CRASH_SCRIPT"
 )
 
 // crashAckDelay is the InboxDelay of the acknowledging crash test.
@@ -45,6 +47,9 @@ func TestCrashChild(t *testing.T) {
 	dir := os.Getenv(crashDirEnv)
 	if dir == "" {
 		t.Skip("runs only as TestCrash's child")
+	}
+	if os.Getenv(crashScriptEnv) != "" {
+		crashScript(dir)
 	}
 	ack := os.Getenv(crashAckEnv) != ""
 	cfg := crashConfig(dir)
@@ -276,5 +281,75 @@ func historyIDs(t *testing.T, s *badger.Store, q storage.HistoryQuery) map[strin
 			return have
 		}
 		q.Before, q.BeforeID = page[len(page)-1].Time, page[len(page)-1].ID
+	}
+}
+
+// crashScriptDelay is the InboxDelay of crashScript.
+const crashScriptDelay = 200 * time.Millisecond
+
+// crashScript persists z and a to an online peer 180 ms apart, then, 120
+// ms later, b to an offline peer, so that b's history index entries are
+// the only delayed thing left once a's inbox entry is written (at about
+// 1.1 delays after z, while b's index is written at 1.5): the checkpoint
+// written with a's entry must not pass b. It prints "ready" after b and
+// waits to be killed.
+func crashScript(dir string) {
+	cfg := crashConfig(dir)
+	cfg.InboxDelay = crashScriptDelay
+	s, err := badger.New(cfg)
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(2)
+	}
+	ctx := context.Background()
+	persist := func(id string, offline []string) {
+		m := &storage.Message{App: "app", ID: id, From: "x", ConvID: "conv", Time: time.Now().UnixMilli()}
+		if err := s.PersistOffline(ctx, m, []string{"peer"}, offline); err != nil {
+			fmt.Println("persist:", err)
+			os.Exit(2)
+		}
+	}
+	persist("z", nil)
+	time.Sleep(180 * time.Millisecond)
+	persist("a", nil)
+	time.Sleep(120 * time.Millisecond)
+	persist("b", []string{"peer"})
+	fmt.Println("ready")
+	select {}
+}
+
+// TestCrashDelayedIndexOnly kills crashScript between the write of the
+// last delayed inbox entry and that of the last delayed history index
+// entries: after reopening, the history holds all three messages.
+func TestCrashDelayedIndexOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a process")
+	}
+	for round := range 3 {
+		t.Run(strconv.Itoa(round), func(t *testing.T) {
+			dir := t.TempDir()
+			cmd, sc := startCrashChild(t, crashDirEnv+"="+dir, crashScriptEnv+"=1")
+			if !sc.Scan() || sc.Text() != "ready" {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("child: %q", sc.Text())
+			}
+			time.Sleep(150 * time.Millisecond)
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			_ = cmd.Wait()
+			s, err := badger.New(crashConfig(dir))
+			if err != nil {
+				t.Fatalf("reopen after kill: %v", err)
+			}
+			defer s.Close()
+			for _, q := range []storage.HistoryQuery{{App: "app", ConvID: "conv"}, {App: "app", From: "x"}} {
+				have := historyIDs(t, s, q)
+				if !have["z"] || !have["a"] || !have["b"] || len(have) != 3 {
+					t.Errorf("history %+v after the kill = %v, want z, a, b", q, have)
+				}
+			}
+		})
 	}
 }
