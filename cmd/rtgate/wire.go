@@ -314,6 +314,8 @@ func storeCollectors(st *badger.Store) []prometheus.Collector {
 			func(s badger.Stats) uint64 { return s.Syncs }),
 		counter("rtgate_store_inbox_writes_total", "Offline-inbox entries written to disk (still pending after storage.inboxDelay).",
 			func(s badger.Stats) uint64 { return s.InboxWrites }),
+		counter("rtgate_store_index_writes_total", "History index keys written for delayed index entries (one per conversation and per sender per storage.inboxDelay).",
+			func(s badger.Stats) uint64 { return s.IndexWrites }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rtgate_store_inbox_delayed",
 			Help: "New offline-inbox entries not settled yet: in memory only until storage.inboxDelay has passed (a crash may redeliver their acknowledged messages)."},
 			func() float64 { return float64(st.Stats().Delayed) }),

@@ -114,8 +114,10 @@ type Storage struct {
 	SyncInterval Duration `json:"syncInterval,omitempty"`
 	// InboxDelay is how long a new offline-inbox entry stays in memory
 	// only (1s): an acknowledgement within it costs no disk write. After a
-	// crash, what was acknowledged within it may be delivered again.
-	// Negative: write entries with their message.
+	// crash, what was acknowledged within it may be delivered again. New
+	// history index entries are gathered this long too, then written one
+	// key per conversation and per sender. Negative: write both with
+	// their message.
 	InboxDelay Duration `json:"inboxDelay,omitempty"`
 }
 

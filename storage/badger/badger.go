@@ -45,6 +45,13 @@
 // there and returns, without the committer (removeLazy); the committer
 // applies such removals to its inbox key sets later.
 //
+// A new message's two history index entries (by conversation, by sender)
+// are delayed the same way, then written grouped: one key per
+// conversation and per sender for all their new messages of that
+// InboxDelay (index.go). Queries read the entries still in memory too, so
+// a message is in the history as soon as Persist returns; the checkpoint
+// and the replay after a crash cover these entries as well.
+//
 // # Key layout
 //
 // Strings inside keys are length-prefixed (uvarint length, then the bytes);
@@ -52,20 +59,24 @@
 // keys sort by time; an id ending a key is raw bytes, so equal times sort by
 // id byte-wise. Values are msgpack arrays (see keys.go).
 //
-//	v                          -> format version (uvarint), 2; see format.go
+//	v                          -> format version (uvarint), 3; see format.go
 //	m app time id              -> message record (history and inbox body);
 //	                              in key order, the app-wide history
-//	c app conv time id         -> "" history index by conversation
-//	f app from time id         -> "" history index by sender
+//	c app conv time id         -> history index by conversation: "" for
+//	                              the entry time/id alone, or a group of
+//	                              older entries besides it (index.go)
+//	f app from time id         -> history index by sender, the same way
 //	i app peer time id         -> "" inbox entry (badger TTL = wall clock + InboxTTL)
 //	g app gid                  -> group record
 //	p app peer gid             -> "" group membership index
 //	o app created gid          -> "" groups in creation order (created = UnixNano)
 //
 // Every index entry ends with the time and id of the message record it
-// refers to, so a persistent message costs four keys (its record, two
-// history entries and one inbox entry per recipient) and a group message
-// is stored once however many inboxes hold it. A database of format 1
+// refers to (or holds them, inside a group), so a group message is stored
+// once however many inboxes hold it. A persistent message acknowledged
+// within InboxDelay costs one key of its own (its record) and a share of
+// its conversation's and sender's index keys; one still pending then
+// costs an inbox key per recipient too. A database of format 1
 // (records keyed by id, plus an app-wide index "a app time id") is
 // migrated when opened. Persist trims each inbox it
 // writes to (expired entries, and the oldest beyond Limits.InboxSize);
@@ -123,10 +134,12 @@ type Config struct {
 	// Small values suit tests.
 	MemTableSize int64
 	// InboxDelay is how long a new inbox entry may stay in memory only,
-	// so that an acknowledgement within it costs no write (see lazy.go);
-	// 0 means 1 s, a negative value (or InboxCache < 0) writes inbox
-	// entries with their message. After a crash, what was acknowledged
-	// within about this long before it may be delivered again.
+	// so that an acknowledgement within it costs no write (see lazy.go),
+	// and how long new history index entries are gathered before they are
+	// written, grouped (index.go); 0 means 1 s, a negative value (or
+	// InboxCache < 0) writes both with their message. After a crash, what
+	// was acknowledged within about this long before it may be delivered
+	// again.
 	InboxDelay time.Duration
 	// SyncInterval is the least time between the starts of two syncs: a
 	// durable write that comes sooner waits for the rest of it, so that
@@ -198,11 +211,10 @@ type Store struct {
 	// that the committer has not yet dropped from its inbox key sets.
 	acks map[string][]inboxEntry // guarded by lazyMu
 
-	// Delayed history index entries (index.go), guarded by idxMu; only
-	// the committer changes them.
-	idxMu      sync.Mutex
-	idxQ       []idxRef              // in commit order
-	idxPending map[string][]idxEntry // index prefix -> its entries in idxQ
+	// Delayed history index entries (index.go) in commit order; only the
+	// committer changes idxQ, under idxMu, which readers hold too.
+	idxMu sync.Mutex
+	idxQ  []idxRef
 
 	ops    chan *op      // to the committer; closed by Close
 	stopGC chan struct{} // closed by Close
@@ -252,7 +264,6 @@ func New(cfg Config) (*Store, error) {
 		syncEvery:  cfg.SyncInterval,
 		lazy:       map[string][]inboxEntry{},
 		acks:       map[string][]inboxEntry{},
-		idxPending: map[string][]idxEntry{},
 	}
 	if err := s.replayLazy(); err != nil {
 		db.Close()

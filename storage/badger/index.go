@@ -18,8 +18,8 @@ import (
 // sender. Writing those entries as keys of their own doubled the keys a
 // message costs (three instead of one), and each memtable insert is a walk
 // of badger's skiplist. Instead, like its delayed inbox entries (lazy.go),
-// Persist keeps a new message's index entries in memory (s.idxQ, and
-// s.idxPending for readers) and the committer writes them Config.InboxDelay
+// Persist keeps a new message's index entries in memory (s.idxQ) and the
+// committer writes them Config.InboxDelay
 // later, all that are pending at once, grouped by index: one key per
 // conversation (and per sender) for all its messages of that second.
 //
@@ -126,8 +126,8 @@ func groupLen(ents []idxEntry) int {
 	return n
 }
 
-// addIndex notes the index entries of the records t committed, for the
-// committer (s.idxQ) and for readers (s.idxPending).
+// addIndex queues the index entries of the records a transaction
+// committed.
 func (s *Store) addIndex(refs []idxRef, now time.Time) {
 	if len(refs) == 0 {
 		return
@@ -136,19 +136,22 @@ func (s *Store) addIndex(refs []idxRef, now time.Time) {
 	for _, r := range refs {
 		r.at = now
 		s.idxQ = append(s.idxQ, r)
-		e := idxEntry{ts: r.ts, id: r.id}
-		s.idxPending[r.conv] = append(s.idxPending[r.conv], e)
-		s.idxPending[r.from] = append(s.idxPending[r.from], e)
 	}
 	s.idxMu.Unlock()
 }
 
 // pendingIndex returns the entries of the index under prefix that are in
-// memory only.
-func (s *Store) pendingIndex(prefix []byte) []idxEntry {
+// memory only. It scans them all (about a second's messages), which costs
+// a query less than a map of them would cost every message.
+func (s *Store) pendingIndex(prefix []byte) (ents []idxEntry) {
 	s.idxMu.Lock()
 	defer s.idxMu.Unlock()
-	return slices.Clone(s.idxPending[string(prefix)])
+	for _, r := range s.idxQ {
+		if r.conv == string(prefix) || r.from == string(prefix) {
+			ents = append(ents, idxEntry{ts: r.ts, id: r.id})
+		}
+	}
+	return ents
 }
 
 // flushIndex writes the delayed index entries, all of them once the oldest
@@ -212,7 +215,6 @@ func (s *Store) flushIndex(now time.Time, all bool) bool {
 	s.idxMu.Lock()
 	clear(s.idxQ)
 	s.idxQ = s.idxQ[:0]
-	clear(s.idxPending)
 	s.idxMu.Unlock()
 	cp := s.checkpointNow(0)
 	o := &op{cost: 1, fn: func(t *txn) error { return t.set(checkpointKey, cp.encode()) }}
@@ -257,10 +259,10 @@ type indexMerge struct {
 }
 
 // add adds entries to the merge.
-func (m *indexMerge) add(ents ...idxEntry) {
-	for _, e := range ents {
-		i, _ := slices.BinarySearchFunc(m.buf, e, compareIdx)
-		m.buf = slices.Insert(m.buf, i, e)
+func (m *indexMerge) add(ents []idxEntry) {
+	if len(ents) > 0 {
+		m.buf = append(m.buf, ents...)
+		slices.SortFunc(m.buf, compareIdx)
 	}
 }
 

@@ -286,11 +286,7 @@ func (s *Store) Query(ctx context.Context, q storage.HistoryQuery) (ms []*storag
 	// The entries in memory, read before the keys: an entry written
 	// meanwhile is in one or both (index.go).
 	var merge indexMerge
-	for _, e := range s.pendingIndex(prefix) {
-		if q.Admits(e.ts, e.id) {
-			merge.add(e)
-		}
-	}
+	merge.add(slices.DeleteFunc(s.pendingIndex(prefix), func(e idxEntry) bool { return !q.Admits(e.ts, e.id) }))
 	// Reverse iteration starts at the greatest key <= seek. A group's key
 	// is its newest entry, and its others are at most indexSpan older.
 	seek := afterPrefix(prefix)
@@ -336,11 +332,7 @@ func (s *Store) Query(ctx context.Context, q storage.HistoryQuery) (ms []*storag
 			}); err != nil {
 				return err
 			}
-			for _, e := range group {
-				if q.Admits(e.ts, e.id) {
-					merge.add(e)
-				}
-			}
+			merge.add(slices.DeleteFunc(group, func(e idxEntry) bool { return !q.Admits(e.ts, e.id) }))
 		}
 		return emit(idxEntry{}, true)
 	})
