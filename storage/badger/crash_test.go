@@ -170,13 +170,7 @@ func TestCrash(t *testing.T) {
 				"history by sender":       historyIDs(t, s, storage.HistoryQuery{App: "app", From: "x"}),
 				"inbox":                   inbox,
 			} {
-				missing := 0
-				for id := range acked {
-					if !have[id] {
-						missing++
-					}
-				}
-				if missing > 0 {
+				if missing := countMissing(acked, have); missing > 0 {
 					t.Errorf("%s lacks %d of %d acknowledged messages", what, missing, len(acked))
 				}
 				t.Logf("%s: %d messages, %d acknowledged before the kill", what, len(have), len(acked))
@@ -228,14 +222,7 @@ func TestCrashAfterAcks(t *testing.T) {
 	ctx := context.Background()
 	// Both history indexes, paged: every message once.
 	for _, q := range []storage.HistoryQuery{{App: "app", ConvID: "conv"}, {App: "app", From: "x"}} {
-		have := historyIDs(t, s, q)
-		missing := 0
-		for id := range acked {
-			if !have[id] {
-				missing++
-			}
-		}
-		if missing > 0 {
+		if missing := countMissing(acked, historyIDs(t, s, q)); missing > 0 {
 			t.Errorf("history %+v lacks %d of %d acknowledged messages", q, missing, len(acked))
 		}
 	}
@@ -352,4 +339,15 @@ func TestCrashDelayedIndexOnly(t *testing.T) {
 			}
 		})
 	}
+}
+
+// countMissing returns how many of the ids acked are not in have.
+func countMissing[V any](acked map[string]V, have map[string]bool) int {
+	n := 0
+	for id := range acked {
+		if !have[id] {
+			n++
+		}
+	}
+	return n
 }

@@ -16,9 +16,9 @@ import (
 	"github.com/rtgate/rtgate/storage/memory"
 )
 
-// indexKeys counts the keys of the history index table (tConv or tFrom)
-// and how many of them hold a group.
-func indexKeys(t *testing.T, s *Store, table byte) (keys, groups int) {
+// countKeys counts the keys of a table (tConv, tFrom, tInbox ...) and how
+// many of them have a value (in the history indexes: hold a group).
+func countKeys(t *testing.T, s *Store, table byte) (keys, groups int) {
 	t.Helper()
 	err := s.db.View(func(tx *bdg.Txn) error {
 		it := tx.NewIterator(bdg.IteratorOptions{Prefix: []byte{table}})
@@ -37,7 +37,8 @@ func indexKeys(t *testing.T, s *Store, table byte) (keys, groups int) {
 	return keys, groups
 }
 
-func openIndexTest(t *testing.T, dir string, delay time.Duration) *Store {
+// openWithDelay opens the store in dir with InboxDelay delay.
+func openWithDelay(t *testing.T, dir string, delay time.Duration) *Store {
 	t.Helper()
 	s, err := New(Config{Dir: dir, InboxDelay: delay, Logger: slog.New(slog.DiscardHandler), GCInterval: -1})
 	if err != nil {
@@ -55,7 +56,7 @@ func TestIndexGroups(t *testing.T) {
 	// to come well within one delay on a slow machine.
 	const delay = 1500 * time.Millisecond
 	dir := t.TempDir()
-	s := openIndexTest(t, dir, delay)
+	s := openWithDelay(t, dir, delay)
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
 	want := map[string][]string{} // conv or sender -> ids, newest first
@@ -108,7 +109,7 @@ func TestIndexGroups(t *testing.T) {
 		}
 	}
 	check("in memory")
-	if keys, _ := indexKeys(t, s, tConv); keys != 0 {
+	if keys, _ := countKeys(t, s, tConv); keys != 0 {
 		t.Errorf("%d conversation index keys before InboxDelay, want 0", keys)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -116,16 +117,16 @@ func TestIndexGroups(t *testing.T) {
 		time.Sleep(delay / 4)
 	}
 	check("written")
-	if keys, groups := indexKeys(t, s, tConv); keys != 3 || groups != 3 {
+	if keys, groups := countKeys(t, s, tConv); keys != 3 || groups != 3 {
 		t.Errorf("conversation index: %d keys, %d groups; want 3 groups for 90 messages", keys, groups)
 	}
-	if keys, groups := indexKeys(t, s, tFrom); keys != 2 || groups != 2 {
+	if keys, groups := countKeys(t, s, tFrom); keys != 2 || groups != 2 {
 		t.Errorf("sender index: %d keys, %d groups; want 2 groups", keys, groups)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openIndexTest(t, dir, delay)
+	s = openWithDelay(t, dir, delay)
 	defer s.Close()
 	check("reopened")
 
@@ -145,7 +146,7 @@ func TestIndexGroups(t *testing.T) {
 // in time finds entries of a group whose key is after the bound.
 func TestIndexGroupBounds(t *testing.T) {
 	dir := t.TempDir()
-	s := openIndexTest(t, dir, time.Hour) // written at Close only
+	s := openWithDelay(t, dir, time.Hour) // written at Close only
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
 	var sent []*storage.Message
@@ -162,9 +163,9 @@ func TestIndexGroupBounds(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openIndexTest(t, dir, time.Hour)
+	s = openWithDelay(t, dir, time.Hour)
 	defer s.Close()
-	if keys, groups := indexKeys(t, s, tConv); keys < len(sent)/7 || groups == 0 {
+	if keys, groups := countKeys(t, s, tConv); keys < len(sent)/7 || groups == 0 {
 		t.Errorf("conversation index: %d keys, %d groups for %d messages 10 s apart", keys, groups, len(sent))
 	}
 	for _, i := range []int{3, 100, 300, len(sent) - 1} {
@@ -201,7 +202,7 @@ func TestIndexMatchesTheMemoryStore(t *testing.T) {
 			rnd := rand.New(rand.NewPCG(seed, 0))
 			dir := t.TempDir()
 			delay := time.Duration(1+rnd.IntN(3)) * time.Millisecond
-			b := openIndexTest(t, dir, delay)
+			b := openWithDelay(t, dir, delay)
 			defer func() { b.Close() }()
 			mem := memory.New(memory.Config{})
 			ctx := context.Background()
@@ -246,7 +247,7 @@ func TestIndexMatchesTheMemoryStore(t *testing.T) {
 					if err := b.Close(); err != nil {
 						t.Fatal(err)
 					}
-					b = openIndexTest(t, dir, delay)
+					b = openWithDelay(t, dir, delay)
 				default:
 					q := storage.HistoryQuery{App: "app", Limit: 1 + rnd.IntN(8)}
 					if rnd.IntN(2) == 0 {
@@ -308,7 +309,7 @@ func TestBatchEncoding(t *testing.T) {
 // lone key as well, which Query returns once.
 func TestRecreateIndexKeepsGroups(t *testing.T) {
 	dir := t.TempDir()
-	s := openIndexTest(t, dir, time.Hour)
+	s := openWithDelay(t, dir, time.Hour)
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
 	var ms []*storage.Message
@@ -322,7 +323,7 @@ func TestRecreateIndexKeepsGroups(t *testing.T) {
 	if err := s.Close(); err != nil { // one group per index: m2 holds m0, m1
 		t.Fatal(err)
 	}
-	s = openIndexTest(t, dir, time.Hour)
+	s = openWithDelay(t, dir, time.Hour)
 	defer s.Close()
 	recreate := func(ms ...*storage.Message) int {
 		wb := s.db.NewWriteBatch()
@@ -347,7 +348,7 @@ func TestRecreateIndexKeepsGroups(t *testing.T) {
 	}
 	check := func(when string, keys int) {
 		t.Helper()
-		if n, groups := indexKeys(t, s, tConv); n != keys || groups != 1 {
+		if n, groups := countKeys(t, s, tConv); n != keys || groups != 1 {
 			t.Errorf("%s: conversation index: %d keys, %d groups; want %d and 1", when, n, groups, keys)
 		}
 		for _, q := range []storage.HistoryQuery{{App: "app", ConvID: "c"}, {App: "app", From: "s", Limit: 2}} {
@@ -406,7 +407,7 @@ func TestFormat2Opens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := openIndexTest(t, dir, 0)
+	s := openWithDelay(t, dir, 0)
 	defer s.Close()
 	for _, q := range []storage.HistoryQuery{{App: "app", ConvID: "c"}, {App: "app", From: "s"}} {
 		got, err := s.Query(context.Background(), q)

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	bdg "github.com/dgraph-io/badger/v4"
-
 	"github.com/rtgate/rtgate/storage"
 	"github.com/rtgate/rtgate/storage/memory"
 )
@@ -18,18 +16,7 @@ import (
 // inboxKeys counts the inbox keys in badger.
 func inboxKeys(t *testing.T, s *Store) int {
 	t.Helper()
-	n := 0
-	err := s.db.View(func(tx *bdg.Txn) error {
-		it := tx.NewIterator(bdg.IteratorOptions{Prefix: []byte{tInbox}})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			n++
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, _ := countKeys(t, s, tInbox)
 	return n
 }
 
@@ -38,13 +25,7 @@ func inboxKeys(t *testing.T, s *Store) int {
 func TestDelayedInboxEntries(t *testing.T) {
 	const delay = 20 * time.Millisecond
 	dir := t.TempDir()
-	open := func() *Store {
-		s, err := New(Config{Dir: dir, InboxDelay: delay, Logger: slog.New(slog.DiscardHandler), GCInterval: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	open := func() *Store { return openWithDelay(t, dir, delay) }
 	s := open()
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
