@@ -102,7 +102,9 @@ type Config struct {
 	// DedupeWindow is how long a modern client's send with a client id
 	// (`id`) is remembered, so that a repeat (the client resending after
 	// its connection dropped before the ack) is acked without being stored
-	// or delivered again. Zero means 10 min; negative turns it off.
+	// or delivered again. Zero means 10 min; negative turns it off. A store
+	// that implements storage.ClientSends (Badger) gives New the sends of
+	// the last window, so a repeat after a restart is recognised too.
 	DedupeWindow time.Duration
 	// DedupeEntries bounds the sends remembered; the oldest go first.
 	// Zero means 100 000.

@@ -1,11 +1,15 @@
 package core
 
 import (
+	"cmp"
+	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/storage"
 )
 
 // maxClientIDBytes bounds the client id (`id`) of a modern `direct`.
@@ -19,8 +23,10 @@ const maxClientIDBytes = 128
 // message's uid and time and is neither stored nor delivered again. The
 // same id on a different message is a new message: ids are only hints of
 // a repeat, and a client that reuses them loses nothing. Legacy
-// connections are left out: 2014 clients' ids only match acks. Safe for
-// concurrent use.
+// connections are left out: 2014 clients' ids only match acks. A stored
+// message keeps its client id and checksum, so a hub on a store that can
+// list them (storage.ClientSends) remembers the sends of the last window
+// across a restart (Hub.loadSent). Safe for concurrent use.
 type sendDedupe struct {
 	window time.Duration // <= 0: off
 	max    int           // entries kept at most
@@ -101,6 +107,51 @@ func (d *sendDedupe) finish(e *sentEntry, ok bool, uid string, t int64) {
 	e.done = nil
 	d.mu.Unlock()
 	close(done)
+}
+
+// load remembers sends acked before a restart: the messages ms, which
+// carry their ClientID and ClientSum, each until its Time plus the window.
+// Call it before the hub takes connections.
+func (d *sendDedupe) load(ms []*storage.Message, now time.Time) {
+	slices.SortFunc(ms, func(a, b *storage.Message) int { return cmp.Compare(a.Time, b.Time) })
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.sends == nil {
+		d.sends = make(map[string]*sentEntry)
+	}
+	for _, m := range ms {
+		e := &sentEntry{key: m.App + "\x00" + m.From + "\x00" + m.ClientID, sum: m.ClientSum,
+			expires: time.UnixMilli(m.Time).Add(d.window), ok: true, uid: m.ID, t: m.Time}
+		d.sends[e.key] = e
+		d.order = append(d.order, e)
+	}
+	d.expire(now)
+}
+
+// loadSent fills the hub's send de-duplication from the store, if it can
+// list the recent sends (storage.ClientSends): a client that repeats a
+// send after a restart of the server gets the first send's ack.
+func (h *Hub) loadSent() error {
+	cs, ok := h.store.(storage.ClientSends)
+	if !ok || h.sent.window <= 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.StoreTimeout)
+	defer cancel()
+	now := h.cfg.Now()
+	var ms []*storage.Message
+	err := cs.ClientSends(ctx, now.Add(-h.sent.window).UnixMilli(), func(m *storage.Message) error {
+		ms = append(ms, m)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("core: load the recent sends: %w", err)
+	}
+	h.sent.load(ms, now)
+	if len(ms) > 0 {
+		h.log.Info("core: remembered the recent sends of modern clients", "sends", len(h.sent.sends))
+	}
+	return nil
 }
 
 // result returns how the first send of e ended; call it after its wait.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/rtgate/rtgate/core/coretest"
 	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/storage"
+	"github.com/rtgate/rtgate/storage/badger"
 	"github.com/rtgate/rtgate/storage/memory"
 )
 
@@ -234,5 +236,78 @@ func TestRepeatWhileFirstIsStored(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRepeatAfterRestart: the sends a store keeps outlive the hub. A
+// client that repeats a send to a restarted server (its ack was lost with
+// the old one) gets the first send's ack, and nothing is stored or
+// delivered again; after the window, a repeat is a new message.
+func TestRepeatAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	open := func(now func() time.Time) (*core.Hub, *badger.Store) {
+		st, err := badger.New(badger.Config{Dir: dir, Logger: slog.New(slog.DiscardHandler), GCInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := core.New(core.Config{Store: st, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h, st
+	}
+	h, st := open(nil)
+	alice := coretest.Dial(h, true)
+	alice.Open(t, app, "alice", "bob")
+	send(t, alice, &protocol.Command{Kind: protocol.KindRoomJoin, PeerID: "alice", I: 1})
+	gid := alice.Expect(t, protocol.KindRoomJoined).RoomID
+	alice.Expect(t, protocol.KindRoomMembersJoined)
+	cmd := direct("alice", "hello", "bob")
+	cmd.ID = "c-1"
+	send(t, alice, cmd)
+	first := alice.Expect(t, protocol.KindAck)
+	gcmd := &protocol.Command{Kind: protocol.KindDirect, PeerID: "alice", RoomID: gid, Msg: "all", ID: "g-1", I: 3}
+	send(t, alice, gcmd)
+	gfirst := alice.Expect(t, protocol.KindAck)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	h, st = open(nil)
+	bob := coretest.Dial(h, true)
+	bob.Open(t, app, "bob")
+	if m := bob.Expect(t, protocol.KindDirect); m.ID != first.UID {
+		t.Fatalf("bob's inbox: %+v, want %s", *m, first.UID)
+	}
+	alice = coretest.Dial(h, true)
+	alice.Open(t, app, "alice", "bob")
+	send(t, alice, cmd)
+	if again := alice.Expect(t, protocol.KindAck); again.UID != first.UID || again.Time != first.Time {
+		t.Fatalf("repeat after the restart acked %+v, want uid %s t %d", *again, first.UID, first.Time)
+	}
+	send(t, alice, gcmd)
+	if again := alice.Expect(t, protocol.KindAck); again.UID != gfirst.UID {
+		t.Fatalf("group repeat after the restart acked %s, want %s", again.UID, gfirst.UID)
+	}
+	bob.ExpectNone(t, 50*time.Millisecond)
+	other := direct("alice", "something else", "bob")
+	other.ID = "c-1"
+	send(t, alice, other)
+	if a := alice.Expect(t, protocol.KindAck); a.UID == first.UID {
+		t.Fatal("a different message with a used id took the first uid after the restart")
+	}
+	bob.Expect(t, protocol.KindDirect)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Past the window (10 min by default), the repeat is a new message.
+	h, st = open(func() time.Time { return time.Now().Add(11 * time.Minute) })
+	defer st.Close()
+	alice = coretest.Dial(h, true)
+	alice.Open(t, app, "alice", "bob")
+	send(t, alice, cmd)
+	if a := alice.Expect(t, protocol.KindAck); a.UID == first.UID {
+		t.Fatal("a repeat after the window took the first uid")
 	}
 }

@@ -50,6 +50,10 @@ func New(cfg Config) (*Hub, error) {
 		sent:    sendDedupe{window: cfg.DedupeWindow, max: cfg.DedupeEntries},
 	}
 	h.seq.Store(rand.Uint64() >> 2)
+	if err := h.loadSent(); err != nil {
+		// Repeats of sends from before the restart are stored again.
+		h.log.Warn("send de-duplication starts empty", "err", err)
+	}
 	return h, nil
 }
 

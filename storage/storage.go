@@ -36,6 +36,13 @@ type Message struct {
 	Receipt bool     // the sender asked for a delivery receipt
 	FromIP  string   // sender address, for history
 	ConvID  string   // conversation id: md5 of sorted participants, or the group id
+	// ClientID is the sender's own id for the message (the `id` of a
+	// modern send) and ClientSum the checksum core tells a repeat of the
+	// send by: kept with the message so that a restarted server still
+	// recognises the client's repeat (see ClientSends). Empty and 0 for
+	// most messages.
+	ClientID  string
+	ClientSum uint64
 }
 
 // Clone returns a copy of m that shares nothing with it.
@@ -43,6 +50,16 @@ func (m *Message) Clone() *Message {
 	c := *m
 	c.To = slices.Clone(m.To)
 	return &c
+}
+
+// ClientSends is implemented by stores that can list the recent messages
+// that carry a ClientID, so that core's send de-duplication outlives a
+// restart.
+type ClientSends interface {
+	// ClientSends calls fn with each message persisted with a Time at or
+	// after since (ms) that has a ClientID, in no particular order; an
+	// error from fn stops it and is returned.
+	ClientSends(ctx context.Context, since int64, fn func(*Message) error) error
 }
 
 // Messages persists messages: one call writes the history record and every

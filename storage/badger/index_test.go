@@ -392,7 +392,7 @@ func TestFormat2Opens(t *testing.T) {
 			for j, k := range messageKeys(m) {
 				v := []byte(nil)
 				if j == 0 {
-					v = sealRecord(rec, n, false, 0)
+					v = sealRecord(rec, n, false, 0, false)
 				}
 				if err := tx.Set(k, v); err != nil {
 					return err

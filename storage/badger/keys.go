@@ -137,17 +137,19 @@ func afterPrefix(prefix []byte) []byte {
 // Inbox (see lazy.go) came later: a record may end before them, and new
 // fields go at the end, so decodeRecord reads any prefix.
 type msgRecord struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	From     string
-	To       []string
-	Room     string
-	Text     string
-	Time     int64
-	Receipt  bool
-	FromIP   string
-	ConvID   string
-	Seq      uint64   // delayed inbox entries: the record's sequence number; 0 if none
-	Inbox    []string // delayed inbox entries: the peers whose inbox holds it
+	_msgpack  struct{} `msgpack:",as_array"`
+	From      string
+	To        []string
+	Room      string
+	Text      string
+	Time      int64
+	Receipt   bool
+	FromIP    string
+	ConvID    string
+	Seq       uint64   // delayed entries: the record's sequence number; 0 if none
+	Inbox     []string // delayed inbox entries: the peers whose inbox holds it
+	ClientID  string   // storage.Message.ClientID; the record ends before it if empty
+	ClientSum uint64
 }
 
 // The encoding (encodeRecord, sealRecord) is written out by hand; msgRecord
@@ -166,9 +168,10 @@ var recordEncoders = sync.Pool{New: func() any {
 }}
 
 // encodeRecord returns m's record in one allocation: its 8 fields (the
-// first n bytes, a record by themselves), then, if peers is not empty or
-// seq, room for Seq and the Inbox peers (nil if none), which sealRecord
-// fills in.
+// first n bytes, a record by themselves), then, if peers is not empty, seq
+// or m has a ClientID, room for Seq and the Inbox peers (nil if none),
+// which sealRecord fills in, and then, with a ClientID, ClientID and
+// ClientSum.
 func encodeRecord(m *storage.Message, peers []string, seq bool) (rec []byte, n int, err error) {
 	e := recordEncoders.Get().(*recordEncoder)
 	defer recordEncoders.Put(e)
@@ -181,9 +184,14 @@ func encodeRecord(m *storage.Message, peers []string, seq bool) (rec []byte, n i
 		return nil, 0, err
 	}
 	n = e.buf.Len()
-	if len(peers) > 0 || seq {
+	if len(peers) > 0 || seq || m.ClientID != "" {
 		e.buf.Write(make([]byte, 9)) // Seq: 0xcf and 8 bytes, set by sealRecord
 		if err := encodeStrings(d, peers); err != nil {
+			return nil, 0, err
+		}
+	}
+	if m.ClientID != "" {
+		if err := errors.Join(d.EncodeString(m.ClientID), d.EncodeUint(m.ClientSum)); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -194,12 +202,18 @@ func encodeRecord(m *storage.Message, peers []string, seq bool) (rec []byte, n i
 // its 8-field length): the 8 fields alone, or, with delayed entries
 // (inbox or history index), all 10 with Seq set to seq. It changes rec in place and may be called again
 // on the same rec (an operation may run more than once).
-func sealRecord(rec []byte, n int, delayed bool, seq uint64) []byte {
-	if !delayed || len(rec) == n {
+func sealRecord(rec []byte, n int, delayed bool, seq uint64, client bool) []byte {
+	if !client && (!delayed || len(rec) == n) {
 		rec[0] = 0x90 | 8 // fixarray of 8
 		return rec[:n]
 	}
 	rec[0] = 0x90 | 10
+	if client {
+		rec[0] = 0x90 | 12
+	}
+	if !delayed {
+		seq = 0
+	}
 	rec[n] = 0xcf // uint 64
 	binary.BigEndian.PutUint64(rec[n+1:], seq)
 	return rec
@@ -250,6 +264,10 @@ func decodeRecord(b []byte, r *msgRecord) error {
 			r.Seq, err = d.DecodeUint64()
 		case 9:
 			r.Inbox, err = decodeStrings(d)
+		case 10:
+			r.ClientID, err = d.DecodeString()
+		case 11:
+			r.ClientSum, err = d.DecodeUint64()
 		default:
 			err = d.Skip()
 		}
@@ -281,7 +299,8 @@ func decodeMessage(app, id string, b []byte) (*storage.Message, error) {
 		return nil, fmt.Errorf("badger: decode message %s/%s: %w", app, id, err)
 	}
 	return &storage.Message{App: app, ID: id, From: r.From, To: r.To, Room: r.Room, Text: r.Text,
-		Time: r.Time, Receipt: r.Receipt, FromIP: r.FromIP, ConvID: r.ConvID}, nil
+		Time: r.Time, Receipt: r.Receipt, FromIP: r.FromIP, ConvID: r.ConvID,
+		ClientID: r.ClientID, ClientSum: r.ClientSum}, nil
 }
 
 // groupRecord is the stored form of a storage.Group; App and ID are in its

@@ -2,7 +2,7 @@ package badger
 
 import (
 	"bytes"
-	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -61,32 +61,42 @@ func TestEncodeMessageRoundTrip(t *testing.T) {
 		{App: "a", ID: "i", From: "f", To: []string{"x", "y"}, Room: "r", Text: "hello", Time: 42, Receipt: true, FromIP: "192.0.2.1", ConvID: "c"},
 		{App: "a", ID: "i"},
 		{App: "a", ID: "i", Text: strings.Repeat("z", 5120)},
+		{App: "a", ID: "i", From: "f", To: []string{"x"}, Text: "hi", Time: 7, ClientID: "client id", ClientSum: 1<<64 - 1},
 	} {
+		client := m.ClientID != ""
 		rec, n, err := encodeRecord(m, []string{"p1", "p2"}, false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// An operation may run again and choose otherwise: seal one way,
 		// then the other, then check the first again.
-		sealRecord(rec, n, true, 99)
-		if short := sealRecord(rec, n, false, 0); !bytes.Equal(short, mustEncode(t, m)) {
+		sealRecord(rec, n, true, 99, client)
+		short := sealRecord(rec, n, false, 0, client)
+		if !client && !bytes.Equal(short, mustEncode(t, m)) {
 			t.Errorf("sealRecord without delay after one with = %x, want encodeMessage's %x", short, mustEncode(t, m))
 		}
-		b := sealRecord(rec, n, true, 7)
-		// The hand-written encoding is what msgpack makes of msgRecord.
-		want, err := msgpack.Marshal(&msgRecord{From: m.From, To: m.To, Room: m.Room, Text: m.Text, Time: m.Time,
-			Receipt: m.Receipt, FromIP: m.FromIP, ConvID: m.ConvID, Seq: 7, Inbox: []string{"p1", "p2"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r1, r2 msgRecord
-		if err := msgpack.Unmarshal(b, &r1); err != nil {
-			t.Fatalf("msgpack cannot read the record: %v", err)
-		}
-		if err := msgpack.Unmarshal(want, &r2); err != nil || fmt.Sprint(r1) != fmt.Sprint(r2) {
-			t.Errorf("record %+v, msgpack's %+v", r1, r2)
-		}
 		var r msgRecord
+		if err := decodeRecord(short, &r); err != nil || r.Seq != 0 || r.ClientID != m.ClientID {
+			t.Errorf("decodeRecord without delay: seq %d, client id %q, %v; want 0, %q", r.Seq, r.ClientID, err, m.ClientID)
+		}
+		b := sealRecord(rec, n, true, 7, client)
+		if client {
+			// The hand-written encoding is what msgpack makes of msgRecord.
+			want, err := msgpack.Marshal(&msgRecord{From: m.From, To: m.To, Room: m.Room, Text: m.Text, Time: m.Time,
+				Receipt: m.Receipt, FromIP: m.FromIP, ConvID: m.ConvID, Seq: 7, Inbox: []string{"p1", "p2"},
+				ClientID: m.ClientID, ClientSum: m.ClientSum})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r1, r2 msgRecord
+			if err := msgpack.Unmarshal(b, &r1); err != nil {
+				t.Fatalf("msgpack cannot read the record: %v", err)
+			}
+			if err := msgpack.Unmarshal(want, &r2); err != nil || !reflect.DeepEqual(r1, r2) {
+				t.Errorf("record %+v, msgpack's %+v", r1, r2)
+			}
+		}
+		r = msgRecord{}
 		if err := decodeRecord(b, &r); err != nil || r.Seq != 7 || strings.Join(r.Inbox, ",") != "p1,p2" {
 			t.Errorf("decodeRecord: seq %d, inbox %q, %v; want 7, p1,p2", r.Seq, r.Inbox, err)
 		}
@@ -96,6 +106,7 @@ func TestEncodeMessageRoundTrip(t *testing.T) {
 		}
 		if got.From != m.From || got.Text != m.Text || got.Time != m.Time || got.Room != m.Room ||
 			got.Receipt != m.Receipt || got.FromIP != m.FromIP || got.ConvID != m.ConvID ||
+			got.ClientID != m.ClientID || got.ClientSum != m.ClientSum ||
 			strings.Join(got.To, ",") != strings.Join(m.To, ",") || (got.To == nil) != (m.To == nil) {
 			t.Errorf("round trip of %+v gave %+v", m, got)
 		}

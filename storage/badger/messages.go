@@ -45,7 +45,7 @@ func (s *Store) PersistOffline(ctx context.Context, m *storage.Message, inbox, o
 		if delay {
 			seq = t.nextSeq()
 		}
-		body := sealRecord(record, n, delay, seq)
+		body := sealRecord(record, n, delay, seq, m.ClientID != "")
 		if err := t.set(recordKey, body); err != nil {
 			return err
 		}

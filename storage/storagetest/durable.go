@@ -19,7 +19,7 @@ func RunDurable(t *testing.T, o Opener) {
 		e := &env{t: t, s: o(t, opts), clock: clock, ctx: t.Context()}
 		now := e.nowMs()
 		full := &storage.Message{App: "app", ID: "full", From: "a", To: []string{"b", "c"}, Text: "hi",
-			Time: now, Receipt: true, FromIP: "198.51.100.1", ConvID: "conv"}
+			Time: now, Receipt: true, FromIP: "198.51.100.1", ConvID: "conv", ClientID: "c1", ClientSum: 42}
 		e.persist(full, "b", "c")
 		for i := range 8 {
 			e.persist(msg(fmt.Sprint("m", i), "x", "conv", now+int64(i+1)), "b")

@@ -15,7 +15,8 @@ func runMessages(t *testing.T, o Opener) {
 	t.Run("writes history and every inbox", func(t *testing.T) {
 		e := open(t, o, storage.Limits{})
 		m := &storage.Message{App: "app", ID: "m1", From: "a", To: []string{"b", "c"},
-			Text: `{"hello":"world"}`, Time: e.nowMs(), Receipt: true, FromIP: "192.0.2.7", ConvID: "conv-abc"}
+			Text: `{"hello":"world"}`, Time: e.nowMs(), Receipt: true, FromIP: "192.0.2.7", ConvID: "conv-abc",
+			ClientID: "c-17", ClientSum: 1<<63 + 5}
 		e.persist(m, "b", "c")
 		for _, peer := range []string{"b", "c"} {
 			ms, err := e.s.Pending(e.ctx, "app", peer)

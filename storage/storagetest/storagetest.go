@@ -167,7 +167,8 @@ func sameMessage(got, want *storage.Message) string {
 	case got.App != want.App, got.ID != want.ID, got.From != want.From,
 		got.Room != want.Room, got.Text != want.Text, got.Time != want.Time,
 		got.Receipt != want.Receipt, got.FromIP != want.FromIP,
-		got.ConvID != want.ConvID, !slices.Equal(got.To, want.To):
+		got.ConvID != want.ConvID, !slices.Equal(got.To, want.To),
+		got.ClientID != want.ClientID, got.ClientSum != want.ClientSum:
 		return fmt.Sprintf("got %+v, want %+v", *got, *want)
 	}
 	return ""
