@@ -321,50 +321,33 @@ func (s *Store) replayLazy() error {
 	records, entries, indexed := 0, 0, 0
 	cutoff := s.cutoff()
 	err = s.db.View(func(tx *bdg.Txn) error {
-		it := tx.NewIterator(bdg.IteratorOptions{Prefix: []byte{tMessage}})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); {
-			k := it.Item().Key()
-			n, w := uvarint(k[1:])
-			if w == 0 {
-				return fmt.Errorf("badger: bad message key %x", k)
+		return recordsSince(tx, cp.scanFrom, func(app, id string, v []byte) error {
+			var r msgRecord
+			if err := decodeRecord(v, &r); err != nil {
+				return err
 			}
-			app := string(k[1+w : 1+w+n])
-			prefix := key(tMessage, app)
-			for it.Seek(appendTime(prefix, cp.scanFrom)); it.ValidForPrefix(prefix); it.Next() {
-				item := it.Item()
-				var r msgRecord
-				if err := item.Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
-					return err
-				}
-				s.maxTime = max(s.maxTime, r.Time)
-				if r.Seq < cp.first || r.Seq == 0 {
-					continue
-				}
-				s.seq = max(s.seq, r.Seq+1)
-				_, id, err := splitTimeID(item.Key(), len(prefix))
-				if err != nil {
-					return err
-				}
-				records++
-				n, err := recreateIndex(tx, wb, app, r.ConvID, r.From, r.Time, id)
-				if err != nil {
-					return err
-				}
-				indexed += n
-				if r.Time <= cutoff {
-					continue
-				}
-				for _, p := range r.Inbox {
-					if err := wb.SetEntry(s.inboxEntry(key(tInbox, app, p), r.Time, id)); err != nil {
-						return err
-					}
-					entries++
-				}
+			s.maxTime = max(s.maxTime, r.Time)
+			if r.Seq < cp.first || r.Seq == 0 {
+				return nil
 			}
-			it.Seek(afterPrefix(prefix))
-		}
-		return nil
+			s.seq = max(s.seq, r.Seq+1)
+			records++
+			n, err := recreateIndex(tx, wb, app, r.ConvID, r.From, r.Time, id)
+			if err != nil {
+				return err
+			}
+			indexed += n
+			if r.Time <= cutoff {
+				return nil
+			}
+			for _, p := range r.Inbox {
+				if err := wb.SetEntry(s.inboxEntry(key(tInbox, app, p), r.Time, id)); err != nil {
+					return err
+				}
+				entries++
+			}
+			return nil
+		})
 	})
 	if err == nil {
 		c := checkpoint{first: s.seq, next: s.seq, scanFrom: s.maxTime - lazyMargin}
@@ -382,6 +365,35 @@ func (s *Store) replayLazy() error {
 	if records > 0 {
 		s.log.Info("badger: recreated delayed inbox and history index entries after an unclean stop",
 			"messages", records, "entries", entries, "index_entries", indexed)
+	}
+	return nil
+}
+
+// recordsSince calls fn with the app, id and value of every message record
+// in tx with a time at or after since, app by app in time order. The
+// value is valid only during the call.
+func recordsSince(tx *bdg.Txn, since int64, fn func(app, id string, v []byte) error) error {
+	it := tx.NewIterator(bdg.IteratorOptions{Prefix: []byte{tMessage}})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); {
+		k := it.Item().Key()
+		n, w := uvarint(k[1:])
+		if w == 0 {
+			return fmt.Errorf("badger: bad message key %x", k)
+		}
+		app := string(k[1+w : 1+w+n])
+		prefix := key(tMessage, app)
+		for it.Seek(appendTime(prefix, since)); it.ValidForPrefix(prefix); it.Next() {
+			item := it.Item()
+			_, id, err := splitTimeID(item.Key(), len(prefix))
+			if err != nil {
+				return err
+			}
+			if err := item.Value(func(v []byte) error { return fn(app, id, v) }); err != nil {
+				return err
+			}
+		}
+		it.Seek(afterPrefix(prefix))
 	}
 	return nil
 }
