@@ -69,6 +69,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	for i, ln := range lns {
 		lns[i] = s.flash.Listener(ln)
 	}
+	// HTTPS/WSS: the same handler behind TLS, with the QUIC certificate
+	// (HTTP/1.1 only, which WebSocket upgrades need).
+	secure := map[net.Listener]bool{}
+	for _, addr := range cfg.ListenTLS {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			closeAll(lns)
+			return fmt.Errorf("listen %s: %w", addr, err)
+		}
+		ln = tls.NewListener(ln, s.certs.TLSConfig("http/1.1"))
+		secure[ln] = true
+		lns = append(lns, ln)
+	}
 	if cfg.Flash.LegacyTLSAddr != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.Flash.CertFile, cfg.Flash.KeyFile)
 		if err != nil {
@@ -159,8 +172,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			}
 		}()
 		addr := ln.Addr().String()
-		fmt.Fprintf(stdout, "rtgate listening on http://%s (WebSocket ws://%s/ and /ws, long-poll /lp/, router /v1/route, REST /1.1/, demo http://%s/demo/, SDK /sdk/, /healthz, /metrics)\n", addr, addr, addr)
-		log.Info("listening", "addr", addr)
+		web, ws := "http", "ws"
+		if secure[ln] {
+			web, ws = "https", "wss"
+		}
+		fmt.Fprintf(stdout, "rtgate listening on %s://%s (WebSocket %s://%s/ and /ws, long-poll /lp/, router /v1/route, REST /1.1/, demo %s://%s/demo/, SDK /sdk/, /healthz, /metrics)\n",
+			web, addr, ws, addr, web, addr)
+		log.Info("listening", "addr", addr, "tls", secure[ln])
 	}
 
 	var failure error

@@ -3,7 +3,8 @@
 //
 // The answer is {"server":..,"ttl":..,"groupId":"g0","secondary":..}. The
 // URL comes from Config.PublicURL (or, when that is empty, from the
-// request's Host header); `secure=1` asks for wss:// instead of ws://. The
+// request's Host header); `secure=1`, or asking over TLS, gets wss://
+// instead of ws://. The
 // handler sends CORS headers (any origin by default) and answers JSONP when
 // the query has `cb=<name>`. Errors are non-200 with a JSON body
 // {"code":<int>,"error":"<text>"}: 400 for a missing appId or a bad
@@ -55,7 +56,8 @@ type Config struct {
 	// PublicURL is where clients reach the WebSocket endpoint, as
 	// http://, https://, ws:// or wss:// with host, optional port and
 	// optional path (default path "/"). With http:// or ws:// the answer
-	// is ws:// by default and wss:// (same host and port) for `secure=1`;
+	// is ws:// by default and wss:// (same host and port) for `secure=1`
+	// or a request that came over TLS;
 	// with https:// or wss:// it is always wss://. Empty means the
 	// request's Host header with path "/" (fine for development; set it
 	// behind a proxy or when the Host header is not trusted).
@@ -195,7 +197,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	secure := q.Get("secure") == "1"
+	secure := q.Get("secure") == "1" || r.TLS != nil // asked for, or asked over TLS
 	server := wsURL(h.public, h.forceTLS[0], secure, r.Host)
 	secondary := server
 	if h.secondary != nil {

@@ -194,3 +194,24 @@ func TestOverHTTP(t *testing.T) {
 		t.Fatalf("got %+v, want server %s", r, want)
 	}
 }
+
+// TestOverHTTPS: a request that comes over TLS gets wss:// without
+// secure=1, on its own host and port.
+func TestOverHTTPS(t *testing.T) {
+	srv := httptest.NewTLSServer(newHandler(t, router.Config{}))
+	defer srv.Close()
+	res, err := srv.Client().Get(srv.URL + "/v1/route?appId=a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var r struct {
+		Server string `json:"server"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	if want := "wss://" + strings.TrimPrefix(srv.URL, "https://") + "/"; r.Server != want {
+		t.Fatalf("server %s, want %s", r.Server, want)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -160,6 +161,9 @@ type Limits struct {
 type Config struct {
 	// Listen holds the HTTP/WebSocket listen addresses (host:port).
 	Listen []string `json:"listen,omitempty"`
+	// ListenTLS holds HTTPS/WSS listen addresses (host:port), served like
+	// Listen with the certificate of TLSCert/TLSKey (or the dev one).
+	ListenTLS []string `json:"listenTLS,omitempty"`
 	// Data is the Badger data directory.
 	Data string `json:"data,omitempty"`
 	// PublicURL is what the router hands out (http://, https://, ws://
@@ -246,6 +250,7 @@ func (d Duration) Std() time.Duration { return time.Duration(d) }
 // Env names, one per flag.
 const (
 	EnvListen     = "RTGATE_LISTEN"     // comma-separated host:port list
+	EnvListenTLS  = "RTGATE_LISTEN_TLS" // comma-separated host:port list (HTTPS/WSS)
 	EnvData       = "RTGATE_DATA"       // data directory
 	EnvConfig     = "RTGATE_CONFIG"     // config file
 	EnvPublicURL  = "RTGATE_PUBLIC_URL" // router public URL
@@ -275,6 +280,7 @@ func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 type flags struct {
 	set        map[string]bool
 	listen     list
+	listenTLS  list
 	data       string
 	config     string
 	publicURL  string
@@ -295,6 +301,7 @@ func newFlagSet(name string, out io.Writer, f *flags) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Var(&f.listen, "listen", "HTTP/WebSocket listen address `HOST:PORT`, repeatable (default "+DefaultListen+"; env "+EnvListen+")")
+	fs.Var(&f.listenTLS, "listen-tls", "HTTPS/WSS listen address `HOST:PORT`, repeatable, with the --tls-cert certificate (default none; env "+EnvListenTLS+")")
 	fs.StringVar(&f.data, "data", "", "Badger data `DIR` (default ./"+DefaultDataDir+"; env "+EnvData+")")
 	fs.StringVar(&f.config, "config", "", "JSON config `FILE` (env "+EnvConfig+")")
 	fs.StringVar(&f.publicURL, "public-url", "", "`URL` the router hands out, e.g. http://chat.example.org:8080 (default: the request's Host; env "+EnvPublicURL+")")
@@ -352,6 +359,9 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	if v := getenv(EnvListen); v != "" {
 		c.Listen = splitList(v)
 	}
+	if v := getenv(EnvListenTLS); v != "" {
+		c.ListenTLS = splitList(v)
+	}
 	if v := getenv(EnvData); v != "" {
 		c.Data = v
 	}
@@ -394,6 +404,9 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	// Flags.
 	if f.set["listen"] {
 		c.Listen = splitList(strings.Join(f.listen, ","))
+	}
+	if f.set["listen-tls"] {
+		c.ListenTLS = splitList(strings.Join(f.listenTLS, ","))
 	}
 	if f.set["data"] {
 		c.Data = f.data
@@ -493,7 +506,7 @@ func (c *Config) validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
 	}
-	for _, l := range c.Listen {
+	for _, l := range append(slices.Clone(c.Listen), c.ListenTLS...) {
 		if _, port, err := net.SplitHostPort(l); err != nil || port == "" {
 			return bad("listen address %q: want HOST:PORT", l)
 		}

@@ -103,10 +103,11 @@ func TestPrecedence(t *testing.T) {
 	p := writeFile(t, `{"listen":["127.0.0.1:1"],"data":"file","publicURL":"http://file:1","logLevel":"warn",
 		"apps":[{"id":"a","key":"fk","masterKey":"fm"},{"id":"b"}]}`)
 	env := map[string]string{
-		"RTGATE_CONFIG": p,
-		"RTGATE_LISTEN": "127.0.0.1:2, 127.0.0.1:3",
-		"RTGATE_DATA":   "env",
-		"RTGATE_APPS":   "a:ek:em,c:ck:cm",
+		"RTGATE_CONFIG":     p,
+		"RTGATE_LISTEN":     "127.0.0.1:2, 127.0.0.1:3",
+		"RTGATE_LISTEN_TLS": "127.0.0.1:6",
+		"RTGATE_DATA":       "env",
+		"RTGATE_APPS":       "a:ek:em,c:ck:cm",
 	}
 	tests := []struct {
 		name  string
@@ -115,6 +116,7 @@ func TestPrecedence(t *testing.T) {
 	}{
 		{"env over file", nil, func(t *testing.T, c *config.Config) {
 			if !reflect.DeepEqual(c.Listen, []string{"127.0.0.1:2", "127.0.0.1:3"}) || c.Data != "env" ||
+				!reflect.DeepEqual(c.ListenTLS, []string{"127.0.0.1:6"}) ||
 				c.PublicURL != "http://file:1" || c.LogLevel != "warn" {
 				t.Fatalf("%+v", c)
 			}
@@ -124,9 +126,11 @@ func TestPrecedence(t *testing.T) {
 			}
 		}},
 		{"flags over env", []string{"--listen", "127.0.0.1:4", "--listen", "127.0.0.1:5", "--data", "flag",
-			"--public-url", "ws://flag:1/", "--log-level", "error", "--app", "c:fk:fm", "--signatures"},
+			"--public-url", "ws://flag:1/", "--log-level", "error", "--app", "c:fk:fm", "--signatures",
+			"--listen-tls", "127.0.0.1:7"},
 			func(t *testing.T, c *config.Config) {
 				if !reflect.DeepEqual(c.Listen, []string{"127.0.0.1:4", "127.0.0.1:5"}) || c.Data != "flag" ||
+					!reflect.DeepEqual(c.ListenTLS, []string{"127.0.0.1:7"}) ||
 					c.PublicURL != "ws://flag:1/" || c.LogLevel != "error" {
 					t.Fatalf("%+v", c)
 				}
@@ -180,6 +184,7 @@ func TestInvalid(t *testing.T) {
 		{"unknown flag", []string{"--nope"}, nil, "nope"},
 		{"positional argument", []string{"serve"}, nil, "unexpected argument"},
 		{"bad listen", []string{"--listen", "8080"}, nil, "HOST:PORT"},
+		{"bad tls listen", []string{"--listen-tls", "8443"}, nil, "HOST:PORT"},
 		{"bad app spec", []string{"--app", "a:b"}, nil, "ID:KEY:MASTERKEY"},
 		{"empty app id", []string{"--app", ":k:m"}, nil, "ID:KEY:MASTERKEY"},
 		{"signatures without master key", []string{"--app", "a:k:", "--signatures"}, nil, "no masterKey"},
