@@ -831,6 +831,7 @@ var Client = class extends Emitter {
     this._pending = /* @__PURE__ */ new Map();
     this._acks = [];
     this._held = [];
+    this._early = [];
     this._dedupe = new Dedupe(opts.dedupeSize || 1e3);
     this._attempt = 0;
   }
@@ -944,6 +945,9 @@ var Client = class extends Emitter {
     this.emit("open", { transport: conn.name, dialect: conn.dialect, online: [...now] });
     if (gone.length) this.emit("offline", gone);
     this.emit("online", [...now]);
+    const early = this._early;
+    this._early = [];
+    for (const cmd of early) this._message(cmd);
     return reply;
   }
   // _dropped handles the end of a transport: pending requests fail, and
@@ -951,6 +955,7 @@ var Client = class extends Emitter {
   _dropped(conn, ev) {
     if (conn !== this.conn) return;
     clearTimeout(this._kaTimer);
+    this._early = [];
     for (const [, p] of this._pending) p.reject(Object.assign(new Error("connection closed (" + ev.code + ")"), { code: ev.code, lost: true, dialect: conn.dialect }));
     this._pending.clear();
     if (this.state !== "open") return;
@@ -1093,6 +1098,10 @@ var Client = class extends Emitter {
     }
   }
   _message(cmd) {
+    if (this.state !== "open") {
+      if (this._early.push(cmd) > 1e3) this._early.shift();
+      return;
+    }
     if (cmd.id && !cmd.transient) this._ack(cmd.id);
     if (cmd.id && this._dedupe.seen(cmd.id)) return;
     this.emit("command", cmd);

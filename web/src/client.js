@@ -46,6 +46,7 @@ export class Client extends Emitter {
     this._pending = new Map() // i -> {resolve, reject, timer}
     this._acks = []
     this._held = [] // messages received before a 'message' listener
+    this._early = [] // frames of messages received before the session opened
     this._dedupe = new Dedupe(opts.dedupeSize || 1000)
     this._attempt = 0
   }
@@ -158,6 +159,11 @@ export class Client extends Emitter {
     this.emit('open', { transport: conn.name, dialect: conn.dialect, online: [...now] })
     if (gone.length) this.emit('offline', gone)
     this.emit('online', [...now])
+    // The offline inbox that came with the open reply (a long-poll batch,
+    // several frames in one read) follows the open event.
+    const early = this._early
+    this._early = []
+    for (const cmd of early) this._message(cmd)
     return reply
   }
 
@@ -166,6 +172,7 @@ export class Client extends Emitter {
   _dropped (conn, ev) {
     if (conn !== this.conn) return
     clearTimeout(this._kaTimer)
+    this._early = [] // unacknowledged: the inbox sends them again
     for (const [, p] of this._pending) p.reject(Object.assign(new Error('connection closed (' + ev.code + ')'), { code: ev.code, lost: true, dialect: conn.dialect }))
     this._pending.clear()
     if (this.state !== 'open') return // a failed attempt: _connectOnce goes on
@@ -288,6 +295,10 @@ export class Client extends Emitter {
   }
 
   _message (cmd) {
+    if (this.state !== 'open') { // before _open is done: neither acked nor shown yet
+      if (this._early.push(cmd) > 1000) this._early.shift()
+      return
+    }
     if (cmd.id && !cmd.transient) this._ack(cmd.id) // duplicates too: the first ack may be lost
     if (cmd.id && this._dedupe.seen(cmd.id)) return
     this.emit('command', cmd)

@@ -4,8 +4,10 @@ import assert from 'node:assert/strict'
 import { Client } from '../src/client.js'
 import { encode, decode } from '../src/msgpack.js'
 
-// FakeWS answers session open and records what the client sends.
-function fakeServer ({ neverOpen = false } = {}) {
+// FakeWS answers session open and records what the client sends. With
+// inbox, the offline messages follow the open reply in the same task, as
+// a long-poll batch or one WebTransport read of several frames brings them.
+function fakeServer ({ neverOpen = false, inbox = [] } = {}) {
   const sockets = []
   class FakeWS {
     constructor (url, proto) {
@@ -20,11 +22,13 @@ function fakeServer ({ neverOpen = false } = {}) {
     send (data) {
       const cmd = typeof data === 'string' ? JSON.parse(data) : decode(data)
       this.sent.push(cmd)
-      if (cmd.cmd === 'session' && cmd.op === 'open') this.push({ cmd: 'session', op: 'opened', peerId: cmd.peerId, onlineSessionPeerIds: [], i: cmd.i })
+      if (cmd.cmd === 'session' && cmd.op === 'open') this.push({ cmd: 'session', op: 'opened', peerId: cmd.peerId, onlineSessionPeerIds: [], i: cmd.i }, ...inbox)
     }
 
-    push (cmd) { // server -> client
-      setTimeout(() => this.onmessage({ data: this.protocol === 'rtgate.msgpack.1' ? encode(cmd).slice().buffer : JSON.stringify(cmd) }), 0)
+    push (...cmds) { // server -> client, in one task
+      setTimeout(() => {
+        for (const cmd of cmds) this.onmessage({ data: this.protocol === 'rtgate.msgpack.1' ? encode(cmd).slice().buffer : JSON.stringify(cmd) })
+      }, 0)
     }
 
     close (code = 1000) {
@@ -112,6 +116,19 @@ test('messages received before the first listener are held for it', async () => 
   const m = await new Promise(resolve => c.on('message', resolve))
   assert.equal(m.text, 'early')
   assert.equal(m.offline, true)
+  await c.close()
+})
+
+test('offline messages that come with the open reply follow the open event', async () => {
+  const s = fakeServer({ inbox: [{ cmd: 'direct', peerId: 'p', fromPeerId: 'q', msg: 'waiting', id: 'o1', timestamp: 1, offline: true }] })
+  const c = new Client({ url: 'ws://x.invalid/', appId: 'a', peerId: 'p', transports: ['websocket'], WebSocket: s.FakeWS })
+  const events = []
+  c.on('open', () => events.push('open'))
+  c.on('message', m => events.push('message ' + m.id + ' ' + c.state))
+  await c.connect()
+  await tick()
+  assert.deepEqual(events, ['open', 'message o1 open'])
+  assert.deepEqual(s.sockets[0].sent.filter(x => x.cmd === 'ack').flatMap(x => x.ids), ['o1'])
   await c.close()
 })
 
