@@ -66,8 +66,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	// Flash clients: every HTTP port answers policy requests; optional
 	// dedicated policy port and legacy-TLS port.
+	// limits.connectionsPerIP: the count is taken on the raw socket.
 	for i, ln := range lns {
-		lns[i] = s.flash.Listener(ln)
+		lns[i] = s.flash.Listener(s.perIP.Listener(ln))
 	}
 	// HTTPS/WSS: the same handler behind TLS, with the QUIC certificate
 	// (HTTP/1.1 only, which WebSocket upgrades need).
@@ -78,7 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			closeAll(lns)
 			return fmt.Errorf("listen %s: %w", addr, err)
 		}
-		ln = tls.NewListener(ln, s.certs.TLSConfig("http/1.1"))
+		ln = tls.NewListener(s.perIP.Listener(ln), s.certs.TLSConfig("http/1.1"))
 		secure[ln] = true
 		lns = append(lns, ln)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/internal/config"
 	"github.com/rtgate/rtgate/internal/devcert"
+	"github.com/rtgate/rtgate/internal/iplimit"
 	"github.com/rtgate/rtgate/storage"
 	"github.com/rtgate/rtgate/storage/badger"
 	"github.com/rtgate/rtgate/transports/longpoll"
@@ -55,6 +56,7 @@ type server struct {
 	wt       *webtransport.Handler // nil when QUIC is off
 	quic     *quictransport.Server // nil when QUIC is off
 	flash    *flashpolicy.Server
+	perIP    *iplimit.Limiter            // nil: no per-IP limit
 	quicAddr atomic.Pointer[net.UDPAddr] // set by run once QUIC listens
 	registry *prometheus.Registry
 
@@ -101,7 +103,7 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 	}
 	log.Info("store open", "dir", cfg.Data, "memtable_mb", store.MemTableSize()>>20,
 		"sync_interval", max(syncEvery, 0), "inbox_delay", max(store.InboxDelay(), 0))
-	s := &server{log: log, store: store}
+	s := &server{log: log, store: store, perIP: iplimit.New(cfg.Limits.ConnectionsPerIP)}
 
 	var offline core.OfflineNotifier
 	targets := map[string]pushhook.Target{}
@@ -205,13 +207,16 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 	}
 	s.registry.MustRegister(s.flash.Collectors()...)
 	s.registry.MustRegister(storeCollectors(store)...)
+	s.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rtgate_connections_refused_per_ip_total",
+		Help: "Connections refused because their IP address had limits.connectionsPerIP open (TCP and QUIC)."},
+		func() float64 { return float64(s.perIP.Refused()) }))
 	if cfg.QUICEnabled() {
 		limits := framed.Limits{MaxFrameBytes: cfg.Limits.MaxFrameBytes, QueueBytes: cfg.Limits.QueueBytes,
 			CommandsPerSecond: cfg.Limits.CommandsPerSecond, Burst: cfg.Limits.Burst}
 		s.wt = webtransport.New(s.hub, webtransport.Config{AllowedOrigins: cfg.AllowedOrigins,
 			Limits: limits, Logger: log.With("component", "webtransport")})
 		q := cfg.QUICLimits
-		s.quic = quictransport.New(s.hub, quictransport.Config{H3: s.wt,
+		s.quic = quictransport.New(s.hub, quictransport.Config{H3: s.wt, Admit: s.perIP.Admit,
 			MaxIdleTimeout:             q.IdleTimeout.Std(),
 			MaxStreamReceiveWindow:     q.MaxStreamReceiveWindow,
 			MaxConnectionReceiveWindow: q.MaxConnectionReceiveWindow,

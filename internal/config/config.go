@@ -154,6 +154,10 @@ type Limits struct {
 	// (100000).
 	DedupeWindow  Duration `json:"dedupeWindow,omitempty"`
 	DedupeEntries int      `json:"dedupeEntries,omitempty"`
+	// ConnectionsPerIP bounds the connections open at once from one IP
+	// address, over every transport together (0: no limit). Over it, a
+	// TCP connection is closed at once and a QUIC one with 1008.
+	ConnectionsPerIP int `json:"connectionsPerIP,omitempty"`
 }
 
 // Config is the whole server configuration; it is also the schema of the
@@ -559,7 +563,7 @@ func (c *Config) validate() error {
 		seen[a.ID] = true
 	}
 	l := c.Limits
-	if l.MaxFrameBytes < 0 || l.QueueBytes < 0 || l.MaxPeersPerConn < 0 || l.MaxWatch < 0 || l.MaxGroupMembers < 0 || l.SignatureWindow < 0 || l.NonceCache < 0 || l.DedupeEntries < 0 || l.InboxSize < 0 || l.InboxTTL < 0 || l.LoginTimeout < 0 || l.ReadTimeout < 0 {
+	if l.MaxFrameBytes < 0 || l.QueueBytes < 0 || l.MaxPeersPerConn < 0 || l.MaxWatch < 0 || l.MaxGroupMembers < 0 || l.SignatureWindow < 0 || l.NonceCache < 0 || l.DedupeEntries < 0 || l.InboxSize < 0 || l.InboxTTL < 0 || l.LoginTimeout < 0 || l.ReadTimeout < 0 || l.ConnectionsPerIP < 0 {
 		return bad("limits must not be negative")
 	}
 	return nil

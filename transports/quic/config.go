@@ -2,6 +2,7 @@ package quic
 
 import (
 	"log/slog"
+	"net"
 	"time"
 
 	quicgo "github.com/quic-go/quic-go"
@@ -37,6 +38,12 @@ type Config struct {
 	// Limits bound each connection (frame size, queue, timeouts, flood,
 	// datagrams); see framed.Limits.
 	framed.Limits
+
+	// Admit, if set, is asked about each new connection (by its remote
+	// address) before it is served: false closes it with 1008, "too many
+	// connections from this address"; release is called when it ends.
+	// rtgate's per-IP limit (limits.connectionsPerIP) is such a hook.
+	Admit func(remote net.Addr) (release func(), ok bool)
 
 	// Logger receives the server's logs. Nil means slog.Default().
 	Logger *slog.Logger

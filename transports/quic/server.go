@@ -159,6 +159,14 @@ func (s *Server) Serve(pc net.PacketConn, tlsConf *tls.Config) error {
 // accept queue of quic-go is 32 deep and refuses handshakes when full.
 func (s *Server) dispatch(qc *quicgo.Conn) {
 	alpn := qc.ConnectionState().TLS.NegotiatedProtocol
+	if s.cfg.Admit != nil {
+		release, ok := s.cfg.Admit(qc.RemoteAddr())
+		if !ok {
+			s.refuse(qc, "per_ip", protocol.ClosePolicyViolation, "too many connections from this address")
+			return
+		}
+		context.AfterFunc(qc.Context(), release)
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
