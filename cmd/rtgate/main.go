@@ -8,7 +8,8 @@
 //
 // SIGINT or SIGTERM shuts down gracefully: stop accepting, close every
 // connection with 1001 and wait for commands in flight (a persistent message
-// is acknowledged only once it is durable), then close the store.
+// is acknowledged only once it is durable), then close the store. SIGHUP
+// re-reads the production TLS certificate.
 //
 // `rtgate sign session|room|history ...` prints a valid v1 signature for
 // the given fields instead (see docs/signing.md).

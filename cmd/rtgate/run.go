@@ -10,11 +10,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rtgate/rtgate/compat/flashpolicy"
 	"github.com/rtgate/rtgate/internal/config"
+	"github.com/rtgate/rtgate/internal/devcert"
 	quictransport "github.com/rtgate/rtgate/transports/quic"
 )
 
@@ -182,12 +185,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		log.Info("listening", "addr", addr, "tls", secure[ln])
 	}
 
+	// SIGHUP re-reads the production certificate (QUIC, WebTransport,
+	// HTTPS), after its files were renewed.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	var failure error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down", "cause", context.Cause(ctx))
-	case failure = <-serveErr:
-		log.Error("serve failed, shutting down", "err", failure)
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down", "cause", context.Cause(ctx))
+			break wait
+		case failure = <-serveErr:
+			log.Error("serve failed, shutting down", "err", failure)
+			break wait
+		case <-hup:
+			reloadCert(s.certs, log)
+		}
 	}
 
 	// Graceful shutdown: stop accepting (srv.Shutdown closes the listeners
@@ -275,4 +291,19 @@ func closeAll(lns []net.Listener) {
 	for _, l := range lns {
 		l.Close()
 	}
+}
+
+// reloadCert re-reads a production certificate; a failure keeps the one in
+// use. The dev certificate is kept: a new one would change its pin.
+func reloadCert(certs *devcert.Source, log *slog.Logger) {
+	if certs.Dev() {
+		log.Info("SIGHUP: the dev certificate is kept (it renews itself)")
+		return
+	}
+	if err := certs.Reload(); err != nil {
+		log.Error("SIGHUP: certificate not reloaded, the old one stays in use", "err", err)
+		return
+	}
+	c := certs.Current()
+	log.Info("SIGHUP: certificate reloaded", "sha256", c.Hex(), "not_after", c.NotAfter)
 }
