@@ -154,6 +154,15 @@ func (h *Hub) loadSent() error {
 	return nil
 }
 
+// tag gives m, about to be stored, the client id of its send and the
+// checksum, so that a restarted hub recognises a repeat (loadSent). A nil
+// e (a send that takes no part) is ignored.
+func (e *sentEntry) tag(m *storage.Message, id string) {
+	if e != nil {
+		m.ClientID, m.ClientSum = id, e.sum
+	}
+}
+
 // result returns how the first send of e ended; call it after its wait.
 func (d *sendDedupe) result(e *sentEntry) (ok bool, uid string, t int64) {
 	d.mu.Lock()

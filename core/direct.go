@@ -111,9 +111,7 @@ func (c *Client) direct(s *session, cmd *protocol.Command) error {
 	if !cmd.Transient && len(to) > 0 {
 		m.Receipt = cmd.Receipt && len(to) == 1
 		m.ConvID = ConvID(append([]string{s.peer}, to...))
-		if sent != nil {
-			m.ClientID, m.ClientSum = cmd.ID, sent.sum
-		}
+		sent.tag(&m, cmd.ID)
 		ctx, cancel := h.storeCtx()
 		err := h.persist(ctx, s.app, &m, to)
 		cancel()

@@ -291,9 +291,7 @@ func (c *Client) groupDirect(s *session, cmd *protocol.Command) error {
 		h.metrics.Undelivered.WithLabelValues("not_member").Inc()
 	default:
 		if !transient {
-			if sent != nil {
-				m.ClientID, m.ClientSum = cmd.ID, sent.sum
-			}
+			sent.tag(&m, cmd.ID)
 			ctx, cancel := h.storeCtx()
 			err := h.persist(ctx, s.app, &m, g.Members)
 			cancel()

@@ -159,9 +159,9 @@ func (s *Store) pendingIndex(prefix []byte) (ents []idxEntry) {
 // index, then the checkpoint. The committer calls it. On failure they stay
 // queued, and the next try may write some of them again (a repeat Query
 // drops).
-func (s *Store) flushIndex(now time.Time, all bool) bool {
+func (s *Store) flushIndex(now time.Time, all bool) {
 	if len(s.idxQ) == 0 || !all && now.Sub(s.idxQ[0].at) < s.inboxDelay {
-		return true
+		return
 	}
 	groups := map[string][]idxEntry{}
 	for _, r := range s.idxQ {
@@ -209,7 +209,7 @@ func (s *Store) flushIndex(now time.Time, all bool) bool {
 	for _, o := range ops {
 		if o.err != nil {
 			s.log.Warn("badger: writing delayed history index entries failed; will retry", "entries", len(s.idxQ), "err", o.err)
-			return false
+			return
 		}
 	}
 	s.idxMu.Lock()
@@ -224,7 +224,6 @@ func (s *Store) flushIndex(now time.Time, all bool) bool {
 		s.log.Warn("badger: writing the checkpoint failed", "err", o.err)
 	}
 	s.indexWrites.Add(uint64(keys))
-	return true
 }
 
 // recreateIndex writes, in wb, the index entries of the record app/ts/id

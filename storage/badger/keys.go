@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -44,21 +43,11 @@ func keyRoom(extra int, table byte, strs ...string) []byte {
 	return appendKey(make([]byte, 0, n), table, strs...)
 }
 
-// keyString returns key(table, strs...) as a string, in one allocation.
+// keyString returns key(table, strs...) as a string, in one allocation
+// (the string's) for the usual short key.
 func keyString(table byte, strs ...string) string {
-	n := 1
-	for _, s := range strs {
-		n += uvarintLen(len(s)) + len(s)
-	}
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteByte(table)
-	var w [binary.MaxVarintLen64]byte
-	for _, s := range strs {
-		b.Write(binary.AppendUvarint(w[:0], uint64(len(s))))
-		b.WriteString(s)
-	}
-	return b.String()
+	var buf [128]byte
+	return string(appendKey(buf[:0], table, strs...))
 }
 
 // appendKey appends key(table, strs...) to b.

@@ -10,9 +10,11 @@ import (
 
 var _ storage.ClientSends = (*Store)(nil)
 
-// recordWithClient is the first byte of a record that carries a ClientID:
-// a msgpack array of 12 fields (see msgRecord).
-const recordWithClient = 0x90 | 12
+// hasClient reports whether the record v may carry a ClientID: a msgpack
+// array of at least its 12 fields (see msgRecord), without decoding it.
+func hasClient(v []byte) bool {
+	return len(v) > 0 && (v[0] >= 0x90|12 && v[0] <= 0x9f || v[0] == 0xdc || v[0] == 0xdd)
+}
 
 // ClientSends implements storage.ClientSends: it reads the records of
 // every app from since on and decodes those that carry a ClientID.
@@ -22,7 +24,7 @@ func (s *Store) ClientSends(ctx context.Context, since int64, fn func(*storage.M
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if len(v) == 0 || v[0] != recordWithClient {
+			if !hasClient(v) {
 				return nil
 			}
 			m, err := decodeMessage(app, id, v)
