@@ -27,7 +27,9 @@ var refusedMetric = regexp.MustCompile(`(?m)^rtgate_connections_refused_per_ip_t
 func TestConnectionsPerIP(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "rtgate.json")
-	os.WriteFile(cfg, []byte(`{"limits":{"connectionsPerIP":2}}`), 0o600)
+	if err := os.WriteFile(cfg, []byte(`{"limits":{"connectionsPerIP":2}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	s := start(t, filepath.Join(dir, "data"), "--config", cfg)
 	udp := quicLine.FindStringSubmatch(s.out.String())
 	if udp == nil {

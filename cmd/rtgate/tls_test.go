@@ -31,7 +31,10 @@ func TestListenTLS(t *testing.T) {
 	addr := m[1]
 	_, _, body := httpGet(t, "http://"+s.addr+"/certinfo")
 	var info struct{ SHA256 string }
-	pin, err := hex.DecodeString(func() string { json.Unmarshal([]byte(body), &info); return info.SHA256 }())
+	if err := json.Unmarshal([]byte(body), &info); err != nil {
+		t.Fatalf("/certinfo: %s", body)
+	}
+	pin, err := hex.DecodeString(info.SHA256)
 	if err != nil || len(pin) != sha256.Size {
 		t.Fatalf("/certinfo: %s", body)
 	}
