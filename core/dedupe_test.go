@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -194,48 +195,59 @@ func (g *gatedStore) Persist(ctx context.Context, m *storage.Message, inbox []st
 func TestRepeatWhileFirstIsStored(t *testing.T) {
 	for _, firstFails := range []bool{false, true} {
 		t.Run(fmt.Sprint("first fails ", firstFails), func(t *testing.T) {
-			g := &gatedStore{Store: memory.New(memory.Config{}), entered: make(chan struct{}), release: make(chan error)}
-			h, err := core.New(core.Config{Store: g})
-			if err != nil {
-				t.Fatal(err)
-			}
-			bob := coretest.Dial(h, true)
-			bob.Open(t, app, "bob")
-			a1, a2 := coretest.Dial(h, true), coretest.Dial(h, true)
-			a1.Open(t, app, "alice", "bob")
-			a2.Open(t, app, "alice", "bob")
-			cmd := direct("alice", "hello", "bob")
-			cmd.ID = "c-1"
-			// MemConn.Send handles the command on the caller's goroutine.
-			errs := make(chan error, 2)
-			go func() { errs <- a1.Send(cmd) }()
-			<-g.entered // the first send is in the store
-			go func() { errs <- a2.Send(cmd) }()
-			time.Sleep(50 * time.Millisecond) // the repeat waits for the first
-			if firstFails {
-				g.release <- errors.New("disk full")
-				if e := a1.Expect(t, protocol.KindError); e.Code != protocol.ErrCodeInternal {
-					t.Fatalf("first: %+v", *e)
-				}
-				<-g.entered // the repeat, stored in its place
-			}
-			g.release <- nil
-			ack := a2.Expect(t, protocol.KindAck)
-			if !firstFails {
-				if first := a1.Expect(t, protocol.KindAck); first.UID != ack.UID {
-					t.Fatalf("repeat acked %s, first %s", ack.UID, first.UID)
-				}
-			}
-			if m := bob.Expect(t, protocol.KindDirect); m.ID != ack.UID {
-				t.Fatalf("delivered %+v, ack %s", *m, ack.UID)
-			}
-			bob.ExpectNone(t, 50*time.Millisecond)
-			for range 2 {
-				if err := <-errs; err != nil {
-					t.Fatal(err)
-				}
-			}
+			synctest.Test(t, func(t *testing.T) { testRepeatWhileFirstIsStored(t, firstFails) })
 		})
+	}
+}
+
+// testRepeatWhileFirstIsStored runs in a synctest bubble, so "the repeat
+// waits for the first" is a fact (synctest.Wait) rather than a sleep.
+func testRepeatWhileFirstIsStored(t *testing.T, firstFails bool) {
+	g := &gatedStore{Store: memory.New(memory.Config{}), entered: make(chan struct{}), release: make(chan error)}
+	h, err := core.New(core.Config{Store: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := coretest.Dial(h, true)
+	bob.Open(t, app, "bob")
+	a1, a2 := coretest.Dial(h, true), coretest.Dial(h, true)
+	a1.Open(t, app, "alice", "bob")
+	a2.Open(t, app, "alice", "bob")
+	cmd := direct("alice", "hello", "bob")
+	cmd.ID = "c-1"
+	// MemConn.Send handles the command on the caller's goroutine.
+	errs := make(chan error, 2)
+	go func() { errs <- a1.Send(cmd) }()
+	<-g.entered // the first send is in the store
+	go func() { errs <- a2.Send(cmd) }()
+	synctest.Wait() // the repeat is blocked, waiting for the first
+	select {
+	case err := <-errs:
+		t.Fatalf("the repeat returned (%v) while the first was still being stored", err)
+	default:
+	}
+	if firstFails {
+		g.release <- errors.New("disk full")
+		if e := a1.Expect(t, protocol.KindError); e.Code != protocol.ErrCodeInternal {
+			t.Fatalf("first: %+v", *e)
+		}
+		<-g.entered // the repeat, stored in its place
+	}
+	g.release <- nil
+	ack := a2.Expect(t, protocol.KindAck)
+	if !firstFails {
+		if first := a1.Expect(t, protocol.KindAck); first.UID != ack.UID {
+			t.Fatalf("repeat acked %s, first %s", ack.UID, first.UID)
+		}
+	}
+	if m := bob.Expect(t, protocol.KindDirect); m.ID != ack.UID {
+		t.Fatalf("delivered %+v, ack %s", *m, ack.UID)
+	}
+	bob.ExpectNone(t, 50*time.Millisecond)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

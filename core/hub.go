@@ -164,6 +164,5 @@ type sharedCtx struct {
 // Online reports whether a peer of app has an open session on this node.
 func (h *Hub) Online(app, peer string) bool { return h.reg.online(app, peer) }
 
-// timerPeriod is how often a client's timer checks login and read timeouts
-// at the most.
+// since returns how long ago (by Config.Now) the UnixNano time ns was.
 func (h *Hub) since(ns int64) time.Duration { return h.cfg.Now().Sub(time.Unix(0, ns)) }

@@ -3,7 +3,7 @@ package core
 import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics are the hub's Prometheus collectors. The hub owns them; the caller
-// registers them (Hub.Collectors) wherever it serves /metrics.
+// registers them (Metrics.Collectors, reached through Hub.Metrics) wherever it serves /metrics.
 type Metrics struct {
 	Connections   prometheus.Gauge
 	Sessions      prometheus.Gauge
