@@ -5,9 +5,13 @@
 //
 //	ws/            WebSocket: v1 legacy JSON (no subprotocol), rtgate.json.1,
 //	               rtgate.msgpack.1 (an http.Handler)
-//	longpoll/      HTTP long-poll (planned)
-//	quic/          raw QUIC, ALPN "rtgate/1" (planned)
-//	webtransport/  HTTP/3 WebTransport (planned)
+//	longpoll/      HTTP long-poll: v1 legacy and rtgate.json.1 (an http.Handler)
+//	quic/          raw QUIC, ALPN "rtgate/1", and the shared UDP listener
+//	webtransport/  HTTP/3 WebTransport, served by quic's listener
+//	framed/        one connection over a framed stream: raw QUIC's and
+//	               WebTransport's shared reader and writer
+//	internal/      pieces every transport shares (the outbound queue, the
+//	               flood limit)
 //
 // Every transport follows the same contract (the "acceptor" shape):
 //

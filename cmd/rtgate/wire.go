@@ -30,7 +30,7 @@ import (
 	"github.com/rtgate/rtgate/storage/badger"
 	"github.com/rtgate/rtgate/transports/longpoll"
 	quictransport "github.com/rtgate/rtgate/transports/quic"
-	"github.com/rtgate/rtgate/transports/quic/framed"
+	"github.com/rtgate/rtgate/transports/framed"
 	"github.com/rtgate/rtgate/transports/webtransport"
 	"github.com/rtgate/rtgate/transports/ws"
 	"github.com/rtgate/rtgate/web"

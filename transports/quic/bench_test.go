@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	"github.com/rtgate/rtgate/core"
+	"github.com/rtgate/rtgate/transports/framed"
 	"github.com/rtgate/rtgate/transports/quic"
-	"github.com/rtgate/rtgate/transports/quic/framed"
 	"github.com/rtgate/rtgate/transports/quic/quictest"
 	"github.com/rtgate/rtgate/transports/transporttest"
 )

@@ -7,7 +7,7 @@ import (
 
 	quicgo "github.com/quic-go/quic-go"
 
-	"github.com/rtgate/rtgate/transports/quic/framed"
+	"github.com/rtgate/rtgate/transports/framed"
 )
 
 // Config configures a Server. The zero value of every field is its

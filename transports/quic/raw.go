@@ -7,7 +7,7 @@ import (
 
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/protocol"
-	"github.com/rtgate/rtgate/transports/quic/framed"
+	"github.com/rtgate/rtgate/transports/framed"
 )
 
 // ServeQUICConn serves one raw QUIC connection (ALPN rtgate/1); the

@@ -15,7 +15,7 @@ import (
 
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/protocol"
-	"github.com/rtgate/rtgate/transports/quic/framed"
+	"github.com/rtgate/rtgate/transports/framed"
 )
 
 // ALPN protocol names dispatched on the shared port.
@@ -109,12 +109,12 @@ func ListenAndServe(ctx context.Context, addr string, tlsConf *tls.Config, hub *
 	return err
 }
 
-// Serve accepts connections on pc until Close; it returns ErrServerClosed
-// then. tlsConf supplies the certificate; Serve offers ALPN rtgate/1 (and
-// h3 when Config.H3 is set) on a clone. The caller closes pc after Serve
 // QUICConfig returns the quic-go configuration the server listens with.
 func (s *Server) QUICConfig() *quicgo.Config { return s.cfg.QUICConfig() }
 
+// Serve accepts connections on pc until Close; it returns ErrServerClosed
+// then. tlsConf supplies the certificate; Serve offers ALPN rtgate/1 (and
+// h3 when Config.H3 is set) on a clone. The caller closes pc after Serve
 // returns.
 func (s *Server) Serve(pc net.PacketConn, tlsConf *tls.Config) error {
 	tc := tlsConf.Clone()

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/rtgate/rtgate/core"
-	"github.com/rtgate/rtgate/transports/quic/framed"
+	"github.com/rtgate/rtgate/transports/framed"
 	"github.com/rtgate/rtgate/transports/transporttest"
 	"github.com/rtgate/rtgate/transports/webtransport"
 )

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/rtgate/rtgate/transports/quic/framed"
+	"github.com/rtgate/rtgate/transports/framed"
 )
 
 // Config configures a Handler. The zero value of every field is its

@@ -14,7 +14,7 @@ import (
 
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/protocol"
-	"github.com/rtgate/rtgate/transports/quic/framed"
+	"github.com/rtgate/rtgate/transports/framed"
 )
 
 // Handler serves HTTP/3 connections: WebTransport sessions at Config.Path,

@@ -12,9 +12,9 @@ import (
 
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/transports/framed"
+	"github.com/rtgate/rtgate/transports/framed/framedtest"
 	"github.com/rtgate/rtgate/transports/quic"
-	"github.com/rtgate/rtgate/transports/quic/framed"
-	"github.com/rtgate/rtgate/transports/quic/framed/framedtest"
 	"github.com/rtgate/rtgate/transports/quic/quictest"
 	"github.com/rtgate/rtgate/transports/transporttest"
 	"github.com/rtgate/rtgate/transports/webtransport"

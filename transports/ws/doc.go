@@ -50,6 +50,6 @@
 // queue is over half full. Gorilla's SetReadLimit is not used (it would
 // close with 1009).
 //
-// Imports: core, protocol, gorilla/websocket, the prometheus client and the
-// standard library.
+// Imports: core, protocol, transports/internal, gorilla/websocket, the
+// prometheus client and the standard library.
 package ws

@@ -10,8 +10,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/transports/internal/inbound"
 )
 
 // readLoop owns the connection: it reads frames, hands them to the core in
@@ -28,11 +28,11 @@ func (c *conn) readLoop() {
 		c.rd.idle = 2 * cfg.PingInterval
 	}
 	c.rd.throttle = min(time.Second, c.rd.idle/4) // moving a deadline is not free
-	c.rd.bucket = tokenBucket{rate: cfg.CommandsPerSecond, burst: float64(cfg.Burst), tokens: float64(cfg.Burst), last: time.Now()}
+	c.rd.bucket = inbound.NewBucket(cfg.CommandsPerSecond, cfg.Burst, time.Now())
 	ws := c.ws
 	ws.SetPingHandler(func(data string) error {
 		c.alive()
-		if !c.rd.bucket.take(time.Now()) {
+		if !c.rd.bucket.Take(time.Now()) {
 			c.Close(protocol.ClosePolicyViolation, "flood")
 			return nil
 		}
@@ -56,7 +56,7 @@ type readerState struct {
 	idle     time.Duration // read deadline extension; 0: none (legacy)
 	throttle time.Duration
 	extended time.Time
-	bucket   tokenBucket
+	bucket   inbound.Bucket
 	polled   bool // within a waitReadable: the first check was done
 }
 
@@ -180,7 +180,7 @@ func (c *conn) readOne(cmd *protocol.Command) error {
 		return nil // drain until the client's close frame or CloseGrace
 	}
 	c.alive()
-	if !c.rd.bucket.take(time.Now()) {
+	if !c.rd.bucket.Take(time.Now()) {
 		c.Close(protocol.ClosePolicyViolation, "flood")
 		return nil
 	}
@@ -216,7 +216,7 @@ func (c *conn) readOne(cmd *protocol.Command) error {
 		err = c.client.Handle(cmd)
 	}
 	h.putReadBuf(bp) // decoded strings never alias buf
-	c.handled(err)
+	inbound.Handled(c, err, h.log, c.info)
 	c.waitDrained()
 	return nil
 }
@@ -237,23 +237,6 @@ func (c *conn) endRead(rerr error) {
 	<-c.writerDone
 	c.netConn.Close()
 	c.client.Disconnect()
-}
-
-// handled acts on the core's answer to a frame.
-func (c *conn) handled(err error) {
-	if err == nil {
-		return
-	}
-	var ce *protocol.CloseError
-	switch {
-	case errors.As(err, &ce):
-		c.Close(ce.Code, ce.Reason)
-	case errors.Is(err, core.ErrConnClosed):
-		c.Close(protocol.CloseGoingAway, "connection closed") // the hub refused or dropped the client
-	default:
-		c.h.log.Error("ws: core failed a command", "remote", c.info.RemoteAddr, "err", err)
-		c.Close(protocol.CloseInternal, "internal error")
-	}
 }
 
 // waitDrained applies backpressure to the client's own requests: while the
@@ -296,25 +279,4 @@ func readFrame(r io.Reader, buf []byte, limitBytes int) (_ []byte, tooLong bool,
 			return buf, false, err
 		}
 	}
-}
-
-// tokenBucket is the per-connection flood limit; owned by the reader.
-type tokenBucket struct {
-	rate, burst, tokens float64
-	last                time.Time
-}
-
-// take spends one token, reporting false when none is left. A
-// non-positive rate never refuses.
-func (b *tokenBucket) take(now time.Time) bool {
-	if b.rate <= 0 {
-		return true
-	}
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }

@@ -4,7 +4,7 @@
 // client (a framedtest.Client on its own UDP socket).
 //
 // Imports: core, protocol, internal/devcert, transports/quic,
-// transports/quic/framed/framedtest, quic-go, the standard library.
+// transports/framed/framedtest, quic-go, the standard library.
 package quictest
 
 import (
@@ -22,8 +22,8 @@ import (
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/internal/devcert"
 	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/transports/framed/framedtest"
 	"github.com/rtgate/rtgate/transports/quic"
-	"github.com/rtgate/rtgate/transports/quic/framed/framedtest"
 )
 
 var certs = sync.OnceValue(func() *devcert.Source {

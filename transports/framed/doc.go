@@ -31,6 +31,7 @@
 // code and the reason as its message. Clients learn the code from the
 // connection/session close, after having read every frame.
 //
-// Imports: core, protocol, the prometheus client and the standard library;
-// nothing QUIC-specific (the transports adapt their streams).
+// Imports: core, protocol, transports/internal, the prometheus client and
+// the standard library; nothing QUIC-specific (the transports adapt their
+// streams).
 package framed

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/transports/internal/inbound"
 )
 
 // Serve connects c to hub and serves it until the connection ends: it runs
@@ -73,10 +74,7 @@ func (c *Conn) acceptStream(ctx context.Context, accept func(context.Context) (S
 // Every way out leaves c closing, so the writer finishes.
 func (c *Conn) readLoop(str Stream) {
 	fr := protocol.NewFrameReader(str, c.opts.MaxFrameBytes)
-	var bucket tokenBucket
-	if c.opts.CommandsPerSecond > 0 {
-		bucket = tokenBucket{rate: c.opts.CommandsPerSecond, burst: float64(c.opts.Burst), tokens: float64(c.opts.Burst), last: time.Now()}
-	}
+	bucket := inbound.NewBucket(c.opts.CommandsPerSecond, c.opts.Burst, time.Now())
 	var cmd protocol.Command
 	for {
 		if c.overHalf() {
@@ -99,39 +97,21 @@ func (c *Conn) readLoop(str Stream) {
 		}
 		c.m.FramesIn.Inc()
 		c.m.BytesIn.Add(float64(len(body)))
-		if bucket.rate > 0 && !bucket.take(time.Now()) {
+		if !bucket.Take(time.Now()) {
 			c.Close(protocol.ClosePolicyViolation, "flood")
 			return
 		}
 		if err := protocol.DecodeMsgpack(body, &cmd); err != nil {
 			err = c.client.BadFrame(&cmd, err)
-			if !c.handled(err) {
+			if !inbound.Handled(c, err, c.log, c.info) {
 				return
 			}
 			continue
 		}
-		if !c.handled(c.client.Handle(&cmd)) {
+		if !inbound.Handled(c, c.client.Handle(&cmd), c.log, c.info) {
 			return
 		}
 	}
-}
-
-// handled acts on the error of Handle or BadFrame and reports whether to
-// read on.
-func (c *Conn) handled(err error) bool {
-	if err == nil {
-		return true
-	}
-	var ce *protocol.CloseError
-	switch {
-	case errors.As(err, &ce):
-		c.Close(ce.Code, ce.Reason)
-	case errors.Is(err, core.ErrConnClosed):
-		// The hub refused or dropped the client; c is already closing.
-	default:
-		c.Close(protocol.CloseInternal, "internal error")
-	}
-	return false
 }
 
 // readFailed closes c after a read error: a clean FIN is an orderly close
@@ -149,20 +129,4 @@ func (c *Conn) readFailed(err error) {
 		c.log.Debug("stream read failed", "transport", c.info.Transport, "remote", c.info.RemoteAddr, "err", err)
 		c.abort()
 	}
-}
-
-// tokenBucket is the reader's flood limit; owned by the reader.
-type tokenBucket struct {
-	rate, burst, tokens float64
-	last                time.Time
-}
-
-func (b *tokenBucket) take(now time.Time) bool {
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }
