@@ -57,8 +57,12 @@ type Options struct {
 	FindMax    bool
 	MaxP99     time.Duration // find-max pass limit
 	StepFactor float64       // find-max rate multiplier
-	MaxSteps   int           // find-max bound
-	Retries    int           // find-max: re-runs of a failing step before it counts
+	// GenLimit is the generator's CPU, in percent of the cores it may use
+	// (its GOMAXPROCS), from which a step is marked generator-limited: its
+	// figures then say more about rtbench than about the server.
+	GenLimit float64
+	MaxSteps int // find-max bound
+	Retries  int // find-max: re-runs of a failing step before it counts
 	// QUICSocketPerConn dials every QUIC/WebTransport connection on its own
 	// UDP socket (quic.DialAddr) instead of one shared quic.Transport.
 	QUICSocketPerConn bool

@@ -16,7 +16,7 @@
 //
 // --find-max steps the rate up until p99 > --max-p99 or anything is lost.
 // --relay runs the workload against the bare relay (package relay, spawned
-// as `rtbench relay`), --compare against rtgate then the relay, with
+// as `rtbench relay`: WebSocket, and raw QUIC with rtgate's framing), --compare against rtgate then the relay, with
 // ratios. --spawn-server PATH starts rtgate (or `self`: rtbench's in-process
 // profiling harness, `rtbench serve`) with a temporary data directory,
 // pinned to one CPU with taskset and GOMAXPROCS=--server-procs (2), and
@@ -120,6 +120,7 @@ func parse(args []string, stderr io.Writer) (*cli, error) {
 	fs.BoolVar(&o.FindMax, "find-max", false, "step the rate up until p99 > --max-p99 or a loss; report the highest passing rate")
 	fs.DurationVar(&o.MaxP99, "max-p99", 50*time.Millisecond, "find-max: p99 limit")
 	fs.Float64Var(&o.StepFactor, "step-factor", 1.5, "find-max: rate multiplier per step")
+	fs.Float64Var(&o.GenLimit, "gen-limit", 80, "mark a step generator-limited when rtbench used more than this % of its cores (GOMAXPROCS); a find-max whose deciding steps are generator-limited is not reported as the server's maximum")
 	fs.IntVar(&o.MaxSteps, "max-steps", 12, "find-max: at most this many steps")
 	fs.IntVar(&o.Retries, "retries", 0, "find-max: re-run a failing step this many times before it counts as failed (noisy machines)")
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "rtgate HTTP/WebSocket `HOST:PORT` (loopback)")
@@ -275,7 +276,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return nil, err
 			}
 			t, err := spawn(ctx, spawnSpec{name: "relay", path: exe, cpus: c.srvCPUs, procs: procs, log: stderr,
-				args: []string{"relay", "--listen", "127.0.0.1:0"}})
+				args: []string{"relay", "--listen", "127.0.0.1:0", "--quic", "127.0.0.1:0"}})
 			if t != nil {
 				t.name = "relay"
 			}
@@ -289,9 +290,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		o := c.o
-		if t.name == "relay" && (o.Transport == tQUIC || o.Transport == tWT) {
+		if t.name == "relay" && o.Transport == tWT {
 			o.Transport = tWSMP
-			rep.Notes = append(rep.Notes, "the relay speaks WebSocket only: its figures for "+c.o.Transport+" are ws-msgpack")
+			rep.Notes = append(rep.Notes, "the relay speaks WebSocket and raw QUIC only: its figures for "+c.o.Transport+" are ws-msgpack")
 		}
 		res, err := measure(ctx, &o, t)
 		if t.stop != nil {

@@ -95,6 +95,20 @@ func TestSmoke(t *testing.T) {
 			checkPhase(t, rep.Results[0])
 		})
 	}
+	t.Run("compare quic", func(t *testing.T) {
+		// The relay runs raw QUIC itself: both results are quic, and there
+		// is no note that the relay fell back to WebSocket.
+		rep := smoke(t, "--spawn-server", "self", "--compare", "--transport", "quic", "--pairs", "10", "--rate", "100")
+		if len(rep.Results) != 2 || rep.Results[1].Target != "relay" || rep.Results[1].Transport != "quic" {
+			t.Fatalf("want rtgate and relay results over quic, got %+v", rep.Results)
+		}
+		for _, r := range rep.Results {
+			checkPhase(t, r)
+		}
+		if len(rep.Notes) != 0 {
+			t.Errorf("notes: %q", rep.Notes)
+		}
+	})
 	t.Run("idle", func(t *testing.T) {
 		rep := smoke(t, "--spawn-server", "self", "--compare", "--workload", "idle", "--conns", "50")
 		for _, r := range rep.Results {
@@ -113,6 +127,27 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("max rate %v after a passing first step", r.MaxRate)
 		}
 	})
+}
+
+func TestGenLimitedMax(t *testing.T) {
+	step := func(rate float64, pass, gen bool) PhaseResult {
+		return PhaseResult{Rate: rate, Pass: pass, GenLimited: gen}
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []PhaseResult
+		max   float64
+		want  bool
+	}{
+		{"generator idle", []PhaseResult{step(100, true, false), step(150, false, false)}, 100, false},
+		{"failing step generator-limited", []PhaseResult{step(100, true, false), step(150, false, true)}, 100, true},
+		{"passing max generator-limited", []PhaseResult{step(100, true, true)}, 100, true},
+		{"only a lower step generator-limited", []PhaseResult{step(50, true, true), step(100, true, false), step(150, false, false)}, 100, false},
+	} {
+		if got := genLimitedMax(tc.steps, tc.max); got != tc.want {
+			t.Errorf("%s: genLimitedMax = %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }
 
 func TestRefusesNonLoopback(t *testing.T) {

@@ -23,7 +23,7 @@ func ratios(a, b *Result) map[string]float64 {
 		div("p99", float64(a.Phase.P99us), float64(b.Phase.P99us))
 		div("server_cpu_us_per_msg", a.Phase.ServerUsMsg, b.Phase.ServerUsMsg)
 		div("server_rss", float64(a.Phase.ServerRSSKB), float64(b.Phase.ServerRSSKB))
-	case a.Steps != nil && b.Steps != nil:
+	case a.Steps != nil && b.Steps != nil && !a.GenLimited && !b.GenLimited:
 		div("find_max_rate", a.MaxRate, b.MaxRate)
 	case a.Idle != nil && b.Idle != nil:
 		div("rss_per_conn", a.Idle.RSSPerConn, b.Idle.RSSPerConn)
@@ -50,23 +50,26 @@ func printReport(w io.Writer, rep *Report) {
 		idles = idles || r.Idle != nil
 	}
 	if phases {
-		fmt.Fprintln(tw, "target\ttransport\tworkload\tsize\tpers\tconns\toffered/s\tdeliv/s\tp50\tp99\tp999\tmax\tlost\terrors\tacks-missing\tsrv CPU%\tsrv µs/msg\tsrv RSS MB\tcli CPU%\tlag p99\tlag max\tudp drops\tpass\t")
+		fmt.Fprintln(tw, "target\ttransport\tworkload\tsize\tpers\tconns\toffered/s\tdeliv/s\tp50\tp99\tp999\tmax\tlost\terrors\tacks-missing\tsrv CPU%\tsrv µs/msg\tsrv RSS MB\tcli CPU%\tgen-limited\tlag p99\tlag max\tudp drops\tpass\t")
 		for _, r := range rep.Results {
 			rows := r.Steps
 			if r.Phase != nil {
 				rows = []PhaseResult{*r.Phase}
 			}
 			for _, p := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.0f\t%.1f\t%d\t%.0f\t%s\t%s\t%d\t%v\t\n",
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.0f\t%.1f\t%d\t%.0f\t%v\t%s\t%s\t%d\t%v\t\n",
 					r.Target, r.Transport, r.Workload, r.Size, r.Persistent, r.Conns, p.Rate, p.DeliveredPS,
 					us(p.P50us), us(p.P99us), us(p.P999us), us(p.MaxUs), p.Lost, p.Errors, p.AcksMissing,
-					p.ServerCPU, p.ServerUsMsg, p.ServerRSSKB>>10, p.ClientCPU, us(p.LagP99us), us(p.MaxLagUs), p.UDPDrops, p.Pass)
+					p.ServerCPU, p.ServerUsMsg, p.ServerRSSKB>>10, p.ClientCPU, p.GenLimited, us(p.LagP99us), us(p.MaxLagUs), p.UDPDrops, p.Pass)
 			}
 		}
 		tw.Flush()
 		for _, r := range rep.Results {
-			if r.Steps != nil {
-				fmt.Fprintf(w, "%s %s: highest passing rate %.0f msgs/s (p99 ≤ limit, no loss, no error)\n", r.Target, r.Transport, r.MaxRate)
+			switch {
+			case r.Steps != nil && r.GenLimited:
+				fmt.Fprintf(w, "%s %s: highest passing rate %.0f msgs/s, GENERATOR-LIMITED (rtbench was over --gen-limit at or above it): the server's maximum is at least this, not this\n", r.Target, r.Transport, r.MaxRate)
+			case r.Steps != nil:
+				fmt.Fprintf(w, "%s %s: highest passing rate %.0f msgs/s (p99 ≤ limit, no loss, no error; generator under its limit)\n", r.Target, r.Transport, r.MaxRate)
 			}
 		}
 	}

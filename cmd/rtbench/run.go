@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -29,10 +30,13 @@ type PhaseResult struct {
 	ServerCPU   float64 `json:"server_cpu_pct"` // % of one core during the window
 	ServerRSSKB int64   `json:"server_rss_kb"`  // at the end of the window
 	ServerUsMsg float64 `json:"server_cpu_us_per_msg,omitempty"`
-	ClientCPU   float64 `json:"client_cpu_pct"`   // rtbench itself
-	UDPDrops    int64   `json:"udp_rcvbuf_drops"` // system-wide UDP receive-buffer drops during the window
-	Pass        bool    `json:"pass"`             // find-max: p99 ≤ limit, no loss, no error
-	LastError   string  `json:"last_error,omitempty"`
+	ClientCPU   float64 `json:"client_cpu_pct"` // rtbench itself
+	// GenLimited: rtbench used more than --gen-limit % of its cores, so
+	// the step measures the generator as much as the server.
+	GenLimited bool   `json:"generator_limited"`
+	UDPDrops   int64  `json:"udp_rcvbuf_drops"` // system-wide UDP receive-buffer drops during the window
+	Pass       bool   `json:"pass"`             // find-max: p99 ≤ limit, no loss, no error
+	LastError  string `json:"last_error,omitempty"`
 }
 
 // runPhase sends at rate for warmup+duration, then drains. The first
@@ -113,6 +117,7 @@ func (b *bench) runPhase(ctx context.Context, id int, rate float64) PhaseResult 
 	}
 	if self1, err := readProc("self"); err == nil {
 		res.ClientCPU = cpuPercent(self0, self1)
+		res.GenLimited = res.ClientCPU > o.GenLimit*float64(runtime.GOMAXPROCS(0))
 	}
 	if o.Progress != nil {
 		fmt.Fprintln(o.Progress)
@@ -237,8 +242,24 @@ type Result struct {
 	Phase      *PhaseResult  `json:"result,omitempty"`
 	Steps      []PhaseResult `json:"find_max_steps,omitempty"`
 	MaxRate    float64       `json:"find_max_rate,omitempty"` // highest passing offered rate
-	Idle       *IdleResult   `json:"idle,omitempty"`
-	IdleGC     bool          `json:"idle_gc_forced,omitempty"` // the server ran a GC before each memory reading
+	// GenLimited (find-max): a step at or above MaxRate was
+	// generator-limited, so MaxRate is a floor of the server's maximum,
+	// not its maximum.
+	GenLimited bool        `json:"find_max_generator_limited,omitempty"`
+	Idle       *IdleResult `json:"idle,omitempty"`
+	IdleGC     bool        `json:"idle_gc_forced,omitempty"` // the server ran a GC before each memory reading
+}
+
+// genLimitedMax reports whether a find-max result with the highest
+// passing rate max is generator-limited: a step at or above max (the last
+// pass, or a failure that bounded it) had the generator over its limit.
+func genLimitedMax(steps []PhaseResult, max float64) bool {
+	for _, s := range steps {
+		if s.Rate >= max && s.GenLimited {
+			return true
+		}
+	}
+	return false
 }
 
 // IdleResult is the server memory per idle connection.
@@ -337,6 +358,7 @@ func measure(ctx context.Context, o *Options, t *target) (*Result, error) {
 			}
 			sleepUntil(ctx, time.Now().Add(time.Second)) // let the server settle
 		}
+		res.GenLimited = genLimitedMax(res.Steps, res.MaxRate)
 	default:
 		r := b.runPhase(ctx, 1, o.Rate)
 		res.Phase = &r

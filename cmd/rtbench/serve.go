@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	quic "github.com/quic-go/quic-go"
 
 	"github.com/rtgate/rtgate/cmd/rtbench/relay"
 	"github.com/rtgate/rtgate/core"
@@ -128,6 +130,7 @@ func relayMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("rtbench relay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:0", "`HOST:PORT` (loopback only)")
+	quicAddr := fs.String("quic", "", "`HOST:PORT` of the raw QUIC relay (ALPN rtgate/1, a self-signed certificate, rtgate's QUIC settings; loopback only); empty: none")
 	fs.String("data", "", "ignored (accepted so the relay spawns like a server)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -135,11 +138,30 @@ func relayMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := checkLoopback(*listen); err != nil {
 		return err
 	}
+	rl := relay.New(relay.Config{Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	defer rl.Close()
+	if *quicAddr != "" {
+		if err := checkLoopback(*quicAddr); err != nil {
+			return err
+		}
+		cert, err := devcert.Generate(time.Now())
+		if err != nil {
+			return err
+		}
+		tlsConf := &tls.Config{Certificates: []tls.Certificate{cert.TLS}, NextProtos: []string{relay.ALPN}}
+		qln, err := quic.ListenAddr(*quicAddr, tlsConf, quictransport.Config{}.QUICConfig())
+		if err != nil {
+			return err
+		}
+		served := make(chan error, 1)
+		go func() { served <- rl.ServeQUIC(qln) }() // ends at qln.Close below
+		defer func() { qln.Close(); <-served }()
+		fmt.Fprintf(stdout, "rtbench relay QUIC on %s\n", qln.Addr())
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
 	}
-	rl := relay.New(relay.Config{Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", relay.Metrics)
 	mux.HandleFunc("/debug/gc", freeOSMemory)
@@ -149,7 +171,6 @@ func relayMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "rtbench relay listening on http://%s (ws://%s/)\n", ln.Addr(), ln.Addr())
 	<-ctx.Done()
 	srv.Close()
-	rl.Close()
 	return nil
 }
 

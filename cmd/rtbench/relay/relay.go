@@ -1,6 +1,8 @@
 // Package relay is the floor rtbench measures rtgate against: a minimal
-// WebSocket server that speaks just enough of the protocol to run the
-// rtbench workloads, and nothing else.
+// server that speaks just enough of the protocol to run the rtbench
+// workloads, and nothing else, over WebSocket (ServeHTTP) and raw QUIC
+// (ServeQUIC: ALPN rtgate/1, one bidirectional stream, frames of
+// protocol.AppendFrame, exactly rtgate's QUIC framing).
 //
 // It answers `session open` with `opened` (an empty online list), forwards
 // each `direct` to the connection of every `toPeerIds` peer (or to every
@@ -14,10 +16,12 @@
 // upgrade; each connection has one reader and one writer goroutine, owned by
 // the Server (Close waits for them). The writer drains a bounded queue of
 // encoded frames; a full queue closes the connection (slow consumer), so a
-// reader never blocks on another connection's writer. Peers and rooms are
-// in mutex-guarded maps.
+// reader never blocks on another connection's writer. The QUIC writer
+// writes every frame queued at the time in one stream write, as rtgate's
+// does. Peers and rooms are in mutex-guarded maps. ServeQUIC's accept loop
+// runs in its caller's goroutine.
 //
-// Imports: protocol, gorilla/websocket and the standard library.
+// Imports: protocol, gorilla/websocket, quic-go and the standard library.
 package relay
 
 import (
@@ -100,15 +104,28 @@ func New(cfg Config) *Server {
 	}
 }
 
+// link is one connection's transport: WebSocket or a QUIC stream.
+type link interface {
+	// readFrame returns the next inbound command's bytes (valid until the
+	// next call); only the reader calls it.
+	readFrame() ([]byte, error)
+	// encode returns cmd as one outbound frame of this link.
+	encode(cmd *protocol.Command) []byte
+	// writeLoop drains out until done is closed or a write fails; only
+	// the writer calls it.
+	writeLoop(out <-chan []byte, done <-chan struct{}) error
+	// close ends the connection; safe from any goroutine, once.
+	close()
+}
+
 // conn is one client connection.
 type conn struct {
-	s       *Server         // immutable
-	ws      *websocket.Conn // read by the reader, written by the writer
-	msgpack bool            // immutable: the dialect
-	out     chan []byte     // encoded frames for the writer
-	done    chan struct{}   // closed once by stop
-	once    sync.Once
-	peers   []string // peer ids opened here; owned by the reader
+	s     *Server       // immutable
+	l     link          // read by the reader, written by the writer
+	out   chan []byte   // encoded frames for the writer
+	done  chan struct{} // closed once by stop
+	once  sync.Once
+	peers []string // peer ids opened here; owned by the reader
 }
 
 // ServeHTTP upgrades the request and returns; the connection's reader and
@@ -119,12 +136,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(int64(s.cfg.MaxFrameBytes))
-	c := &conn{s: s, ws: ws, msgpack: ws.Subprotocol() == "rtgate.msgpack.1",
-		out: make(chan []byte, s.cfg.QueueFrames), done: make(chan struct{})}
+	s.start(&wsLink{ws: ws, msgpack: ws.Subprotocol() == "rtgate.msgpack.1", timeout: s.cfg.WriteTimeout})
+}
+
+// start runs l's reader and writer, owned by s.wg; it closes l at once
+// when s is closed.
+func (s *Server) start(l link) {
+	c := &conn{s: s, l: l, out: make(chan []byte, s.cfg.QueueFrames), done: make(chan struct{})}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		ws.Close()
+		l.close()
 		return
 	}
 	s.conns[c] = struct{}{}
@@ -134,7 +156,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go c.write() // owned by s.wg
 }
 
-// Close closes every connection and waits for their goroutines.
+// Close closes every connection and waits for their goroutines. The
+// caller closes its listeners first.
 func (s *Server) Close() {
 	s.mu.Lock()
 	s.closed = true
@@ -158,21 +181,14 @@ func Metrics(w http.ResponseWriter, _ *http.Request) {
 func (c *conn) stop() {
 	c.once.Do(func() {
 		close(c.done)
-		c.ws.Close()
+		c.l.close()
 	})
-}
-
-func (c *conn) encode(cmd *protocol.Command) []byte {
-	if c.msgpack {
-		return protocol.AppendMsgpack(nil, cmd)
-	}
-	return protocol.AppendJSON(nil, cmd)
 }
 
 // send queues cmd for c, or closes c when its queue is full.
 func (c *conn) send(cmd *protocol.Command) {
 	select {
-	case c.out <- c.encode(cmd):
+	case c.out <- c.l.encode(cmd):
 	case <-c.done:
 	default:
 		c.s.cfg.Logger.Debug("relay: slow consumer")
@@ -182,21 +198,8 @@ func (c *conn) send(cmd *protocol.Command) {
 
 func (c *conn) write() {
 	defer c.s.wg.Done()
-	mt := websocket.TextMessage
-	if c.msgpack {
-		mt = websocket.BinaryMessage
-	}
-	for {
-		select {
-		case b := <-c.out:
-			c.ws.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-			if err := c.ws.WriteMessage(mt, b); err != nil {
-				c.stop()
-				return
-			}
-		case <-c.done:
-			return
-		}
+	if err := c.l.writeLoop(c.out, c.done); err != nil {
+		c.stop()
 	}
 }
 
@@ -215,22 +218,64 @@ func (c *conn) read() {
 		s.wg.Done()
 	}()
 	for {
-		_, b, err := c.ws.ReadMessage()
+		b, err := c.l.readFrame()
 		if err != nil {
 			return
 		}
 		var cmd protocol.Command
-		if c.msgpack {
-			err = protocol.DecodeMsgpack(b, &cmd)
-		} else {
-			err = protocol.DecodeJSON(b, &cmd)
-		}
-		if err != nil {
+		if err := c.decode(b, &cmd); err != nil {
 			continue
 		}
 		c.handle(&cmd)
 	}
 }
+
+func (c *conn) decode(b []byte, cmd *protocol.Command) error {
+	if l, ok := c.l.(*wsLink); ok && !l.msgpack {
+		return protocol.DecodeJSON(b, cmd)
+	}
+	return protocol.DecodeMsgpack(b, cmd)
+}
+
+// wsLink is a WebSocket connection (gorilla): v1 JSON, rtgate.json.1 or
+// rtgate.msgpack.1.
+type wsLink struct {
+	ws      *websocket.Conn
+	msgpack bool          // immutable: the dialect
+	timeout time.Duration // per write
+}
+
+func (l *wsLink) readFrame() ([]byte, error) {
+	_, b, err := l.ws.ReadMessage()
+	return b, err
+}
+
+func (l *wsLink) encode(cmd *protocol.Command) []byte {
+	if l.msgpack {
+		return protocol.AppendMsgpack(nil, cmd)
+	}
+	return protocol.AppendJSON(nil, cmd)
+}
+
+func (l *wsLink) writeLoop(out <-chan []byte, done <-chan struct{}) error {
+	mt := websocket.TextMessage
+	if l.msgpack {
+		mt = websocket.BinaryMessage
+	}
+	for {
+		select {
+		case b := <-out:
+			l.ws.SetWriteDeadline(time.Now().Add(l.timeout))
+			if err := l.ws.WriteMessage(mt, b); err != nil {
+				return err
+			}
+		case <-done:
+			return nil
+		}
+	}
+}
+
+func (l *wsLink) close() { l.ws.Close() }
 
 func (c *conn) handle(cmd *protocol.Command) {
 	s := c.s

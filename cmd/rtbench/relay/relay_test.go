@@ -2,14 +2,20 @@ package relay_test
 
 import (
 	"context"
+	"crypto/tls"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	quic "github.com/quic-go/quic-go"
+
 	"github.com/rtgate/rtgate/client/wire"
 	"github.com/rtgate/rtgate/cmd/rtbench/relay"
+	"github.com/rtgate/rtgate/internal/devcert"
 	"github.com/rtgate/rtgate/protocol"
+	quictransport "github.com/rtgate/rtgate/transports/quic"
 )
 
 func TestRelayForwardsAndAcks(t *testing.T) {
@@ -47,5 +53,60 @@ func TestRelayForwardsAndAcks(t *testing.T) {
 				t.Fatalf("delivery: %+v, %v", r, err)
 			}
 		})
+	}
+}
+
+// TestRelayOverQUIC: the QUIC relay speaks rtgate's raw QUIC framing, so
+// the Go SDK's quic:// dialer works against it unchanged.
+func TestRelayOverQUIC(t *testing.T) {
+	cert, err := devcert.Generate(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := quic.ListenAddr("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert.TLS}, NextProtos: []string{relay.ALPN}},
+		quictransport.Config{}.QUICConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := relay.New(relay.Config{})
+	served := make(chan error, 1)
+	go func() { served <- rl.ServeQUIC(ln) }()
+	defer func() {
+		ln.Close()
+		if err := <-served; err != nil {
+			t.Errorf("ServeQUIC: %v", err)
+		}
+		rl.Close()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dial := func(peer string) wire.Conn {
+		c, err := wire.Dial(ctx, "quic://"+ln.Addr().String(), &wire.Options{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if err := c.Send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: "a", PeerID: peer}); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := c.Recv(); err != nil || r.Kind != protocol.KindSessionOpened || r.PeerID != peer {
+			t.Fatalf("open %s: %+v, %v", peer, r, err)
+		}
+		return c
+	}
+	a, b := dial("a"), dial("b")
+	for i := range 100 {
+		if err := a.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "a", ToPeerIDs: []string{"b"}, Msg: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 100 {
+		if r, err := a.Recv(); err != nil || r.Kind != protocol.KindAck || r.UID == "" {
+			t.Fatalf("ack %d: %+v, %v", i, r, err)
+		}
+		r, err := b.Recv()
+		if err != nil || r.Kind != protocol.KindDirect || r.Msg != fmt.Sprint(i) || r.FromPeerID != "a" {
+			t.Fatalf("delivery %d: %+v, %v", i, r, err)
+		}
 	}
 }
