@@ -36,9 +36,14 @@ type session struct {
 
 	watch map[string]struct{} // owned by the client's reader goroutine
 
-	mu         sync.Mutex
-	delivered  []string // persistent message ids delivered and not acked, oldest first; guarded by mu
-	overflowed bool     // delivered dropped ids at its bound; guarded by mu
+	held atomic.Bool // pushes queue in heldQ; set and cleared by the reader (see hold)
+
+	mu               sync.Mutex
+	delivered        []string            // persistent message ids delivered and not acked, oldest first; guarded by mu
+	overflowed       bool                // delivered dropped ids at its bound; guarded by mu
+	heldQ            []protocol.Command  // pushes queued while held; guarded by mu
+	redelivered      map[string]struct{} // recent ids the inbox redelivery wrote to this session; guarded by mu
+	redeliveredOrder []string            // keys of redelivered, oldest first; guarded by mu
 }
 
 // Info returns the connection's info.

@@ -182,12 +182,12 @@ func (h *Hub) deliver(m *storage.Message, to []string, transient bool, origin *s
 				continue
 			}
 			out.PeerID = p
-			if !transient {
-				// Before Write: the recipient's ack may be handled before
-				// Write returns, and must find the id.
-				rs.noteDelivered(m.ID, h.cfg.MaxDelivered)
+			// Before Write: the recipient's ack may be handled before
+			// Write returns, and must find the id.
+			if !transient && !rs.noteLive(m.ID, h.cfg.MaxDelivered) {
+				continue // the inbox redelivery sent it to this session
 			}
-			if err := rs.client.conn.Write(out); err != nil {
+			if err := rs.push(out); err != nil {
 				h.noteWrite(err)
 				continue
 			}
@@ -199,13 +199,17 @@ func (h *Hub) deliver(m *storage.Message, to []string, transient bool, origin *s
 
 func (s *session) noteDelivered(id string, max int) {
 	s.mu.Lock()
+	s.noteDeliveredLocked(id, max)
+	s.mu.Unlock()
+}
+
+func (s *session) noteDeliveredLocked(id string, max int) {
 	if len(s.delivered) >= max {
 		s.overflowed = true
 		n := copy(s.delivered, s.delivered[len(s.delivered)-max+1:])
 		s.delivered = s.delivered[:n]
 	}
 	s.delivered = append(s.delivered, id)
-	s.mu.Unlock()
 }
 
 // wasDelivered reports whether id was delivered to s and not acked yet.
@@ -271,6 +275,7 @@ func (c *Client) redeliver(s *session) error {
 			ID: m.ID, Timestamp: m.Time, RoomID: m.Room, Offline: true})
 		h.metrics.MessagesOut.WithLabelValues("offline").Inc()
 		s.noteDelivered(m.ID, h.cfg.MaxDelivered)
+		s.noteRedelivered(m.ID, m.Time, h)
 	}
 	return nil
 }
@@ -310,7 +315,7 @@ func (c *Client) ack(s *session, cmd *protocol.Command) error {
 		rcp := protocol.Command{Kind: protocol.KindRcp, PeerID: m.From, ID: m.ID, Time: now}
 		sessions := h.reg.sessions(buf[:0], m.App, m.From)
 		for _, ss := range sessions {
-			if err := ss.client.conn.Write(&rcp); err != nil {
+			if err := ss.push(&rcp); err != nil {
 				h.noteWrite(err)
 			} else {
 				h.metrics.MessagesOut.WithLabelValues("rcp").Inc()

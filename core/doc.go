@@ -14,8 +14,10 @@
 // peer registry and the watchers index — is sharded, each shard guarded by
 // its own mutex; presence events are written while the shard of the peer
 // that changed is held, so they leave in the order the transitions
-// happened. Lock order: a registry shard, then a session's mu; never two
-// shards at once. Storage calls are made without any core lock held.
+// happened. While the reader builds `opened` or `added`, pushes to that
+// session (presence, live messages, group events, receipts) queue in the
+// session and are written right after the reply (gate.go). Lock order: a
+// registry shard, then a session's mu; never two shards at once. Storage calls are made without any core lock held.
 //
 // Imports: protocol, storage (interfaces only), the standard library and the
 // prometheus client. Never a transport, never a concrete store.

@@ -27,6 +27,10 @@ type Hub struct {
 	seq     atomic.Uint64             // message sequence, see newMessageID
 	sctx    atomic.Pointer[sharedCtx] // see storeCtx
 
+	// afterWatch, when set (by tests only, before use), runs in watchAll
+	// after a peer was added to a session's watch set.
+	afterWatch func(peer string)
+
 	mu       sync.Mutex
 	clients  map[*Client]struct{} // guarded by mu
 	shutdown bool                 // guarded by mu

@@ -71,7 +71,7 @@ func presence(e *peerEntry, peer string, st protocol.Status, note func(error)) {
 	cmd := protocol.Command{Kind: protocol.KindPresence, Status: st, SessionPeerIDs: []string{peer}}
 	for w := range e.watchers {
 		cmd.PeerID = w.peer
-		if err := w.client.conn.Write(&cmd); err != nil {
+		if err := w.push(&cmd); err != nil {
 			note(err)
 		}
 	}

@@ -229,7 +229,7 @@ func (h *Hub) toPeer(app, peer string, cmd *protocol.Command, skip *session) boo
 			continue
 		}
 		cmd.PeerID = peer
-		if err := rs.client.conn.Write(cmd); err != nil {
+		if err := rs.push(cmd); err != nil {
 			h.noteWrite(err)
 			continue
 		}
@@ -389,7 +389,7 @@ func (h *Hub) deliverOpen(m *storage.Message, origin *session) {
 			continue
 		}
 		out.PeerID = rs.peer
-		if err := rs.client.conn.Write(&out); err != nil {
+		if err := rs.push(&out); err != nil {
 			h.noteWrite(err)
 			continue
 		}

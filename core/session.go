@@ -34,6 +34,7 @@ func (c *Client) open(cmd *protocol.Command) error {
 			return protocol.Closef(protocol.CloseLoginTimeout, "session open refused: %v", err)
 		}
 		s = &session{client: c, app: app, peer: cmd.PeerID, super: superPeer, watch: make(map[string]struct{})}
+		s.hold() // released after `opened`: no push precedes it
 		cmd.SessionPeerIDs = watch
 		c.sessions[s.peer] = s
 		c.loggedIn.Store(true)
@@ -44,13 +45,17 @@ func (c *Client) open(cmd *protocol.Command) error {
 		return protocol.Closef(protocol.CloseLoginTimeout, "session open refused: %v", err)
 	} else {
 		cmd.SessionPeerIDs = watch
+		s.hold()
 	}
 	online, err := c.watchAll(s, cmd.SessionPeerIDs)
 	if err != nil {
-		return c.fail(cmd.I, protocol.ClosePolicyViolation, protocol.ErrCodeBadCommand, err.Error())
+		err = c.fail(cmd.I, protocol.ClosePolicyViolation, protocol.ErrCodeBadCommand, err.Error())
+		s.release(c.hub.noteWrite)
+		return err
 	}
 	c.write(&protocol.Command{Kind: protocol.KindSessionOpened, PeerID: s.peer, AppID: s.app.ID,
 		OnlineSessionPeerIDs: online, I: cmd.I})
+	s.release(c.hub.noteWrite)
 	return c.redeliver(s)
 }
 
@@ -65,6 +70,9 @@ func (c *Client) watchAll(s *session, peers []string) ([]string, error) {
 			s.watch[p] = struct{}{}
 			if c.hub.reg.watch(s, p) {
 				online = append(online, p)
+			}
+			if c.hub.afterWatch != nil {
+				c.hub.afterWatch(p)
 			}
 		} else if c.hub.reg.online(s.app.ID, p) {
 			online = append(online, p)
@@ -85,11 +93,15 @@ func (c *Client) add(s *session, cmd *protocol.Command) error {
 		c.hub.log.Info("session add refused", "app", s.app.ID, "peer", s.peer, "err", err)
 		peers = nil
 	}
+	s.hold()
 	online, err := c.watchAll(s, peers)
 	if err != nil {
-		return c.fail(cmd.I, protocol.ClosePolicyViolation, protocol.ErrCodeBadCommand, err.Error())
+		err = c.fail(cmd.I, protocol.ClosePolicyViolation, protocol.ErrCodeBadCommand, err.Error())
+		s.release(c.hub.noteWrite)
+		return err
 	}
 	c.write(&protocol.Command{Kind: protocol.KindSessionAdded, PeerID: s.peer, OnlineSessionPeerIDs: online, I: cmd.I})
+	s.release(c.hub.noteWrite)
 	return nil
 }
 
