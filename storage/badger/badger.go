@@ -89,6 +89,33 @@
 // and the value-log garbage collector; Close waits for calls in flight,
 // stops both and closes the database.
 //
+// Its state is split by owner, each part with its one lock:
+//
+//   - Store.mu, the call gate: every call holds it for reading while it
+//     runs; Close takes it for writing.
+//   - committer (commit.go): the state of the committer goroutine, which
+//     owns it without a lock (the inbox cache, the next sequence number,
+//     the newest message time, sync pacing), and committer.writeMu, held
+//     by the committer from a commit to its sync and by the value-log GC.
+//   - delayedInbox (lazy.go): the inbox entries in memory only, by inbox,
+//     and the acknowledgements of them not yet applied to the cache,
+//     under delayedInbox.mu; their queue in commit order is the
+//     committer's.
+//   - delayedIndex (index.go): the history index entries in memory only,
+//     under delayedIndex.mu; only the committer changes them.
+//
+// Lock order (a lock may be taken while holding those before it, never
+// one before it; lockorder.txt says the same):
+//
+//	Store.mu (read) -> committer.writeMu -> delayedInbox.mu
+//	                                     -> delayedIndex.mu
+//
+// delayedInbox.mu and delayedIndex.mu are leaves: never held together,
+// and nothing blocks (no channel, no badger call) while either is held.
+// The committer takes writeMu without Store.mu (Close waits for it), and
+// readers (Pending, Query) take a leaf without Store.mu, then Store.mu
+// alone for their read transaction.
+//
 // Imports: the standard library, badger, msgpack and rtgate/storage only.
 package badger
 
@@ -99,7 +126,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	bdg "github.com/dgraph-io/badger/v4"
@@ -172,51 +198,29 @@ func (c Config) populate() Config {
 }
 
 // Store is the badger storage.Store. Create it with New.
+//
+// Its state is split by owner, each part with its own lock (see the lock
+// order in the package doc): the call gate (mu), the committer's state
+// (committer, commit.go), the delayed inbox entries (delayedInbox,
+// lazy.go) and the delayed history index entries (delayedIndex,
+// index.go).
 type Store struct {
-	db     *bdg.DB
-	limits storage.Limits
-	now    func() time.Time
-	log    *slog.Logger
+	db         *bdg.DB
+	limits     storage.Limits
+	now        func() time.Time
+	log        *slog.Logger
+	sync       bool          // sync after durable writes (!Config.NoSync)
+	inboxDelay time.Duration // Config.InboxDelay; <= 0: nothing is delayed
 
 	// mu guards closed; every call holds it for reading while it runs, so
 	// Close (which takes it for writing) waits for calls in flight.
 	mu     sync.RWMutex
 	closed bool
 
-	commits atomic.Uint64 // write transactions committed; written by the committer
-	written atomic.Uint64 // operations they carried; written by the committer
-	syncs   atomic.Uint64 // syncs of badger's logs; written by the committer
+	c     committer    // the committer goroutine's state
+	inbox delayedInbox // inbox entries in memory only
+	index delayedIndex // history index entries in memory only
 
-	inboxWrites atomic.Uint64 // delayed inbox entries written
-	indexWrites atomic.Uint64 // keys of delayed history index entries written
-	delayed     atomic.Int64  // len(lazyQ)
-
-	sync       bool        // sync after durable writes (!Config.NoSync)
-	inboxCache *inboxCache // used by the committer only
-	// gcMu is held by the committer from a commit to its sync and by the
-	// value-log GC while it runs: nothing else writes to badger.
-	gcMu sync.Mutex
-
-	syncEvery time.Duration // Config.SyncInterval
-	lastSync  time.Time     // when the last sync started; committer only
-
-	// Delayed inbox entries (lazy.go).
-	inboxDelay time.Duration           // <= 0: none
-	seq        uint64                  // the next record sequence number; committer only
-	maxTime    int64                   // the newest message time persisted; committer only
-	lazyQ      []lazyRef               // the lazy entries in commit order; committer only
-	lazyMu     sync.Mutex              // guards lazy and acks
-	lazy       map[string][]inboxEntry // inbox prefix -> its lazy entries, for readers
-	// acks holds, by inbox prefix, the lazy entries removeLazy removed
-	// that the committer has not yet dropped from its inbox key sets.
-	acks map[string][]inboxEntry // guarded by lazyMu
-
-	// Delayed history index entries (index.go) in commit order; only the
-	// committer changes idxQ, under idxMu, which readers hold too.
-	idxMu sync.Mutex
-	idxQ  []idxRef
-
-	ops    chan *op      // to the committer; closed by Close
 	stopGC chan struct{} // closed by Close
 	wg     sync.WaitGroup
 }
@@ -255,15 +259,16 @@ func New(cfg Config) (*Store, error) {
 		limits: cfg.Limits,
 		now:    cfg.Now,
 		log:    cfg.Logger,
-		ops:    make(chan *op, maxBatchOps),
 		stopGC: make(chan struct{}),
 
 		sync:       !cfg.NoSync,
-		inboxCache: newInboxCache(cfg.InboxCache),
 		inboxDelay: cfg.InboxDelay,
-		syncEvery:  cfg.SyncInterval,
-		lazy:       map[string][]inboxEntry{},
-		acks:       map[string][]inboxEntry{},
+		c: committer{
+			ops:       make(chan *op, maxBatchOps),
+			cache:     newInboxCache(cfg.InboxCache),
+			syncEvery: cfg.SyncInterval,
+		},
+		inbox: delayedInbox{lazy: map[string][]inboxEntry{}, acks: map[string][]inboxEntry{}},
 	}
 	if err := s.replayLazy(); err != nil {
 		db.Close()
@@ -296,7 +301,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
-	close(s.ops)
+	close(s.c.ops)
 	close(s.stopGC)
 	s.wg.Wait()
 	if err := s.db.Close(); err != nil {
@@ -322,8 +327,8 @@ type Stats struct {
 
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Ops: s.written.Load(), Syncs: s.syncs.Load(),
-		InboxWrites: s.inboxWrites.Load(), Delayed: int(s.delayed.Load()), IndexWrites: s.indexWrites.Load()}
+	return Stats{Commits: s.c.commits.Load(), Ops: s.c.written.Load(), Syncs: s.c.syncs.Load(),
+		InboxWrites: s.inbox.writes.Load(), Delayed: int(s.inbox.pending.Load()), IndexWrites: s.index.writes.Load()}
 }
 
 // gcLoop runs the value-log GC every interval until Close.
@@ -340,9 +345,9 @@ func (s *Store) gcLoop(interval time.Duration) {
 		n := 0
 		var err error
 		for err == nil {
-			s.gcMu.Lock()
+			s.c.writeMu.Lock()
 			err = s.db.RunValueLogGC(0.5)
-			s.gcMu.Unlock()
+			s.c.writeMu.Unlock()
 			if err == nil {
 				n++
 			}

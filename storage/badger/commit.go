@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bdg "github.com/dgraph-io/badger/v4"
@@ -17,6 +18,31 @@ const (
 	maxBatchCost = 16384 // estimated key writes packed into one transaction
 	maxConflicts = 8     // retries of a transaction that hit a conflict
 )
+
+// committer is the state of the committer goroutine (commitLoop), the
+// only writer of badger (besides the value-log GC, which writeMu keeps
+// apart). Fields not marked otherwise are owned by that goroutine.
+type committer struct {
+	ops chan *op // to the committer; closed by Close
+
+	// writeMu is held by the committer from a commit to its sync and by
+	// the value-log GC while it runs: nothing else writes to badger, so a
+	// sync covers the memtable the commit went to.
+	writeMu sync.Mutex
+
+	// cache holds the key sets of recently used inboxes, lazy entries
+	// included (inbox.go).
+	cache   *inboxCache
+	seq     uint64 // the next record sequence number (lazy.go)
+	maxTime int64  // the newest message time persisted
+
+	syncEvery time.Duration // Config.SyncInterval
+	lastSync  time.Time     // when the last sync started
+
+	commits atomic.Uint64 // write transactions committed; read by Stats
+	written atomic.Uint64 // operations they carried; read by Stats
+	syncs   atomic.Uint64 // syncs of badger's logs; read by Stats
+}
 
 // op is one write operation handed to the committer.
 type op struct {
@@ -70,7 +96,7 @@ func (t *txn) inbox(prefix []byte) (*inboxIndex, error) {
 	if x, ok := t.inboxes[string(prefix)]; ok {
 		return x, nil
 	}
-	ents, ok := t.store.inboxCache.get(string(prefix))
+	ents, ok := t.store.c.cache.get(string(prefix))
 	if ok {
 		ents = slices.Clone(ents)
 	} else {
@@ -83,9 +109,7 @@ func (t *txn) inbox(prefix []byte) (*inboxIndex, error) {
 			return nil, err
 		}
 	}
-	t.store.lazyMu.Lock()
-	ents = t.store.ackedOut(string(prefix), ents)
-	t.store.lazyMu.Unlock()
+	ents = t.store.inbox.ackedOut(string(prefix), ents)
 	x := &inboxIndex{prefix: string(prefix), ents: ents}
 	t.inboxes[x.prefix] = x
 	return x, nil
@@ -115,7 +139,7 @@ func (s *Store) write(ctx context.Context, cost int, durable bool, fn func(*txn)
 	defer s.mu.RUnlock()
 	o := opPool.Get().(*op)
 	o.fn, o.cost, o.durable, o.err = fn, cost, durable, nil
-	s.ops <- o
+	s.c.ops <- o
 	<-o.done
 	err := o.err
 	o.fn, o.err = nil, nil
@@ -127,8 +151,8 @@ func (s *Store) write(ctx context.Context, cost int, durable bool, fn func(*txn)
 // with a send, not closed, so it is reused too.
 var opPool = sync.Pool{New: func() any { return &op{done: make(chan struct{}, 1)} }}
 
-// commitLoop packs the operations waiting in s.ops into transactions until
-// s.ops is closed.
+// commitLoop packs the operations waiting in s.c.ops into transactions
+// until s.c.ops is closed.
 func (s *Store) commitLoop() {
 	defer s.wg.Done()
 	batch := make([]*op, 0, maxBatchOps)
@@ -144,16 +168,14 @@ func (s *Store) commitLoop() {
 	for {
 		var o *op
 		select {
-		case o = <-s.ops:
+		case o = <-s.c.ops:
 		case now := <-tick:
-			s.lazyMu.Lock()
-			s.applyAcks()
-			s.lazyMu.Unlock()
+			s.inbox.applyAcks(s.c.cache)
 			s.flushIndex(now, false)
 			s.flushLazy(now, false)
 			continue
 		}
-		if o == nil { // s.ops is closed: write what is delayed and stop
+		if o == nil { // s.c.ops is closed: write what is delayed and stop
 			s.closeLazy()
 			return
 		}
@@ -163,8 +185,8 @@ func (s *Store) commitLoop() {
 		var wait <-chan time.Time // set while lingering for a sync to fill
 	fill:
 		for len(batch) < maxBatchOps && cost < maxBatchCost {
-			if wait == nil && durable && s.syncEvery > 0 {
-				if d := s.syncEvery - time.Since(s.lastSync); d > 0 {
+			if wait == nil && durable && s.c.syncEvery > 0 {
+				if d := s.c.syncEvery - time.Since(s.c.lastSync); d > 0 {
 					linger.Reset(d)
 					wait = linger.C
 				}
@@ -172,13 +194,13 @@ func (s *Store) commitLoop() {
 			var ok bool
 			if wait == nil {
 				select {
-				case o, ok = <-s.ops:
+				case o, ok = <-s.c.ops:
 				default:
 					break fill
 				}
 			} else {
 				select {
-				case o, ok = <-s.ops:
+				case o, ok = <-s.c.ops:
 				case <-wait:
 					break fill
 				}
@@ -192,10 +214,10 @@ func (s *Store) commitLoop() {
 		}
 		linger.Stop() // no stale tick after Stop (Go 1.23 timers)
 		s.commitAndSync(batch, &synced)
-		if len(s.idxQ) > maxLazy {
+		if len(s.index.q) > maxLazy {
 			s.flushIndex(time.Now(), true)
 		}
-		if len(s.lazyQ) > maxLazy {
+		if len(s.inbox.q) > maxLazy {
 			s.flushLazy(time.Now(), true)
 		}
 	}
@@ -207,11 +229,11 @@ const maxLazy = 1 << 16
 
 // commitAndSync commits batch and, if it holds a durable op that
 // succeeded, syncs badger's logs before that op returns. Ops that need no
-// sync are released before it. gcMu keeps badger's other writer (the
+// sync are released before it. s.c.writeMu keeps badger's other writer (the
 // value-log GC) out between the commit and the sync, so that the sync
 // covers the memtable the batch went to.
 func (s *Store) commitAndSync(batch []*op, synced *[]*op) {
-	s.gcMu.Lock()
+	s.c.writeMu.Lock()
 	s.commit(batch)
 	*synced = (*synced)[:0]
 	for _, o := range batch {
@@ -222,15 +244,15 @@ func (s *Store) commitAndSync(batch []*op, synced *[]*op) {
 		}
 	}
 	if len(*synced) > 0 {
-		s.lastSync = time.Now()
+		s.c.lastSync = time.Now()
 		if err := s.db.Sync(); err != nil {
 			for _, o := range *synced {
 				o.err = fmt.Errorf("badger: sync: %w", err)
 			}
 		}
-		s.syncs.Add(1)
+		s.c.syncs.Add(1)
 	}
-	s.gcMu.Unlock()
+	s.c.writeMu.Unlock()
 	for _, o := range *synced {
 		o.done <- struct{}{}
 	}
@@ -263,7 +285,7 @@ func (s *Store) commit(batch []*op) {
 // failed without writing keeps its own error in op.err.
 func (s *Store) commitOnce(batch []*op) error {
 	t := &txn{Txn: s.db.NewTransaction(true), store: s, inboxes: map[string]*inboxIndex{},
-		seq: s.seq, maxTime: s.maxTime}
+		seq: s.c.seq, maxTime: s.c.maxTime}
 	defer t.Discard()
 	defer func() {
 		if t.snap != nil {
@@ -283,37 +305,20 @@ func (s *Store) commitOnce(batch []*op) error {
 			// Whether anything was applied is unknown: reload these
 			// inboxes from the database next time.
 			for p := range t.inboxes {
-				s.inboxCache.drop(p)
+				s.c.cache.drop(p)
 			}
 			return err
 		}
 	}
-	s.lazyMu.Lock()
-	for p, x := range t.inboxes {
-		// Acknowledged by removeLazy since the transaction loaded it.
-		x.ents = s.ackedOut(p, x.ents)
-		delete(s.acks, p)
-		s.inboxCache.put(p, x.ents)
-		if l := lazyOf(x.ents); l != nil {
-			s.lazy[p] = l
-		} else {
-			delete(s.lazy, p)
-		}
-	}
-	s.applyAcks()
-	s.lazyMu.Unlock()
-	s.seq, s.maxTime = t.seq, t.maxTime
+	s.inbox.publish(t.inboxes, s.c.cache)
+	s.c.seq, s.c.maxTime = t.seq, t.maxTime
 	now := time.Now()
-	for _, r := range t.lazyAdds {
-		r.at = now
-		s.lazyQ = append(s.lazyQ, r)
-	}
-	s.delayed.Store(int64(len(s.lazyQ)))
-	s.addIndex(t.idxAdds, now)
+	s.inbox.queue(t.lazyAdds, now)
+	s.index.add(t.idxAdds, now)
 	if t.writes == 0 {
 		return nil
 	}
-	s.commits.Add(1)
-	s.written.Add(uint64(len(batch)))
+	s.c.commits.Add(1)
+	s.c.written.Add(uint64(len(batch)))
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bdg "github.com/dgraph-io/badger/v4"
@@ -18,7 +20,7 @@ import (
 // sender. Writing those entries as keys of their own doubled the keys a
 // message costs (three instead of one), and each memtable insert is a walk
 // of badger's skiplist. Instead, like its delayed inbox entries (lazy.go),
-// Persist keeps a new message's index entries in memory (s.idxQ) and the
+// Persist keeps a new message's index entries in memory (delayedIndex) and the
 // committer writes them Config.InboxDelay
 // later, all that are pending at once, grouped by index: one key per
 // conversation (and per sender) for all its messages of that second.
@@ -126,27 +128,44 @@ func groupLen(ents []idxEntry) int {
 	return n
 }
 
-// addIndex queues the index entries of the records a transaction
-// committed.
-func (s *Store) addIndex(refs []idxRef, now time.Time) {
+// delayedIndex holds the history index entries kept in memory only, in
+// commit order. Only the committer changes q, under mu; Query reads it
+// under mu too (pending), the committer without it.
+type delayedIndex struct {
+	mu     sync.Mutex
+	q      []idxRef
+	writes atomic.Uint64 // keys of delayed history index entries written
+}
+
+// add queues the index entries of the records a transaction committed at
+// now. The committer calls it.
+func (d *delayedIndex) add(refs []idxRef, now time.Time) {
 	if len(refs) == 0 {
 		return
 	}
-	s.idxMu.Lock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	for _, r := range refs {
 		r.at = now
-		s.idxQ = append(s.idxQ, r)
+		d.q = append(d.q, r)
 	}
-	s.idxMu.Unlock()
 }
 
-// pendingIndex returns the entries of the index under prefix that are in
+// reset empties q, once its entries are written. The committer calls it.
+func (d *delayedIndex) reset() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	clear(d.q)
+	d.q = d.q[:0]
+}
+
+// pending returns the entries of the index under prefix that are in
 // memory only. It scans them all (about a second's messages), which costs
 // a query less than a map of them would cost every message.
-func (s *Store) pendingIndex(prefix []byte) (ents []idxEntry) {
-	s.idxMu.Lock()
-	defer s.idxMu.Unlock()
-	for _, r := range s.idxQ {
+func (d *delayedIndex) pending(prefix []byte) (ents []idxEntry) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, r := range d.q {
 		if r.conv == string(prefix) || r.from == string(prefix) {
 			ents = append(ents, idxEntry{ts: r.ts, id: r.id})
 		}
@@ -160,11 +179,11 @@ func (s *Store) pendingIndex(prefix []byte) (ents []idxEntry) {
 // queued, and the next try may write some of them again (a repeat Query
 // drops).
 func (s *Store) flushIndex(now time.Time, all bool) {
-	if len(s.idxQ) == 0 || !all && now.Sub(s.idxQ[0].at) < s.inboxDelay {
+	if len(s.index.q) == 0 || !all && now.Sub(s.index.q[0].at) < s.inboxDelay {
 		return
 	}
 	groups := map[string][]idxEntry{}
-	for _, r := range s.idxQ {
+	for _, r := range s.index.q {
 		e := idxEntry{ts: r.ts, id: r.id}
 		groups[r.conv] = append(groups[r.conv], e)
 		groups[r.from] = append(groups[r.from], e)
@@ -203,19 +222,16 @@ func (s *Store) flushIndex(now time.Time, all bool) {
 			return nil
 		}})
 	}
-	s.gcMu.Lock()
-	defer s.gcMu.Unlock()
+	s.c.writeMu.Lock()
+	defer s.c.writeMu.Unlock()
 	s.commit(ops)
 	for _, o := range ops {
 		if o.err != nil {
-			s.log.Warn("badger: writing delayed history index entries failed; will retry", "entries", len(s.idxQ), "err", o.err)
+			s.log.Warn("badger: writing delayed history index entries failed; will retry", "entries", len(s.index.q), "err", o.err)
 			return
 		}
 	}
-	s.idxMu.Lock()
-	clear(s.idxQ)
-	s.idxQ = s.idxQ[:0]
-	s.idxMu.Unlock()
+	s.index.reset()
 	cp := s.checkpointNow(0)
 	o := &op{cost: 1, fn: func(t *txn) error { return t.set(checkpointKey, cp.encode()) }}
 	s.commit([]*op{o})
@@ -223,7 +239,7 @@ func (s *Store) flushIndex(now time.Time, all bool) {
 		// The entries are written; the next checkpoint covers them.
 		s.log.Warn("badger: writing the checkpoint failed", "err", o.err)
 	}
-	s.indexWrites.Add(uint64(keys))
+	s.index.writes.Add(uint64(keys))
 }
 
 // recreateIndex writes, in wb, the index entries of the record app/ts/id

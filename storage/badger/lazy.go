@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bdg "github.com/dgraph-io/badger/v4"
@@ -41,6 +43,88 @@ const (
 )
 
 var checkpointKey = []byte{tFormat, 'i'}
+
+// delayedInbox holds the inbox entries kept in memory only. The committer
+// adds them (queue, publish) and writes them out (flushLazy); Remove's fast
+// path (removeLazy) drops acknowledged ones, and readers (Pending) copy
+// them, under mu. q is owned by the committer goroutine.
+type delayedInbox struct {
+	q       []lazyRef     // the lazy entries in commit order; committer only
+	pending atomic.Int64  // len(q), for Stats
+	writes  atomic.Uint64 // delayed entries written (still pending after the delay)
+
+	mu sync.Mutex // guards lazy and acks, and the entries they hold
+	// lazy holds, by inbox prefix, the lazy entries of that inbox
+	// (sorted), for readers and removeLazy.
+	lazy map[string][]inboxEntry
+	// acks holds, by inbox prefix, the lazy entries removeLazy removed
+	// that the committer has not yet dropped from its inbox key sets.
+	acks map[string][]inboxEntry
+}
+
+// queue appends the lazy entries a transaction committed at now to q.
+// The committer calls it.
+func (d *delayedInbox) queue(refs []lazyRef, now time.Time) {
+	for _, r := range refs {
+		r.at = now
+		d.q = append(d.q, r)
+	}
+	d.pending.Store(int64(len(d.q)))
+}
+
+// dequeue drops the first n refs of q. The committer calls it.
+func (d *delayedInbox) dequeue(n int) {
+	m := copy(d.q, d.q[n:])
+	clear(d.q[m:])
+	d.q = d.q[:m]
+	d.pending.Store(int64(len(d.q)))
+}
+
+// snapshot returns a copy of the lazy entries of the inbox under prefix.
+func (d *delayedInbox) snapshot(prefix string) []inboxEntry {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.lazy[prefix])
+}
+
+// publish makes the inbox key sets a transaction committed (inboxes, by
+// prefix) current: without the entries removeLazy removed meanwhile, into
+// cache, and their lazy entries into d.lazy; then it applies the other
+// pending removals to cache. The committer calls it.
+func (d *delayedInbox) publish(inboxes map[string]*inboxIndex, cache *inboxCache) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for p, x := range inboxes {
+		// Acknowledged by removeLazy since the transaction loaded it.
+		x.ents = d.ackedOutLocked(p, x.ents)
+		delete(d.acks, p)
+		cache.put(p, x.ents)
+		if l := lazyOf(x.ents); l != nil {
+			d.lazy[p] = l
+		} else {
+			delete(d.lazy, p)
+		}
+	}
+	d.applyAcksLocked(cache)
+}
+
+// markFlushing returns the refs of refs whose entries are still lazy, and
+// marks those flushing in d.lazy, so that an acknowledgement from now on
+// leaves them to Remove's committer path, which comes after their write
+// and deletes what it wrote. The committer calls it.
+func (d *delayedInbox) markFlushing(refs []lazyRef) []lazyRef {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []lazyRef
+	for _, r := range refs {
+		ents := d.lazy[r.prefix]
+		if i, ok := slices.BinarySearchFunc(ents, inboxEntry{ts: r.ts, id: r.id}, compareEntries); ok && ents[i].lazy {
+			ents[i].flushing = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
 
 // lazyRef is an inbox entry kept in memory only, in commit order.
 type lazyRef struct {
@@ -93,10 +177,10 @@ func decodeCheckpoint(b []byte) (checkpoint, error) {
 func (s *Store) closeLazy() {
 	s.flushIndex(time.Time{}, true)
 	s.flushLazy(time.Time{}, true)
-	if len(s.lazyQ) > 0 || len(s.idxQ) > 0 {
+	if len(s.inbox.q) > 0 || len(s.index.q) > 0 {
 		return // not all written: the next New replays
 	}
-	c := checkpoint{first: s.seq, next: s.seq, scanFrom: s.maxTime - lazyMargin, clean: true}
+	c := checkpoint{first: s.c.seq, next: s.c.seq, scanFrom: s.c.maxTime - lazyMargin, clean: true}
 	err := s.db.Update(func(tx *bdg.Txn) error { return tx.Set(checkpointKey, c.encode()) })
 	if err != nil {
 		s.log.Warn("badger: writing the clean checkpoint failed; the next start replays", "err", err)
@@ -106,18 +190,18 @@ func (s *Store) closeLazy() {
 // lazyOK reports whether a message of time ts may have its inbox entries
 // delayed.
 func (s *Store) lazyOK(ts int64) bool {
-	return s.inboxDelay > 0 && ts >= s.maxTime-lazyMargin
+	return s.inboxDelay > 0 && ts >= s.c.maxTime-lazyMargin
 }
 
-// checkpointNow returns the checkpoint once the first n refs of s.lazyQ
-// are written (and none of s.idxQ).
+// checkpointNow returns the checkpoint once the first n refs of
+// s.inbox.q are written (and none of s.index.q). The committer calls it.
 func (s *Store) checkpointNow(n int) checkpoint {
-	c := checkpoint{first: s.seq, next: s.seq, scanFrom: s.maxTime - lazyMargin}
-	for _, r := range s.lazyQ[n:] {
+	c := checkpoint{first: s.c.seq, next: s.c.seq, scanFrom: s.c.maxTime - lazyMargin}
+	for _, r := range s.inbox.q[n:] {
 		c.first = min(c.first, r.seq)
 		c.scanFrom = min(c.scanFrom, r.ts)
 	}
-	for _, r := range s.idxQ {
+	for _, r := range s.index.q {
 		c.first = min(c.first, r.seq)
 		c.scanFrom = min(c.scanFrom, r.ts)
 	}
@@ -135,7 +219,7 @@ const flushChunk = 512
 func (s *Store) flushLazy(now time.Time, all bool) {
 	for {
 		n := 0
-		for n < len(s.lazyQ) && n < flushChunk && (all || now.Sub(s.lazyQ[n].at) >= s.inboxDelay) {
+		for n < len(s.inbox.q) && n < flushChunk && (all || now.Sub(s.inbox.q[n].at) >= s.inboxDelay) {
 			n++
 		}
 		if n == 0 || !s.flushRefs(n) {
@@ -144,25 +228,13 @@ func (s *Store) flushLazy(now time.Time, all bool) {
 	}
 }
 
-// flushRefs writes the first n delayed entries of s.lazyQ and the
+// flushRefs writes the first n delayed entries of s.inbox.q and the
 // checkpoint after them; false if that failed (they stay queued).
 func (s *Store) flushRefs(n int) bool {
 	cp := s.checkpointNow(n)
 	// Most were acknowledged (or trimmed) meanwhile: skip those without
-	// loading their inboxes. The others are marked flushing in s.lazy, so
-	// that an acknowledgement from now on leaves them to Remove's
-	// committer path, which comes after this write and deletes what it
-	// wrote.
-	var refs []lazyRef
-	s.lazyMu.Lock()
-	for _, r := range s.lazyQ[:n] {
-		ents := s.lazy[r.prefix]
-		if i, ok := slices.BinarySearchFunc(ents, inboxEntry{ts: r.ts, id: r.id}, compareEntries); ok && ents[i].lazy {
-			ents[i].flushing = true
-			refs = append(refs, r)
-		}
-	}
-	s.lazyMu.Unlock()
+	// loading their inboxes.
+	refs := s.inbox.markFlushing(s.inbox.q[:n])
 	written := 0
 	o := &op{cost: len(refs) + 1, fn: func(t *txn) error {
 		written = 0
@@ -183,29 +255,26 @@ func (s *Store) flushRefs(n int) bool {
 		}
 		return t.set(checkpointKey, cp.encode())
 	}}
-	s.gcMu.Lock()
+	s.c.writeMu.Lock()
 	s.commit([]*op{o})
-	s.gcMu.Unlock()
+	s.c.writeMu.Unlock()
 	if o.err != nil {
 		s.log.Warn("badger: writing delayed inbox entries failed; will retry", "entries", n, "err", o.err)
 		return false
 	}
-	m := copy(s.lazyQ, s.lazyQ[n:])
-	clear(s.lazyQ[m:])
-	s.lazyQ = s.lazyQ[:m]
-	s.delayed.Store(int64(len(s.lazyQ)))
-	s.inboxWrites.Add(uint64(written))
+	s.inbox.dequeue(n)
+	s.inbox.writes.Add(uint64(written))
 	return true
 }
 
 // removeLazy is Remove's fast path, for the common acknowledgement: every
 // id names a lazy entry of the inbox (in memory only, its message in
 // hand). Such a removal writes nothing, so it needs no transaction and no
-// trip to the committer: it drops the entries from s.lazy, which readers
-// and the flush of delayed entries go by, and notes them in s.acks, which
-// the committer applies to the inbox key sets it keeps (ackedOut). ok is
-// false, with nothing done, when any id is not such an entry; Remove then
-// takes the committer's path.
+// trip to the committer: it drops the entries from s.inbox.lazy, which
+// readers and the flush of delayed entries go by, and notes them in
+// s.inbox.acks, which the committer applies to the inbox key sets it
+// keeps (ackedOut). ok is false, with nothing done, when any id is not
+// such an entry; Remove then takes the committer's path.
 func (s *Store) removeLazy(ctx context.Context, app, peer string, ids []string) (removed []*storage.Message, ok bool, err error) {
 	if s.inboxDelay <= 0 || len(ids) == 0 {
 		return nil, false, nil
@@ -216,18 +285,26 @@ func (s *Store) removeLazy(ctx context.Context, app, peer string, ids []string) 
 	defer s.mu.RUnlock()
 	var buf [64]byte
 	prefix := appendKey(buf[:0], tInbox, app, peer)
-	cutoff := s.cutoff()
-	s.lazyMu.Lock()
-	defer s.lazyMu.Unlock()
-	ents := s.lazy[string(prefix)]
+	removed, ok = s.inbox.remove(prefix, ids, s.cutoff())
+	return removed, ok, nil
+}
+
+// remove drops the lazy entries ids of the inbox under prefix, all or
+// none: ok is false, with nothing done, if any id is not a lazy entry
+// with its message in hand, not being flushed and not expired (ts above
+// cutoff). It returns their messages, oldest first.
+func (d *delayedInbox) remove(prefix []byte, ids []string, cutoff int64) (removed []*storage.Message, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ents := d.lazy[string(prefix)]
 	for _, id := range ids {
 		i := slices.IndexFunc(ents, func(e inboxEntry) bool { return e.id == id })
 		if i < 0 || ents[i].msg == nil || ents[i].flushing || ents[i].ts <= cutoff {
-			return nil, false, nil
+			return nil, false
 		}
 	}
-	acks := s.acks[string(prefix)]
-	kept := ents[:0] // in place: readers copy s.lazy under lazyMu
+	acks := d.acks[string(prefix)]
+	kept := ents[:0] // in place: readers copy d.lazy under mu
 	for _, e := range ents {
 		if !slices.Contains(ids, e.id) {
 			kept = append(kept, e)
@@ -237,19 +314,26 @@ func (s *Store) removeLazy(ctx context.Context, app, peer string, ids []string) 
 		acks = append(acks, inboxEntry{ts: e.ts, id: e.id})
 	}
 	clear(ents[len(kept):])
-	s.acks[string(prefix)] = acks
+	d.acks[string(prefix)] = acks
 	if len(kept) == 0 {
-		delete(s.lazy, string(prefix))
+		delete(d.lazy, string(prefix))
 	} else {
-		s.lazy[string(prefix)] = kept
+		d.lazy[string(prefix)] = kept
 	}
-	return removed, true, nil
+	return removed, true
 }
 
 // ackedOut drops from ents (a transaction's own copy of the inbox under
-// prefix) the entries removeLazy has removed. Hold lazyMu.
-func (s *Store) ackedOut(prefix string, ents []inboxEntry) []inboxEntry {
-	acked := s.acks[prefix]
+// prefix) the entries removeLazy has removed.
+func (d *delayedInbox) ackedOut(prefix string, ents []inboxEntry) []inboxEntry {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ackedOutLocked(prefix, ents)
+}
+
+// ackedOutLocked is ackedOut with d.mu held.
+func (d *delayedInbox) ackedOutLocked(prefix string, ents []inboxEntry) []inboxEntry {
+	acked := d.acks[prefix]
 	if len(acked) == 0 {
 		return ents
 	}
@@ -259,13 +343,20 @@ func (s *Store) ackedOut(prefix string, ents []inboxEntry) []inboxEntry {
 }
 
 // applyAcks applies the removals of removeLazy still pending to the inbox
-// cache, and forgets them. The committer calls it, holding lazyMu.
-func (s *Store) applyAcks() {
-	for p := range s.acks {
-		if ents, ok := s.inboxCache.get(p); ok {
-			s.inboxCache.put(p, s.ackedOut(p, slices.Clone(ents)))
+// key sets in cache, and forgets them. The committer calls it.
+func (d *delayedInbox) applyAcks(cache *inboxCache) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.applyAcksLocked(cache)
+}
+
+// applyAcksLocked is applyAcks with d.mu held.
+func (d *delayedInbox) applyAcksLocked(cache *inboxCache) {
+	for p := range d.acks {
+		if ents, ok := cache.get(p); ok {
+			cache.put(p, d.ackedOutLocked(p, slices.Clone(ents)))
 		}
-		delete(s.acks, p)
+		delete(d.acks, p)
 	}
 }
 
@@ -279,7 +370,7 @@ func (s *Store) inboxEntry(prefix []byte, ts int64, id string) *bdg.Entry {
 // replayLazy recreates, after a crash, the inbox entries and history index
 // entries (index.go) that were only in memory: those of the records from
 // the checkpoint on. It runs in New,
-// before the committer starts, and sets s.seq and s.maxTime.
+// before the committer starts, and sets s.c.seq and s.c.maxTime.
 func (s *Store) replayLazy() error {
 	var cp checkpoint
 	found := false
@@ -300,22 +391,22 @@ func (s *Store) replayLazy() error {
 	if err != nil {
 		return err
 	}
-	s.seq, s.maxTime = 1, s.now().UnixMilli()
+	s.c.seq, s.c.maxTime = 1, s.now().UnixMilli()
 	if !found || cp.clean {
 		// A new database, one from before delayed entries, or one closed
 		// cleanly: every inbox entry is written. Start (or resume) the
 		// checkpoints, no longer clean.
 		if found {
-			s.seq, s.maxTime = max(cp.next, 1), max(s.maxTime, cp.scanFrom+lazyMargin)
+			s.c.seq, s.c.maxTime = max(cp.next, 1), max(s.c.maxTime, cp.scanFrom+lazyMargin)
 		}
-		c := checkpoint{first: s.seq, next: s.seq, scanFrom: s.maxTime - lazyMargin}
+		c := checkpoint{first: s.c.seq, next: s.c.seq, scanFrom: s.c.maxTime - lazyMargin}
 		err := s.db.Update(func(tx *bdg.Txn) error { return tx.Set(checkpointKey, c.encode()) })
 		if err == nil {
 			err = s.db.Sync()
 		}
 		return err
 	}
-	s.seq = max(cp.next, 1)
+	s.c.seq = max(cp.next, 1)
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
 	records, entries, indexed := 0, 0, 0
@@ -326,11 +417,11 @@ func (s *Store) replayLazy() error {
 			if err := decodeRecord(v, &r); err != nil {
 				return err
 			}
-			s.maxTime = max(s.maxTime, r.Time)
+			s.c.maxTime = max(s.c.maxTime, r.Time)
 			if r.Seq < cp.first || r.Seq == 0 {
 				return nil
 			}
-			s.seq = max(s.seq, r.Seq+1)
+			s.c.seq = max(s.c.seq, r.Seq+1)
 			records++
 			n, err := recreateIndex(tx, wb, app, r.ConvID, r.From, r.Time, id)
 			if err != nil {
@@ -350,7 +441,7 @@ func (s *Store) replayLazy() error {
 		})
 	})
 	if err == nil {
-		c := checkpoint{first: s.seq, next: s.seq, scanFrom: s.maxTime - lazyMargin}
+		c := checkpoint{first: s.c.seq, next: s.c.seq, scanFrom: s.c.maxTime - lazyMargin}
 		err = wb.Set(checkpointKey, c.encode())
 	}
 	if err == nil {

@@ -183,9 +183,7 @@ func (s *Store) pending(tx *bdg.Txn, app string, ents []inboxEntry) ([]*storage.
 // before its keys, so an entry being written meanwhile is in one or both.
 func (s *Store) Pending(ctx context.Context, app, peer string) (ms []*storage.Message, err error) {
 	prefix := key(tInbox, app, peer)
-	s.lazyMu.Lock()
-	ents := slices.Clone(s.lazy[string(prefix)])
-	s.lazyMu.Unlock()
+	ents := s.inbox.snapshot(string(prefix))
 	err = s.read(ctx, func(tx *bdg.Txn) error {
 		ents, err := loadInbox(tx, prefix, ents)
 		if err != nil {
@@ -286,7 +284,7 @@ func (s *Store) Query(ctx context.Context, q storage.HistoryQuery) (ms []*storag
 	// The entries in memory, read before the keys: an entry written
 	// meanwhile is in one or both (index.go).
 	var merge indexMerge
-	merge.add(slices.DeleteFunc(s.pendingIndex(prefix), func(e idxEntry) bool { return !q.Admits(e.ts, e.id) }))
+	merge.add(slices.DeleteFunc(s.index.pending(prefix), func(e idxEntry) bool { return !q.Admits(e.ts, e.id) }))
 	// Reverse iteration starts at the greatest key <= seek. A group's key
 	// is its newest entry, and its others are at most indexSpan older.
 	seek := afterPrefix(prefix)
