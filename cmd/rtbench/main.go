@@ -16,7 +16,8 @@
 //
 // --find-max steps the rate up until p99 > --max-p99 or anything is lost.
 // --relay runs the workload against the bare relay (package relay, spawned
-// as `rtbench relay`: WebSocket, and raw QUIC with rtgate's framing), --compare against rtgate then the relay, with
+// as `rtbench relay`: WebSocket, raw QUIC and WebTransport with rtgate's
+// framing), --compare against rtgate then the relay, with
 // ratios. --spawn-server PATH starts rtgate (or `self`: rtbench's in-process
 // profiling harness, `rtbench serve`) with a temporary data directory,
 // pinned to one CPU with taskset and GOMAXPROCS=--server-procs (2), and
@@ -290,10 +291,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		o := c.o
-		if t.name == "relay" && o.Transport == tWT {
-			o.Transport = tWSMP
-			rep.Notes = append(rep.Notes, "the relay speaks WebSocket and raw QUIC only: its figures for "+c.o.Transport+" are ws-msgpack")
-		}
 		res, err := measure(ctx, &o, t)
 		if t.stop != nil {
 			t.stop()

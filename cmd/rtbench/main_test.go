@@ -95,20 +95,18 @@ func TestSmoke(t *testing.T) {
 			checkPhase(t, rep.Results[0])
 		})
 	}
-	t.Run("compare quic", func(t *testing.T) {
-		// The relay runs raw QUIC itself: both results are quic, and there
-		// is no note that the relay fell back to WebSocket.
-		rep := smoke(t, "--spawn-server", "self", "--compare", "--transport", "quic", "--pairs", "10", "--rate", "100")
-		if len(rep.Results) != 2 || rep.Results[1].Target != "relay" || rep.Results[1].Transport != "quic" {
-			t.Fatalf("want rtgate and relay results over quic, got %+v", rep.Results)
-		}
-		for _, r := range rep.Results {
-			checkPhase(t, r)
-		}
-		if len(rep.Notes) != 0 {
-			t.Errorf("notes: %q", rep.Notes)
-		}
-	})
+	for _, tr := range []string{"quic", "webtransport"} {
+		t.Run("compare "+tr, func(t *testing.T) {
+			// The relay serves tr itself: both results are over tr.
+			rep := smoke(t, "--spawn-server", "self", "--compare", "--transport", tr, "--pairs", "10", "--rate", "100")
+			if len(rep.Results) != 2 || rep.Results[1].Target != "relay" || rep.Results[1].Transport != tr {
+				t.Fatalf("want rtgate and relay results over %s, got %+v", tr, rep.Results)
+			}
+			for _, r := range rep.Results {
+				checkPhase(t, r)
+			}
+		})
+	}
 	t.Run("idle", func(t *testing.T) {
 		rep := smoke(t, "--spawn-server", "self", "--compare", "--workload", "idle", "--conns", "50")
 		for _, r := range rep.Results {

@@ -130,7 +130,7 @@ func relayMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("rtbench relay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:0", "`HOST:PORT` (loopback only)")
-	quicAddr := fs.String("quic", "", "`HOST:PORT` of the raw QUIC relay (ALPN rtgate/1, a self-signed certificate, rtgate's QUIC settings; loopback only); empty: none")
+	quicAddr := fs.String("quic", "", "`HOST:PORT` of the raw QUIC and WebTransport relay (ALPN rtgate/1, and h3 with sessions at /wt; a self-signed certificate, rtgate's QUIC settings; loopback only); empty: none")
 	fs.String("data", "", "ignored (accepted so the relay spawns like a server)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -148,7 +148,7 @@ func relayMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		tlsConf := &tls.Config{Certificates: []tls.Certificate{cert.TLS}, NextProtos: []string{relay.ALPN}}
+		tlsConf := &tls.Config{Certificates: []tls.Certificate{cert.TLS}, NextProtos: []string{relay.ALPN, relay.ALPNH3}}
 		qln, err := quic.ListenAddr(*quicAddr, tlsConf, quictransport.Config{}.QUICConfig())
 		if err != nil {
 			return err

@@ -1,8 +1,9 @@
 // Package relay is the floor rtbench measures rtgate against: a minimal
 // server that speaks just enough of the protocol to run the rtbench
-// workloads, and nothing else, over WebSocket (ServeHTTP) and raw QUIC
-// (ServeQUIC: ALPN rtgate/1, one bidirectional stream, frames of
-// protocol.AppendFrame, exactly rtgate's QUIC framing).
+// workloads, and nothing else, over WebSocket (ServeHTTP), raw QUIC and
+// WebTransport (ServeQUIC: ALPN rtgate/1, or h3 with a session at /wt; one
+// bidirectional stream, frames of protocol.AppendFrame, exactly rtgate's
+// framing on both).
 //
 // It answers `session open` with `opened` (an empty online list), forwards
 // each `direct` to the connection of every `toPeerIds` peer (or to every
@@ -21,7 +22,8 @@
 // does. Peers and rooms are in mutex-guarded maps. ServeQUIC's accept loop
 // runs in its caller's goroutine.
 //
-// Imports: protocol, gorilla/websocket, quic-go and the standard library.
+// Imports: protocol, gorilla/websocket, quic-go, webtransport-go and the
+// standard library.
 package relay
 
 import (
@@ -35,6 +37,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	wtgo "github.com/quic-go/webtransport-go"
 
 	"github.com/rtgate/rtgate/protocol"
 )
@@ -76,6 +79,7 @@ func (c Config) withDefaults() Config {
 type Server struct {
 	cfg Config // immutable
 	up  websocket.Upgrader
+	wt  *wtgo.Server   // WebTransport over ServeQUIC's h3 connections
 	wg  sync.WaitGroup // one per connection goroutine
 	ids atomic.Uint64  // message and room ids
 
@@ -89,7 +93,7 @@ type Server struct {
 // New returns a relay with cfg.
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	return &Server{
+	s := &Server{
 		cfg: cfg,
 		up: websocket.Upgrader{
 			ReadBufferSize:  1024,
@@ -102,6 +106,8 @@ func New(cfg Config) *Server {
 		rooms: map[string]map[string]bool{},
 		conns: map[*conn]struct{}{},
 	}
+	s.wt = s.newWebTransport()
+	return s
 }
 
 // link is one connection's transport: WebSocket or a QUIC stream.
@@ -165,6 +171,7 @@ func (s *Server) Close() {
 		c.stop()
 	}
 	s.mu.Unlock()
+	s.wt.Close()
 	s.wg.Wait()
 }
 

@@ -56,14 +56,21 @@ func TestRelayForwardsAndAcks(t *testing.T) {
 	}
 }
 
-// TestRelayOverQUIC: the QUIC relay speaks rtgate's raw QUIC framing, so
-// the Go SDK's quic:// dialer works against it unchanged.
+// TestRelayOverQUIC: the QUIC relay speaks rtgate's raw QUIC and
+// WebTransport framing, so the Go SDK's quic:// and https://…/wt dialers
+// work against it unchanged.
 func TestRelayOverQUIC(t *testing.T) {
+	for _, scheme := range []string{"quic://%s", "https://%s/wt"} {
+		t.Run(strings.Split(scheme, ":")[0], func(t *testing.T) { testRelayOverQUIC(t, scheme) })
+	}
+}
+
+func testRelayOverQUIC(t *testing.T, urlFormat string) {
 	cert, err := devcert.Generate(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := quic.ListenAddr("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert.TLS}, NextProtos: []string{relay.ALPN}},
+	ln, err := quic.ListenAddr("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert.TLS}, NextProtos: []string{relay.ALPN, relay.ALPNH3}},
 		quictransport.Config{}.QUICConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +88,7 @@ func TestRelayOverQUIC(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	dial := func(peer string) wire.Conn {
-		c, err := wire.Dial(ctx, "quic://"+ln.Addr().String(), &wire.Options{InsecureSkipVerify: true})
+		c, err := wire.Dial(ctx, fmt.Sprintf(urlFormat, ln.Addr()), &wire.Options{InsecureSkipVerify: true})
 		if err != nil {
 			t.Fatal(err)
 		}
