@@ -71,6 +71,13 @@ fi
 log "go test -race ./..."
 go test -race -count=1 ./... || fail "go test"
 
+log "crash campaign: go run ./cmd/rtcrash (10 SIGKILLs under persistent traffic, every transport)"
+if [ -n "${RTGATE_BIN:-}" ]; then
+  go run ./cmd/rtcrash --kills 10 || fail "crash campaign (cmd/rtcrash; see docs/attack.md)"
+else
+  fail "crash campaign skipped: no binary"
+fi
+
 log "node --test (test/js)"
 if [ -n "${RTGATE_BIN:-}" ]; then
   (cd test/js && node --test) || fail "node compat suite"
