@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/rtgate/rtgate/cluster"
 	"github.com/rtgate/rtgate/storage"
 )
 
@@ -59,6 +60,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
+
+	// Deliverer and Presence join the hub to a cluster (cluster/natsbus,
+	// or a cluster.Local in tests); set both or neither. Nil means a
+	// single node: presence is kept in process and every delivery is
+	// local.
+	Deliverer cluster.Deliverer
+	Presence  cluster.Presence
 
 	// Offline, when set, is told about persistent messages stored for
 	// peers with no open session (the offline push hook).

@@ -171,11 +171,13 @@ func (h *Hub) deliver(m *storage.Message, to []string, transient bool, origin *s
 		kind = "group"
 	}
 	var buf [8]*session
+	var far remotes
 	targets := to
 	if h.cfg.CopyToSenderDevices && m.Room == "" && !slices.Contains(to, m.From) {
 		targets = append(slices.Clip(to), m.From)
 	}
 	for _, p := range targets {
+		h.addRemote(&far, m.App, p)
 		sessions := h.reg.sessions(buf[:0], m.App, p)
 		for _, rs := range sessions {
 			if rs == origin {
@@ -195,6 +197,7 @@ func (h *Hub) deliver(m *storage.Message, to []string, transient bool, origin *s
 		}
 		clear(sessions)
 	}
+	h.sendRemote(m.App, out, &far)
 }
 
 func (s *session) noteDelivered(id string, max int) {
@@ -313,6 +316,9 @@ func (c *Client) ack(s *session, cmd *protocol.Command) error {
 			continue
 		}
 		rcp := protocol.Command{Kind: protocol.KindRcp, PeerID: m.From, ID: m.ID, Time: now}
+		var far remotes
+		h.addRemote(&far, m.App, m.From)
+		h.sendRemote(m.App, &rcp, &far)
 		sessions := h.reg.sessions(buf[:0], m.App, m.From)
 		for _, ss := range sessions {
 			if err := ss.push(&rcp); err != nil {

@@ -12,13 +12,20 @@
 // Concurrency: a Client's session table is owned by the transport's reader
 // goroutine (the only caller of Handle and Disconnect). Shared state — the
 // peer registry and the watchers index — is sharded, each shard guarded by
-// its own mutex; presence events are written while the shard of the peer
-// that changed is held, so they leave in the order the transitions
-// happened. While the reader builds `opened` or `added`, pushes to that
-// session (presence, live messages, group events, receipts) queue in the
-// session and are written right after the reply (gate.go). Lock order: a
-// registry shard, then a session's mu; never two shards at once. Storage calls are made without any core lock held.
+// its own mutex. Presence events come from one ordered source, the
+// cluster.Presence's transition stream (in process on a single node): the
+// hub registers a peer's first and unregisters its last session on this
+// node, and writes the events the Presence hands back to the watchers,
+// outside the registry's shard locks. Frames for peers held by other nodes
+// go through the cluster.Deliverer, one Delivery per node (cluster.go).
+// While the reader builds `opened` or `added`, pushes to that session
+// (presence, live messages, group events, receipts) queue in the session
+// and are written right after the reply (gate.go). Lock order: a
+// cluster.Local stripe, then a registry shard, then a session's mu; never
+// two shards at once. Storage and cluster calls are made without any core
+// lock held.
 //
-// Imports: protocol, storage (interfaces only), the standard library and the
-// prometheus client. Never a transport, never a concrete store.
+// Imports: protocol, storage and cluster (interfaces, and cluster.Local as
+// the single-node default), the standard library and the prometheus
+// client. Never a transport, never a concrete store.
 package core

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rtgate/rtgate/cluster"
 	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/storage"
 )
@@ -31,6 +32,12 @@ type Hub struct {
 	// after a peer was added to a session's watch set.
 	afterWatch func(peer string)
 
+	dl        cluster.Deliverer // immutable
+	pr        cluster.Presence  // immutable
+	remote    bool              // other nodes may exist: deliveries consult pr; immutable
+	stopWatch func()            // set by New
+	stopSub   func()            // set by New; nil on a single node
+
 	mu       sync.Mutex
 	clients  map[*Client]struct{} // guarded by mu
 	shutdown bool                 // guarded by mu
@@ -52,6 +59,19 @@ func New(cfg Config) (*Hub, error) {
 		clients: make(map[*Client]struct{}),
 		nonces:  nonceCache{max: cfg.NonceCacheSize},
 		sent:    sendDedupe{window: cfg.DedupeWindow, max: cfg.DedupeEntries},
+	}
+	h.dl, h.pr = cfg.Deliverer, cfg.Presence
+	switch {
+	case h.dl == nil && h.pr == nil:
+		solo := cluster.NewLocal().Node("local")
+		h.dl, h.pr = solo, solo
+	case h.dl == nil || h.pr == nil:
+		return nil, errors.New("core: Config.Deliverer and Config.Presence go together")
+	default:
+		h.remote = true
+	}
+	if err := h.startCluster(); err != nil {
+		return nil, err
 	}
 	h.seq.Store(rand.Uint64() >> 2)
 	if err := h.loadSent(); err != nil {
@@ -119,15 +139,33 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	for _, c := range list {
 		c.conn.Close(protocol.CloseGoingAway, "server shutting down")
 	}
-	if wait == nil {
-		return nil
+	if wait != nil {
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	select {
-	case <-wait:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	h.stopCluster()
+	return nil
+}
+
+// Fence closes every connection with 1001 (going away, reconnect
+// elsewhere) without shutting the hub down: the node lost the cluster and
+// its sessions would silently miss messages. New connections are still
+// accepted; their opens fail while the cluster is unreachable.
+func (h *Hub) Fence(reason string) int {
+	h.mu.Lock()
+	list := make([]*Client, 0, len(h.clients))
+	for c := range h.clients {
+		list = append(list, c)
 	}
+	h.mu.Unlock()
+	for _, c := range list {
+		c.conn.Close(protocol.CloseGoingAway, reason)
+	}
+	h.metrics.Fenced.Add(float64(len(list)))
+	return len(list)
 }
 
 // noteWrite accounts for a failed Conn.Write.
@@ -164,9 +202,6 @@ type sharedCtx struct {
 	ctx     context.Context
 	cancel  context.CancelFunc // kept for vet; the deadline ends the context
 }
-
-// Online reports whether a peer of app has an open session on this node.
-func (h *Hub) Online(app, peer string) bool { return h.reg.online(app, peer) }
 
 // since returns how long ago (by Config.Now) the UnixNano time ns was.
 func (h *Hub) since(ns int64) time.Duration { return h.cfg.Now().Sub(time.Unix(0, ns)) }

@@ -16,6 +16,10 @@ type Metrics struct {
 	Closes        *prometheus.CounterVec // connections closed by the core, by close code
 	StoreErrors   prometheus.Counter
 	Deduplicated  prometheus.Counter // repeated sends acked without storing them again (sendDedupe)
+	ClusterOut    prometheus.Counter // deliveries sent to other nodes (one per node per frame)
+	ClusterIn     prometheus.Counter // deliveries received from other nodes
+	ClusterErrors prometheus.Counter // failed presence or delivery calls to the cluster
+	Fenced        prometheus.Counter // sessions closed because the node lost the cluster
 
 	hot hotCounters
 }
@@ -71,6 +75,14 @@ func newMetrics() *Metrics {
 			Name: "rtgate_store_errors_total", Help: "Failed storage calls."}),
 		Deduplicated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rtgate_messages_deduplicated_total", Help: "Repeated sends (same client id) acked without storing or delivering them again."}),
+		ClusterOut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rtgate_cluster_deliveries_out_total", Help: "Deliveries sent to other nodes (one per node per frame)."}),
+		ClusterIn: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rtgate_cluster_deliveries_in_total", Help: "Deliveries received from other nodes."}),
+		ClusterErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rtgate_cluster_errors_total", Help: "Failed presence or delivery calls to the cluster."}),
+		Fenced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rtgate_fenced_sessions_total", Help: "Connections closed because the node lost the cluster (fencing)."}),
 	}
 	m.hot.in = map[string]prometheus.Counter{}
 	for _, k := range []string{"direct", "direct_transient", "group", "group_transient"} {
@@ -86,5 +98,6 @@ func newMetrics() *Metrics {
 // Collectors returns the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.Connections, m.Sessions, m.MessagesIn, m.MessagesOut,
-		m.Undelivered, m.Acked, m.InboxDepth, m.SlowConsumers, m.Closes, m.StoreErrors, m.Deduplicated}
+		m.Undelivered, m.Acked, m.InboxDepth, m.SlowConsumers, m.Closes, m.StoreErrors, m.Deduplicated,
+		m.ClusterOut, m.ClusterIn, m.ClusterErrors, m.Fenced}
 }

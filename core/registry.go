@@ -3,8 +3,6 @@ package core
 import (
 	"hash/maphash"
 	"sync"
-
-	"github.com/rtgate/rtgate/protocol"
 )
 
 const registryShards = 64
@@ -62,51 +60,35 @@ func (sh *registryShard) gc(k peerKey, e *peerEntry) {
 	}
 }
 
-// presence writes one presence event about peer to every watcher. Called
-// with the peer's shard held, so events leave in transition order.
-func presence(e *peerEntry, peer string, st protocol.Status, note func(error)) {
-	if len(e.watchers) == 0 {
-		return
-	}
-	cmd := protocol.Command{Kind: protocol.KindPresence, Status: st, SessionPeerIDs: []string{peer}}
-	for w := range e.watchers {
-		cmd.PeerID = w.peer
-		if err := w.push(&cmd); err != nil {
-			note(err)
-		}
-	}
-}
-
-// attach registers s as an open session of its peer and reports presence
-// "on" to the peer's watchers if it is the peer's first session.
-func (r *registry) attach(s *session, note func(error)) {
+// attach registers s as an open session of its peer and reports whether
+// it is the peer's first session on this node.
+func (r *registry) attach(s *session) (first bool) {
 	k := peerKey{s.app.ID, s.peer}
 	sh := r.shard(k)
 	sh.mu.Lock()
 	e := sh.entry(k)
 	e.sessions = append(e.sessions, s)
-	if len(e.sessions) == 1 {
-		presence(e, s.peer, protocol.StatusOn, note)
-	}
+	first = len(e.sessions) == 1
 	sh.mu.Unlock()
+	return first
 }
 
-// detach removes s from its peer's sessions and reports presence "off" if
-// it was the last one.
-func (r *registry) detach(s *session, note func(error)) {
+// detach removes s from its peer's sessions and reports whether it was the
+// peer's last session on this node.
+func (r *registry) detach(s *session) (last bool) {
 	k := peerKey{s.app.ID, s.peer}
 	sh := r.shard(k)
 	sh.mu.Lock()
 	if e := sh.peers[k]; e != nil {
 		for i, x := range e.sessions {
 			if x == s {
-				last := len(e.sessions) - 1
-				e.sessions[i] = e.sessions[last]
-				e.sessions[last] = nil
-				e.sessions = e.sessions[:last]
-				if last == 0 {
+				n := len(e.sessions) - 1
+				e.sessions[i] = e.sessions[n]
+				e.sessions[n] = nil
+				e.sessions = e.sessions[:n]
+				if n == 0 {
 					e.sessions = nil
-					presence(e, s.peer, protocol.StatusOff, note)
+					last = true
 				}
 				break
 			}
@@ -114,10 +96,25 @@ func (r *registry) detach(s *session, note func(error)) {
 		sh.gc(k, e)
 	}
 	sh.mu.Unlock()
+	return last
 }
 
-// watch adds s to the watchers of peer and reports whether peer is online.
-func (r *registry) watch(s *session, peer string) (online bool) {
+// watchers appends the sessions watching peer to dst.
+func (r *registry) watchers(dst []*session, app, peer string) []*session {
+	k := peerKey{app, peer}
+	sh := r.shard(k)
+	sh.mu.Lock()
+	if e := sh.peers[k]; e != nil {
+		for w := range e.watchers {
+			dst = append(dst, w)
+		}
+	}
+	sh.mu.Unlock()
+	return dst
+}
+
+// watch adds s to the watchers of peer.
+func (r *registry) watch(s *session, peer string) {
 	k := peerKey{s.app.ID, peer}
 	sh := r.shard(k)
 	sh.mu.Lock()
@@ -126,9 +123,7 @@ func (r *registry) watch(s *session, peer string) (online bool) {
 		e.watchers = make(map[*session]struct{})
 	}
 	e.watchers[s] = struct{}{}
-	online = len(e.sessions) > 0
 	sh.mu.Unlock()
-	return online
 }
 
 // unwatch removes s from the watchers of peer.
@@ -141,17 +136,6 @@ func (r *registry) unwatch(s *session, peer string) {
 		sh.gc(k, e)
 	}
 	sh.mu.Unlock()
-}
-
-// online reports whether peer has an open session on this node.
-func (r *registry) online(app, peer string) bool {
-	k := peerKey{app, peer}
-	sh := r.shard(k)
-	sh.mu.Lock()
-	e := sh.peers[k]
-	on := e != nil && len(e.sessions) > 0
-	sh.mu.Unlock()
-	return on
 }
 
 // sessions appends the open sessions of peer to dst.

@@ -182,9 +182,13 @@ func (c *Client) changeMembers(s *session, cmd *protocol.Command, mc *memberChan
 	if len(changed) == 0 {
 		return nil
 	}
+	var far remotes
+	target := protocol.Command{Kind: mc.toTarget, RoomID: g.ID, ByPeerID: s.peer}
 	for _, p := range changed {
-		h.toPeer(s.app.ID, p, &protocol.Command{Kind: mc.toTarget, RoomID: g.ID, ByPeerID: s.peer}, nil)
+		h.addRemote(&far, s.app.ID, p)
+		h.toPeer(s.app.ID, p, &target, nil)
 	}
+	h.sendRemote(s.app.ID, &target, &far)
 	h.groupEvent(s.app.ID, g.ID, &protocol.Command{Kind: mc.toMembers, RoomID: g.ID, RoomPeerIDs: changed, ByPeerID: s.peer}, nil)
 	return nil
 }
@@ -248,11 +252,14 @@ func (h *Hub) groupEvent(app, group string, cmd *protocol.Command, skip *session
 		h.log.Error("load group for event", "app", app, "group", group, "err", err)
 		return
 	}
+	var far remotes
 	for _, p := range g.Members {
+		h.addRemote(&far, app, p)
 		if h.toPeer(app, p, cmd, skip) {
 			h.metrics.MessagesOut.WithLabelValues("group_event").Inc()
 		}
 	}
+	h.sendRemote(app, cmd, &far)
 }
 
 // groupDirect handles a direct message to a group: fan-out to every member

@@ -88,7 +88,7 @@ func (h *Hub) SendAs(ctx context.Context, s Send) (*storage.Message, error) {
 func (h *Hub) persist(ctx context.Context, app *App, m *storage.Message, to []string) error {
 	var offline []string
 	for _, p := range to {
-		if p != m.From && !h.reg.online(m.App, p) {
+		if p != m.From && !h.pr.Online(m.App, p) {
 			offline = append(offline, p)
 		}
 	}

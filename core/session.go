@@ -38,8 +38,11 @@ func (c *Client) open(cmd *protocol.Command) error {
 		cmd.SessionPeerIDs = watch
 		c.sessions[s.peer] = s
 		c.loggedIn.Store(true)
+		if err := c.hub.attach(s); err != nil {
+			delete(c.sessions, s.peer)
+			return protocol.Closef(protocol.CloseGoingAway, "session open refused, try again: %v", err)
+		}
 		c.hub.metrics.Sessions.Inc()
-		c.hub.reg.attach(s, c.hub.noteWrite)
 		c.hub.rejoinOpenGroup(s)
 	} else if watch, _, err := c.hub.authorizeOpen(s.app, cmd); err != nil {
 		return protocol.Closef(protocol.CloseLoginTimeout, "session open refused: %v", err)
@@ -68,13 +71,12 @@ func (c *Client) watchAll(s *session, peers []string) ([]string, error) {
 				return online, fmt.Errorf("at most %d watched peers per session", c.hub.cfg.MaxWatch)
 			}
 			s.watch[p] = struct{}{}
-			if c.hub.reg.watch(s, p) {
-				online = append(online, p)
-			}
+			c.hub.reg.watch(s, p)
 			if c.hub.afterWatch != nil {
 				c.hub.afterWatch(p)
 			}
-		} else if c.hub.reg.online(s.app.ID, p) {
+		}
+		if c.hub.pr.Online(s.app.ID, p) {
 			online = append(online, p)
 		}
 	}
@@ -119,7 +121,7 @@ func (c *Client) remove(s *session, cmd *protocol.Command) error {
 func (c *Client) query(s *session, cmd *protocol.Command) error {
 	online := []string{}
 	for _, p := range cmd.SessionPeerIDs {
-		if c.hub.reg.online(s.app.ID, p) {
+		if c.hub.pr.Online(s.app.ID, p) {
 			online = append(online, p)
 		}
 	}
@@ -143,6 +145,6 @@ func (c *Client) endSession(s *session) {
 		c.hub.reg.unwatch(s, p)
 	}
 	c.hub.leaveRooms(s)
-	c.hub.reg.detach(s, c.hub.noteWrite)
+	c.hub.detach(s)
 	c.hub.metrics.Sessions.Dec()
 }

@@ -19,6 +19,7 @@ const mod = "github.com/rtgate/rtgate"
 var forbidden = map[string][]string{
 	"protocol": {""}, // nothing of rtgate but protocol itself
 	"storage":  {"core", "protocol", "transports", "compat", "client", "cmd", "cluster", "web"},
+	"cluster":  {"core", "storage", "transports", "compat", "client", "cmd", "web"},
 	"core":     {"transports", "compat", "client", "cmd", "storage/badger", "storage/memory"},
 	"transports": {
 		"compat", "client", "cmd", "storage/badger",

@@ -1,0 +1,89 @@
+package cluster
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+)
+
+// Node names one node incarnation: a node's name plus a boot id, so a node
+// that restarts (or fences itself and comes back) is a new Node and never
+// inherits the state of its previous life.
+type Node string
+
+// Delivery is a batch of one frame for some peers of one app, all of whose
+// sessions the receiving node holds. Frame is opaque to this package (the
+// core encodes it).
+type Delivery struct {
+	App   string
+	To    []string // recipient peer ids
+	Frame []byte
+}
+
+// Deliverer carries deliveries between nodes.
+type Deliverer interface {
+	// Self is this node's current incarnation.
+	Self() Node
+	// Deliver sends d to node to. It does not wait for the node to handle
+	// it; delivery is at most once (persistent messages are safe in the
+	// inbox). It returns ErrNoNode when to is known to be gone.
+	Deliver(ctx context.Context, to Node, d *Delivery) error
+	// Subscribe sets the handler of deliveries addressed to this node,
+	// replacing any earlier one. stop removes it.
+	Subscribe(fn func(*Delivery)) (stop func(), err error)
+}
+
+// Transition is a peer's cluster-wide change: Online when its first
+// session anywhere opened, !Online when its last one closed.
+type Transition struct {
+	App, Peer string
+	Online    bool
+}
+
+// Presence is the cluster-wide registry of which nodes hold which peers.
+type Presence interface {
+	// Register records that this node holds a session of (app, peer).
+	// Calls are counted: the node is removed from the peer's nodes when
+	// Unregister was called as often as Register, whatever the order in
+	// which concurrent calls arrive.
+	Register(ctx context.Context, app, peer string) error
+	// Unregister undoes one Register.
+	Unregister(ctx context.Context, app, peer string) error
+	// Nodes appends to dst the nodes holding (app, peer), from local
+	// memory.
+	Nodes(dst []Node, app, peer string) []Node
+	// Online reports from local memory whether any node holds (app, peer).
+	Online(app, peer string) bool
+	// Watch sets the handler of every peer's transitions, replacing any
+	// earlier one. Each peer's transitions alternate on, off, on...
+	Watch(fn func(Transition)) (stop func())
+}
+
+// Forwarder is request/reply to the owner node of a resource.
+type Forwarder interface {
+	// Self is this node's current incarnation.
+	Self() Node
+	// Request sends req to node to and waits for its reply, or ctx. It
+	// returns ErrNoNode when no such node answers.
+	Request(ctx context.Context, to Node, req []byte) ([]byte, error)
+	// Serve sets the handler of requests addressed to this node,
+	// replacing any earlier one. stop removes it.
+	Serve(fn func(ctx context.Context, req []byte) ([]byte, error)) (stop func(), err error)
+}
+
+// ErrNoNode is returned when the addressed node does not exist (any more).
+var ErrNoNode = errors.New("cluster: no such node")
+
+// ErrUnavailable wraps failures to reach the cluster (NATS down, no
+// JetStream quorum): the caller may retry later, elsewhere.
+var ErrUnavailable = errors.New("cluster: unavailable")
+
+// Token encodes an app or peer id as a subject or key token: unpadded
+// base64url, so ids holding '.', '*', '>' or spaces stay one token.
+func Token(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
+
+// FromToken decodes a Token.
+func FromToken(tok string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	return string(b), err
+}

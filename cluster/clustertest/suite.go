@@ -1,0 +1,353 @@
+// Package clustertest is the conformance suite of the cluster interfaces:
+// every implementation (cluster.Local, cluster/natsbus) runs Run against
+// a few nodes of its own.
+//
+// Imports: cluster and the standard library.
+package clustertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rtgate/rtgate/cluster"
+)
+
+// Node is one node of the cluster under test.
+type Node interface {
+	cluster.Deliverer
+	cluster.Presence
+	cluster.Forwarder
+}
+
+// Harness makes the nodes of one test.
+type Harness struct {
+	// Nodes returns n fresh nodes of one new cluster; the harness cleans
+	// them up with t.
+	Nodes func(t *testing.T, n int) []Node
+	// Crash, when set, makes node i of nodes vanish as in a crash (no
+	// Unregister); the others must report its peers off.
+	Crash func(t *testing.T, nodes []Node, i int)
+	// Wait bounds how long a transition or delivery may take to arrive.
+	// Zero means 10 s.
+	Wait time.Duration
+}
+
+// Run runs the suite.
+func Run(t *testing.T, h Harness) {
+	if h.Wait == 0 {
+		h.Wait = 10 * time.Second
+	}
+	t.Run("Deliver", func(t *testing.T) { testDeliver(t, h) })
+	t.Run("PresenceSequence", func(t *testing.T) { testPresence(t, h) })
+	t.Run("PresenceCounts", func(t *testing.T) { testCounts(t, h) })
+	t.Run("PresenceStorm", func(t *testing.T) { testStorm(t, h) })
+	t.Run("Forward", func(t *testing.T) { testForward(t, h) })
+	if h.Crash != nil {
+		t.Run("Crash", func(t *testing.T) { testCrash(t, h) })
+	}
+}
+
+// awkward ids: they must survive as subject or key tokens.
+const (
+	app  = "app.one *>"
+	peer = "peer.with >dots* and spaces"
+)
+
+func testDeliver(t *testing.T, h Harness) {
+	nodes := h.Nodes(t, 3)
+	got := make(chan cluster.Delivery, 16)
+	stop, err := nodes[2].Subscribe(func(d *cluster.Delivery) {
+		got <- cluster.Delivery{App: d.App, To: slices.Clone(d.To), Frame: slices.Clone(d.Frame)}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	want := cluster.Delivery{App: app, To: []string{peer, "b"}, Frame: []byte{0, 1, 2, 0xff}}
+	ctx := context.Background()
+	for _, from := range []Node{nodes[0], nodes[2]} {
+		if err := from.Deliver(ctx, nodes[2].Self(), &want); err != nil {
+			t.Fatalf("Deliver from %s: %v", from.Self(), err)
+		}
+		select {
+		case d := <-got:
+			if d.App != want.App || !slices.Equal(d.To, want.To) || string(d.Frame) != string(want.Frame) {
+				t.Fatalf("got %+v, want %+v", d, want)
+			}
+		case <-time.After(h.Wait):
+			t.Fatalf("delivery from %s never arrived", from.Self())
+		}
+	}
+	if err := nodes[0].Deliver(ctx, "no-such-node-x", &want); err != nil && !errors.Is(err, cluster.ErrNoNode) {
+		t.Fatalf("Deliver to an unknown node: %v, want nil or ErrNoNode", err)
+	}
+	select {
+	case d := <-got:
+		t.Fatalf("unexpected delivery %+v", d)
+	default:
+	}
+}
+
+// recorder collects one node's transitions.
+type recorder struct {
+	mu  sync.Mutex
+	got []cluster.Transition
+}
+
+func (r *recorder) add(t cluster.Transition) {
+	r.mu.Lock()
+	r.got = append(r.got, t)
+	r.mu.Unlock()
+}
+
+func (r *recorder) list() []cluster.Transition {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+func watchAll(t *testing.T, nodes []Node) []*recorder {
+	recs := make([]*recorder, len(nodes))
+	for i, n := range nodes {
+		recs[i] = &recorder{}
+		stop := n.Watch(recs[i].add)
+		t.Cleanup(stop)
+	}
+	return recs
+}
+
+// waitFor polls cond until it holds or the harness's wait passes.
+func waitFor(t *testing.T, h Harness, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(h.Wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func states(recs []*recorder) string {
+	var s string
+	for i, r := range recs {
+		s += fmt.Sprintf("node %d: %v\n", i, r.list())
+	}
+	return s
+}
+
+func testPresence(t *testing.T, h Harness) {
+	nodes := h.Nodes(t, 3)
+	recs := watchAll(t, nodes)
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(online bool) func() bool {
+		return func() bool {
+			for _, r := range recs {
+				n := 0
+				for _, tr := range r.list() {
+					if tr.App == app && tr.Peer == peer && tr.Online == online {
+						n++
+					}
+				}
+				if n != 1 {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	must(nodes[1].Register(ctx, app, peer))
+	must(nodes[2].Register(ctx, app, peer))
+	waitFor(t, h, "one on at every node", count(true))
+	waitFor(t, h, "both nodes listed everywhere", func() bool {
+		for _, n := range nodes {
+			got := n.Nodes(nil, app, peer)
+			slices.Sort(got)
+			want := []cluster.Node{nodes[1].Self(), nodes[2].Self()}
+			slices.Sort(want)
+			if !slices.Equal(got, want) || !n.Online(app, peer) {
+				return false
+			}
+		}
+		return true
+	})
+	must(nodes[1].Unregister(ctx, app, peer))
+	waitFor(t, h, "node 1 gone everywhere", func() bool {
+		for _, n := range nodes {
+			if got := n.Nodes(nil, app, peer); !slices.Equal(got, []cluster.Node{nodes[2].Self()}) {
+				return false
+			}
+		}
+		return true
+	})
+	must(nodes[2].Unregister(ctx, app, peer))
+	waitFor(t, h, "one off at every node", count(false))
+	for i, r := range recs {
+		if l := r.list(); len(l) != 2 || !l[0].Online || l[1].Online {
+			t.Fatalf("node %d saw %v, want exactly [on off]\n%s", i, l, states(recs))
+		}
+	}
+	for _, n := range nodes {
+		if n.Online(app, peer) || len(n.Nodes(nil, app, peer)) != 0 {
+			t.Fatalf("%s still lists the peer", n.Self())
+		}
+	}
+}
+
+// testCounts: registrations are counted, and an Unregister that overtakes
+// its Register (concurrent close and open) leaves the right state.
+func testCounts(t *testing.T, h Harness) {
+	nodes := h.Nodes(t, 2)
+	recs := watchAll(t, nodes)
+	ctx := context.Background()
+	n := nodes[0]
+	for _, step := range []func() error{
+		func() error { return n.Register(ctx, app, "c") },
+		func() error { return n.Register(ctx, app, "c") },
+		func() error { return n.Unregister(ctx, app, "c") },
+		// overtaking: the close of the last session arrives before the
+		// open of the next; the peer stays online throughout.
+		func() error { return n.Unregister(ctx, app, "c") },
+		func() error { return n.Register(ctx, app, "c") },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, h, "peer online at the other node", func() bool { return nodes[1].Online(app, "c") })
+	if err := n.Unregister(ctx, app, "c"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, h, "peer off everywhere", func() bool {
+		for _, r := range recs {
+			if l := r.list(); len(l) == 0 || l[len(l)-1].Online {
+				return false
+			}
+		}
+		return true
+	})
+	for i, r := range recs {
+		for j, tr := range r.list() {
+			if tr.Online != (j%2 == 0) {
+				t.Fatalf("node %d: transitions do not alternate: %v", i, r.list())
+			}
+		}
+	}
+}
+
+// testStorm: random opens and closes of one peer on every node; every
+// node sees the same alternating sequence, ending in the true state.
+func testStorm(t *testing.T, h Harness) {
+	nodes := h.Nodes(t, 3)
+	recs := watchAll(t, nodes)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	held := make([]int, len(nodes))
+	for range 300 {
+		i := rng.IntN(len(nodes))
+		if held[i] > 0 && rng.IntN(2) == 0 {
+			held[i]--
+			if err := nodes[i].Unregister(ctx, app, "storm"); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			held[i]++
+			if err := nodes[i].Register(ctx, app, "storm"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range nodes {
+		for ; held[i] > 0; held[i]-- {
+			if err := nodes[i].Unregister(ctx, app, "storm"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitFor(t, h, "storm settled off", func() bool {
+		for _, r := range recs {
+			if l := r.list(); len(l) == 0 || l[len(l)-1].Online {
+				return false
+			}
+		}
+		return true
+	})
+	first := recs[0].list()
+	for i, r := range recs {
+		l := r.list()
+		if !slices.Equal(l, first) {
+			t.Fatalf("node %d saw a different sequence\n%s", i, states(recs))
+		}
+		for j, tr := range l {
+			if tr.Online != (j%2 == 0) {
+				t.Fatalf("node %d: transitions do not alternate\n%s", i, states(recs))
+			}
+		}
+	}
+}
+
+func testForward(t *testing.T, h Harness) {
+	nodes := h.Nodes(t, 2)
+	stop, err := nodes[1].Serve(func(_ context.Context, req []byte) ([]byte, error) {
+		return append([]byte("re:"), req...), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), h.Wait)
+	defer cancel()
+	rep, err := nodes[0].Request(ctx, nodes[1].Self(), []byte("x"))
+	if err != nil || string(rep) != "re:x" {
+		t.Fatalf("Request = %q, %v", rep, err)
+	}
+	if _, err := nodes[0].Request(ctx, "no-such-node-x", []byte("x")); !errors.Is(err, cluster.ErrNoNode) {
+		t.Fatalf("Request to an unknown node: %v, want ErrNoNode", err)
+	}
+}
+
+func testCrash(t *testing.T, h Harness) {
+	nodes := h.Nodes(t, 3)
+	recs := watchAll(t, nodes)
+	ctx := context.Background()
+	if err := nodes[2].Register(ctx, app, "crash"); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodes[1].Register(ctx, app, "both"); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodes[2].Register(ctx, app, "both"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, h, "peers on", func() bool { return nodes[0].Online(app, "crash") && nodes[0].Online(app, "both") })
+	h.Crash(t, nodes, 2)
+	waitFor(t, h, "crashed node's peer off", func() bool {
+		for _, r := range recs[:2] {
+			l := r.list()
+			if !slices.Contains(l, cluster.Transition{App: app, Peer: "crash"}) {
+				return false
+			}
+		}
+		return true
+	})
+	for i, r := range recs[:2] {
+		if slices.Contains(r.list(), cluster.Transition{App: app, Peer: "both"}) {
+			t.Fatalf("node %d: a peer also held by a live node went off", i)
+		}
+		if got := nodes[i].Nodes(nil, app, "both"); !slices.Equal(got, []cluster.Node{nodes[1].Self()}) {
+			t.Fatalf("node %d: nodes of the shared peer = %v", i, got)
+		}
+	}
+}

@@ -1,0 +1,206 @@
+package core
+
+import (
+	"slices"
+
+	"github.com/rtgate/rtgate/cluster"
+	"github.com/rtgate/rtgate/protocol"
+)
+
+// The hub's side of the cluster seam. Every node registers its peers' 0→1
+// and 1→0 transitions with the Presence, and writes presence events to its
+// watchers only from the Presence's transition stream (one ordered source,
+// on every node alike), outside the registry's shard locks. Frames for a
+// peer go to this node's sessions directly and, in a cluster, as one
+// Delivery per other node that holds some recipients.
+
+// attach registers s; on the peer's first session on this node it tells
+// the Presence, and undoes the registration when that fails.
+func (h *Hub) attach(s *session) error {
+	if !h.reg.attach(s) {
+		return nil
+	}
+	ctx, cancel := h.storeCtx()
+	err := h.pr.Register(ctx, s.app.ID, s.peer)
+	cancel()
+	if err != nil {
+		h.metrics.ClusterErrors.Inc()
+		h.log.Warn("presence register", "app", s.app.ID, "peer", s.peer, "err", err)
+		if h.reg.detach(s) {
+			h.unregister(s)
+		}
+		return err
+	}
+	return nil
+}
+
+// detach unregisters s; on the peer's last session on this node it tells
+// the Presence.
+func (h *Hub) detach(s *session) {
+	if h.reg.detach(s) {
+		h.unregister(s)
+	}
+}
+
+func (h *Hub) unregister(s *session) {
+	ctx, cancel := h.storeCtx()
+	err := h.pr.Unregister(ctx, s.app.ID, s.peer)
+	cancel()
+	if err != nil {
+		h.metrics.ClusterErrors.Inc()
+		h.log.Warn("presence unregister", "app", s.app.ID, "peer", s.peer, "err", err)
+	}
+}
+
+// onTransition writes a presence event to every session on this node
+// watching the peer. The Presence calls it for one peer at a time, in
+// transition order.
+func (h *Hub) onTransition(t cluster.Transition) {
+	st := protocol.StatusOff
+	if t.Online {
+		st = protocol.StatusOn
+	}
+	var buf [16]*session
+	ws := h.reg.watchers(buf[:0], t.App, t.Peer)
+	cmd := protocol.Command{Kind: protocol.KindPresence, Status: st, SessionPeerIDs: []string{t.Peer}}
+	for _, w := range ws {
+		cmd.PeerID = w.peer
+		if err := w.push(&cmd); err != nil {
+			h.noteWrite(err)
+		}
+	}
+	clear(ws)
+}
+
+// Online reports whether peer of app has an open session on any node,
+// from this node's memory.
+func (h *Hub) Online(app, peer string) bool { return h.pr.Online(app, peer) }
+
+// Node is this node's incarnation in the cluster ("local" on a single
+// node).
+func (h *Hub) Node() cluster.Node { return h.dl.Self() }
+
+// remoteBatch is the recipients of one frame on one other node.
+type remoteBatch struct {
+	node  cluster.Node
+	peers []string
+}
+
+// remotes is the other nodes a frame goes to, collected while the local
+// sessions are written. Its zero value is ready; it stays empty on a
+// single node.
+type remotes struct {
+	batches []remoteBatch
+	nodes   [4]cluster.Node
+}
+
+// add notes the other nodes that hold peer.
+func (h *Hub) addRemote(r *remotes, app, peer string) {
+	if !h.remote {
+		return
+	}
+	self := h.dl.Self()
+	for _, n := range h.pr.Nodes(r.nodes[:0], app, peer) {
+		if n == self {
+			continue
+		}
+		i := slices.IndexFunc(r.batches, func(b remoteBatch) bool { return b.node == n })
+		if i < 0 {
+			r.batches = append(r.batches, remoteBatch{node: n})
+			i = len(r.batches) - 1
+		}
+		r.batches[i].peers = append(r.batches[i].peers, peer)
+	}
+}
+
+// sendRemote sends cmd once to each other node collected in r, with that
+// node's recipients.
+func (h *Hub) sendRemote(app string, cmd *protocol.Command, r *remotes) {
+	if len(r.batches) == 0 {
+		return
+	}
+	saved := cmd.PeerID
+	cmd.PeerID = ""
+	frame := protocol.AppendMsgpack(nil, cmd)
+	cmd.PeerID = saved
+	ctx, cancel := h.storeCtx()
+	defer cancel()
+	for _, b := range r.batches {
+		if err := h.dl.Deliver(ctx, b.node, &cluster.Delivery{App: app, To: b.peers, Frame: frame}); err != nil {
+			h.metrics.ClusterErrors.Inc()
+			h.log.Debug("deliver to node", "node", b.node, "err", err)
+			continue
+		}
+		h.metrics.ClusterOut.Inc()
+	}
+}
+
+// onDelivery writes a frame that another node sent to the sessions of its
+// recipients on this node.
+func (h *Hub) onDelivery(d *cluster.Delivery) {
+	var cmd protocol.Command
+	if err := protocol.DecodeMsgpack(d.Frame, &cmd); err != nil {
+		h.metrics.ClusterErrors.Inc()
+		h.log.Warn("undecodable delivery from another node", "err", err)
+		return
+	}
+	h.metrics.ClusterIn.Inc()
+	kind := kindOf(&cmd)
+	persistent := cmd.Kind == protocol.KindDirect && !cmd.Transient
+	var buf [8]*session
+	for _, p := range d.To {
+		sessions := h.reg.sessions(buf[:0], d.App, p)
+		for _, rs := range sessions {
+			cmd.PeerID = p
+			// Before the push: the recipient's ack may be handled before
+			// it returns, and must find the id.
+			if persistent && !rs.noteLive(cmd.ID, h.cfg.MaxDelivered) {
+				continue // the inbox redelivery sent it to this session
+			}
+			if err := rs.push(&cmd); err != nil {
+				h.noteWrite(err)
+				continue
+			}
+			h.metrics.MessagesOut.WithLabelValues(kind).Inc()
+		}
+		clear(sessions)
+	}
+}
+
+// kindOf names a frame for the messages_out metric.
+func kindOf(cmd *protocol.Command) string {
+	switch {
+	case cmd.Kind == protocol.KindRcp:
+		return "rcp"
+	case cmd.Kind != protocol.KindDirect:
+		return "group_event"
+	case cmd.RoomID != "":
+		return "group"
+	}
+	return "direct"
+}
+
+// startCluster connects the hub to its Presence and Deliverer.
+func (h *Hub) startCluster() error {
+	h.stopWatch = h.pr.Watch(h.onTransition)
+	if !h.remote {
+		return nil
+	}
+	stop, err := h.dl.Subscribe(h.onDelivery)
+	if err != nil {
+		h.stopWatch()
+		return err
+	}
+	h.stopSub = stop
+	return nil
+}
+
+// stopCluster disconnects the hub from its Presence and Deliverer.
+func (h *Hub) stopCluster() {
+	if h.stopWatch != nil {
+		h.stopWatch()
+	}
+	if h.stopSub != nil {
+		h.stopSub()
+	}
+}

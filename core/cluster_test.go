@@ -1,0 +1,155 @@
+package core_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/rtgate/rtgate/cluster"
+	"github.com/rtgate/rtgate/core"
+	"github.com/rtgate/rtgate/core/coretest"
+	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/storage/memory"
+)
+
+// newNodes returns n hubs joined by one in-process cluster.Local, sharing
+// one store (as cluster nodes share JetStream).
+func newNodes(t *testing.T, n int) []*core.Hub {
+	t.Helper()
+	l := cluster.NewLocal()
+	st := memory.New(memory.Config{})
+	hubs := make([]*core.Hub, n)
+	for i := range hubs {
+		node := l.Node(cluster.Node(fmt.Sprintf("n%d", i)))
+		h, err := core.New(core.Config{Store: st, Deliverer: node, Presence: node})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hubs[i] = h
+	}
+	return hubs
+}
+
+func TestClusterDirectAcrossNodes(t *testing.T) {
+	hubs := newNodes(t, 3)
+	a := coretest.Dial(hubs[0], false)
+	a.Open(t, app, "a", "b")
+	b := coretest.Dial(hubs[2], false)
+	b.Open(t, app, "b")
+	a.Expect(t, protocol.KindPresence)
+
+	tr := direct("a", "hi", "b")
+	tr.Transient = true
+	send(t, a, tr)
+	if got := b.Expect(t, protocol.KindDirect); got.Msg != "hi" || !got.Transient || got.FromPeerID != "a" || got.PeerID != "b" {
+		t.Fatalf("transient = %+v", *got)
+	}
+	for i := range 100 {
+		pm := direct("a", fmt.Sprint(i), "b")
+		pm.Receipt = true
+		send(t, a, pm)
+		ack := a.Expect(t, protocol.KindAck)
+		if ack.UID == "" || ack.Time == 0 {
+			t.Fatalf("ack = %+v", *ack)
+		}
+		got := b.Expect(t, protocol.KindDirect)
+		if got.Msg != fmt.Sprint(i) || got.ID != ack.UID {
+			t.Fatalf("message %d = %+v (ack %s)", i, *got, ack.UID)
+		}
+		send(t, b, &protocol.Command{Kind: protocol.KindAck, PeerID: "b", IDs: []string{got.ID}, HasIDs: true})
+		if r := a.Expect(t, protocol.KindRcp); r.ID != got.ID {
+			t.Fatalf("rcp = %+v", *r)
+		}
+	}
+	// An unwatched peer is acked and not delivered, as on one node.
+	c := coretest.Dial(hubs[1], false)
+	c.Open(t, app, "c")
+	send(t, a, direct("a", "no", "c"))
+	a.Expect(t, protocol.KindAck)
+	c.ExpectNone(t, 50*time.Millisecond)
+}
+
+func TestClusterPresenceAcrossNodes(t *testing.T) {
+	hubs := newNodes(t, 3)
+	watchers := make([]*coretest.MemConn, 3)
+	for i, h := range hubs {
+		watchers[i] = coretest.Dial(h, false)
+		if got := watchers[i].Open(t, app, fmt.Sprint("w", i), "b"); len(got.OnlineSessionPeerIDs) != 0 {
+			t.Fatalf("opened = %+v", *got)
+		}
+	}
+	b2 := coretest.Dial(hubs[1], false)
+	b2.Open(t, app, "b")
+	b3 := coretest.Dial(hubs[2], false)
+	b3.Open(t, app, "b")
+	for _, w := range watchers {
+		if p := w.Expect(t, protocol.KindPresence); p.Status != protocol.StatusOn {
+			t.Fatalf("presence = %+v", *p)
+		}
+		w.ExpectNone(t, 20*time.Millisecond)
+	}
+	for _, h := range hubs {
+		if !h.Online(app, "b") {
+			t.Fatal("b offline on some node")
+		}
+		q := coretest.Dial(h, false)
+		got := q.Open(t, app, "q", "b")
+		if !slices.Equal(got.OnlineSessionPeerIDs, []string{"b"}) {
+			t.Fatalf("onlineSessionPeerIds = %v", got.OnlineSessionPeerIDs)
+		}
+		q.Drop()
+	}
+	b2.Drop()
+	for _, w := range watchers {
+		w.ExpectNone(t, 20*time.Millisecond)
+	}
+	b3.Drop()
+	for _, w := range watchers {
+		if p := w.Expect(t, protocol.KindPresence); p.Status != protocol.StatusOff {
+			t.Fatalf("presence = %+v", *p)
+		}
+	}
+}
+
+// TestClusterGroupOneDeliveryPerNode: a group message reaches every member
+// session but the sender's, and costs one delivery per other node that
+// hosts members.
+func TestClusterGroupOneDeliveryPerNode(t *testing.T) {
+	hubs := newNodes(t, 3)
+	owner := coretest.Dial(hubs[0], false)
+	owner.Open(t, app, "owner")
+	send(t, owner, &protocol.Command{Kind: protocol.KindRoomJoin, PeerID: "owner", I: 1})
+	room := owner.Expect(t, protocol.KindRoomJoined).RoomID
+	owner.Expect(t, protocol.KindRoomMembersJoined)
+	var members []*coretest.MemConn
+	var names []string
+	for i := range 6 {
+		name := fmt.Sprint("m", i)
+		c := coretest.Dial(hubs[i%3], false)
+		c.Open(t, app, name)
+		members = append(members, c)
+		names = append(names, name)
+	}
+	send(t, owner, &protocol.Command{Kind: protocol.KindRoomInvite, PeerID: "owner", RoomID: room, RoomPeerIDs: names, I: 2})
+	owner.Expect(t, protocol.KindRoomInvited)
+	owner.Expect(t, protocol.KindRoomMembersJoined)
+	for _, c := range members {
+		c.Expect(t, protocol.KindRoomJoined)
+		c.Expect(t, protocol.KindRoomMembersJoined)
+	}
+	before := testutil.ToFloat64(hubs[0].Metrics().ClusterOut)
+	send(t, owner, &protocol.Command{Kind: protocol.KindDirect, PeerID: "owner", RoomID: room, Msg: "all", I: 3})
+	owner.Expect(t, protocol.KindAck)
+	for _, c := range members {
+		if got := c.Expect(t, protocol.KindDirect); got.Msg != "all" || got.RoomID != room {
+			t.Fatalf("group message = %+v", *got)
+		}
+	}
+	owner.ExpectNone(t, 20*time.Millisecond)
+	if got := testutil.ToFloat64(hubs[0].Metrics().ClusterOut) - before; got != 2 {
+		t.Fatalf("deliveries to other nodes = %v, want 2 (one per node)", got)
+	}
+}
