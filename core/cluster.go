@@ -61,7 +61,7 @@ func (h *Hub) onTransition(t cluster.Transition) {
 		st = protocol.StatusOn
 	}
 	var buf [16]*session
-	ws := h.reg.watchers(buf[:0], t.App, t.Peer)
+	ws := h.reg.transition(buf[:0], t.App, t.Peer, t.Online)
 	cmd := protocol.Command{Kind: protocol.KindPresence, Status: st, SessionPeerIDs: []string{t.Peer}}
 	for _, w := range ws {
 		cmd.PeerID = w.peer

@@ -18,6 +18,7 @@ type registry struct {
 type registryShard struct {
 	mu    sync.Mutex
 	peers map[peerKey]*peerEntry // guarded by mu
+	trans uint64                 // transitions seen for the shard's peers; guarded by mu
 }
 
 type peerKey struct{ app, peer string }
@@ -26,6 +27,9 @@ type peerKey struct{ app, peer string }
 type peerEntry struct {
 	sessions []*session            // open sessions of the peer, any connection
 	watchers map[*session]struct{} // sessions whose watch set holds the peer
+	// online mirrors the peer's cluster-wide state as of the last
+	// transition written to the watchers; valid when known.
+	online, known bool
 }
 
 func newRegistry() *registry {
@@ -99,12 +103,15 @@ func (r *registry) detach(s *session) (last bool) {
 	return last
 }
 
-// watchers appends the sessions watching peer to dst.
-func (r *registry) watchers(dst []*session, app, peer string) []*session {
+// transition records peer's cluster-wide state and appends its watchers
+// to dst: the events for them are written after the shard is released.
+func (r *registry) transition(dst []*session, app, peer string, online bool) []*session {
 	k := peerKey{app, peer}
 	sh := r.shard(k)
 	sh.mu.Lock()
+	sh.trans++
 	if e := sh.peers[k]; e != nil {
+		e.online, e.known = online, true
 		for w := range e.watchers {
 			dst = append(dst, w)
 		}
@@ -113,17 +120,37 @@ func (r *registry) watchers(dst []*session, app, peer string) []*session {
 	return dst
 }
 
-// watch adds s to the watchers of peer.
-func (r *registry) watch(s *session, peer string) {
+// watch adds s to the watchers of peer and returns peer's state as of that
+// moment: every later transition is written to s. lookup reads the state
+// from the cluster.Presence when the registry has no mirror of it yet; it
+// is called without the shard held, and again if a transition of the
+// shard came meanwhile (a few times at most).
+func (r *registry) watch(s *session, peer string, lookup func() bool) (online bool) {
 	k := peerKey{s.app.ID, peer}
 	sh := r.shard(k)
 	sh.mu.Lock()
-	e := sh.entry(k)
-	if e.watchers == nil {
-		e.watchers = make(map[*session]struct{})
+	defer sh.mu.Unlock()
+	for try := 0; ; try++ {
+		e := sh.entry(k)
+		if !e.known {
+			seen := sh.trans
+			sh.mu.Unlock()
+			on := lookup()
+			sh.mu.Lock()
+			e = sh.entry(k)
+			if !e.known && (sh.trans == seen || try >= 4) {
+				e.online, e.known = on, true
+			}
+		}
+		if !e.known {
+			continue
+		}
+		if e.watchers == nil {
+			e.watchers = make(map[*session]struct{})
+		}
+		e.watchers[s] = struct{}{}
+		return e.online
 	}
-	e.watchers[s] = struct{}{}
-	sh.mu.Unlock()
 }
 
 // unwatch removes s from the watchers of peer.

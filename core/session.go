@@ -71,12 +71,13 @@ func (c *Client) watchAll(s *session, peers []string) ([]string, error) {
 				return online, fmt.Errorf("at most %d watched peers per session", c.hub.cfg.MaxWatch)
 			}
 			s.watch[p] = struct{}{}
-			c.hub.reg.watch(s, p)
+			if c.hub.reg.watch(s, p, func() bool { return c.hub.pr.Online(s.app.ID, p) }) {
+				online = append(online, p)
+			}
 			if c.hub.afterWatch != nil {
 				c.hub.afterWatch(p)
 			}
-		}
-		if c.hub.pr.Online(s.app.ID, p) {
+		} else if c.hub.pr.Online(s.app.ID, p) {
 			online = append(online, p)
 		}
 	}
