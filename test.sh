@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every rtgate test: Go (vet, gofmt, `go test -race ./...`), the Node
 # compatibility suite in test/js (node --test against the real binary), the
-# browser SDK's tests in web/ and the headless Chromium tests in test/browser.
+# browser SDK's tests in web/, the headless Chromium tests in test/browser
+# and the Java SDK's JUnit tests in java/ (Maven, against the real binary).
 #
 # On a fresh Debian machine it installs what the tests need first (as root:
-# apt-get, including Debian's chromium; always: npm ci in test/js,
+# apt-get, including Debian's chromium, maven and a JDK; always: npm ci in test/js,
 # test/browser and web). Set RTGATE_SKIP_INSTALL=1 to skip the
 # installs. Exit status: non-zero if any part failed.
 set -uo pipefail
@@ -40,6 +41,10 @@ install_deps() {
   (cd test/browser && npm ci --ignore-scripts --no-audit --no-fund) || die "npm ci in test/browser failed"
   # ---------------------------------------------------------------------------
   (cd test/js && npm ci --ignore-scripts --no-audit --no-fund) || die "npm ci in test/js failed"
+  # The Java SDK (java/) builds with Maven and a JDK (release 8 bytecode).
+  if ! command -v mvn >/dev/null || ! command -v javac >/dev/null; then
+    apt_install maven default-jdk-headless
+  fi
   (cd web && npm ci --no-audit --no-fund) || die "npm ci in web failed"
 }
 
@@ -92,6 +97,15 @@ elif [ ! -x /usr/bin/chromium ] || [ ! -d test/browser/node_modules/playwright-c
   fail "browser suite: needs /usr/bin/chromium and test/browser/node_modules (run ./test.sh without RTGATE_SKIP_INSTALL, as root)"
 else
   (cd test/browser && node --test --test-concurrency=1) || fail "browser suite"
+fi
+
+log "java: mvn test (java/: the Java SDK's JUnit tests against the binary)"
+if [ -z "${RTGATE_BIN:-}" ]; then
+  fail "java suite skipped: no binary"
+elif ! command -v mvn >/dev/null; then
+  fail "java suite: mvn is missing (run ./test.sh without RTGATE_SKIP_INSTALL, as root)"
+else
+  mvn -B -ntp -Dstyle.color=never -f java/pom.xml test || fail "java SDK tests"
 fi
 
 log "web: JS SDK build is current, unit tests, live tests against the binary"
