@@ -808,10 +808,9 @@ public final class SessionManager implements Session {
             final Group g = getGroup(c.roomId);
             final AVGroupMessageReceiver r = config.groupMessageReceiver;
             config.callbackExecutor.execute(() -> {
-                if (r != null && run(() -> r.onMessage(config.context, g, m)) && persistent) {
-                    loop.execute(() -> sendAck(id));
-                } else if (r == null && persistent) {
-                    loop.execute(() -> sendAck(id));
+                boolean ok = r == null || run(() -> r.onMessage(config.context, g, m));
+                if (persistent) {
+                    loop.execute(() -> handled(id, ok));
                 }
             });
             return;
@@ -822,10 +821,23 @@ public final class SessionManager implements Session {
         final AVMessageReceiver r = config.messageReceiver;
         config.callbackExecutor.execute(() -> {
             boolean ok = r == null || run(() -> r.onMessage(config.context, this, m));
-            if (ok && persistent) {
-                loop.execute(() -> sendAck(id));
+            if (persistent) {
+                loop.execute(() -> handled(id, ok));
             }
         });
+    }
+
+    /**
+     * handled acknowledges a message the receiver handled; one whose receiver
+     * threw is not acknowledged and forgotten, so its redelivery (at the next
+     * open) reaches the receiver again.
+     */
+    private void handled(String id, boolean ok) {
+        if (ok) {
+            sendAck(id);
+        } else {
+            seen.remove(id);
+        }
     }
 
     private static void fill(AVMessage m, Command c) {

@@ -88,6 +88,7 @@ final class RtgateServer implements AutoCloseable {
         pb.environment().put("RTGATE_CONFIG", "");
         pb.environment().put("RTGATE_APPS", "");
         pb.environment().put("RTGATE_PUBLIC_URL", "");
+        final int from = log.length();
         proc = pb.start();
         final Process p = proc;
         Thread reader = new Thread(() -> {
@@ -106,7 +107,6 @@ final class RtgateServer implements AutoCloseable {
         reader.setDaemon(true);
         reader.start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        int from = log.length();
         synchronized (log) {
             while (true) {
                 String text = log.substring(from);
