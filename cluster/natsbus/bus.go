@@ -1,0 +1,355 @@
+package natsbus
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rtgate/rtgate/cluster"
+)
+
+// Bus is one node's link to the cluster over NATS. It implements
+// cluster.Deliverer, cluster.Presence and cluster.Forwarder.
+type Bus struct {
+	cfg Config
+	log *slog.Logger
+	m   *Metrics
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	kv  jetstream.KeyValue
+
+	self atomic.Pointer[cluster.Node] // current incarnation
+
+	subMu    sync.Mutex
+	onDeliv  func(*cluster.Delivery)                       // guarded by subMu
+	onReq    func(context.Context, []byte) ([]byte, error) // guarded by subMu
+	delivSub *nats.Subscription                            // guarded by subMu
+	reqSub   *nats.Subscription                            // guarded by subMu
+
+	pres presence
+
+	fenced   atomic.Bool
+	lastOK   atomic.Int64 // unix ns of the last acked lease refresh
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup // the applier, the refresher, request handlers
+	closeOne sync.Once
+}
+
+var (
+	_ cluster.Deliverer = (*Bus)(nil)
+	_ cluster.Presence  = (*Bus)(nil)
+	_ cluster.Forwarder = (*Bus)(nil)
+)
+
+// Open checks the server, creates or validates the presence bucket, takes
+// a first incarnation (lease and subscriptions) and replays the bucket, so
+// that Nodes and Online answer for the whole cluster when it returns.
+func Open(ctx context.Context, cfg Config) (*Bus, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if v := cfg.Conn.ConnectedServerVersion(); !versionAtLeast(v, MinServerVersion) {
+		return nil, fmt.Errorf("%w: connected to %q, need %s or newer", ErrServerVersion, v, MinServerVersion)
+	}
+	js, err := jetstream.New(cfg.Conn)
+	if err != nil {
+		return nil, err
+	}
+	b := &Bus{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, nc: cfg.Conn, js: js}
+	b.pres.init()
+	if b.kv, err = ensureBucket(ctx, js, cfg); err != nil {
+		return nil, err
+	}
+	self := incarnation(cfg.Name)
+	b.self.Store(&self)
+	if err := b.lease(ctx, self); err != nil {
+		return nil, fmt.Errorf("natsbus: first lease: %w", err)
+	}
+	b.lastOK.Store(time.Now().UnixNano())
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	ready := make(chan error, 1)
+	b.wg.Add(2)
+	go b.apply(ready)
+	go b.refresh()
+	select {
+	case err = <-ready:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("natsbus: presence watch: %w", err)
+	}
+	b.log.Info("joined the cluster", "node", self, "server", cfg.Conn.ConnectedServerVersion())
+	return b, nil
+}
+
+// ensureBucket creates the presence bucket, or checks that an existing one
+// has the documented configuration.
+func ensureBucket(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.KeyValue, error) {
+	want := jetstream.KeyValueConfig{
+		Bucket:         Bucket,
+		Description:    "rtgate presence: p.<app>.<peer>.<node> and node leases n.<node>",
+		History:        1,
+		Storage:        jetstream.MemoryStorage,
+		Replicas:       cfg.Replicas,
+		LimitMarkerTTL: time.Minute,
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	if kv, err := js.KeyValue(ctx, Bucket); err == nil {
+		s, err := js.Stream(ctx, "KV_"+Bucket)
+		if err != nil {
+			return nil, err
+		}
+		got := s.CachedInfo().Config
+		var diffs []string
+		if got.Replicas != want.Replicas {
+			diffs = append(diffs, fmt.Sprintf("replicas %d, want %d", got.Replicas, want.Replicas))
+		}
+		if got.Storage != want.Storage {
+			diffs = append(diffs, fmt.Sprintf("storage %s, want %s", got.Storage, want.Storage))
+		}
+		if got.MaxMsgsPerSubject != int64(want.History) {
+			diffs = append(diffs, fmt.Sprintf("history %d, want %d", got.MaxMsgsPerSubject, want.History))
+		}
+		if !got.AllowMsgTTL || got.SubjectDeleteMarkerTTL != want.LimitMarkerTTL {
+			diffs = append(diffs, fmt.Sprintf("per-key TTLs %v with marker TTL %s, want true with %s",
+				got.AllowMsgTTL, got.SubjectDeleteMarkerTTL, want.LimitMarkerTTL))
+		}
+		if len(diffs) > 0 {
+			return nil, fmt.Errorf("%w: bucket %s: %v (fix or remove it by hand; rtgate never recreates it)", ErrAssetMismatch, Bucket, diffs)
+		}
+		return kv, nil
+	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, err
+	}
+	return js.CreateKeyValue(ctx, want)
+}
+
+// Self implements cluster.Deliverer and cluster.Forwarder.
+func (b *Bus) Self() cluster.Node { return *b.self.Load() }
+
+// Metrics returns the bus's collectors.
+func (b *Bus) Metrics() *Metrics { return b.m }
+
+// Healthy returns nil while NATS is connected and the lease was refreshed
+// (an R3 write: JetStream has quorum) within two refresh periods.
+func (b *Bus) Healthy() error {
+	if !b.nc.IsConnected() {
+		return fmt.Errorf("%w: NATS not connected (%s)", cluster.ErrUnavailable, b.nc.Status())
+	}
+	if b.fenced.Load() {
+		return ErrFenced
+	}
+	if age := time.Since(time.Unix(0, b.lastOK.Load())); age > 2*b.cfg.LeaseRefresh+b.cfg.Timeout {
+		return fmt.Errorf("%w: presence lease not refreshed for %s (no JetStream quorum?)", cluster.ErrUnavailable, age.Round(time.Millisecond))
+	}
+	return nil
+}
+
+func deliverySubject(n cluster.Node) string { return "rt.n." + string(n) + ".d" }
+func requestSubject(n cluster.Node) string  { return "rt.n." + string(n) + ".lp" }
+
+// Deliver implements cluster.Deliverer: one core NATS message on the
+// node's subject. A node that is gone just misses it.
+func (b *Bus) Deliver(_ context.Context, to cluster.Node, d *cluster.Delivery) error {
+	if err := b.nc.Publish(deliverySubject(to), encodeDelivery(d)); err != nil {
+		return fmt.Errorf("%w: %v", cluster.ErrUnavailable, err)
+	}
+	b.m.Deliveries.Inc()
+	return nil
+}
+
+// Subscribe implements cluster.Deliverer.
+func (b *Bus) Subscribe(fn func(*cluster.Delivery)) (func(), error) {
+	b.subMu.Lock()
+	defer b.subMu.Unlock()
+	b.onDeliv = fn
+	if err := b.subscribeLocked(b.Self()); err != nil {
+		return nil, err
+	}
+	return func() {
+		b.subMu.Lock()
+		defer b.subMu.Unlock()
+		b.onDeliv = nil
+		if b.delivSub != nil {
+			b.delivSub.Unsubscribe()
+			b.delivSub = nil
+		}
+	}, nil
+}
+
+// subscribeLocked (re)subscribes the handlers set to node's subjects.
+func (b *Bus) subscribeLocked(node cluster.Node) error {
+	if b.delivSub != nil {
+		b.delivSub.Unsubscribe()
+		b.delivSub = nil
+	}
+	if b.reqSub != nil {
+		b.reqSub.Unsubscribe()
+		b.reqSub = nil
+	}
+	if fn := b.onDeliv; fn != nil {
+		sub, err := b.nc.Subscribe(deliverySubject(node), func(m *nats.Msg) {
+			d, err := decodeDelivery(m.Data)
+			if err != nil {
+				b.log.Warn("undecodable delivery", "subject", m.Subject, "err", err)
+				return
+			}
+			fn(d)
+		})
+		if err != nil {
+			return err
+		}
+		sub.SetPendingLimits(1<<16, 256<<20)
+		b.delivSub = sub
+	}
+	if fn := b.onReq; fn != nil {
+		sub, err := b.nc.Subscribe(requestSubject(node), func(m *nats.Msg) { b.serveOne(fn, m) })
+		if err != nil {
+			return err
+		}
+		b.reqSub = sub
+	}
+	return b.nc.Flush()
+}
+
+// Request implements cluster.Forwarder.
+func (b *Bus) Request(ctx context.Context, to cluster.Node, req []byte) ([]byte, error) {
+	b.m.Forwarded.Inc()
+	m, err := b.nc.RequestWithContext(ctx, requestSubject(to), req)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return nil, fmt.Errorf("%w: %s", cluster.ErrNoNode, to)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Data) == 0 {
+		return nil, errors.New("natsbus: empty reply")
+	}
+	if m.Data[0] != 0 {
+		return nil, fmt.Errorf("natsbus: node %s: %s", to, m.Data[1:])
+	}
+	return m.Data[1:], nil
+}
+
+// Serve implements cluster.Forwarder. Each request runs in its own
+// goroutine (a long-poll GET waits for data), owned by the Bus.
+func (b *Bus) Serve(fn func(context.Context, []byte) ([]byte, error)) (func(), error) {
+	b.subMu.Lock()
+	defer b.subMu.Unlock()
+	b.onReq = fn
+	if err := b.subscribeLocked(b.Self()); err != nil {
+		return nil, err
+	}
+	return func() {
+		b.subMu.Lock()
+		defer b.subMu.Unlock()
+		b.onReq = nil
+		if b.reqSub != nil {
+			b.reqSub.Unsubscribe()
+			b.reqSub = nil
+		}
+	}, nil
+}
+
+// maxRequestTime bounds one served request (a long-poll GET holds ~25 s).
+const maxRequestTime = 35 * time.Second
+
+func (b *Bus) serveOne(fn func(context.Context, []byte) ([]byte, error), m *nats.Msg) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		ctx, cancel := context.WithTimeout(b.ctx, maxRequestTime)
+		defer cancel()
+		rep, err := fn(ctx, m.Data)
+		if err != nil {
+			m.Respond(append([]byte{1}, err.Error()...))
+			return
+		}
+		m.Respond(append([]byte{0}, rep...))
+	}()
+}
+
+// Close leaves the cluster: it deletes the lease (the other nodes drop
+// this node's peers at once), stops the goroutines and waits for them.
+// The caller closes the NATS connection afterwards.
+func (b *Bus) Close() error {
+	b.closeOne.Do(func() {
+		if b.cancel != nil {
+			b.cancel()
+		}
+		b.subMu.Lock()
+		b.onDeliv, b.onReq = nil, nil
+		b.subscribeLocked(b.Self())
+		b.subMu.Unlock()
+		b.wg.Wait()
+		if b.kv != nil && !b.fenced.Load() && b.nc.IsConnected() {
+			ctx, cancel := context.WithTimeout(context.Background(), b.cfg.Timeout)
+			b.kv.Delete(ctx, leaseKey(b.Self()))
+			cancel()
+		}
+	})
+	return nil
+}
+
+// encodeDelivery: uvarint-prefixed app, count, peers, then the frame.
+func encodeDelivery(d *cluster.Delivery) []byte {
+	n := 2*binary.MaxVarintLen32 + len(d.App) + len(d.Frame)
+	for _, p := range d.To {
+		n += binary.MaxVarintLen32 + len(p)
+	}
+	buf := make([]byte, 0, n)
+	buf = binary.AppendUvarint(buf, uint64(len(d.App)))
+	buf = append(buf, d.App...)
+	buf = binary.AppendUvarint(buf, uint64(len(d.To)))
+	for _, p := range d.To {
+		buf = binary.AppendUvarint(buf, uint64(len(p)))
+		buf = append(buf, p...)
+	}
+	return append(buf, d.Frame...)
+}
+
+var errBadDelivery = errors.New("natsbus: malformed delivery")
+
+func decodeDelivery(b []byte) (*cluster.Delivery, error) {
+	str := func() (string, bool) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return "", false
+		}
+		s := string(b[k : k+int(n)])
+		b = b[k+int(n):]
+		return s, true
+	}
+	app, ok := str()
+	if !ok {
+		return nil, errBadDelivery
+	}
+	count, k := binary.Uvarint(b)
+	if k <= 0 || count > uint64(len(b)) {
+		return nil, errBadDelivery
+	}
+	b = b[k:]
+	d := &cluster.Delivery{App: app, To: make([]string, 0, count)}
+	for range count {
+		p, ok := str()
+		if !ok {
+			return nil, errBadDelivery
+		}
+		d.To = append(d.To, p)
+	}
+	d.Frame = b
+	return d, nil
+}

@@ -1,0 +1,134 @@
+package natsbus
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/rtgate/rtgate/cluster"
+)
+
+// MinServerVersion is the oldest nats-server Open accepts: 2.15 brought
+// group commit to R3 streams with sync_interval always, and the per-stream
+// consumer limits the design relies on (scaleout.md section 3.4).
+const MinServerVersion = "2.15.0"
+
+// Bucket is the presence bucket's name.
+const Bucket = "RT_PRESENCE"
+
+// Config configures a Bus. Conn is required; the zero value of every other
+// field is its documented default.
+type Config struct {
+	// Conn is the node's NATS connection, owned by the caller (closed
+	// after Bus.Close). It should reconnect forever (MaxReconnects -1).
+	Conn *nats.Conn
+	// Name names the node in its incarnations; characters other than
+	// letters, digits, '-' and '_' become '_'. Empty means the host name.
+	Name string
+	// Replicas of the presence bucket. Zero means 3. Fewer than 3 is
+	// refused unless UnsafeReplicas is set.
+	Replicas int
+	// UnsafeReplicas allows Replicas below 3 (tests, trials on one
+	// server): a single server's loss then loses the cluster's presence.
+	UnsafeReplicas bool
+	// LeaseTTL is how long a node's lease outlives its last refresh: the
+	// delay before a crashed node's peers go off. Zero means 10 s.
+	LeaseTTL time.Duration
+	// LeaseRefresh is how often the lease is refreshed. Zero means 2 s.
+	LeaseRefresh time.Duration
+	// FenceMargin: a node that could not refresh its lease for
+	// LeaseTTL-FenceMargin fences itself. Zero means 2 s (at least
+	// LeaseRefresh is kept before the fence).
+	FenceMargin time.Duration
+	// Timeout bounds one JetStream call. Zero means 5 s.
+	Timeout time.Duration
+	// OnFence is called (on the refresher goroutine) when the node fences
+	// itself; the caller closes its client sessions with a retryable
+	// close code. Nil does nothing.
+	OnFence func(reason string)
+	// Logger receives the bus's logs. Nil means slog.Default().
+	Logger *slog.Logger
+	// Metrics, when set, is counted into (see NewMetrics).
+	Metrics *Metrics
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Conn == nil {
+		return c, fmt.Errorf("%w: Conn is required", ErrConfig)
+	}
+	if c.Name == "" {
+		c.Name, _ = os.Hostname()
+		if c.Name == "" {
+			c.Name = "rtgate"
+		}
+	}
+	c.Name = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, c.Name)
+	if c.Replicas == 0 {
+		c.Replicas = 3
+	}
+	if c.Replicas < 3 && !c.UnsafeReplicas {
+		return c, fmt.Errorf("%w: %d replicas lose presence with one server; set UnsafeReplicas to allow it", ErrConfig, c.Replicas)
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 10 * time.Second
+	}
+	if c.LeaseRefresh <= 0 {
+		c.LeaseRefresh = 2 * time.Second
+	}
+	if c.FenceMargin <= 0 {
+		c.FenceMargin = 2 * time.Second
+	}
+	if c.LeaseTTL < time.Second || c.LeaseTTL-c.FenceMargin < c.LeaseRefresh {
+		return c, fmt.Errorf("%w: LeaseTTL %s leaves no room for a refresh every %s and a fence %s before expiry",
+			ErrConfig, c.LeaseTTL, c.LeaseRefresh, c.FenceMargin)
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics()
+	}
+	return c, nil
+}
+
+// incarnation returns a new incarnation of the node named name.
+func incarnation(name string) cluster.Node {
+	var b [8]byte
+	rand.Read(b[:])
+	boot := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+	return cluster.Node(name + "-" + boot)
+}
+
+// versionAtLeast reports whether the dotted version v is at least min
+// (pre-release suffixes ignored).
+func versionAtLeast(v, min string) bool {
+	parse := func(s string) [3]int {
+		var out [3]int
+		s, _, _ = strings.Cut(s, "-")
+		for i, f := range strings.SplitN(s, ".", 3) {
+			fmt.Sscanf(f, "%d", &out[i])
+		}
+		return out
+	}
+	a, b := parse(v), parse(min)
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] > b[i]
+		}
+	}
+	return true
+}

@@ -1,0 +1,39 @@
+package natsbus
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are a Bus's collectors; the caller registers them.
+type Metrics struct {
+	RTT         prometheus.Gauge       // last NATS round trip, seconds
+	PresenceKV  *prometheus.CounterVec // presence KV writes, by op: put, delete, lease
+	KVErrors    prometheus.Counter
+	Fences      prometheus.Counter // times the node fenced itself
+	Transitions prometheus.Counter // presence transitions applied from the watch
+	Deliveries  prometheus.Counter // deliveries published to other nodes
+	Forwarded   prometheus.Counter // requests forwarded to other nodes
+}
+
+// NewMetrics returns unregistered collectors.
+func NewMetrics() *Metrics {
+	return &Metrics{
+		RTT: prometheus.NewGauge(prometheus.GaugeOpts{Name: "rtgate_nats_rtt_seconds",
+			Help: "Round trip to the NATS server, measured every lease refresh."}),
+		PresenceKV: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rtgate_presence_kv_writes_total",
+			Help: "Writes to the presence bucket, by op (put, delete, lease)."}, []string{"op"}),
+		KVErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "rtgate_presence_kv_errors_total",
+			Help: "Failed writes to the presence bucket."}),
+		Fences: prometheus.NewCounter(prometheus.CounterOpts{Name: "rtgate_node_fences_total",
+			Help: "Times this node fenced itself off the cluster (lease not refreshed)."}),
+		Transitions: prometheus.NewCounter(prometheus.CounterOpts{Name: "rtgate_presence_transitions_total",
+			Help: "Cluster-wide presence transitions applied from the ordered watch."}),
+		Deliveries: prometheus.NewCounter(prometheus.CounterOpts{Name: "rtgate_nats_deliveries_total",
+			Help: "Deliveries published to node subjects (one per node per frame)."}),
+		Forwarded: prometheus.NewCounter(prometheus.CounterOpts{Name: "rtgate_forwarded_requests_total",
+			Help: "Requests forwarded to another node (long-poll)."}),
+	}
+}
+
+// Collectors returns the metrics to register.
+func (m *Metrics) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.RTT, m.PresenceKV, m.KVErrors, m.Fences, m.Transitions, m.Deliveries, m.Forwarded}
+}

@@ -1,0 +1,73 @@
+package natsbus_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/rtgate/rtgate/cluster/clustertest"
+	"github.com/rtgate/rtgate/cluster/natsbus"
+	"github.com/rtgate/rtgate/internal/natsembed/natstest"
+)
+
+// testConfig is a Bus config with short leases, for tests.
+func testConfig(nc *nats.Conn, name string) natsbus.Config {
+	return natsbus.Config{
+		Conn: nc, Name: name, LeaseTTL: 2 * time.Second, LeaseRefresh: 300 * time.Millisecond,
+		FenceMargin: time.Second, Timeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler),
+	}
+}
+
+func open(t *testing.T, cfg natsbus.Config) *natsbus.Bus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := natsbus.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func TestConformanceR3(t *testing.T) {
+	nc := natstest.Start(t, 3)
+	clustertest.Run(t, clustertest.Harness{
+		Nodes: func(t *testing.T, n int) []clustertest.Node {
+			nodes := make([]clustertest.Node, n)
+			for i := range nodes {
+				nodes[i] = open(t, testConfig(nc.Connect(i%3), fmt.Sprintf("node%d", i)))
+			}
+			return nodes
+		},
+		Crash: func(t *testing.T, nodes []clustertest.Node, i int) {
+			// The node's connection dies without a word: its lease expires.
+			nodes[i].(*natsbus.Bus).ConnForTest().Close()
+		},
+		Wait: 20 * time.Second,
+	})
+}
+
+func TestReplicasGuard(t *testing.T) {
+	c := natstest.Single(t)
+	cfg := testConfig(c.Connect(0), "x")
+	cfg.Replicas = 1
+	if _, err := natsbus.Open(context.Background(), cfg); !errors.Is(err, natsbus.ErrConfig) {
+		t.Fatalf("Open with 1 replica = %v, want ErrConfig", err)
+	}
+	cfg.UnsafeReplicas = true
+	open(t, cfg)
+	// The bucket now exists with 1 replica: a node wanting 3 is refused,
+	// and the bucket is left alone.
+	cfg.Replicas, cfg.UnsafeReplicas = 3, false
+	_, err := natsbus.Open(context.Background(), cfg)
+	if !errors.Is(err, natsbus.ErrAssetMismatch) {
+		t.Fatalf("Open against a 1-replica bucket = %v, want ErrAssetMismatch", err)
+	}
+	t.Log(err)
+}

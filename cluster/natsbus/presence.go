@@ -1,0 +1,445 @@
+package natsbus
+
+import (
+	"context"
+	"hash/maphash"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rtgate/rtgate/cluster"
+)
+
+type peerKey struct{ app, peer string }
+
+// presence is a Bus's presence state: this node's registrations (counted,
+// in stripes) and the cluster-wide map the applier builds from the watch.
+type presence struct {
+	seed    maphash.Seed
+	stripes [stripes]stripe
+
+	mu     sync.RWMutex
+	online map[peerKey]map[cluster.Node]struct{} // guarded by mu; written by the applier only
+	byNode map[cluster.Node]map[peerKey]struct{} // guarded by mu; written by the applier only
+	alive  map[cluster.Node]bool                 // guarded by mu; written by the applier only
+
+	fnMu sync.Mutex
+	fn   func(cluster.Transition) // guarded by fnMu
+}
+
+const stripes = 64
+
+// stripe serialises this node's writes of some peers' keys.
+type stripe struct {
+	mu      sync.Mutex
+	count   map[peerKey]int          // registrations minus unregistrations; guarded by mu
+	written map[peerKey]cluster.Node // incarnation whose key is in the bucket; guarded by mu
+	dirty   map[peerKey]struct{}     // keys whose last write failed; guarded by mu
+}
+
+func (p *presence) init() {
+	p.seed = maphash.MakeSeed()
+	for i := range p.stripes {
+		p.stripes[i] = stripe{count: map[peerKey]int{}, written: map[peerKey]cluster.Node{}, dirty: map[peerKey]struct{}{}}
+	}
+	p.online = map[peerKey]map[cluster.Node]struct{}{}
+	p.byNode = map[cluster.Node]map[peerKey]struct{}{}
+	p.alive = map[cluster.Node]bool{}
+}
+
+func (p *presence) stripe(k peerKey) *stripe {
+	var h maphash.Hash
+	h.SetSeed(p.seed)
+	h.WriteString(k.app)
+	h.WriteByte(0)
+	h.WriteString(k.peer)
+	return &p.stripes[h.Sum64()%stripes]
+}
+
+func leaseKey(n cluster.Node) string { return "n." + string(n) }
+
+func peerKeyName(k peerKey, n cluster.Node) string {
+	return "p." + cluster.Token(k.app) + "." + cluster.Token(k.peer) + "." + string(n)
+}
+
+// Register implements cluster.Presence: the key p.<app>.<peer>.<node> is
+// put on this node's first registration. The registration counts even
+// when the write fails (the caller's Unregister balances it).
+func (b *Bus) Register(ctx context.Context, app, peer string) error {
+	return b.count(ctx, peerKey{app, peer}, 1)
+}
+
+// Unregister implements cluster.Presence: the key is deleted on the last.
+func (b *Bus) Unregister(ctx context.Context, app, peer string) error {
+	return b.count(ctx, peerKey{app, peer}, -1)
+}
+
+func (b *Bus) count(ctx context.Context, k peerKey, d int) error {
+	st := b.pres.stripe(k)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.count[k] += d
+	if b.fenced.Load() && d > 0 {
+		st.dirty[k] = struct{}{}
+		return ErrFenced
+	}
+	return b.reconcileLocked(ctx, st, k)
+}
+
+// reconcileLocked makes the bucket hold k's key for the current
+// incarnation exactly when this node has registrations of k. Called with
+// st held, so one peer's writes are serialised.
+func (b *Bus) reconcileLocked(ctx context.Context, st *stripe, k peerKey) error {
+	self := b.Self()
+	n := st.count[k]
+	w, written := st.written[k]
+	var err error
+	switch {
+	case n > 0 && w != self:
+		ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+		_, err = b.kv.Put(ctx, peerKeyName(k, self), nil)
+		cancel()
+		if err == nil {
+			b.m.PresenceKV.WithLabelValues("put").Inc()
+			st.written[k] = self
+		}
+	case n <= 0 && written:
+		if w == self {
+			ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+			err = b.kv.Delete(ctx, peerKeyName(k, w))
+			cancel()
+		} // else: an old incarnation's key, purged when its lease expired
+		if err == nil {
+			b.m.PresenceKV.WithLabelValues("delete").Inc()
+			delete(st.written, k)
+		}
+	}
+	if n == 0 && err == nil {
+		delete(st.count, k)
+	}
+	if err != nil {
+		b.m.KVErrors.Inc()
+		st.dirty[k] = struct{}{}
+		return unavailable(err)
+	}
+	delete(st.dirty, k)
+	return nil
+}
+
+// reconcile retries the failed writes (all = every registered peer, after
+// a new incarnation).
+func (b *Bus) reconcile(all bool) {
+	for i := range b.pres.stripes {
+		st := &b.pres.stripes[i]
+		st.mu.Lock()
+		var keys []peerKey
+		if all {
+			for k := range st.count {
+				keys = append(keys, k)
+			}
+		}
+		for k := range st.dirty {
+			keys = append(keys, k)
+		}
+		for _, k := range keys {
+			if b.ctx.Err() != nil {
+				break
+			}
+			b.reconcileLocked(b.ctx, st, k)
+		}
+		st.mu.Unlock()
+	}
+}
+
+// Nodes implements cluster.Presence.
+func (b *Bus) Nodes(dst []cluster.Node, app, peer string) []cluster.Node {
+	b.pres.mu.RLock()
+	for n := range b.pres.online[peerKey{app, peer}] {
+		dst = append(dst, n)
+	}
+	b.pres.mu.RUnlock()
+	return dst
+}
+
+// Online implements cluster.Presence.
+func (b *Bus) Online(app, peer string) bool {
+	b.pres.mu.RLock()
+	on := len(b.pres.online[peerKey{app, peer}]) > 0
+	b.pres.mu.RUnlock()
+	return on
+}
+
+// Watch implements cluster.Presence. fn runs on the applier goroutine.
+func (b *Bus) Watch(fn func(cluster.Transition)) func() {
+	b.pres.fnMu.Lock()
+	b.pres.fn = fn
+	b.pres.fnMu.Unlock()
+	return func() {
+		b.pres.fnMu.Lock()
+		b.pres.fn = nil
+		b.pres.fnMu.Unlock()
+	}
+}
+
+// apply runs the ordered watch of the whole bucket: first the replay of
+// current values (reported on ready), then every change in stream order.
+func (b *Bus) apply(ready chan<- error) {
+	defer b.wg.Done()
+	w, err := b.kv.WatchAll(b.ctx)
+	if err != nil {
+		ready <- err
+		return
+	}
+	defer w.Stop()
+	var initial []jetstream.KeyValueEntry
+	replaying := true
+	for {
+		var e jetstream.KeyValueEntry
+		select {
+		case <-b.ctx.Done():
+			return
+		case e = <-w.Updates():
+		}
+		if replaying {
+			if e != nil {
+				initial = append(initial, e)
+				continue
+			}
+			replaying = false
+			b.replay(initial)
+			initial = nil
+			ready <- nil
+			continue
+		}
+		if e != nil {
+			b.applyEntry(e)
+		}
+	}
+}
+
+// replay builds the map from current values: a node counts as alive only
+// if its lease key is present.
+func (b *Bus) replay(entries []jetstream.KeyValueEntry) {
+	p := &b.pres
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range entries {
+		if node, ok := strings.CutPrefix(e.Key(), "n."); ok && e.Operation() == jetstream.KeyValuePut {
+			p.alive[cluster.Node(node)] = true
+		}
+	}
+	for _, e := range entries {
+		if k, node, ok := parsePeerKey(e.Key()); ok && e.Operation() == jetstream.KeyValuePut && p.alive[node] {
+			p.addLocked(k, node)
+		}
+	}
+}
+
+// applyEntry applies one change and hands the transitions it causes to
+// the watcher, after the map's lock is released.
+func (b *Bus) applyEntry(e jetstream.KeyValueEntry) {
+	p := &b.pres
+	var out []cluster.Transition
+	put := e.Operation() == jetstream.KeyValuePut
+	p.mu.Lock()
+	if node, ok := strings.CutPrefix(e.Key(), "n."); ok {
+		n := cluster.Node(node)
+		if put {
+			p.alive[n] = true
+		} else {
+			out = p.nodeGoneLocked(n, out)
+			if n != b.Self() {
+				b.purgeNode(n)
+			}
+		}
+	} else if k, node, ok := parsePeerKey(e.Key()); ok {
+		switch {
+		case put && p.alive[node]:
+			if p.addLocked(k, node) {
+				out = append(out, cluster.Transition{App: k.app, Peer: k.peer, Online: true})
+			}
+		case !put:
+			if p.removeLocked(k, node) {
+				out = append(out, cluster.Transition{App: k.app, Peer: k.peer})
+			}
+		}
+	}
+	p.mu.Unlock()
+	if len(out) == 0 {
+		return
+	}
+	b.m.Transitions.Add(float64(len(out)))
+	p.fnMu.Lock()
+	fn := p.fn
+	p.fnMu.Unlock()
+	if fn != nil {
+		for _, t := range out {
+			fn(t)
+		}
+	}
+}
+
+// addLocked adds node to k's nodes and reports whether k came online.
+func (p *presence) addLocked(k peerKey, node cluster.Node) bool {
+	set := p.online[k]
+	if set == nil {
+		set = make(map[cluster.Node]struct{}, 1)
+		p.online[k] = set
+	}
+	if _, ok := set[node]; ok {
+		return false
+	}
+	set[node] = struct{}{}
+	if p.byNode[node] == nil {
+		p.byNode[node] = map[peerKey]struct{}{}
+	}
+	p.byNode[node][k] = struct{}{}
+	return len(set) == 1
+}
+
+// removeLocked removes node from k's nodes and reports whether k went off.
+func (p *presence) removeLocked(k peerKey, node cluster.Node) bool {
+	set := p.online[k]
+	if _, ok := set[node]; !ok {
+		return false
+	}
+	delete(set, node)
+	delete(p.byNode[node], k)
+	if len(set) == 0 {
+		delete(p.online, k)
+		return true
+	}
+	return false
+}
+
+// nodeGoneLocked retires node (its lease expired or was deleted): its
+// peers leave the map at this point of the stream.
+func (p *presence) nodeGoneLocked(node cluster.Node, out []cluster.Transition) []cluster.Transition {
+	delete(p.alive, node)
+	for k := range p.byNode[node] {
+		set := p.online[k]
+		delete(set, node)
+		if len(set) == 0 {
+			delete(p.online, k)
+			out = append(out, cluster.Transition{App: k.app, Peer: k.peer})
+		}
+	}
+	delete(p.byNode, node)
+	return out
+}
+
+// purgeNode removes a retired node's peer keys from the bucket (every
+// node does it, idempotently; it adds no events).
+func (b *Bus) purgeNode(n cluster.Node) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.Timeout)
+		defer cancel()
+		s, err := b.js.Stream(ctx, "KV_"+Bucket)
+		if err == nil {
+			err = s.Purge(ctx, jetstream.WithPurgeSubject("$KV."+Bucket+".p.*.*."+string(n)))
+		}
+		if err != nil && b.ctx.Err() == nil {
+			b.log.Debug("purge a retired node's presence keys", "node", n, "err", err)
+		}
+	}()
+}
+
+func parsePeerKey(key string) (peerKey, cluster.Node, bool) {
+	parts := strings.Split(key, ".")
+	if len(parts) != 4 || parts[0] != "p" {
+		return peerKey{}, "", false
+	}
+	app, err1 := cluster.FromToken(parts[1])
+	peer, err2 := cluster.FromToken(parts[2])
+	if err1 != nil || err2 != nil {
+		return peerKey{}, "", false
+	}
+	return peerKey{app, peer}, cluster.Node(parts[3]), true
+}
+
+// lease publishes node's lease key with its TTL.
+func (b *Bus) lease(ctx context.Context, node cluster.Node) error {
+	ctx, cancel := context.WithTimeout(ctx, min(b.cfg.Timeout, b.cfg.LeaseRefresh))
+	defer cancel()
+	_, err := b.js.Publish(ctx, "$KV."+Bucket+"."+leaseKey(node), []byte(time.Now().UTC().Format(time.RFC3339)),
+		jetstream.WithMsgTTL(b.cfg.LeaseTTL))
+	if err != nil {
+		b.m.KVErrors.Inc()
+		return err
+	}
+	b.m.PresenceKV.WithLabelValues("lease").Inc()
+	return nil
+}
+
+// refresh keeps the lease alive, fences the node when it cannot, and
+// brings it back under a new incarnation when NATS answers again.
+func (b *Bus) refresh() {
+	defer b.wg.Done()
+	t := time.NewTicker(b.cfg.LeaseRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if rtt, err := b.nc.RTT(); err == nil {
+			b.m.RTT.Set(rtt.Seconds())
+		}
+		if b.fenced.Load() {
+			b.rejoin()
+			continue
+		}
+		if err := b.lease(b.ctx, b.Self()); err == nil {
+			b.lastOK.Store(time.Now().UnixNano())
+			b.reconcile(false)
+			continue
+		} else if b.ctx.Err() != nil {
+			return
+		} else {
+			b.log.Warn("presence lease not refreshed", "node", b.Self(), "err", err)
+		}
+		if since := time.Since(time.Unix(0, b.lastOK.Load())); since >= b.cfg.LeaseTTL-b.cfg.FenceMargin {
+			b.fence(since)
+		}
+	}
+}
+
+// fence marks the node fenced and lets the caller close its sessions:
+// its lease is about to expire, and the other nodes will drop its peers.
+func (b *Bus) fence(since time.Duration) {
+	b.fenced.Store(true)
+	b.m.Fences.Inc()
+	reason := "node lost the cluster for " + since.Round(time.Millisecond).String() + "; reconnect elsewhere"
+	b.log.Error("fencing this node off the cluster", "node", b.Self(), "reason", reason)
+	if b.cfg.OnFence != nil {
+		b.cfg.OnFence(reason)
+	}
+}
+
+// rejoin takes a new incarnation once a lease can be written again.
+func (b *Bus) rejoin() {
+	next := incarnation(b.cfg.Name)
+	if err := b.lease(b.ctx, next); err != nil {
+		return
+	}
+	old := b.Self()
+	b.self.Store(&next)
+	b.subMu.Lock()
+	err := b.subscribeLocked(next)
+	b.subMu.Unlock()
+	if err != nil {
+		b.log.Error("subscribe under the new incarnation", "node", next, "err", err)
+	}
+	b.lastOK.Store(time.Now().UnixNano())
+	b.fenced.Store(false)
+	b.log.Info("rejoined the cluster under a new incarnation", "old", old, "node", next)
+	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.Timeout)
+	b.kv.Delete(ctx, leaseKey(old)) // retire the old one now rather than at its expiry
+	cancel()
+	b.reconcile(true)
+}
