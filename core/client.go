@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/rtgate/rtgate/protocol"
 )
@@ -204,7 +203,13 @@ func (c *Client) handle(cmd *protocol.Command) error {
 		fmt.Sprintf("command %q is not accepted from clients", cmd.Kind))
 }
 
-// validPeerID reports whether id is a well-formed peer id.
-func validPeerID(id string) bool {
-	return id != "" && len(id) <= protocol.MaxPeerIDLen && utf8.ValidString(id)
+// checkPeerIDs returns a close error with 4103 for the first id that
+// protocol.CheckPeerID refuses; field names the command field.
+func checkPeerIDs(field string, ids ...string) *protocol.CloseError {
+	for _, p := range ids {
+		if err := protocol.CheckPeerID(p); err != nil {
+			return protocol.Closef(protocol.CloseMalformedPeerID, "%s: %v", field, err)
+		}
+	}
+	return nil
 }

@@ -130,13 +130,77 @@ func TestCommandsBeforeOpen(t *testing.T) {
 
 func TestMalformedPeerID(t *testing.T) {
 	h, _ := newHub(t, nil)
-	for _, id := range []string{"", strings.Repeat("x", protocol.MaxPeerIDLen+1)} {
-		c := coretest.Dial(h, false)
-		c.Send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: app, PeerID: id})
-		if c.Closed() != protocol.CloseMalformedPeerID {
-			t.Fatalf("peer %q: close %d, want 4103", id, c.Closed())
+	for _, id := range []string{"", strings.Repeat("x", protocol.MaxPeerIDLen+1), "u\xff", "u\xfe", "cq:cr", ":"} {
+		for _, modern := range []bool{false, true} {
+			c := coretest.Dial(h, modern)
+			c.Send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: app, PeerID: id})
+			if c.Closed() != protocol.CloseMalformedPeerID {
+				t.Fatalf("peer %q (modern %v): close %d, want 4103", id, modern, c.Closed())
+			}
 		}
 	}
+}
+
+// TestMalformedPeerIDInLists: a peer id that is not UTF-8 or holds ':' is
+// refused wherever a client names a peer (issue 15, defects 7 and 8):
+// opens and adds close with 4103 in every dialect; a direct message or a
+// room command closes with 4103 in legacy and gets an error in modern,
+// and nothing is delivered.
+func TestMalformedPeerIDInLists(t *testing.T) {
+	h, _ := newHub(t, nil)
+	for _, bad := range []string{"cq:cr", "u\xff"} {
+		for _, modern := range []bool{false, true} {
+			name := fmt.Sprintf("%q modern %v", bad, modern)
+			c := coretest.Dial(h, modern)
+			c.Send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: app, PeerID: "cp", SessionPeerIDs: []string{"cr", bad}})
+			if c.Closed() != protocol.CloseMalformedPeerID {
+				t.Fatalf("%s: open watching it: close %d", name, c.Closed())
+			}
+
+			c = coretest.Dial(h, modern)
+			c.Open(t, app, "cp")
+			c.Send(&protocol.Command{Kind: protocol.KindSessionAdd, PeerID: "cp", SessionPeerIDs: []string{bad}, I: 2})
+			if c.Closed() != protocol.CloseMalformedPeerID {
+				t.Fatalf("%s: add: close %d", name, c.Closed())
+			}
+
+			for _, cmd := range []*protocol.Command{
+				{Kind: protocol.KindDirect, PeerID: "cp", Msg: "x", ToPeerIDs: []string{bad}, I: 3},
+				{Kind: protocol.KindRoomJoin, PeerID: "cp", RoomPeerIDs: []string{bad}, I: 3},
+			} {
+				c = coretest.Dial(h, modern)
+				c.Open(t, app, "cp")
+				c.Send(cmd)
+				if modern {
+					if e := c.Expect(t, protocol.KindError); e.I != 3 || !strings.Contains(e.Reason, "peer id") {
+						t.Fatalf("%s: %v: %+v", name, cmd.Kind, *e)
+					}
+					c.ExpectNone(t, 10*time.Millisecond)
+				} else if c.Closed() != protocol.CloseMalformedPeerID {
+					t.Fatalf("%s: %v: close %d", name, cmd.Kind, c.Closed())
+				}
+			}
+		}
+	}
+}
+
+// TestColonSignatureAmbiguity: a signature made for peer eve watching
+// [x, y] signs "app:eve:x:y:t:n", the same string as eve:x watching [y].
+// The second open is refused with 4103 before its signature is checked.
+func TestColonSignatureAmbiguity(t *testing.T) {
+	signed := &core.App{ID: "sapp", MasterKey: "master", Signatures: true}
+	h, _ := newHub(t, func(c *core.Config) { c.Apps = core.StaticApps{"sapp": signed} })
+	open := signedOpen(signed, "eve", []string{"x", "y"}, time.Now(), "master")
+	forged := *open
+	forged.PeerID, forged.SessionPeerIDs = "eve:x", []string{"y"}
+	c := coretest.Dial(h, false)
+	c.Send(&forged)
+	if c.Closed() != protocol.CloseMalformedPeerID {
+		t.Fatalf("eve:x opened with eve's signature: close %d", c.Closed())
+	}
+	c = coretest.Dial(h, false)
+	send(t, c, open)
+	c.Expect(t, protocol.KindSessionOpened)
 }
 
 func TestUnknownAppRefused(t *testing.T) {

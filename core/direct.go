@@ -79,9 +79,8 @@ func (c *Client) direct(s *session, cmd *protocol.Command) error {
 
 	to := make([]string, 0, len(cmd.ToPeerIDs))
 	for _, p := range cmd.ToPeerIDs {
-		if !validPeerID(p) {
-			return c.fail(cmd.I, protocol.CloseMalformedPeerID, protocol.ErrCodeBadCommand,
-				fmt.Sprintf("malformed peer id %q in toPeerIds", p))
+		if e := checkPeerIDs("toPeerIds", p); e != nil {
+			return c.fail(cmd.I, e.Code, protocol.ErrCodeBadCommand, e.Reason)
 		}
 		if slices.Contains(to, p) {
 			continue

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -53,11 +52,8 @@ func (c *Client) reject(s *session, cmd *protocol.Command, targets []string, why
 
 // room handles room join/invite/kick/leave.
 func (c *Client) room(s *session, cmd *protocol.Command) error {
-	for _, p := range cmd.RoomPeerIDs {
-		if !validPeerID(p) {
-			return c.fail(cmd.I, protocol.CloseMalformedPeerID, protocol.ErrCodeBadCommand,
-				fmt.Sprintf("malformed peer id %q in roomPeerIds", p))
-		}
+	if e := checkPeerIDs("roomPeerIds", cmd.RoomPeerIDs...); e != nil {
+		return c.fail(cmd.I, e.Code, protocol.ErrCodeBadCommand, e.Reason)
 	}
 	switch cmd.Kind {
 	case protocol.KindRoomJoin:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/storage"
 )
 
@@ -34,8 +35,8 @@ type Send struct {
 // needed. Persistent messages are stored (history and inboxes) before it
 // returns. It returns the stored message (ID and Time set).
 func (h *Hub) SendAs(ctx context.Context, s Send) (*storage.Message, error) {
-	if !validPeerID(s.From) {
-		return nil, fmt.Errorf("%w: malformed from peer %q", ErrBadSend, s.From)
+	if err := protocol.CheckPeerID(s.From); err != nil {
+		return nil, fmt.Errorf("%w: from peer: %w", ErrBadSend, err)
 	}
 	if len(s.Text) > maxMessageBytes {
 		return nil, fmt.Errorf("%w: message text over %d bytes", ErrBadSend, maxMessageBytes)
@@ -60,8 +61,8 @@ func (h *Hub) SendAs(ctx context.Context, s Send) (*storage.Message, error) {
 		to = g.Members
 	} else {
 		for _, p := range s.To {
-			if !validPeerID(p) {
-				return nil, fmt.Errorf("%w: malformed peer id %q", ErrBadSend, p)
+			if err := protocol.CheckPeerID(p); err != nil {
+				return nil, fmt.Errorf("%w: to peer: %w", ErrBadSend, err)
 			}
 			if !slices.Contains(to, p) {
 				to = append(to, p)

@@ -10,13 +10,11 @@ import (
 // open on this connection (answered `opened` again). Pending inbox messages
 // follow the `opened` reply, oldest first, with offline:true.
 func (c *Client) open(cmd *protocol.Command) error {
-	if !validPeerID(cmd.PeerID) {
-		return protocol.Closef(protocol.CloseMalformedPeerID, "malformed peer id %q", cmd.PeerID)
+	if e := checkPeerIDs("peerId", cmd.PeerID); e != nil {
+		return e
 	}
-	for _, p := range cmd.SessionPeerIDs {
-		if !validPeerID(p) {
-			return protocol.Closef(protocol.CloseMalformedPeerID, "malformed peer id %q in sessionPeerIds", p)
-		}
+	if e := checkPeerIDs("sessionPeerIds", cmd.SessionPeerIDs...); e != nil {
+		return e
 	}
 	s := c.sessions[cmd.PeerID]
 	if s == nil {
@@ -85,10 +83,8 @@ func (c *Client) watchAll(s *session, peers []string) ([]string, error) {
 }
 
 func (c *Client) add(s *session, cmd *protocol.Command) error {
-	for _, p := range cmd.SessionPeerIDs {
-		if !validPeerID(p) {
-			return protocol.Closef(protocol.CloseMalformedPeerID, "malformed peer id %q in sessionPeerIds", p)
-		}
+	if e := checkPeerIDs("sessionPeerIds", cmd.SessionPeerIDs...); e != nil {
+		return e
 	}
 	peers, err := c.hub.authorizeAdd(s, cmd)
 	if err != nil {

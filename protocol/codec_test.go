@@ -80,6 +80,59 @@ func TestDecodeReplacesInvalidUTF8(t *testing.T) {
 	}
 }
 
+// TestPeerIDsKeepInvalidUTF8: the peer id fields a client sends keep
+// invalid UTF-8 (and JSON lone surrogates) as it is, so that CheckPeerID
+// refuses "u\xff" instead of both "u\xff" and "u\xfe" becoming "u\uFFFD"
+// (issue 15, defect 7). Other strings are still repaired.
+func TestPeerIDsKeepInvalidUTF8(t *testing.T) {
+	in := Command{Kind: KindDirect, PeerID: "u\xff", ToPeerIDs: []string{"v\xfe", "w"}, Msg: "m\xff"}
+	var fromJSON, fromMsgpack Command
+	j := []byte("{\"cmd\":\"direct\",\"peerId\":\"u\xff\",\"toPeerIds\":[\"v\xfe\",\"w\"],\"msg\":\"m\xff\"}")
+	if err := DecodeJSON(j, &fromJSON); err != nil {
+		t.Fatal(err)
+	}
+	if err := DecodeMsgpack(AppendMsgpack(nil, &in), &fromMsgpack); err != nil {
+		t.Fatal(err)
+	}
+	for codec, c := range map[string]Command{"json": fromJSON, "msgpack": fromMsgpack} {
+		if c.PeerID != "u\xff" || len(c.ToPeerIDs) != 2 || c.ToPeerIDs[0] != "v\xfe" || c.Msg != "m\uFFFD" {
+			t.Errorf("%s: %+v", codec, c)
+		}
+		if err := CheckPeerID(c.PeerID); !errors.Is(err, ErrBadPeerID) {
+			t.Errorf("%s: CheckPeerID(%q) = %v", codec, c.PeerID, err)
+		}
+	}
+	var c Command
+	if err := DecodeJSON([]byte(`{"cmd":"session","op":"open","peerId":"u\udcff","sessionPeerIds":["\ud800x"]}`), &c); err != nil {
+		t.Fatal(err)
+	}
+	if CheckPeerID(c.PeerID) == nil || CheckPeerID(c.SessionPeerIDs[0]) == nil || c.PeerID == "u\uFFFD" {
+		t.Fatalf("lone surrogates: %q %q", c.PeerID, c.SessionPeerIDs)
+	}
+}
+
+func TestCheckPeerID(t *testing.T) {
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"alice", true},
+		{"用户-1_x.y@z", true},
+		{strings.Repeat("x", MaxPeerIDLen), true},
+		{"", false},
+		{strings.Repeat("x", MaxPeerIDLen+1), false},
+		{"u\xff", false},
+		{"cq:cr", false},
+		{":", false},
+		{"eve:", false},
+	} {
+		err := CheckPeerID(tc.id)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrBadPeerID)) {
+			t.Errorf("CheckPeerID(%q) = %v, want ok=%v", tc.id, err, tc.ok)
+		}
+	}
+}
+
 func TestAlwaysPresentLists(t *testing.T) {
 	lists := []string{"sessionPeerIds", "onlineSessionPeerIds", "roomPeerIds", "toPeerIds", "ids"}
 	want := map[Kind]string{

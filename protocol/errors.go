@@ -21,4 +21,8 @@ var (
 	// the reader's limit. It is detected from the length prefix alone,
 	// before the body is buffered.
 	ErrFrameTooLarge = errors.New("protocol: frame too large")
+
+	// ErrBadPeerID reports a peer id that CheckPeerID refuses. Servers close
+	// with CloseMalformedPeerID (REST: 400).
+	ErrBadPeerID = errors.New("protocol: malformed peer id")
 )

@@ -220,6 +220,11 @@ type valueReader interface {
 	text() (b []byte, isNum, ok bool)
 	// skip skips a value of any type.
 	skip()
+	// keepInvalid(true) makes str and strs keep invalid UTF-8 (and, in
+	// JSON, lone surrogate escapes) instead of replacing it with U+FFFD,
+	// until keepInvalid(false). Peer id fields are read so: CheckPeerID
+	// then refuses them, where a repair would make distinct ids one.
+	keepInvalid(on bool)
 }
 
 // decodeState collects what decodeField cannot resolve before the whole
@@ -265,6 +270,22 @@ func (st *decodeState) str(r valueReader, field string) string {
 		st.bad(field)
 	}
 	return s
+}
+
+// peer reads a peer id field, keeping invalid UTF-8 for CheckPeerID.
+func (st *decodeState) peer(r valueReader, field string) string {
+	r.keepInvalid(true)
+	s := st.str(r, field)
+	r.keepInvalid(false)
+	return s
+}
+
+// peers reads a list of peer ids, keeping invalid UTF-8 for CheckPeerID.
+func (st *decodeState) peers(r valueReader, field string) []string {
+	r.keepInvalid(true)
+	l := st.strs(r, field)
+	r.keepInvalid(false)
+	return l
 }
 
 func (st *decodeState) strs(r valueReader, field string) []string {
@@ -315,7 +336,7 @@ func decodeField(r valueReader, key []byte, c *Command, st *decodeState) {
 			st.opN = n
 		}
 	case "peerId":
-		c.PeerID = st.str(r, "peerId")
+		c.PeerID = st.peer(r, "peerId")
 	case "appId":
 		c.AppID = st.str(r, "appId")
 	case "i":
@@ -323,7 +344,7 @@ func decodeField(r valueReader, key []byte, c *Command, st *decodeState) {
 	case "installationId":
 		c.InstallationID = st.str(r, "installationId")
 	case "sessionPeerIds":
-		c.SessionPeerIDs = st.strs(r, "sessionPeerIds")
+		c.SessionPeerIDs = st.peers(r, "sessionPeerIds")
 	case "onlineSessionPeerIds":
 		c.OnlineSessionPeerIDs = st.strs(r, "onlineSessionPeerIds")
 	case "s":
@@ -354,7 +375,7 @@ func decodeField(r valueReader, key []byte, c *Command, st *decodeState) {
 	case "msg":
 		c.Msg = st.str(r, "msg")
 	case "toPeerIds":
-		c.ToPeerIDs = st.strs(r, "toPeerIds")
+		c.ToPeerIDs = st.peers(r, "toPeerIds")
 	case "fromPeerId":
 		c.FromPeerID = st.str(r, "fromPeerId")
 	case "roomId":
@@ -378,7 +399,7 @@ func decodeField(r valueReader, key []byte, c *Command, st *decodeState) {
 	case "uid":
 		c.UID = st.str(r, "uid")
 	case "roomPeerIds":
-		c.RoomPeerIDs = st.strs(r, "roomPeerIds")
+		c.RoomPeerIDs = st.peers(r, "roomPeerIds")
 	case "byPeerId":
 		c.ByPeerID = st.str(r, "byPeerId")
 	case "c":

@@ -97,8 +97,10 @@ func jsonAppendString(dst []byte, s string) []byte {
 // trailing data, a known field of the wrong type) or ErrUnknownCommand (a
 // (cmd, op) pair that names no kind; c is still filled, with KindUnknown).
 // The quirks of `t`, `r`, `n` and `ids` are described on decodeField and in
-// spec/protocol.md. Decoded strings are always valid UTF-8 and never alias
-// data.
+// spec/protocol.md. Decoded strings never alias data and are valid UTF-8,
+// invalid bytes replaced by U+FFFD, except in the peer id fields a client
+// sends (peerId, sessionPeerIds, toPeerIds, roomPeerIds): those keep them,
+// so that CheckPeerID refuses the id instead of two ids becoming one.
 func DecodeJSON(data []byte, c *Command) error {
 	*c = Command{}
 	d := &jsonReader{data: data}
@@ -164,7 +166,10 @@ type jsonReader struct {
 	err     error
 	depth   int
 	scratch []byte // unescaped string contents (slow path only)
+	raw     bool   // keep invalid UTF-8 and lone surrogates (see valueReader.keepInvalid)
 }
+
+func (d *jsonReader) keepInvalid(on bool) { d.raw = on }
 
 var _ valueReader = (*jsonReader)(nil)
 
@@ -287,6 +292,12 @@ func (d *jsonReader) readStringSlow(start int) []byte {
 					}
 				}
 				if r >= 0xD800 && r < 0xE000 {
+					if d.raw {
+						// Its generalized UTF-8 spelling: not valid UTF-8,
+						// so the id is refused, not merged with U+FFFD.
+						buf = append(buf, 0xE0|byte(r>>12), 0x80|byte(r>>6)&0x3F, 0x80|byte(r)&0x3F)
+						continue
+					}
 					r = utf8.RuneError // lone surrogate
 				}
 				buf = utf8.AppendRune(buf, r)
@@ -304,7 +315,7 @@ func (d *jsonReader) readStringSlow(start int) []byte {
 			i++
 		default:
 			r, size := utf8.DecodeRune(d.data[i:])
-			if r == utf8.RuneError && size == 1 {
+			if r == utf8.RuneError && size == 1 && !d.raw {
 				buf = append(buf, "\uFFFD"...)
 			} else {
 				buf = append(buf, d.data[i:i+size]...)

@@ -1,6 +1,10 @@
 package protocol
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
 
 // Wire limits of the v1 protocol. Servers may lower or raise the frame limit
 // by configuration; the message and peer id limits are part of the protocol.
@@ -9,7 +13,7 @@ const (
 	// (`msg`). A longer text is refused with CloseTooLong.
 	MaxMessageBytes = 5120
 	// MaxPeerIDLen bounds a peer id, in bytes. A longer or empty id is
-	// refused with CloseMalformedPeerID.
+	// refused with CloseMalformedPeerID (see CheckPeerID).
 	MaxPeerIDLen = 64
 	// DefaultMaxFrameBytes is the default bound on one frame: room for a
 	// 5120-byte message with its envelope and escaping, and for long watch
@@ -32,7 +36,7 @@ const (
 	ClosePolicyViolation CloseCode = 1008 // flood: too many commands too fast
 
 	CloseAppNotAvailable CloseCode = 4100 // unknown or disabled appId (v2 value)
-	CloseMalformedPeerID CloseCode = 4103 // empty peer id, or longer than the limit
+	CloseMalformedPeerID CloseCode = 4103 // peer id empty, over the limit, not UTF-8, or with ':' (see CheckPeerID)
 	CloseNoSession       CloseCode = 4105 // a command for a peer without an open session on this connection
 	CloseReadTimeout     CloseCode = 4107 // nothing read from the client for too long
 	CloseLoginTimeout    CloseCode = 4108 // no successful session open in time, or a refused open signature
@@ -69,3 +73,23 @@ const (
 	ErrCodeNoSession  = 4105 // no open session for that peer on this connection
 	ErrCodeInternal   = 4200
 )
+
+// CheckPeerID returns nil when id is a valid peer id, else an error
+// wrapping ErrBadPeerID that says why. A peer id is 1 to MaxPeerIDLen
+// bytes of valid UTF-8 without ':'. Invalid UTF-8 is refused rather than
+// repaired, so that two ids cannot become one; ':' is refused because the
+// v1 signature strings and conversation ids join peer ids with ':', so an
+// id holding one would make them ambiguous (spec/semantics.md).
+func CheckPeerID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: empty", ErrBadPeerID)
+	case len(id) > MaxPeerIDLen:
+		return fmt.Errorf("%w: %d bytes, over the %d-byte limit", ErrBadPeerID, len(id), MaxPeerIDLen)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("%w: %q is not valid UTF-8", ErrBadPeerID, id)
+	case strings.IndexByte(id, ':') >= 0:
+		return fmt.Errorf("%w: %q contains ':'", ErrBadPeerID, id)
+	}
+	return nil
+}

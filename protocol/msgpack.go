@@ -170,6 +170,17 @@ type mpReader struct {
 	err   error
 	depth int
 	buf   []byte // number text and repaired strings for text()
+	raw   bool   // keep invalid UTF-8 (see valueReader.keepInvalid)
+}
+
+func (d *mpReader) keepInvalid(on bool) { d.raw = on }
+
+// string returns b as a string: as it is when raw, else repaired.
+func (d *mpReader) string(b []byte) string {
+	if d.raw {
+		return string(b)
+	}
+	return validString(b)
 }
 
 var _ valueReader = (*mpReader)(nil)
@@ -352,7 +363,7 @@ func (d *mpReader) str() (string, bool) {
 		return "", true
 	}
 	if b, ok := d.strBytes(); ok {
-		return validString(b), true
+		return d.string(b), true
 	}
 	d.skip()
 	return "", false
@@ -376,7 +387,7 @@ func (d *mpReader) strs() (list []string, present, ok bool) {
 			if list == nil {
 				list = make([]string, 0, min(n, 8))
 			}
-			list = append(list, validString(b))
+			list = append(list, d.string(b))
 			continue
 		}
 		ok = false

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rtgate/rtgate/core"
+	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/storage"
 )
 
@@ -107,6 +108,11 @@ func (h *Handler) checkHistorySignature(rq *request, convID string) error {
 	sig := first(rq.query.Get("signature"), rq.query.Get("sign"))
 	if peer == "" || ts == "" || sig == "" {
 		return unauthorized("history signature required (peerid, nonce, signature_ts, signature)")
+	}
+	if err := protocol.CheckPeerID(peer); err != nil {
+		// A ':' would let a signature made for one (peer, conversation)
+		// pass for another: the signed string joins them with ':'.
+		return badParam("peerid: %v", err)
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/storage"
@@ -338,6 +339,11 @@ func decodeObject(body []byte, v any) error {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
 		return errorf(http.StatusBadRequest, CodeInvalidJSON, "body must be a JSON object")
+	}
+	if !utf8.Valid(body) {
+		// RFC 8259 §8.1; decoding would turn stray bytes into U+FFFD and
+		// make distinct peer ids one.
+		return errorf(http.StatusBadRequest, CodeInvalidJSON, "body is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {

@@ -313,6 +313,9 @@ func TestSendDelivers(t *testing.T) {
 		{"message too long", masterHdr, `{"from_peer":"a","to_peers":["b"],"message":"` + strings.Repeat("x", protocol.MaxMessageBytes+1) + `"}`, 400, rest.CodeBadRequest},
 		{"unknown group", masterHdr, `{"from_peer":"a","group_id":"000000000000000000000000","message":"x"}`, 404, rest.CodeObjectNotFound},
 		{"v2 conv_id", masterHdr, `{"from_peer":"a","conv_id":"c","message":"x"}`, 400, rest.CodeBadRequest},
+		{"':' in from_peer", masterHdr, `{"from_peer":"cp:cq","to_peers":["cr"],"message":"x"}`, 400, rest.CodeBadRequest},
+		{"':' in to_peers", masterHdr, `{"from_peer":"cp","to_peers":["cq:cr"],"message":"x"}`, 400, rest.CodeBadRequest},
+		{"from_peer not UTF-8", masterHdr, "{\"from_peer\":\"u\xff\",\"to_peers\":[\"b\"],\"message\":\"x\"}", 400, rest.CodeInvalidJSON},
 		{"body over 64 KiB", masterHdr, `{"from_peer":"a","message":"` + strings.Repeat("x", 70<<10) + `"}`, 413, rest.CodeObjectTooLarge},
 	}
 	for _, tc := range tests {
@@ -369,6 +372,12 @@ func TestHistorySignature(t *testing.T) {
 		mod(v)
 		return v.Encode()
 	}
+	// A peer id with ':' is refused (400) even with a signature made for
+	// it: "eve:x" over conv would sign the same string as "eve" over
+	// "x:"+conv.
+	colon := url.Values{"convid": {conv}, "peerid": {"alice:x"}, "nonce": {"n1"}, "signature_ts": {"1415000000"},
+		"signature": {core.Sign(masterKey, appID, "alice:x", conv, "n1", "1415000000")}}
+	e.do("GET", "/1.1/rtm/messages/logs?"+colon.Encode(), appHdr, "").wantError(t, 400, rest.CodeBadRequest)
 	for name, q := range map[string]string{
 		"missing":      "convid=" + conv,
 		"wrong peer":   bad(func(v url.Values) { v.Set("peerid", "eve") }),

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/rtgate/rtgate/protocol"
@@ -64,6 +65,38 @@ func badPeerID(t *T) {
 	c := t.DialRaw("alice") // the close code: see T.DialRaw
 	c.Send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: t.App(),
 		PeerID: t.Peer("alice") + strings.Repeat("x", protocol.MaxPeerIDLen), I: 1})
+	c.ExpectClose(protocol.CloseMalformedPeerID)
+}
+
+// peerIDColon: a ':' in a peer id closes with 4103, in `peerId` and in
+// the watch list, in every dialect (the v1 signature strings and
+// conversation ids join peer ids with ':').
+func peerIDColon(t *T) {
+	for _, open := range []*protocol.Command{
+		{Kind: protocol.KindSessionOpen, AppID: t.App(), PeerID: t.Peer("cp") + ":x", I: 1},
+		{Kind: protocol.KindSessionOpen, AppID: t.App(), PeerID: t.Peer("cp"), SessionPeerIDs: []string{t.Peer("cq") + ":cr"}, I: 1},
+	} {
+		c := t.DialRaw("cp")
+		c.Send(open)
+		c.ExpectClose(protocol.CloseMalformedPeerID)
+	}
+}
+
+// peerIDNotUTF8: a peer id that is not UTF-8 closes with 4103 instead of
+// being repaired (two such ids would become one): a msgpack string with a
+// stray byte, or a JSON lone surrogate escape (JSON text frames must be
+// UTF-8 themselves).
+func peerIDNotUTF8(t *T) {
+	c := t.DialRaw("alice")
+	var body []byte
+	if t.Framing() == FramingJSON {
+		body = []byte(`{"cmd":"session","op":"open","appId":` + strconv.Quote(t.App()) +
+			`,"peerId":` + strconv.Quote(t.Peer("u")) + `,"sessionPeerIds":["v\udcff"],"i":1}`)
+	} else {
+		body = protocol.AppendMsgpack(nil, &protocol.Command{Kind: protocol.KindSessionOpen, AppID: t.App(),
+			PeerID: t.Peer("u") + "\xff", I: 1})
+	}
+	c.SendRaw(rawFrame(t, body))
 	c.ExpectClose(protocol.CloseMalformedPeerID)
 }
 

@@ -46,6 +46,8 @@ func All() []Scenario {
 		{"msg-5121", msg5121},
 		{"before-open", beforeOpen},
 		{"bad-peer-id", badPeerID},
+		{"peer-id-colon", peerIDColon},
+		{"peer-id-not-utf8", peerIDNotUTF8},
 		{"malformed-frame", malformedFrame},
 		{"unknown-command", unknownCommand},
 		{"oversize-frame", oversizeFrame},

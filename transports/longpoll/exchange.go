@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rtgate/rtgate/protocol"
 )
@@ -104,6 +105,10 @@ func (h *Handler) apply(s *session, items []sendItem) (status int, code, msg str
 func commandBytes(d json.RawMessage) ([]byte, error) {
 	d = bytes.TrimSpace(d)
 	if len(d) > 0 && d[0] == '"' {
+		if !utf8.Valid(d) {
+			// Unquoting would repair it, making distinct peer ids one.
+			return nil, fmt.Errorf("%w: d is not valid UTF-8", protocol.ErrMalformed)
+		}
 		var s string
 		if err := json.Unmarshal(d, &s); err != nil {
 			return nil, fmt.Errorf("%w: d: %v", protocol.ErrMalformed, err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -205,6 +206,13 @@ func (c *conn) readOne(cmd *protocol.Command) error {
 	}
 	m.framesIn[c.dialect].Inc()
 	m.bytesIn[c.dialect].Add(float64(len(buf)))
+	if typ == websocket.TextMessage && !utf8.Valid(buf) {
+		// RFC 6455 §8.1: a text frame that is not UTF-8 fails the
+		// connection with 1007; it is not decoded (and repaired).
+		h.putReadBuf(bp)
+		c.Close(protocol.CloseInvalidPayload, "text frame is not valid UTF-8")
+		return nil
+	}
 	if c.dialect == dialectMsgpack {
 		err = protocol.DecodeMsgpack(buf, cmd)
 	} else {

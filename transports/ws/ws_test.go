@@ -269,6 +269,30 @@ func TestWrongFrameType(t *testing.T) {
 	}
 }
 
+// TestTextFrameNotUTF8: a text frame that is not UTF-8 closes with 1007
+// (RFC 6455 §8.1) in the JSON dialects, before it is decoded; the same
+// bytes in a msgpack peer id close with 4103 (issue 15, defect 7).
+func TestTextFrameNotUTF8(t *testing.T) {
+	s := newServer(t, ws.Config{})
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			c := s.dial(t, d.subprotocol)
+			open := &protocol.Command{Kind: protocol.KindSessionOpen, AppID: "app", PeerID: "u\xff", I: 1}
+			if d.subprotocol == ws.SubprotocolMsgpack {
+				if err := c.Send(open); err != nil {
+					t.Fatal(err)
+				}
+				expectClose(t, c, protocol.CloseMalformedPeerID)
+				return
+			}
+			if err := c.SendRaw([]byte("{\"cmd\":\"session\",\"op\":\"open\",\"appId\":\"app\",\"peerId\":\"u\xff\",\"i\":1}")); err != nil {
+				t.Fatal(err)
+			}
+			expectClose(t, c, protocol.CloseInvalidPayload)
+		})
+	}
+}
+
 func TestFloodClosesWith1008(t *testing.T) {
 	s := newServer(t, ws.Config{CommandsPerSecond: 10, Burst: 20})
 	for _, tc := range []struct {
