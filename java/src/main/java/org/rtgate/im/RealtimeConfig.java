@@ -36,7 +36,7 @@ public final class RealtimeConfig {
             return subprotocol;
         }
 
-        boolean modern() {
+        public boolean modern() {
             return subprotocol != null;
         }
     }
