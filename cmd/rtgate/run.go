@@ -32,8 +32,9 @@ const (
 // run starts the server described by args and getenv, writes logs and the
 // listen addresses to stdout, and serves until ctx is done; then it shuts
 // down gracefully and returns nil. It returns early with an error for a bad
-// configuration (wrapping config.ErrInvalid), a store that cannot open or
-// an address that cannot be bound.
+// configuration (wrapping config.ErrInvalid), an address that cannot be
+// bound (a *bindError, before the store is opened) or a store that cannot
+// open.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	stdout = &lockedWriter{w: stdout}
 	cfg, err := config.Load(args, getenv, stdout)
@@ -42,23 +43,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	log := newLogger(cfg, stdout)
 
-	s, err := build(cfg, log)
+	var legacyCert tls.Certificate
+	if cfg.Flash.LegacyTLSAddr != "" {
+		if legacyCert, err = tls.LoadX509KeyPair(cfg.Flash.CertFile, cfg.Flash.KeyFile); err != nil {
+			return fmt.Errorf("%w: flash legacy TLS certificate: %v", config.ErrInvalid, err)
+		}
+	}
+	// Every port first, so that one in use fails before the store opens.
+	socks, err := bind(cfg)
 	if err != nil {
 		return err
 	}
-	defer s.closeStore()
-
-	lns := make([]net.Listener, 0, len(cfg.Listen))
-	for _, addr := range cfg.Listen {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			for _, l := range lns {
-				l.Close()
-			}
-			return fmt.Errorf("listen %s: %w", addr, err)
-		}
-		lns = append(lns, ln)
+	s, err := build(cfg, log)
+	if err != nil {
+		socks.close()
+		return err
 	}
+	defer s.closeStore()
 
 	srv := &http.Server{
 		Handler:           s.handler(),
@@ -70,52 +71,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// Flash clients: every HTTP port answers policy requests; optional
 	// dedicated policy port and legacy-TLS port.
 	// limits.connectionsPerIP: the count is taken on the raw socket.
-	for i, ln := range lns {
-		lns[i] = s.flash.Listener(s.perIP.Listener(ln))
+	lns := make([]net.Listener, 0, len(socks.http)+len(socks.https)+1)
+	for _, ln := range socks.http {
+		lns = append(lns, s.flash.Listener(s.perIP.Listener(ln)))
 	}
 	// HTTPS/WSS: the same handler behind TLS, with the QUIC certificate
 	// (HTTP/1.1 only, which WebSocket upgrades need).
 	secure := map[net.Listener]bool{}
-	for _, addr := range cfg.ListenTLS {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			closeAll(lns)
-			return fmt.Errorf("listen %s: %w", addr, err)
-		}
+	for _, ln := range socks.https {
 		ln = tls.NewListener(s.perIP.Listener(ln), s.certs.TLSConfig("http/1.1"))
 		secure[ln] = true
 		lns = append(lns, ln)
 	}
-	if cfg.Flash.LegacyTLSAddr != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.Flash.CertFile, cfg.Flash.KeyFile)
-		if err != nil {
-			closeAll(lns)
-			return fmt.Errorf("%w: flash legacy TLS certificate: %v", config.ErrInvalid, err)
-		}
-		ln, err := net.Listen("tcp", cfg.Flash.LegacyTLSAddr)
-		if err != nil {
-			closeAll(lns)
-			return fmt.Errorf("listen %s: %w", cfg.Flash.LegacyTLSAddr, err)
-		}
-		lns = append(lns, tls.NewListener(s.flash.Listener(ln), flashpolicy.LegacyTLSConfig(cert)))
+	if socks.legacyTLS != nil {
+		lns = append(lns, tls.NewListener(s.flash.Listener(socks.legacyTLS), flashpolicy.LegacyTLSConfig(legacyCert)))
 	}
-	var policyLn net.Listener
-	if cfg.Flash.PolicyAddr != "" {
-		if policyLn, err = net.Listen("tcp", cfg.Flash.PolicyAddr); err != nil {
-			closeAll(lns)
-			return fmt.Errorf("listen %s: %w", cfg.Flash.PolicyAddr, err)
-		}
-	}
+	policyLn := socks.policy
 	var debugSrv *http.Server
-	if cfg.DebugAddr != "" {
-		ln, err := net.Listen("tcp", cfg.DebugAddr)
-		if err != nil {
-			closeAll(lns)
-			if policyLn != nil {
-				policyLn.Close()
-			}
-			return fmt.Errorf("listen %s: %w", cfg.DebugAddr, err)
-		}
+	if ln := socks.debug; ln != nil {
 		debugSrv = &http.Server{Handler: debugHandler(), ReadHeaderTimeout: readHeaderTimeout,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 		go debugSrv.Serve(ln) // ends when run closes debugSrv
@@ -123,15 +96,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		fmt.Fprintf(stdout, "rtgate debug on http://%s (pprof /debug/pprof/, POST /debug/gc)\n", ln.Addr())
 		log.Warn("debug listener on: pprof exposes internals, keep it on loopback", "addr", ln.Addr().String())
 	}
-	var udp net.PacketConn
-	if s.quic != nil {
-		if udp, err = net.ListenPacket("udp", cfg.QUIC); err != nil {
-			closeAll(lns)
-			if policyLn != nil {
-				policyLn.Close()
-			}
-			return fmt.Errorf("listen udp %s: %w", cfg.QUIC, err)
-		}
+	udp := socks.udp
+	if udp != nil {
 		defer udp.Close()
 		if a, ok := udp.LocalAddr().(*net.UDPAddr); ok {
 			s.quicAddr.Store(a)

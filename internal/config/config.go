@@ -12,7 +12,6 @@
 package config
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -21,7 +20,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -207,6 +205,11 @@ type Config struct {
 	// ConfigFile is the file that was read, if any (not part of the
 	// schema).
 	ConfigFile string `json:"-"`
+
+	// src maps a config-file key ("logLevel") to the environment
+	// variable or flag that set it, for error messages; nil when every
+	// setting came from the file or the defaults.
+	src map[string]string
 }
 
 // DevMode reports whether no app is configured, so any appId is accepted.
@@ -230,7 +233,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		v, err := time.ParseDuration(s)
+		v, err := parseDuration(s)
 		if err != nil {
 			return err
 		}
@@ -239,7 +242,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	var secs float64
 	if err := json.Unmarshal(b, &secs); err != nil {
-		return fmt.Errorf("duration: want a string like \"90s\" or a number of seconds")
+		return fmt.Errorf("%s is not a duration: want a string such as \"90s\" or a number of seconds", b)
 	}
 	*d = Duration(secs * float64(time.Second))
 	return nil
@@ -362,9 +365,11 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	// Environment.
 	if v := getenv(EnvListen); v != "" {
 		c.Listen = splitList(v)
+		c.from("listen", EnvListen)
 	}
 	if v := getenv(EnvListenTLS); v != "" {
 		c.ListenTLS = splitList(v)
+		c.from("listenTLS", EnvListenTLS)
 	}
 	if v := getenv(EnvData); v != "" {
 		c.Data = v
@@ -374,16 +379,23 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	}
 	if v := getenv(EnvLogLevel); v != "" {
 		c.LogLevel = v
+		c.from("logLevel", EnvLogLevel)
 	}
 	if v := getenv(EnvLogFormat); v != "" {
 		c.LogFormat = v
+		c.from("logFormat", EnvLogFormat)
 	}
 	if v := getenv(EnvOrigins); v != "" {
 		c.AllowedOrigins = splitList(v)
 	}
-	for env, dst := range map[string]*string{EnvQUIC: &c.QUIC, EnvTLSCert: &c.TLSCert, EnvTLSKey: &c.TLSKey, EnvFlash: &c.Flash.PolicyAddr, EnvDebugAddr: &c.DebugAddr} {
-		if v := getenv(env); v != "" {
-			*dst = v
+	for _, e := range []struct {
+		env, key string
+		dst      *string
+	}{{EnvQUIC, "quic", &c.QUIC}, {EnvTLSCert, "tlsCert", &c.TLSCert}, {EnvTLSKey, "tlsKey", &c.TLSKey},
+		{EnvFlash, "flash.policyAddr", &c.Flash.PolicyAddr}, {EnvDebugAddr, "debugAddr", &c.DebugAddr}} {
+		if v := getenv(e.env); v != "" {
+			*e.dst = v
+			c.from(e.key, e.env)
 		}
 	}
 	if v := getenv(EnvMemTableMB); v != "" {
@@ -408,9 +420,11 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	// Flags.
 	if f.set["listen"] {
 		c.Listen = splitList(strings.Join(f.listen, ","))
+		c.from("listen", "--listen")
 	}
 	if f.set["listen-tls"] {
 		c.ListenTLS = splitList(strings.Join(f.listenTLS, ","))
+		c.from("listenTLS", "--listen-tls")
 	}
 	if f.set["data"] {
 		c.Data = f.data
@@ -420,23 +434,25 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	}
 	if f.set["log-level"] {
 		c.LogLevel = f.logLevel
+		c.from("logLevel", "--log-level")
 	}
 	if f.set["log-format"] {
 		c.LogFormat = f.logFormat
+		c.from("logFormat", "--log-format")
 	}
 	if f.set["allowed-origin"] {
 		c.AllowedOrigins = splitList(strings.Join(f.origins, ","))
 	}
-	for name, src := range map[string]string{"quic": f.quic, "tls-cert": f.tlsCert, "tls-key": f.tlsKey} {
-		if f.set[name] {
-			*map[string]*string{"quic": &c.QUIC, "tls-cert": &c.TLSCert, "tls-key": &c.TLSKey}[name] = src
+	for _, fl := range []struct {
+		name, key string
+		src       string
+		dst       *string
+	}{{"quic", "quic", f.quic, &c.QUIC}, {"tls-cert", "tlsCert", f.tlsCert, &c.TLSCert}, {"tls-key", "tlsKey", f.tlsKey, &c.TLSKey},
+		{"flash-policy", "flash.policyAddr", f.flash, &c.Flash.PolicyAddr}, {"debug-addr", "debugAddr", f.debugAddr, &c.DebugAddr}} {
+		if f.set[fl.name] {
+			*fl.dst = fl.src
+			c.from(fl.key, "--"+fl.name)
 		}
-	}
-	if f.set["flash-policy"] {
-		c.Flash.PolicyAddr = f.flash
-	}
-	if f.set["debug-addr"] {
-		c.DebugAddr = f.debugAddr
 	}
 	if f.set["memtable-mb"] {
 		c.Storage.MemTableMB = f.memTableMB
@@ -463,15 +479,31 @@ func (c *Config) readFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("%w: config file: %v", ErrInvalid, err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
+	if err := decodeFile(b, c); err != nil {
 		return fmt.Errorf("%w: config file %s: %v", ErrInvalid, path, err)
 	}
-	if dec.More() {
-		return fmt.Errorf("%w: config file %s: trailing data after the JSON object", ErrInvalid, path)
-	}
 	return nil
+}
+
+// from records that the setting under the config-file key was given by
+// origin (an environment variable or a flag).
+func (c *Config) from(key, origin string) {
+	if c.src == nil {
+		c.src = map[string]string{}
+	}
+	c.src[key] = origin
+}
+
+// where names, for an error message, what set the config-file key: the
+// flag or environment variable, else the key in the config file.
+func (c *Config) where(key string) string {
+	if o, ok := c.src[key]; ok {
+		return o
+	}
+	if c.ConfigFile != "" {
+		return fmt.Sprintf("%q in %s", key, c.ConfigFile)
+	}
+	return key
 }
 
 // putApp adds a, replacing an app with the same id.
@@ -510,19 +542,34 @@ func (c *Config) validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
 	}
-	for _, l := range append(slices.Clone(c.Listen), c.ListenTLS...) {
-		if _, port, err := net.SplitHostPort(l); err != nil || port == "" {
-			return bad("listen address %q: want HOST:PORT", l)
+	for _, l := range c.Listen {
+		if err := checkAddr(l); err != nil {
+			return bad("%s: listen address %q: %v", c.where("listen"), l, err)
+		}
+	}
+	for _, l := range c.ListenTLS {
+		if err := checkAddr(l); err != nil {
+			return bad("%s: TLS listen address %q: %v", c.where("listenTLS"), l, err)
 		}
 	}
 	if c.QUICEnabled() {
-		if _, port, err := net.SplitHostPort(c.QUIC); err != nil || port == "" {
-			return bad("quic address %q: want HOST:PORT or off", c.QUIC)
+		if err := checkAddr(c.QUIC); err != nil {
+			return bad("%s: quic address %q: %v, or off", c.where("quic"), c.QUIC, err)
 		}
 	}
 	if c.DebugAddr != "" {
-		if _, port, err := net.SplitHostPort(c.DebugAddr); err != nil || port == "" {
-			return bad("debug address %q: want HOST:PORT", c.DebugAddr)
+		if err := checkAddr(c.DebugAddr); err != nil {
+			return bad("%s: debug address %q: %v", c.where("debugAddr"), c.DebugAddr, err)
+		}
+	}
+	if a := c.Flash.PolicyAddr; a != "" {
+		if err := checkAddr(a); err != nil {
+			return bad("%s: Flash policy address %q: %v", c.where("flash.policyAddr"), a, err)
+		}
+	}
+	if a := c.Flash.LegacyTLSAddr; a != "" {
+		if err := checkAddr(a); err != nil {
+			return bad("%s: Flash legacy TLS address %q: %v", c.where("flash.legacyTLSAddr"), a, err)
 		}
 	}
 	if q := c.QUICLimits; q.IdleTimeout < 0 || q.MaxIncomingStreams < 0 {
@@ -545,10 +592,10 @@ func (c *Config) validate() error {
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		return bad("log level %q: want debug, info, warn or error", c.LogLevel)
+		return bad("%s: log level %q: want debug, info, warn or error", c.where("logLevel"), c.LogLevel)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
-		return bad("log format %q: want text or json", c.LogFormat)
+		return bad("%s: log format %q: want text or json", c.where("logFormat"), c.LogFormat)
 	}
 	seen := map[string]bool{}
 	for _, a := range c.Apps {
@@ -565,6 +612,20 @@ func (c *Config) validate() error {
 	l := c.Limits
 	if l.MaxFrameBytes < 0 || l.QueueBytes < 0 || l.MaxPeersPerConn < 0 || l.MaxWatch < 0 || l.MaxGroupMembers < 0 || l.SignatureWindow < 0 || l.NonceCache < 0 || l.DedupeEntries < 0 || l.InboxSize < 0 || l.InboxTTL < 0 || l.LoginTimeout < 0 || l.ReadTimeout < 0 || l.ConnectionsPerIP < 0 {
 		return bad("limits must not be negative")
+	}
+	return nil
+}
+
+// checkAddr checks a HOST:PORT listen address: the port is a number from
+// 0 (any free port) to 65535. The host may be empty (every interface).
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return errors.New("want HOST:PORT, e.g. 127.0.0.1:8080")
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q: want a number from 0 to 65535", port)
 	}
 	return nil
 }

@@ -273,3 +273,49 @@ func TestQUICAndFlashFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsPointAtTheMistake: a config error names the line and column of
+// a syntax error, the config-file key of a wrong value, and the flag or
+// environment variable that set a bad one.
+func TestErrorsPointAtTheMistake(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"comment", []string{"--config", writeFile(t, "{\n  \"listen\": [],\n  // QUIC\n  \"quic\": \"off\"\n}")}, nil,
+			"line 3, column 3: invalid character '/' looking for beginning of object key string (JSON has no comments)"},
+		{"missing comma", []string{"--config", writeFile(t, "{\n  \"data\": \"d\"\n  \"quic\": \"off\"\n}")}, nil, "line 3, column 3"},
+		{"truncated", []string{"--config", writeFile(t, `{"listen": [`)}, nil, "ends too early"},
+		{"string for a list", []string{"--config", writeFile(t, `{"listen": "127.0.0.1:8080"}`)}, nil,
+			`"listen" wants a list of strings, not a string`},
+		{"string for a number", []string{"--config", writeFile(t, `{"limits": {"inboxSize": "50"}}`)}, nil,
+			`"limits.inboxSize" wants a whole number, not a string`},
+		{"type in a list item", []string{"--config", writeFile(t, `{"apps": [{"id": "a"}, {"id": "b", "push": {"url": 5}}]}`)}, nil,
+			`"apps[1].push.url" wants a string, not a number`},
+		{"bad duration", []string{"--config", writeFile(t, `{"limits": {"inboxTTL": "3 days"}}`)}, nil,
+			`"limits.inboxTTL": "3 days" is not a duration`},
+		{"duration of the wrong type", []string{"--config", writeFile(t, `{"storage": {"syncInterval": true}}`)}, nil,
+			`"storage.syncInterval": true is not a duration`},
+		{"nested unknown key", []string{"--config", writeFile(t, `{"flash": {"policyAdr": ":843"}}`)}, nil,
+			`"flash.policyAdr": unknown key`},
+		{"log level from env", nil, map[string]string{"RTGATE_LOG_LEVEL": "loud"}, `RTGATE_LOG_LEVEL: log level "loud"`},
+		{"log level from flag", []string{"--log-level", "loud"}, nil, `--log-level: log level "loud"`},
+		{"log level from file", []string{"--config", writeFile(t, `{"logLevel": "loud"}`)}, nil, `"logLevel" in `},
+		{"log format from env", nil, map[string]string{"RTGATE_LOG_FORMAT": "xml"}, `RTGATE_LOG_FORMAT: log format "xml"`},
+		{"quic from env", nil, map[string]string{"RTGATE_QUIC": "127.0.0.1:abc"}, `RTGATE_QUIC: quic address "127.0.0.1:abc": port "abc"`},
+		{"listen port out of range", []string{"--listen", "127.0.0.1:99999"}, nil, `--listen: listen address "127.0.0.1:99999": port "99999": want a number from 0 to 65535`},
+		{"negative port", []string{"--listen", "127.0.0.1:-1"}, nil, `port "-1"`},
+		{"debug port from file", []string{"--config", writeFile(t, `{"debugAddr": "127.0.0.1:70000"}`)}, nil, `"debugAddr" in `},
+		{"flash policy port", []string{"--flash-policy", ":x"}, nil, `--flash-policy: Flash policy address ":x"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load(tt.args, envOf(tt.env), io.Discard)
+			if !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err %v\nwant ErrInvalid containing %q", err, tt.want)
+			}
+		})
+	}
+}
