@@ -265,6 +265,7 @@ func New(cfg Config) (*Store, error) {
 		inboxDelay: cfg.InboxDelay,
 		c: committer{
 			ops:       make(chan *op, maxBatchOps),
+			calls:     make(chan func()),
 			cache:     newInboxCache(cfg.InboxCache),
 			syncEvery: cfg.SyncInterval,
 		},

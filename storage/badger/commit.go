@@ -24,6 +24,9 @@ const (
 // apart). Fields not marked otherwise are owned by that goroutine.
 type committer struct {
 	ops chan *op // to the committer; closed by Close
+	// calls carries functions to run on the committer between batches
+	// (onCommitter, for tests); nil means none.
+	calls chan func()
 
 	// writeMu is held by the committer from a commit to its sync and by
 	// the value-log GC while it runs: nothing else writes to badger, so a
@@ -170,9 +173,10 @@ func (s *Store) commitLoop() {
 		select {
 		case o = <-s.c.ops:
 		case now := <-tick:
-			s.inbox.applyAcks(s.c.cache)
-			s.flushIndex(now, false)
-			s.flushLazy(now, false)
+			s.flushTick(now, false)
+			continue
+		case fn := <-s.c.calls:
+			fn()
 			continue
 		}
 		if o == nil { // s.c.ops is closed: write what is delayed and stop
@@ -221,6 +225,15 @@ func (s *Store) commitLoop() {
 			s.flushLazy(time.Now(), true)
 		}
 	}
+}
+
+// flushTick applies the pending acknowledgements to the inbox cache and
+// writes the delayed entries whose delay is over at now (all if all). The
+// committer calls it every quarter of Config.InboxDelay.
+func (s *Store) flushTick(now time.Time, all bool) {
+	s.inbox.applyAcks(s.c.cache)
+	s.flushIndex(now, all)
+	s.flushLazy(now, all)
 }
 
 // maxLazy bounds the delayed inbox entries, and the delayed history index

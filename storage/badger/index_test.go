@@ -195,7 +195,7 @@ func TestIndexGroupBounds(t *testing.T) {
 // TestIndexMatchesTheMemoryStore runs random persists (times out of order,
 // some too old to delay), deletes, flushes and reopens, and random paged
 // and bounded queries by conversation and by sender, against the memory
-// store.
+// store, checking the store's invariants after every step.
 func TestIndexMatchesTheMemoryStore(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3, 4} {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
@@ -242,7 +242,9 @@ func TestIndexMatchesTheMemoryStore(t *testing.T) {
 						t.Fatalf("step %d: Delete(%s) = %v, memory store %v", step, m.ID, errB, errM)
 					}
 				case op < 15:
-					time.Sleep(delay * time.Duration(1+rnd.IntN(3)))
+					if err := b.flushDelayed(ctx, rnd.IntN(2) == 0); err != nil {
+						t.Fatal(err)
+					}
 				case op < 16:
 					if err := b.Close(); err != nil {
 						t.Fatal(err)
@@ -280,6 +282,9 @@ func TestIndexMatchesTheMemoryStore(t *testing.T) {
 						}
 						q.Before, q.BeforeID = got[len(got)-1].Time, got[len(got)-1].ID
 					}
+				}
+				if err := b.checkInvariants(ctx); err != nil {
+					t.Fatalf("step %d: %v", step, err)
 				}
 			}
 		})

@@ -119,9 +119,10 @@ func TestOfflinePeersAreNotDelayed(t *testing.T) {
 }
 
 // TestDelayedEntriesMatchTheMemoryStore runs random Persists (some peers
-// offline), Removes, Deletes and reopens against the Badger store with a
-// 1 ms InboxDelay and a tiny inbox cache, and against the memory store:
-// Pending, Remove and the history must agree after every step.
+// offline), Removes, Deletes, flushes and reopens against the Badger store
+// with a 1 ms InboxDelay and a tiny inbox cache, and against the memory
+// store: Pending, Remove and the history must agree, and the store's
+// invariants hold, after every step.
 func TestDelayedEntriesMatchTheMemoryStore(t *testing.T) {
 	for _, seed := range []int64{1, 2, 3} {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
@@ -188,15 +189,18 @@ func testAgainstMemory(t *testing.T, seed int64) {
 			if (errB == nil) != (errM == nil) {
 				t.Fatalf("step %d: Delete(%s) = %v, memory store %v", step, m.ID, errB, errM)
 			}
-		case op == 9: // let delayed entries be written, or reopen
+		case op == 9: // write delayed entries (all, or those due), or reopen
 			if rnd.IntN(4) == 0 {
 				if err := b.Close(); err != nil {
 					t.Fatal(err)
 				}
 				b = open()
-			} else {
-				time.Sleep(2 * time.Millisecond)
+			} else if err := b.flushDelayed(ctx, rnd.IntN(2) == 0); err != nil {
+				t.Fatal(err)
 			}
+		}
+		if err := b.checkInvariants(ctx); err != nil {
+			t.Fatalf("step %d: %v", step, err)
 		}
 		for _, p := range peers {
 			got, err := b.Pending(ctx, "app", p)
