@@ -11,8 +11,10 @@
 // is acknowledged only once it is durable), then close the store. SIGHUP
 // re-reads the production TLS certificate.
 //
-// `rtgate sign session|room|history ...` prints a valid v1 signature for
-// the given fields instead (see docs/signing.md).
+// Subcommands instead of the server: `rtgate sign session|room|history
+// ...` prints a valid v1 signature for the given fields (see
+// docs/signing.md); `rtgate version` prints the module version and VCS
+// revision; `rtgate help` the flags and the subcommands.
 //
 // This is the only package that names concrete implementations and reads
 // flags and the environment.
@@ -26,16 +28,24 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"syscall"
+	"time"
 
-	"github.com/rtgate/rtgate/compat/sign"
 	"github.com/rtgate/rtgate/internal/config"
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "sign" {
-		// rtgate sign session|room|history ...: print a valid signature.
-		os.Exit(sign.Main(os.Args[2:], os.Stdout, os.Stderr))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "sign": // print a valid signature
+			os.Exit(runSign(os.Args[2:], os.Stdout, os.Stderr, time.Now))
+		case "version":
+			fmt.Println(versionLine(debug.ReadBuildInfo()))
+			return
+		case "help":
+			os.Args[1] = "--help"
+		}
 	}
 	if n := schedulerSlots(os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0)); n != runtime.GOMAXPROCS(0) {
 		runtime.GOMAXPROCS(n)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,6 +39,9 @@ const (
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	stdout = &lockedWriter{w: stdout}
 	cfg, err := config.Load(args, getenv, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, commandsHelp)
+	}
 	if err != nil {
 		return err
 	}

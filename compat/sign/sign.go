@@ -1,156 +1,53 @@
-// Package sign is the `rtgate sign` subcommand: it prints v1 signatures
-// (protocol-v1.md §6) for session open/add, room join/invite/kick and
-// history queries, so operators and app developers can test signed apps
-// and check their own signing code against the server's.
+// Package sign makes v1 signatures (protocol-v1.md §6) for session
+// open/add, room join/invite/kick and history queries, as an app's own
+// signing server would, and returns them with the exact string that was
+// signed, so operators and app developers can test signed apps and check
+// their own signing code against the server's. `rtgate sign` (cmd/rtgate)
+// is its command line.
 //
-//	rtgate sign session --app A --master-key K --peer alice --watch bob,carol [--t 1415000000] [--n 48213] [--sp|--su]
-//	rtgate sign room    --app A --master-key K --peer alice --group G --targets bob --action invite [--t ..] [--n ..]
-//	rtgate sign history --app A --master-key K --peer alice (--convid C | --peers alice,bob) [--t ..] [--n ..]
-//
-// Each prints one JSON line: the signed string and the fields to send
-// ({"signed":..,"s":..,"t":..,"n":..} for sessions and rooms; peerid,
-// convid, nonce, signature_ts, signature for history). t defaults to now
-// (seconds), n to a random nonce.
-//
-// Concurrency: Main is a plain function with no shared state.
+// Concurrency: the functions are pure and safe for concurrent use.
 //
 // Imports: the standard library and core (Sign, SessionSignFields,
-// RoomSignFields, ConvID). It parses the args it is given; cmd/rtgate
-// passes os.Args[2:].
+// RoomSignFields, ConvID). It reads no flags or environment.
 package sign
 
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/rtgate/rtgate/core"
 )
 
-const usage = `usage:
-  rtgate sign session --app A --master-key K --peer P [--watch p1,p2] [--t secs] [--n nonce] [--sp|--su]
-  rtgate sign room    --app A --master-key K --peer P [--group G] [--targets p1,p2] --action join|invite|kick [--t secs] [--n nonce]
-  rtgate sign history --app A --master-key K --peer P (--convid C | --peers p1,p2) [--t secs] [--n nonce]
-`
+// ErrInvalid is returned for a request that cannot be signed (a missing
+// field, an unknown action).
+var ErrInvalid = errors.New("sign: invalid request")
 
-// Main runs `rtgate sign` with args (the words after "sign") and returns
-// the exit status: 0, or 2 for a usage error.
-func Main(args []string, stdout, stderr io.Writer) int {
-	return run(args, stdout, stderr, time.Now)
+// Request holds what every signature covers.
+type Request struct {
+	App       string // app id (required)
+	MasterKey string // the app's master key (required)
+	Peer      string // the signing peer id (required)
+	T         int64  // timestamp in seconds
+	Nonce     string // empty: a random one
 }
 
-func run(args []string, stdout, stderr io.Writer, now func() time.Time) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+func (r *Request) check() error {
+	if r.App == "" || r.MasterKey == "" || r.Peer == "" {
+		return fmt.Errorf("%w: app, master key and peer are required", ErrInvalid)
 	}
-	kind := args[0]
-	fs := flag.NewFlagSet("rtgate sign "+kind, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	app := fs.String("app", "", "app id (required)")
-	key := fs.String("master-key", "", "the app's master key (required)")
-	peer := fs.String("peer", "", "the signing peer id (required)")
-	ts := fs.String("t", "", "timestamp in seconds (default now)")
-	nonce := fs.String("n", "", "nonce (default random)")
-	var watch, targets, group, action, convid, peers *string
-	var sp, su *bool
-	switch kind {
-	case "session":
-		watch = fs.String("watch", "", "comma-separated peer ids to watch")
-		sp = fs.Bool("sp", false, "super peer (signature ends in :sp)")
-		su = fs.Bool("su", false, "super peer, docs variant (signature ends in :su)")
-	case "room":
-		group = fs.String("group", "", "group id (empty: create a group with join)")
-		targets = fs.String("targets", "", "comma-separated target peer ids (invite, kick)")
-		action = fs.String("action", "", "join, invite or kick (required)")
-	case "history":
-		convid = fs.String("convid", "", "conversation id (md5 id or group id)")
-		peers = fs.String("peers", "", "comma-separated participants: computes convid")
-	default:
-		fmt.Fprintf(stderr, "rtgate sign: unknown kind %q\n%s", kind, usage)
-		return 2
+	if r.Nonce == "" {
+		r.Nonce = RandomNonce()
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "rtgate sign %s: %s\n", kind, fmt.Sprintf(format, a...))
-		return 2
-	}
-	if fs.NArg() > 0 {
-		return fail("unexpected argument %q", fs.Arg(0))
-	}
-	if *app == "" || *key == "" || *peer == "" {
-		return fail("--app, --master-key and --peer are required")
-	}
-	if *ts == "" {
-		*ts = strconv.FormatInt(now().Unix(), 10)
-	}
-	t, err := strconv.ParseInt(*ts, 10, 64)
-	if err != nil {
-		return fail("--t must be an integer number of seconds")
-	}
-	if *nonce == "" {
-		*nonce = randomNonce()
-	}
-
-	var fields []string
-	var out any
-	switch kind {
-	case "session":
-		if *sp && *su {
-			return fail("--sp and --su exclude each other")
-		}
-		fields = core.SessionSignFields(*app, *peer, list(*watch), *ts, *nonce, *sp || *su)
-		if *su {
-			fields[len(fields)-1] = "su"
-		}
-		s := core.Sign(*key, fields...)
-		out = signed{Signed: strings.Join(fields, ":"), S: s, T: t, N: *nonce, SP: *sp || *su}
-	case "room":
-		switch *action {
-		case "join", "invite", "kick":
-		default:
-			return fail("--action must be join, invite or kick")
-		}
-		if *action != "join" && *group == "" {
-			return fail("--group is required for %s", *action)
-		}
-		fields = core.RoomSignFields(*app, *peer, *group, list(*targets), *ts, *nonce, *action)
-		out = signed{Signed: strings.Join(fields, ":"), S: core.Sign(*key, fields...), T: t, N: *nonce}
-	case "history":
-		conv := *convid
-		if (conv == "") == (*peers == "") {
-			return fail("exactly one of --convid and --peers is required")
-		}
-		if conv == "" {
-			conv = core.ConvID(list(*peers))
-		}
-		fields = []string{*app, *peer, conv, *nonce, *ts}
-		out = history{Signed: strings.Join(fields, ":"), PeerID: *peer, ConvID: conv, Nonce: *nonce,
-			SignatureTS: t, Signature: core.Sign(*key, fields...)}
-	}
-	b, _ := json.Marshal(out)
-	fmt.Fprintf(stdout, "%s\n", b)
-	return 0
+	return nil
 }
 
-// signed is the answer for sessions and rooms: what an auth/groupAuth
+// Signed is the answer for sessions and rooms: what an auth/groupAuth
 // callback returns, plus the signed string.
-type signed struct {
+type Signed struct {
 	Signed string `json:"signed"`
 	S      string `json:"s"`
 	T      int64  `json:"t"`
@@ -158,8 +55,8 @@ type signed struct {
 	SP     bool   `json:"sp,omitempty"`
 }
 
-// history is the answer for history queries: the query parameters.
-type history struct {
+// History is the answer for history queries: the query parameters.
+type History struct {
 	Signed      string `json:"signed"`
 	PeerID      string `json:"peerid"`
 	ConvID      string `json:"convid"`
@@ -168,18 +65,71 @@ type history struct {
 	Signature   string `json:"signature"`
 }
 
-// list splits a comma-separated list, dropping empty items.
-func list(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
+// SuperPeer says whether a session signature is a super peer's, and
+// which suffix it ends in: "sp" (the clients) or "su" (the docs).
+type SuperPeer string
+
+// The SuperPeer values.
+const (
+	NotSuperPeer SuperPeer = ""
+	SuperPeerSP  SuperPeer = "sp"
+	SuperPeerSU  SuperPeer = "su"
+)
+
+// Session signs a session open/add of r.Peer watching watch.
+func Session(r Request, watch []string, sp SuperPeer) (Signed, error) {
+	if err := r.check(); err != nil {
+		return Signed{}, err
 	}
-	return out
+	if sp != NotSuperPeer && sp != SuperPeerSP && sp != SuperPeerSU {
+		return Signed{}, fmt.Errorf("%w: super peer suffix %q: want sp or su", ErrInvalid, sp)
+	}
+	ts := strconv.FormatInt(r.T, 10)
+	fields := core.SessionSignFields(r.App, r.Peer, watch, ts, r.Nonce, sp != NotSuperPeer)
+	if sp == SuperPeerSU {
+		fields[len(fields)-1] = "su"
+	}
+	return Signed{Signed: strings.Join(fields, ":"), S: core.Sign(r.MasterKey, fields...), T: r.T, N: r.Nonce,
+		SP: sp != NotSuperPeer}, nil
 }
 
-func randomNonce() string {
+// Room signs a room action (join, invite or kick) of r.Peer on group with
+// targets. An empty group with join creates a group.
+func Room(r Request, group string, targets []string, action string) (Signed, error) {
+	if err := r.check(); err != nil {
+		return Signed{}, err
+	}
+	switch action {
+	case "join", "invite", "kick":
+	default:
+		return Signed{}, fmt.Errorf("%w: action %q: want join, invite or kick", ErrInvalid, action)
+	}
+	if action != "join" && group == "" {
+		return Signed{}, fmt.Errorf("%w: a group id is required for %s", ErrInvalid, action)
+	}
+	fields := core.RoomSignFields(r.App, r.Peer, group, targets, strconv.FormatInt(r.T, 10), r.Nonce, action)
+	return Signed{Signed: strings.Join(fields, ":"), S: core.Sign(r.MasterKey, fields...), T: r.T, N: r.Nonce}, nil
+}
+
+// HistoryQuery signs a REST history query of r.Peer on a conversation:
+// convID, or when it is empty the conversation of peers.
+func HistoryQuery(r Request, convID string, peers []string) (History, error) {
+	if err := r.check(); err != nil {
+		return History{}, err
+	}
+	if (convID == "") == (len(peers) == 0) {
+		return History{}, fmt.Errorf("%w: give exactly one of a conversation id and its peers", ErrInvalid)
+	}
+	if convID == "" {
+		convID = core.ConvID(peers)
+	}
+	fields := []string{r.App, r.Peer, convID, r.Nonce, strconv.FormatInt(r.T, 10)}
+	return History{Signed: strings.Join(fields, ":"), PeerID: r.Peer, ConvID: convID, Nonce: r.Nonce,
+		SignatureTS: r.T, Signature: core.Sign(r.MasterKey, fields...)}, nil
+}
+
+// RandomNonce returns 16 random hex digits.
+func RandomNonce() string {
 	var b [8]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])

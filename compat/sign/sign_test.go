@@ -1,66 +1,68 @@
 package sign
 
 import (
-	"bytes"
-	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rtgate/rtgate/core"
 )
 
-func TestRun(t *testing.T) {
-	now := func() time.Time { return time.Unix(1415000000, 0) }
-	tests := []struct {
-		name   string
-		args   string
-		status int
-		signed string // want "signed"; the MAC is checked against core.Sign
-	}{
-		{"session doc example", "session --app A --master-key K --peer alice --watch carol,bob --n 48213", 0, "A:alice:bob:carol:1415000000:48213"},
-		{"session no watch", "session --app A --master-key K --peer alice --t 1415000000 --n 48213", 0, "A:alice::1415000000:48213"},
-		{"super peer sp", "session --app A --master-key K --peer bot --sp --n x", 0, "A:bot::1415000000:x:sp"},
-		{"super peer su", "session --app A --master-key K --peer bot --su --n x", 0, "A:bot::1415000000:x:su"},
-		{"room create", "room --app A --master-key K --peer alice --action join --n 1", 0, "A:alice:::1415000000:1:join"},
-		{"room invite", "room --app A --master-key K --peer alice --group G --targets eve,bob --action invite --n 2", 0, "A:alice:G:bob:eve:1415000000:2:invite"},
-		{"history by peers", "history --app A --master-key K --peer u1234 --peers u1234,u0988 --n n1", 0, "A:u1234:bcd26a54e98687390b0abb4d83683d4b:n1:1415000000"},
-		{"history by convid", "history --app A --master-key K --peer alice --convid G --n n1 --t 5", 0, "A:alice:G:n1:5"},
-		{"no args", "", 2, ""},
-		{"unknown kind", "user --app A", 2, ""},
-		{"missing key", "session --app A --peer alice", 2, ""},
-		{"bad action", "room --app A --master-key K --peer alice --action ban", 2, ""},
-		{"invite without group", "room --app A --master-key K --peer alice --action invite --targets b", 2, ""},
-		{"history without conv", "history --app A --master-key K --peer alice", 2, ""},
-		{"bad t", "session --app A --master-key K --peer alice --t soon", 2, ""},
-		{"sp and su", "session --app A --master-key K --peer alice --sp --su", 2, ""},
+func TestSign(t *testing.T) {
+	r := Request{App: "A", MasterKey: "K", Peer: "alice", T: 1415000000, Nonce: "48213"}
+	check := func(t *testing.T, signed, mac, want string) {
+		t.Helper()
+		if signed != want {
+			t.Fatalf("signed %q, want %q", signed, want)
+		}
+		if w := core.Sign("K", strings.Split(want, ":")...); mac != w {
+			t.Fatalf("mac %s, want %s", mac, w)
+		}
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			if got := run(strings.Fields(tc.args), &out, &errb, now); got != tc.status {
-				t.Fatalf("status %d, want %d; stderr %s", got, tc.status, errb.String())
-			}
-			if tc.status != 0 {
-				if errb.Len() == 0 {
-					t.Fatal("no message on stderr")
-				}
-				return
-			}
-			var v map[string]any
-			if err := json.Unmarshal(out.Bytes(), &v); err != nil {
-				t.Fatalf("output %q: %v", out.String(), err)
-			}
-			if v["signed"] != tc.signed {
-				t.Fatalf("signed %q, want %q", v["signed"], tc.signed)
-			}
-			mac, _ := v["s"].(string)
-			if mac == "" {
-				mac, _ = v["signature"].(string)
-			}
-			if want := core.Sign("K", strings.Split(tc.signed, ":")...); mac != want {
-				t.Fatalf("mac %s, want %s", mac, want)
-			}
-		})
+	t.Run("session", func(t *testing.T) {
+		s, err := Session(r, []string{"carol", "bob"}, NotSuperPeer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, s.Signed, s.S, "A:alice:bob:carol:1415000000:48213")
+	})
+	t.Run("super peer su", func(t *testing.T) {
+		s, err := Session(r, nil, SuperPeerSU)
+		if err != nil || !s.SP {
+			t.Fatal(err, s)
+		}
+		check(t, s.Signed, s.S, "A:alice::1415000000:48213:su")
+	})
+	t.Run("room create", func(t *testing.T) {
+		s, err := Room(r, "", nil, "join")
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, s.Signed, s.S, "A:alice:::1415000000:48213:join")
+	})
+	t.Run("history by peers", func(t *testing.T) {
+		h, err := HistoryQuery(Request{App: "A", MasterKey: "K", Peer: "u1234", T: 1415000000, Nonce: "n1"}, "", []string{"u1234", "u0988"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, h.Signed, h.Signature, "A:u1234:bcd26a54e98687390b0abb4d83683d4b:n1:1415000000")
+	})
+	t.Run("random nonce", func(t *testing.T) {
+		s, err := Session(Request{App: "A", MasterKey: "K", Peer: "p"}, nil, NotSuperPeer)
+		if err != nil || len(s.N) != 16 {
+			t.Fatalf("%v %+v", err, s)
+		}
+	})
+	for name, err := range map[string]error{
+		"no master key":        func() error { _, err := Session(Request{App: "A", Peer: "p"}, nil, ""); return err }(),
+		"bad super peer":       func() error { _, err := Session(r, nil, "xx"); return err }(),
+		"bad action":           func() error { _, err := Room(r, "G", nil, "ban"); return err }(),
+		"invite without group": func() error { _, err := Room(r, "", []string{"b"}, "invite"); return err }(),
+		"history without conv": func() error { _, err := HistoryQuery(r, "", nil); return err }(),
+		"history with both":    func() error { _, err := HistoryQuery(r, "c", []string{"a"}); return err }(),
+	} {
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: err %v, want ErrInvalid", name, err)
+		}
 	}
 }
