@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf16"
 
@@ -21,6 +20,10 @@ var (
 	ErrSignatureInvalid = errors.New("core: signature does not match")
 	ErrSignatureExpired = errors.New("core: signature timestamp outside the window")
 	ErrNonceReplayed    = errors.New("core: signature nonce already used")
+	// ErrNonceForgotten refuses a signature no newer than the oldest one
+	// the full nonce cache had to forget: it may be a replay of it. A
+	// freshly made signature passes.
+	ErrNonceForgotten = errors.New("core: signature older than the nonce cache remembers; sign again")
 )
 
 // Sign returns the v1 signature of fields: lower hex HMAC-SHA1 keyed by the
@@ -61,37 +64,6 @@ func sortedJoin(ids []string, bytewise bool) string {
 	return strings.Join(s, ":")
 }
 
-// nonceCache remembers recently used nonces per app, to refuse replays.
-type nonceCache struct {
-	mu   sync.Mutex
-	seen map[string]int64 // app\x00nonce -> expiry (unix s); guarded by mu
-	max  int
-}
-
-func (nc *nonceCache) use(app, nonce string, now, ttl int64) bool {
-	nc.mu.Lock()
-	defer nc.mu.Unlock()
-	if nc.seen == nil {
-		nc.seen = make(map[string]int64)
-	}
-	k := app + "\x00" + nonce
-	if exp, ok := nc.seen[k]; ok && exp > now {
-		return false
-	}
-	if len(nc.seen) >= nc.max {
-		for key, exp := range nc.seen {
-			if exp <= now {
-				delete(nc.seen, key)
-			}
-		}
-		if len(nc.seen) >= nc.max {
-			return false // full of live nonces: refuse rather than forget
-		}
-	}
-	nc.seen[k] = now + ttl
-	return true
-}
-
 // verify checks a signature cmd.Sig over fields built by build (called
 // once with UTF-16 order and once with byte order of the id lists).
 func (h *Hub) verify(app *App, cmd *protocol.Command, build func(bytewise bool) []string) error {
@@ -123,8 +95,8 @@ func (h *Hub) verify(app *App, cmd *protocol.Command, build func(bytewise bool) 
 	if !ok {
 		return ErrSignatureInvalid
 	}
-	if h.cfg.NonceCacheSize > 0 && !h.nonces.use(app.ID, cmd.Nonce, now, 2*window) {
-		return ErrNonceReplayed
+	if h.cfg.NonceCacheSize > 0 {
+		return h.nonces.use(app.ID, cmd.Nonce, ts, now, window)
 	}
 	return nil
 }

@@ -1,8 +1,10 @@
 package core_test
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,4 +117,65 @@ func TestNonceReplayCache(t *testing.T) {
 	if replay.Closed() != protocol.CloseLoginTimeout {
 		t.Fatalf("replayed nonce: close %d", replay.Closed())
 	}
+}
+
+// TestNonceCacheFull: a full nonce cache still refuses replays and accepts
+// fresh signatures (issue 15, defect 1: it used to refuse every signature
+// for 12 h). A replay is refused as "already used" while remembered, and
+// as too old once forgotten; another app is untouched.
+func TestNonceCacheFull(t *testing.T) {
+	signed := &core.App{ID: "sapp", MasterKey: "master", Signatures: true}
+	other := &core.App{ID: "other", MasterKey: "master2", Signatures: true}
+	now := time.Unix(1_800_000_000, 0)
+	h, _ := newHub(t, func(c *core.Config) {
+		c.Apps = core.StaticApps{"sapp": signed, "other": other}
+		c.NonceCacheSize = 3
+		c.Now = func() time.Time { return now }
+	})
+	open := func(app *core.App, key, peer, nonce string, ts time.Time) *protocol.Command {
+		cmd := signedOpen(app, peer, nil, ts, key)
+		cmd.Nonce = nonce
+		cmd.Sig = core.Sign(key, core.SessionSignFields(app.ID, peer, nil, cmd.SigTime, nonce, false)...)
+		return cmd
+	}
+	accept := func(cmd *protocol.Command) {
+		t.Helper()
+		c := coretest.Dial(h, false)
+		send(t, c, cmd)
+		c.Expect(t, protocol.KindSessionOpened)
+	}
+	refuse := func(cmd *protocol.Command, why string) {
+		t.Helper()
+		c := coretest.Dial(h, false)
+		err := c.Send(cmd)
+		if c.Closed() != protocol.CloseLoginTimeout || err == nil || !strings.Contains(err.Error(), why) {
+			t.Fatalf("%s with nonce %s: close %d, %v; want 4108 %q", cmd.PeerID, cmd.Nonce, c.Closed(), err, why)
+		}
+	}
+	first := []*protocol.Command{
+		open(signed, "master", "p1", "n1", now),
+		open(signed, "master", "p2", "n2", now),
+		open(signed, "master", "p3", "n3", now),
+	}
+	for _, cmd := range first {
+		accept(cmd)
+	}
+	refuse(first[0], "already used") // full, and remembered
+	// Fresh signatures keep being accepted, one second apart, far past
+	// the cache's size.
+	for i := range 20 {
+		now = now.Add(time.Second)
+		cmd := open(signed, "master", fmt.Sprintf("q%d", i), fmt.Sprintf("fresh%d", i), now)
+		accept(cmd)
+		refuse(cmd, "already used")
+	}
+	// The first ones were forgotten: their replays are refused as too old.
+	refuse(first[1], "older than the nonce cache")
+	// A new signature no newer than the oldest remembered one (now-2s) is
+	// refused as well (sign again); a newer one passes.
+	refuse(open(signed, "master", "late", "late", now.Add(-2*time.Second)), "older than the nonce cache")
+	now = now.Add(time.Second)
+	accept(open(signed, "master", "late", "late", now))
+	// Another app's cache is its own.
+	accept(open(other, "master2", "o1", "n1", now.Add(-5*time.Hour)))
 }

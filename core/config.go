@@ -101,10 +101,13 @@ type Config struct {
 	// SignatureWindow is how far a signature's timestamp may be from now,
 	// either way. Zero means 6 h.
 	SignatureWindow time.Duration
-	// NonceCacheSize, when positive, refuses a signature whose nonce was
-	// already used by the app within twice the window, remembering at most
-	// this many nonces. Zero (the default) keeps no cache: the v1 demos
-	// reuse one nonce.
+	// NonceCacheSize, when positive, refuses a signature whose nonce the
+	// app already used while that signature's timestamp is within the
+	// window, remembering at most this many nonces per app (about 50 bytes
+	// each, whatever the nonce's length). A full cache forgets the oldest
+	// timestamp and then refuses signatures no newer than it; fresh ones
+	// pass (see nonceCache). Zero (the default) keeps no cache: the v1
+	// demos reuse one nonce.
 	NonceCacheSize int
 
 	// DedupeWindow is how long a modern client's send with a client id

@@ -22,7 +22,7 @@ type Hub struct {
 	store   storage.Store
 	reg     *registry
 	metrics *Metrics
-	nonces  nonceCache
+	nonces  *nonceCache
 	sent    sendDedupe
 	open    openGroups
 	seq     atomic.Uint64             // message sequence, see newMessageID
@@ -57,7 +57,7 @@ func New(cfg Config) (*Hub, error) {
 		reg:     newRegistry(),
 		metrics: newMetrics(),
 		clients: make(map[*Client]struct{}),
-		nonces:  nonceCache{max: cfg.NonceCacheSize},
+		nonces:  newNonceCache(cfg.NonceCacheSize),
 		sent:    sendDedupe{window: cfg.DedupeWindow, max: cfg.DedupeEntries},
 	}
 	h.dl, h.pr = cfg.Deliverer, cfg.Presence

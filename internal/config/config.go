@@ -143,7 +143,9 @@ type Limits struct {
 	MaxGroupMembers int `json:"maxGroupMembers,omitempty"` // members of a group; past it joins and invites are rejected (1000)
 	// SignatureWindow is how far a signature's timestamp may be from now
 	// (6h); NonceCache, when positive, refuses reused nonces, remembering
-	// that many (default 0: no cache, the v1 demos reuse one nonce).
+	// that many per app; when full, only signatures no newer than the
+	// oldest it forgot are refused (default 0: no cache, the v1 demos reuse
+	// one nonce).
 	SignatureWindow Duration `json:"signatureWindow,omitempty"`
 	NonceCache      int      `json:"nonceCache,omitempty"`
 	// DedupeWindow is how long a modern client's send with a client id is
