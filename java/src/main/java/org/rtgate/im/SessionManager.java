@@ -53,6 +53,8 @@ public final class SessionManager implements Session {
     /** Sets the config {@link #getInstance(String)} uses. */
     public static void initialize(RealtimeConfig config) {
         defaultConfig = config;
+        AVOSCloud.applicationId = config.appId;
+        AVOSCloud.clientKey = config.appKey;
     }
 
     /** The session of selfId under the config given to {@link #initialize}. */
@@ -208,7 +210,7 @@ public final class SessionManager implements Session {
     @Override
     public void open(final List<String> peerIds) {
         final List<String> ids = peerIds == null ? Collections.<String>emptyList() : new ArrayList<>(peerIds);
-        loop.execute(() -> {
+        inOrder(() -> {
             watch.addAll(ids);
             snapshot();
             if (state == State.OPEN) {
@@ -230,7 +232,7 @@ public final class SessionManager implements Session {
 
     @Override
     public void close() {
-        loop.execute(() -> {
+        inOrder(() -> {
             if (!wantOpen && state == State.CLOSED) {
                 return;
             }
@@ -277,7 +279,7 @@ public final class SessionManager implements Session {
     @Override
     public void unwatchPeers(List<String> peerIds) {
         final List<String> ids = new ArrayList<>(peerIds);
-        loop.execute(() -> {
+        inOrder(() -> {
             watch.removeAll(ids);
             online.removeAll(ids);
             snapshot();
@@ -289,7 +291,7 @@ public final class SessionManager implements Session {
 
     @Override
     public void sendMessage(final AVMessage message) {
-        loop.execute(() -> {
+        inOrder(() -> {
             Command c = cmd("direct", null);
             c.toPeerIds = new ArrayList<>(message.getToPeerIds());
             message.setFromPeerId(selfId);
@@ -330,7 +332,7 @@ public final class SessionManager implements Session {
 
     void groupOp(final Group g, final String op, final List<String> targets) {
         if ("leave".equals(op)) {
-            loop.execute(() -> {
+            inOrder(() -> {
                 Command c = cmd("room", "leave");
                 c.roomId = g.getGroupId();
                 request(new Pending(Pending.Kind.LEAVE, c, null, g, targets));
@@ -363,15 +365,11 @@ public final class SessionManager implements Session {
                 request(new Pending(k, c, null, g, targets));
             });
         };
-        if (f == null) {
-            ask.run();
-        } else {
-            io.execute(ask);
-        }
+        io.execute(ask);
     }
 
     void sendGroup(final Group g, final AVGroupMessage m) {
-        loop.execute(() -> {
+        inOrder(() -> {
             Command c = cmd("direct", null);
             c.roomId = g.getGroupId();
             m.setFromPeerId(selfId);
@@ -543,6 +541,15 @@ public final class SessionManager implements Session {
         });
     }
 
+    /**
+     * inOrder runs task on the loop thread after every operation called
+     * before it: public operations pass through the worker (where signatures
+     * are made) and then the loop, so they reach the server in call order.
+     */
+    private void inOrder(final Runnable task) {
+        io.execute(() -> loop.execute(task));
+    }
+
     /** Signature callback, run on the loop thread; sig is null without a factory. */
     private interface Signed {
         void run(Signature sig);
@@ -551,13 +558,9 @@ public final class SessionManager implements Session {
     /** withSignature asks the factory (on the worker) for a session signature over ids, then runs k on the loop. */
     private void withSignature(final List<String> ids, final Signed k) {
         final SignatureFactory f = signatureFactory;
-        if (f == null) {
-            loop.execute(() -> k.run(null));
-            return;
-        }
         io.execute(() -> {
             try {
-                final Signature sig = f.createSignature(selfId, ids);
+                final Signature sig = f == null ? null : f.createSignature(selfId, ids);
                 loop.execute(() -> k.run(sig));
             } catch (Exception | Error e) {
                 final Throwable err = e;

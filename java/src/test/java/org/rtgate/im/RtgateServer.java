@@ -20,7 +20,7 @@ import java.util.regex.Pattern;
  * 127.0.0.1 port 0 (or the given address for a restart) with a fresh Badger
  * data dir; {@link #start} returns once the log says where it listens.
  */
-final class RtgateServer implements AutoCloseable {
+public final class RtgateServer implements AutoCloseable {
     static final Path REPO = Path.of(System.getProperty("user.dir")).getParent();
     private static Path built;
 
@@ -68,7 +68,7 @@ final class RtgateServer implements AutoCloseable {
     }
 
     /** start runs rtgate with extra flags (e.g. --app id:key:master --signatures) and no QUIC. */
-    static RtgateServer start(String... extra) throws Exception {
+    public static RtgateServer start(String... extra) throws Exception {
         return start(false, extra);
     }
 
@@ -131,7 +131,7 @@ final class RtgateServer implements AutoCloseable {
     }
 
     /** The router/REST base URL. */
-    String base() {
+    public String base() {
         return "http://" + addr;
     }
 
