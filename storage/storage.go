@@ -22,6 +22,10 @@ var (
 	// ErrInvalid is returned for an argument a store cannot accept, such as
 	// a message without App or ID.
 	ErrInvalid = errors.New("storage: invalid argument")
+	// ErrNotSupported is returned by a store for a call it cannot answer
+	// (history queries on a cluster store, until the history indexer);
+	// the REST API answers it with 501.
+	ErrNotSupported = errors.New("storage: not supported")
 )
 
 // Message is one persistent message as stored in inboxes and history.

@@ -41,6 +41,7 @@ const (
 	CodeUnauthorized     = 401 // unknown app, wrong key, bad sign or history signature (401)
 	CodeNoEndpoint       = 404 // no such endpoint (404)
 	CodeMethodNotAllowed = 405 // method not allowed on this endpoint (405)
+	CodeNotImplemented   = 501 // the store cannot answer this (history on a cluster node) (501)
 )
 
 const (
@@ -410,6 +411,8 @@ func storeError(err error, what string) error {
 		return errorf(http.StatusNotFound, CodeObjectNotFound, "%s not found", what)
 	case errors.Is(err, storage.ErrInvalid):
 		return badParam("%s: %v", what, err)
+	case errors.Is(err, storage.ErrNotSupported):
+		return errorf(http.StatusNotImplemented, CodeNotImplemented, "%s: %v", what, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

@@ -41,7 +41,7 @@ func (e *env) groupsOf(peer string) []string {
 }
 
 // runGroups covers the Groups interface.
-func runGroups(t *testing.T, o Opener) {
+func runGroups(t *testing.T, o *suite) {
 	t.Run("CreateGroup and Group", func(t *testing.T) {
 		e := open(t, o, storage.Limits{})
 		in := &storage.Group{App: "app", ID: "0123456789abcdef01234567", Members: []string{"a", "b", "a"},
@@ -205,7 +205,7 @@ func runGroups(t *testing.T, o Opener) {
 }
 
 // runGroupAttrs covers SetAttrs and QueryGroups.
-func runGroupAttrs(t *testing.T, o Opener) {
+func runGroupAttrs(t *testing.T, o *suite) {
 	t.Run("SetAttrs merges and deletes", func(t *testing.T) {
 		e := open(t, o, storage.Limits{})
 		g := &storage.Group{App: "app", ID: "g", Members: []string{"a"}, Attrs: map[string]any{"name": "x", "owner": "a", "n": 1}}

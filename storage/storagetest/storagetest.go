@@ -38,6 +38,22 @@ type Options struct {
 	Dir string
 }
 
+// Features declares what a store leaves out. The suite then checks that
+// the store says so, with storage.ErrNotSupported, instead of checking
+// the behaviour.
+type Features struct {
+	// NoHistory: History.Query and History.Delete answer
+	// storage.ErrNotSupported (the cluster store, until its history
+	// indexer exists), and a Delete removes nothing from inboxes.
+	NoHistory bool
+}
+
+// suite is an Opener with the Features of its stores.
+type suite struct {
+	open Opener
+	f    Features
+}
+
 // Opener opens a store for one subtest. It fails t if it cannot. The suite
 // closes the store itself; the Opener must not register a Close.
 type Opener func(t *testing.T, o Options) storage.Store
@@ -74,28 +90,50 @@ type env struct {
 	s     storage.Store
 	clock *Clock
 	ctx   context.Context
+	f     Features
+}
+
+// history reports whether the store answers history calls; if it does
+// not (Features.NoHistory), it checks that Query and Delete say so.
+func (e *env) history() bool {
+	e.t.Helper()
+	if !e.f.NoHistory {
+		return true
+	}
+	if _, err := e.s.Query(e.ctx, storage.HistoryQuery{App: "app"}); !errors.Is(err, storage.ErrNotSupported) {
+		e.t.Errorf("Query = %v, want ErrNotSupported (Features.NoHistory)", err)
+	}
+	if err := e.s.Delete(e.ctx, "app", "conv", "m", 1); !errors.Is(err, storage.ErrNotSupported) {
+		e.t.Errorf("Delete = %v, want ErrNotSupported (Features.NoHistory)", err)
+	}
+	return false
 }
 
 func (e *env) nowMs() int64 { return e.clock.Now().UnixMilli() }
 
 // open builds an env with the given limits; the store is closed when the
 // subtest ends unless the subtest closed it itself.
-func open(t *testing.T, o Opener, l storage.Limits) *env {
+func open(t *testing.T, o *suite, l storage.Limits) *env {
 	t.Helper()
 	c := NewClock(epoch)
-	s := o(t, Options{Limits: l, Now: c.Now, Dir: t.TempDir()})
+	s := o.open(t, Options{Limits: l, Now: c.Now, Dir: t.TempDir()})
 	t.Cleanup(func() { _ = s.Close() })
-	return &env{t: t, s: s, clock: c, ctx: context.Background()}
+	return &env{t: t, s: s, clock: c, ctx: context.Background(), f: o.f}
 }
 
 // Run runs the conformance suite against stores from open.
-func Run(t *testing.T, open Opener) {
-	t.Run("Messages", func(t *testing.T) { runMessages(t, open) })
-	t.Run("Inbox", func(t *testing.T) { runInbox(t, open) })
-	t.Run("History", func(t *testing.T) { runHistory(t, open) })
-	t.Run("Groups", func(t *testing.T) { runGroups(t, open) })
-	t.Run("GroupAttrs", func(t *testing.T) { runGroupAttrs(t, open) })
-	t.Run("Store", func(t *testing.T) { runStore(t, open) })
+func Run(t *testing.T, open Opener) { RunWith(t, open, Features{}) }
+
+// RunWith runs the conformance suite against stores from open that leave
+// out what f says.
+func RunWith(t *testing.T, open Opener, f Features) {
+	o := &suite{open: open, f: f}
+	t.Run("Messages", func(t *testing.T) { runMessages(t, o) })
+	t.Run("Inbox", func(t *testing.T) { runInbox(t, o) })
+	t.Run("History", func(t *testing.T) { runHistory(t, o) })
+	t.Run("Groups", func(t *testing.T) { runGroups(t, o) })
+	t.Run("GroupAttrs", func(t *testing.T) { runGroupAttrs(t, o) })
+	t.Run("Store", func(t *testing.T) { runStore(t, o) })
 }
 
 // msg builds a message of app "app" in conversation conv.
@@ -184,7 +222,7 @@ func seqIDs(prefix string, n int) []string {
 }
 
 // runStore covers what holds for the store as a whole.
-func runStore(t *testing.T, o Opener) {
+func runStore(t *testing.T, o *suite) {
 	t.Run("apps are isolated", func(t *testing.T) {
 		e := open(t, o, storage.Limits{})
 		now := e.nowMs()
@@ -205,15 +243,17 @@ func runStore(t *testing.T, o Opener) {
 				t.Errorf("Pending(%s) = %d messages, %v; want %d", app, len(ms), err, wantPending)
 			}
 		}
-		hs, err := e.s.Query(e.ctx, storage.HistoryQuery{App: "a2"})
-		if err != nil || len(hs) != 1 || hs[0].Text != "in a2" || hs[0].App != "a2" {
-			t.Errorf("Query(a2) = %v, %v", hs, err)
-		}
-		if err := e.s.Delete(e.ctx, "a1", "conv", "same-id", now); err != nil {
-			t.Fatal(err)
-		}
-		if hs, _ := e.s.Query(e.ctx, storage.HistoryQuery{App: "a2"}); len(hs) != 1 {
-			t.Errorf("Delete in a1 touched a2: %v", hs)
+		if e.history() {
+			hs, err := e.s.Query(e.ctx, storage.HistoryQuery{App: "a2"})
+			if err != nil || len(hs) != 1 || hs[0].Text != "in a2" || hs[0].App != "a2" {
+				t.Errorf("Query(a2) = %v, %v", hs, err)
+			}
+			if err := e.s.Delete(e.ctx, "a1", "conv", "same-id", now); err != nil {
+				t.Fatal(err)
+			}
+			if hs, _ := e.s.Query(e.ctx, storage.HistoryQuery{App: "a2"}); len(hs) != 1 {
+				t.Errorf("Delete in a1 touched a2: %v", hs)
+			}
 		}
 		g, err := e.s.Group(e.ctx, "a2", "g1")
 		if err != nil || !slices.Equal(g.Members, []string{"peer-a2"}) {
@@ -251,6 +291,9 @@ func runStore(t *testing.T, o Opener) {
 			if n := e.count(fmt.Sprintf("w%02d", w), false); n != each {
 				t.Errorf("Count(w%02d) = %d, want %d", w, n, each)
 			}
+		}
+		if !e.history() {
+			return
 		}
 		if got := e.query(storage.HistoryQuery{ConvID: "conv", Limit: 1000}); len(got) != writers*each {
 			t.Errorf("history holds %d messages, want %d", len(got), writers*each)
@@ -320,7 +363,9 @@ func runStore(t *testing.T, o Opener) {
 		if _, err := e.s.Query(ctx, storage.HistoryQuery{App: "app"}); !errors.Is(err, context.Canceled) {
 			t.Errorf("Query = %v, want context.Canceled", err)
 		}
-		if got := e.query(storage.HistoryQuery{}); len(got) != 0 {
+		if !e.history() {
+			wantIDs(t, "Pending after a canceled Persist", e.pendingIDs("p"))
+		} else if got := e.query(storage.HistoryQuery{}); len(got) != 0 {
 			t.Errorf("canceled Persist stored %q", got)
 		}
 	})

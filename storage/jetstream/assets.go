@@ -1,0 +1,124 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// dupWindow is the Nats-Msg-Id window of every asset: a Persist retried
+// inside it is stored once.
+const dupWindow = 2 * time.Minute
+
+// inboxConfig, histConfig and groupsConfig are the configurations Open
+// creates, or requires of existing assets.
+func (c Config) inboxConfig(n names) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name: n.inbox, Subjects: []string{n.inboxSubj + ".*.*"},
+		Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage, Replicas: c.Replicas,
+		MaxMsgsPerSubject: int64(c.Limits.InboxSize), MaxAge: c.Limits.InboxTTL,
+		MaxMsgs: -1, MaxBytes: -1, Discard: jetstream.DiscardOld,
+		Duplicates: dupWindow, AllowDirect: true,
+	}
+}
+
+func (c Config) histConfig(n names) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name: n.hist, Subjects: []string{n.histSubj + ".*.*.*"},
+		Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage, Replicas: c.Replicas,
+		MaxMsgsPerSubject: -1, MaxAge: c.HistoryMaxAge,
+		MaxMsgs: -1, MaxBytes: -1, Discard: jetstream.DiscardOld,
+		Duplicates: dupWindow, AllowDirect: true,
+	}
+}
+
+// groupsConfig is the stream nats.go makes for a KV bucket with History 1
+// (its name and subjects are the KV convention, so KV clients can read
+// it), with this store's replicas.
+func (c Config) groupsConfig(n names) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name: "KV_" + n.groups, Subjects: []string{"$KV." + n.groups + ".>"},
+		Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage, Replicas: c.Replicas,
+		MaxMsgsPerSubject: 1, MaxAge: 0,
+		MaxMsgs: -1, MaxBytes: -1, Discard: jetstream.DiscardNew,
+		Duplicates: dupWindow, AllowDirect: true, AllowRollup: true, DenyDelete: true,
+	}
+}
+
+// configDiff lists how have differs from want in the fields this store
+// depends on ("" if it does not).
+func configDiff(have, want jetstream.StreamConfig) string {
+	var d []string
+	add := func(field string, h, w any) {
+		d = append(d, fmt.Sprintf("%s is %v, want %v", field, h, w))
+	}
+	if !slices.Equal(have.Subjects, want.Subjects) {
+		add("subjects", have.Subjects, want.Subjects)
+	}
+	if have.Retention != want.Retention {
+		add("retention", have.Retention, want.Retention)
+	}
+	if have.Storage != want.Storage {
+		add("storage", have.Storage, want.Storage)
+	}
+	if have.Replicas != want.Replicas {
+		add("replicas", have.Replicas, want.Replicas)
+	}
+	if have.MaxMsgsPerSubject != want.MaxMsgsPerSubject {
+		add("max_msgs_per_subject", have.MaxMsgsPerSubject, want.MaxMsgsPerSubject)
+	}
+	if have.MaxAge != want.MaxAge {
+		add("max_age", have.MaxAge, want.MaxAge)
+	}
+	if have.MaxMsgs != want.MaxMsgs {
+		add("max_msgs", have.MaxMsgs, want.MaxMsgs)
+	}
+	if have.MaxBytes != want.MaxBytes {
+		add("max_bytes", have.MaxBytes, want.MaxBytes)
+	}
+	if have.Discard != want.Discard {
+		add("discard", have.Discard, want.Discard)
+	}
+	if have.Duplicates != want.Duplicates {
+		add("duplicate_window", have.Duplicates, want.Duplicates)
+	}
+	if have.AllowDirect != want.AllowDirect {
+		add("allow_direct", have.AllowDirect, want.AllowDirect)
+	}
+	if have.AllowRollup != want.AllowRollup {
+		add("allow_rollup_hdrs", have.AllowRollup, want.AllowRollup)
+	}
+	if have.DenyDelete != want.DenyDelete {
+		add("deny_delete", have.DenyDelete, want.DenyDelete)
+	}
+	if have.Sealed || have.DenyPurge {
+		add("sealed/deny_purge", have.Sealed || have.DenyPurge, false)
+	}
+	return strings.Join(d, "; ")
+}
+
+// ensureStream creates the stream want, or checks the existing one; it
+// never changes or deletes an existing stream.
+func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig) (jetstream.Stream, error) {
+	st, err := js.Stream(ctx, want.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		st, err = js.CreateStream(ctx, want)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			// Another node created it meanwhile, maybe with another
+			// configuration: check what is there.
+			st, err = js.Stream(ctx, want.Name)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: stream %s: %w", want.Name, err)
+	}
+	if d := configDiff(st.CachedInfo().Config, want); d != "" {
+		return nil, fmt.Errorf("%w: stream %s: %s (left as it is; delete or edit it yourself, or change this node's settings)", ErrAssetMismatch, want.Name, d)
+	}
+	return st, nil
+}

@@ -1,0 +1,104 @@
+package jetstream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// errNoMsg is leaderGet's answer when no message matches.
+var errNoMsg = errors.New("jetstream: no message")
+
+// msgGetRequest is the JSApiMsgGetRequest subset this store uses.
+type msgGetRequest struct {
+	Seq        uint64 `json:"seq,omitempty"`
+	LastBySubj string `json:"last_by_subj,omitempty"`
+	NextBySubj string `json:"next_by_subj,omitempty"`
+}
+
+// storedMsg is a message as the stream leader returns it.
+type storedMsg struct {
+	Subject string `json:"subject"`
+	Seq     uint64 `json:"seq"`
+	Data    []byte `json:"data"`
+}
+
+type msgGetResponse struct {
+	Error *struct {
+		Code        int    `json:"code"`
+		ErrCode     int    `json:"err_code"`
+		Description string `json:"description"`
+	} `json:"error"`
+	Message *storedMsg `json:"message"`
+}
+
+// errCodeNoMessage is JetStream's "no message found" (JSNoMessageFoundErr).
+const errCodeNoMessage = 10037
+
+// leaderGet asks the leader of stream for one message
+// ($JS.API.STREAM.MSG.GET, which only the leader answers, unlike direct
+// gets that replicas answer too and may answer stale). While the stream
+// has no leader (an election after a crash) nobody answers: it asks again
+// every second until ctx ends.
+func (s *Store) leaderGet(ctx context.Context, stream string, req msgGetRequest) (*storedMsg, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	subj := "$JS.API.STREAM.MSG.GET." + stream
+	for {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		reply, err := s.nc.RequestWithContext(actx, subj, body)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("jetstream: read %s: %w", stream, ctx.Err())
+			}
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) {
+				continue
+			}
+			return nil, fmt.Errorf("jetstream: read %s: %w", stream, err)
+		}
+		var r msgGetResponse
+		if err := json.Unmarshal(reply.Data, &r); err != nil {
+			return nil, fmt.Errorf("jetstream: read %s: bad answer: %w", stream, err)
+		}
+		if r.Error != nil {
+			if r.Error.ErrCode == errCodeNoMessage {
+				return nil, errNoMsg
+			}
+			return nil, fmt.Errorf("jetstream: read %s: %d/%d %s", stream, r.Error.Code, r.Error.ErrCode, r.Error.Description)
+		}
+		if r.Message == nil {
+			return nil, fmt.Errorf("jetstream: read %s: answer without a message", stream)
+		}
+		return r.Message, nil
+	}
+}
+
+// scan calls fn with every message of stream on subjects matching filter,
+// in stream order, reading through the leader; at most limit messages
+// (beyond that: an error, the stream holds more than it may).
+func (s *Store) scan(ctx context.Context, stream, filter string, limit int, fn func(*storedMsg) error) error {
+	next := uint64(1)
+	for n := 0; ; n++ {
+		m, err := s.leaderGet(ctx, stream, msgGetRequest{Seq: next, NextBySubj: filter})
+		if errors.Is(err, errNoMsg) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if n == limit {
+			return fmt.Errorf("jetstream: %s holds more than %d messages on %s", stream, limit, filter)
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+		next = m.Seq + 1
+	}
+}

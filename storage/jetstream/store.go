@@ -1,0 +1,206 @@
+package jetstream
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rtgate/rtgate/storage"
+)
+
+// Store is storage.Store on JetStream. Create it with Open.
+type Store struct {
+	cfg    Config
+	n      names
+	nc     *nats.Conn // not owned
+	js     jetstream.JetStream
+	hist   jetstream.Stream // for ClientSends' consumer
+	inbox  jetstream.Stream // for deletes and purges
+	log    *slog.Logger
+	closed atomic.Bool
+}
+
+var (
+	_ storage.Store       = (*Store)(nil)
+	_ storage.ClientSends = (*Store)(nil)
+)
+
+// Open checks the server's version, creates or checks the streams and
+// the bucket, and returns the store. It fails with ErrServerVersion,
+// ErrConfig or ErrAssetMismatch (wrapped, with the details).
+func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkVersion(nc.ConnectedServerVersion()); err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	s := &Store{cfg: cfg, n: namesOf(cfg.Namespace), nc: nc, js: js, log: cfg.Logger}
+	if s.inbox, err = ensureStream(ctx, js, cfg.inboxConfig(s.n)); err != nil {
+		return nil, err
+	}
+	if s.hist, err = ensureStream(ctx, js, cfg.histConfig(s.n)); err != nil {
+		return nil, err
+	}
+	if _, err = ensureStream(ctx, js, cfg.groupsConfig(s.n)); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkVersion refuses a server version below MinServerVersion.
+func checkVersion(v string) error {
+	have, ok := parseVersion(v)
+	min, _ := parseVersion(MinServerVersion)
+	if !ok {
+		return fmt.Errorf("%w: cannot read the server version %q", ErrServerVersion, v)
+	}
+	for i := range have {
+		if have[i] != min[i] {
+			if have[i] < min[i] {
+				return fmt.Errorf("%w: nats-server %s, need %s or newer", ErrServerVersion, v, MinServerVersion)
+			}
+			break
+		}
+	}
+	return nil
+}
+
+// parseVersion reads "major.minor.patch" (anything after a '-' or '+'
+// ignored).
+func parseVersion(v string) ([3]int, bool) {
+	var out [3]int
+	if i := strings.IndexAny(v, "-+"); i >= 0 {
+		v = v[:i]
+	}
+	parts := strings.Split(v, ".")
+	if len(parts) != 3 {
+		return out, false
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return out, false
+		}
+		out[i] = n
+	}
+	return out, true
+}
+
+// Close marks the store closed: later calls return storage.ErrClosed. The
+// NATS connection stays open (the caller owns it).
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	return nil
+}
+
+// check returns ErrClosed after Close, else ctx's error.
+func (s *Store) check(ctx context.Context) error {
+	if s.closed.Load() {
+		return storage.ErrClosed
+	}
+	return ctx.Err()
+}
+
+// reqCtx bounds a read or delete by RequestTimeout.
+func (s *Store) reqCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.cfg.RequestTimeout)
+}
+
+// msgID is the Nats-Msg-Id of one write: a digest of what makes it this
+// write, so that a retry of it is recognised and another write is not.
+func msgID(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18])
+}
+
+// pub is one message to publish.
+type pub struct {
+	subj, id string
+	data     []byte
+}
+
+// publishAll publishes every message and waits for each PubAck. Failed
+// publishes (timeouts while a leader is elected, a lost connection) are
+// retried with the same Nats-Msg-Id until PersistTimeout has passed since
+// start; JetStream stores a retried message once.
+func (s *Store) publishAll(ps []pub) error {
+	deadline := time.Now().Add(s.cfg.PersistTimeout)
+	futures := make([]jetstream.PubAckFuture, len(ps))
+	var retry []pub
+	for i, p := range ps {
+		f, err := s.js.PublishMsgAsync(&nats.Msg{Subject: p.subj, Data: p.data}, jetstream.WithMsgID(p.id))
+		if err != nil {
+			retry = append(retry, p)
+			continue
+		}
+		futures[i] = f
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout)
+	defer cancel()
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+		case <-f.Err():
+			retry = append(retry, ps[i])
+		case <-ctx.Done():
+			select {
+			case <-f.Ok():
+			default:
+				retry = append(retry, ps[i])
+			}
+		}
+	}
+	for _, p := range retry {
+		if err := s.publishSync(p, deadline); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// publishSync publishes p until it is acknowledged or deadline passes.
+func (s *Store) publishSync(p pub, deadline time.Time) error {
+	var last error
+	for attempt := 0; time.Now().Before(deadline); attempt++ {
+		end := time.Now().Add(s.cfg.PublishTimeout)
+		if deadline.Before(end) {
+			end = deadline
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), end)
+		_, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: p.subj, Data: p.data}, jetstream.WithMsgID(p.id))
+		cancel()
+		if err == nil {
+			if attempt > 0 {
+				s.log.Info("jetstream: publish went through after a retry", "subject", p.subj, "attempts", attempt+1)
+			}
+			return nil
+		}
+		last = err
+		// Do not spin on an answer that comes at once (no responders
+		// while the connection moves to another server).
+		time.Sleep(min(50*time.Millisecond, time.Until(deadline)))
+	}
+	return fmt.Errorf("jetstream: publish to %s not acknowledged within %v: %w", p.subj, s.cfg.PersistTimeout, last)
+}

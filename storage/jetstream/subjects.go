@@ -1,0 +1,32 @@
+package jetstream
+
+import "encoding/base64"
+
+// tok encodes s as a subject token: unpadded base64url, "-" for "" (no
+// encoding of a non-empty string is one character long).
+func tok(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(s))
+}
+
+// inboxSubject is the subject of peer's inbox in app.
+func (n names) inboxSubject(app, peer string) string {
+	return n.inboxSubj + "." + tok(app) + "." + tok(peer)
+}
+
+// histSubject is the subject a message of app is recorded under.
+func (n names) histSubject(app, conv, from string) string {
+	return n.histSubj + "." + tok(app) + "." + tok(conv) + "." + tok(from)
+}
+
+// groupKey is the KV key of a group.
+func groupKey(app, id string) string { return "g." + tok(app) + "." + tok(id) }
+
+// groupSubject is the subject of a group's key in the bucket's stream;
+// groupsFilter matches every group of app.
+func (n names) groupSubject(app, id string) string {
+	return "$KV." + n.groups + "." + groupKey(app, id)
+}
+func (n names) groupsFilter(app string) string { return "$KV." + n.groups + ".g." + tok(app) + ".*" }
