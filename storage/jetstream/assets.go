@@ -12,8 +12,15 @@ import (
 )
 
 // dupWindow is the Nats-Msg-Id window of every asset: a Persist retried
-// inside it is stored once.
+// inside it is stored once. JetStream wants it no longer than MaxAge.
 const dupWindow = 2 * time.Minute
+
+func dupWindowFor(maxAge time.Duration) time.Duration {
+	if maxAge > 0 && maxAge < dupWindow {
+		return maxAge
+	}
+	return dupWindow
+}
 
 // inboxConfig, histConfig and groupsConfig are the configurations Open
 // creates, or requires of existing assets.
@@ -23,7 +30,7 @@ func (c Config) inboxConfig(n names) jetstream.StreamConfig {
 		Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage, Replicas: c.Replicas,
 		MaxMsgsPerSubject: int64(c.Limits.InboxSize), MaxAge: c.Limits.InboxTTL,
 		MaxMsgs: -1, MaxBytes: -1, Discard: jetstream.DiscardOld,
-		Duplicates: dupWindow, AllowDirect: true,
+		Duplicates: dupWindowFor(c.Limits.InboxTTL), AllowDirect: true,
 	}
 }
 
@@ -33,7 +40,7 @@ func (c Config) histConfig(n names) jetstream.StreamConfig {
 		Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage, Replicas: c.Replicas,
 		MaxMsgsPerSubject: -1, MaxAge: c.HistoryMaxAge,
 		MaxMsgs: -1, MaxBytes: -1, Discard: jetstream.DiscardOld,
-		Duplicates: dupWindow, AllowDirect: true,
+		Duplicates: dupWindowFor(c.HistoryMaxAge), AllowDirect: true,
 	}
 }
 

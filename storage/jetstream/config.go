@@ -55,8 +55,10 @@ type Config struct {
 	// stream leader's crash stalls writes until a new leader is elected).
 	// 0 means 9 s, inside the v1 client's 10 s ack window.
 	PersistTimeout time.Duration
-	// RequestTimeout bounds a read or delete when the caller's context
-	// has no earlier deadline. 0 means 5 s.
+	// RequestTimeout bounds one request (one message read through the
+	// stream leader, one delete), its retries while a leader is elected
+	// included, when the caller's context has no earlier deadline. 0
+	// means 5 s.
 	RequestTimeout time.Duration
 	// Now is the store's clock (inbox age is now - Message.Time). nil
 	// means time.Now.

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -14,8 +16,9 @@ import (
 )
 
 // maxCASAttempts bounds the read-modify-write retries of one group change
-// (each retry means another node changed the group in between).
-const maxCASAttempts = 100
+// (each retry means another node changed the group in between); the
+// retries back off with jitter, and PersistTimeout bounds them too.
+const maxCASAttempts = 1000
 
 // maxGroupsScanned bounds GroupsOf and QueryGroups, which read every group
 // of the app through the stream leader.
@@ -100,8 +103,6 @@ func (s *Store) Group(ctx context.Context, app, id string) (*storage.Group, erro
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	ctx, cancel := s.reqCtx(ctx)
-	defer cancel()
 	g, _, err := s.readGroup(ctx, app, id)
 	return g, err
 }
@@ -115,7 +116,17 @@ func (s *Store) update(ctx context.Context, app, id string, change func(*storage
 	}
 	ctx, cancel := s.groupCtx(ctx)
 	defer cancel()
-	for range maxCASAttempts {
+	for attempt := range maxCASAttempts {
+		if attempt > 0 {
+			// Spread the contenders out: up to 1 ms per attempt so far, at
+			// most 50 ms.
+			d := time.Duration(rand.Int64N(int64(min(attempt, 50)) * int64(time.Millisecond)))
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("jetstream: group %s: %w", id, ctx.Err())
+			case <-time.After(d):
+			}
+		}
 		g, rev, err := s.readGroup(ctx, app, id)
 		if err != nil {
 			return nil, err
@@ -206,8 +217,6 @@ func (s *Store) GroupsOf(ctx context.Context, app, peer string) ([]string, error
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	ctx, cancel := s.reqCtx(ctx)
-	defer cancel()
 	gs, err := s.groups(ctx, app)
 	if err != nil {
 		return nil, err
@@ -231,8 +240,6 @@ func (s *Store) QueryGroups(ctx context.Context, q storage.GroupQuery) ([]*stora
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := s.reqCtx(ctx)
-	defer cancel()
 	gs, err := s.groups(ctx, q.App)
 	if err != nil {
 		return nil, err

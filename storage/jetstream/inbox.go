@@ -3,7 +3,6 @@ package jetstream
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -37,7 +36,15 @@ func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string)
 		ps = append(ps, pub{subj: s.n.inboxSubject(m.App, peer), id: msgID("i", m.App, m.ID, peer, sum), data: data})
 	}
 	ps = append(ps, pub{subj: s.n.histSubject(m.App, m.ConvID, m.From), id: msgID("h", m.App, m.ID, sum), data: data})
-	return s.publishAll(ps)
+	seqs, err := s.publishAll(ps)
+	if err != nil {
+		return err
+	}
+	stored := m.Clone()
+	for i, p := range ps[:len(ps)-1] {
+		s.seqs.note(p.subj, stored, seqs[i])
+	}
+	return nil
 }
 
 // PersistOffline is Persist: JetStream writes every inbox entry at once.
@@ -58,11 +65,13 @@ type entry struct {
 func (s *Store) pending(ctx context.Context, app, peer string) ([]*entry, error) {
 	byID := map[string]*entry{}
 	limit := 2*s.cfg.Limits.InboxSize + 16
-	err := s.scan(ctx, s.n.inbox, s.n.inboxSubject(app, peer), limit, func(sm *storedMsg) error {
+	subj := s.n.inboxSubject(app, peer)
+	err := s.scan(ctx, s.n.inbox, subj, limit, func(sm *storedMsg) error {
 		m, err := decodeMessage(sm.Data)
 		if err != nil {
 			return err
 		}
+		s.seqs.note(subj, m, sm.Seq)
 		if e := byID[m.ID]; e != nil {
 			e.m = m // stream order: a later copy replaces the earlier
 			e.seqs = append(e.seqs, sm.Seq)
@@ -94,8 +103,6 @@ func (s *Store) Pending(ctx context.Context, app, peer string) ([]*storage.Messa
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	ctx, cancel := s.reqCtx(ctx)
-	defer cancel()
 	es, err := s.pending(ctx, app, peer)
 	if err != nil {
 		return nil, err
@@ -127,16 +134,23 @@ func (s *Store) Count(ctx context.Context, app, peer string, direct bool) (int, 
 }
 
 // Remove deletes the pending messages among ids from the peer's inbox and
-// returns them, oldest first. When they are all the pending messages up
-// to the newest of them (a cumulative or bare ack), one purge of the
-// subject up to that sequence removes them; otherwise each is deleted by
-// sequence.
+// returns them, oldest first.
+//
+// When this store knows where every one of them is (it persisted them,
+// or read them in Pending), it deletes them by sequence without reading
+// the inbox, and returns those a delete found. Otherwise it reads the
+// inbox through the leader; then, when the messages are all the pending
+// messages up to the newest of them (a cumulative or bare ack), one purge
+// of the subject up to that sequence removes them, and else each is
+// deleted by sequence.
 func (s *Store) Remove(ctx context.Context, app, peer string, ids []string) ([]*storage.Message, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	ctx, cancel := s.reqCtx(ctx)
-	defer cancel()
+	subj := s.n.inboxSubject(app, peer)
+	if known, ok := s.seqs.lookup(subj, ids); ok {
+		return s.removeKnown(ctx, subj, known)
+	}
 	es, err := s.pending(ctx, app, peer)
 	if err != nil {
 		return nil, err
@@ -166,29 +180,60 @@ func (s *Store) Remove(ctx context.Context, app, peer string, ids []string) ([]*
 		}
 	}
 	if prefix && len(seqs) > 1 {
-		err = s.inbox.Purge(ctx, jetstream.WithPurgeSubject(s.n.inboxSubject(app, peer)), jetstream.WithPurgeSequence(maxSeq+1))
+		rctx, cancel := s.reqCtx(ctx)
+		err = s.inbox.Purge(rctx, jetstream.WithPurgeSubject(subj), jetstream.WithPurgeSequence(maxSeq+1))
+		cancel()
 	} else {
-		err = s.deleteSeqs(ctx, seqs)
+		_, err = s.deleteSeqs(ctx, seqs)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: remove from the inbox: %w", err)
 	}
+	s.seqs.forget(subj, ids)
 	return removed, nil
 }
 
-// deleteSeqs deletes inbox messages by sequence; one already gone is no
-// error.
-func (s *Store) deleteSeqs(ctx context.Context, seqs []uint64) error {
-	for _, seq := range seqs {
-		if err := s.inbox.DeleteMsg(ctx, seq); err != nil && !isNoMessage(err) {
-			return err
+// removeKnown deletes the messages of es by sequence and returns, oldest
+// first, those that were pending (not older than InboxTTL, and still
+// there).
+func (s *Store) removeKnown(ctx context.Context, subj string, es []*entry) ([]*storage.Message, error) {
+	now := s.cfg.Now().UnixMilli()
+	ttl := s.cfg.Limits.InboxTTL.Milliseconds()
+	var removed []*storage.Message
+	var ids []string
+	for _, e := range es {
+		ids = append(ids, e.m.ID)
+		if now-e.m.Time >= ttl {
+			continue // expired: left to MaxAge, as if gone
+		}
+		n, err := s.deleteSeqs(ctx, e.seqs)
+		if err != nil {
+			return nil, fmt.Errorf("jetstream: remove from the inbox: %w", err)
+		}
+		if n > 0 {
+			removed = append(removed, e.m)
 		}
 	}
-	return nil
+	s.seqs.forget(subj, ids)
+	slices.SortFunc(removed, func(a, b *storage.Message) int {
+		return cmp.Or(cmp.Compare(a.Time, b.Time), cmp.Compare(a.ID, b.ID))
+	})
+	return removed, nil
 }
 
-// isNoMessage reports whether err is JetStream's "no message found".
-func isNoMessage(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeMessageNotFound
+// deleteSeqs deletes inbox messages by sequence and returns how many were
+// there; one already gone is no error.
+func (s *Store) deleteSeqs(ctx context.Context, seqs []uint64) (int, error) {
+	n := 0
+	for _, seq := range seqs {
+		found, err := s.deleteMsg(ctx, s.n.inbox, seq)
+		if err != nil {
+			return n, err
+		}
+		if found {
+			n++
+		}
+	}
+	return n, nil
 }
+

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -43,12 +44,14 @@ const errCodeNoMessage = 10037
 // ($JS.API.STREAM.MSG.GET, which only the leader answers, unlike direct
 // gets that replicas answer too and may answer stale). While the stream
 // has no leader (an election after a crash) nobody answers: it asks again
-// every second until ctx ends.
+// every second, for up to RequestTimeout.
 func (s *Store) leaderGet(ctx context.Context, stream string, req msgGetRequest) (*storedMsg, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := s.reqCtx(ctx)
+	defer cancel()
 	subj := "$JS.API.STREAM.MSG.GET." + stream
 	for {
 		actx, cancel := context.WithTimeout(ctx, time.Second)
@@ -101,4 +104,45 @@ func (s *Store) scan(ctx context.Context, stream, filter string, limit int, fn f
 		}
 		next = m.Seq + 1
 	}
+}
+
+// msgDeleteRequest is JSApiMsgDeleteRequest.
+type msgDeleteRequest struct {
+	Seq     uint64 `json:"seq"`
+	NoErase bool   `json:"no_erase"`
+}
+
+type msgDeleteResponse struct {
+	Success bool `json:"success"`
+	Error   *struct {
+		Code        int    `json:"code"`
+		ErrCode     int    `json:"err_code"`
+		Description string `json:"description"`
+	} `json:"error"`
+}
+
+// deleteMsg deletes message seq of stream (no erase) and reports whether
+// it was there.
+func (s *Store) deleteMsg(ctx context.Context, stream string, seq uint64) (bool, error) {
+	body, _ := json.Marshal(msgDeleteRequest{Seq: seq, NoErase: true})
+	ctx, cancel := s.reqCtx(ctx)
+	defer cancel()
+	reply, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.DELETE."+stream, body)
+	if err != nil {
+		return false, fmt.Errorf("jetstream: delete %s/%d: %w", stream, seq, err)
+	}
+	var r msgDeleteResponse
+	if err := json.Unmarshal(reply.Data, &r); err != nil {
+		return false, fmt.Errorf("jetstream: delete %s/%d: bad answer: %w", stream, seq, err)
+	}
+	switch {
+	case r.Success:
+		return true, nil
+	case r.Error != nil && strings.Contains(r.Error.Description, "no message found"):
+		// 10057 "message delete failed", for a message already gone.
+		return false, nil
+	case r.Error != nil:
+		return false, fmt.Errorf("jetstream: delete %s/%d: %d/%d %s", stream, seq, r.Error.Code, r.Error.ErrCode, r.Error.Description)
+	}
+	return false, fmt.Errorf("jetstream: delete %s/%d: neither success nor error", stream, seq)
 }

@@ -26,6 +26,7 @@ type Store struct {
 	hist   jetstream.Stream // for ClientSends' consumer
 	inbox  jetstream.Stream // for deletes and purges
 	log    *slog.Logger
+	seqs   seqCache
 	closed atomic.Bool
 }
 
@@ -116,7 +117,7 @@ func (s *Store) check(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// reqCtx bounds a read or delete by RequestTimeout.
+// reqCtx bounds one request by RequestTimeout.
 func (s *Store) reqCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.cfg.RequestTimeout)
 }
@@ -138,18 +139,20 @@ type pub struct {
 	data     []byte
 }
 
-// publishAll publishes every message and waits for each PubAck. Failed
+// publishAll publishes every message and waits for each PubAck; it
+// returns the stream sequence of each (in the order of ps). Failed
 // publishes (timeouts while a leader is elected, a lost connection) are
 // retried with the same Nats-Msg-Id until PersistTimeout has passed since
 // start; JetStream stores a retried message once.
-func (s *Store) publishAll(ps []pub) error {
+func (s *Store) publishAll(ps []pub) ([]uint64, error) {
 	deadline := time.Now().Add(s.cfg.PersistTimeout)
 	futures := make([]jetstream.PubAckFuture, len(ps))
-	var retry []pub
+	seqs := make([]uint64, len(ps))
+	var retry []int
 	for i, p := range ps {
 		f, err := s.js.PublishMsgAsync(&nats.Msg{Subject: p.subj, Data: p.data}, jetstream.WithMsgID(p.id))
 		if err != nil {
-			retry = append(retry, p)
+			retry = append(retry, i)
 			continue
 		}
 		futures[i] = f
@@ -161,27 +164,31 @@ func (s *Store) publishAll(ps []pub) error {
 			continue
 		}
 		select {
-		case <-f.Ok():
+		case ack := <-f.Ok():
+			seqs[i] = ack.Sequence
 		case <-f.Err():
-			retry = append(retry, ps[i])
+			retry = append(retry, i)
 		case <-ctx.Done():
 			select {
-			case <-f.Ok():
+			case ack := <-f.Ok():
+				seqs[i] = ack.Sequence
 			default:
-				retry = append(retry, ps[i])
+				retry = append(retry, i)
 			}
 		}
 	}
-	for _, p := range retry {
-		if err := s.publishSync(p, deadline); err != nil {
-			return err
+	for _, i := range retry {
+		seq, err := s.publishSync(ps[i], deadline)
+		if err != nil {
+			return nil, err
 		}
+		seqs[i] = seq
 	}
-	return nil
+	return seqs, nil
 }
 
 // publishSync publishes p until it is acknowledged or deadline passes.
-func (s *Store) publishSync(p pub, deadline time.Time) error {
+func (s *Store) publishSync(p pub, deadline time.Time) (uint64, error) {
 	var last error
 	for attempt := 0; time.Now().Before(deadline); attempt++ {
 		end := time.Now().Add(s.cfg.PublishTimeout)
@@ -189,18 +196,18 @@ func (s *Store) publishSync(p pub, deadline time.Time) error {
 			end = deadline
 		}
 		ctx, cancel := context.WithDeadline(context.Background(), end)
-		_, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: p.subj, Data: p.data}, jetstream.WithMsgID(p.id))
+		ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: p.subj, Data: p.data}, jetstream.WithMsgID(p.id))
 		cancel()
 		if err == nil {
 			if attempt > 0 {
 				s.log.Info("jetstream: publish went through after a retry", "subject", p.subj, "attempts", attempt+1)
 			}
-			return nil
+			return ack.Sequence, nil
 		}
 		last = err
 		// Do not spin on an answer that comes at once (no responders
 		// while the connection moves to another server).
 		time.Sleep(min(50*time.Millisecond, time.Until(deadline)))
 	}
-	return fmt.Errorf("jetstream: publish to %s not acknowledged within %v: %w", p.subj, s.cfg.PersistTimeout, last)
+	return 0, fmt.Errorf("jetstream: publish to %s not acknowledged within %v: %w", p.subj, s.cfg.PersistTimeout, last)
 }

@@ -1,0 +1,85 @@
+package jetstream
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/rtgate/rtgate/storage"
+)
+
+// maxCached bounds the entries of a seqCache; past it the cache starts
+// over empty.
+const maxCached = 100_000
+
+// seqCache remembers which stream sequences hold which inbox messages, as
+// learned from Persist's PubAcks and from reads, so that Remove can delete
+// by sequence without reading the inbox first. A sequence is never reused,
+// so what the cache says stays true as long as the message exists;
+// deleting a sequence already gone is harmless and tells Remove the
+// message was no longer pending. Safe for concurrent use.
+type seqCache struct {
+	mu sync.Mutex
+	m  map[string]map[string]*entry // inbox subject -> message id -> entry; guarded by mu
+	n  int                          // entries in m; guarded by mu
+}
+
+// note records that seq on subj holds m.
+func (c *seqCache) note(subj string, m *storage.Message, seq uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || c.n >= maxCached {
+		c.m, c.n = map[string]map[string]*entry{}, 0
+	}
+	byID := c.m[subj]
+	if byID == nil {
+		byID = map[string]*entry{}
+		c.m[subj] = byID
+	}
+	e := byID[m.ID]
+	if e == nil {
+		byID[m.ID] = &entry{m: m, seqs: []uint64{seq}}
+		c.n++
+		return
+	}
+	if !slices.Contains(e.seqs, seq) {
+		e.seqs = append(e.seqs, seq)
+		if seq == slices.Max(e.seqs) {
+			e.m = m
+		}
+	}
+}
+
+// lookup returns the entries of ids on subj (copies), and whether the
+// cache knew every one of them.
+func (c *seqCache) lookup(subj string, ids []string) ([]*entry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	byID := c.m[subj]
+	var out []*entry
+	for _, id := range ids {
+		e := byID[id]
+		if e == nil {
+			return nil, false
+		}
+		if !slices.ContainsFunc(out, func(o *entry) bool { return o.m.ID == id }) {
+			out = append(out, &entry{m: e.m, seqs: slices.Clone(e.seqs)})
+		}
+	}
+	return out, true
+}
+
+// forget drops ids of subj.
+func (c *seqCache) forget(subj string, ids []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	byID := c.m[subj]
+	for _, id := range ids {
+		if _, ok := byID[id]; ok {
+			delete(byID, id)
+			c.n--
+		}
+	}
+	if len(byID) == 0 {
+		delete(c.m, subj)
+	}
+}

@@ -1,0 +1,313 @@
+package jetstream_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	njs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rtgate/rtgate/internal/natsembed/natstest"
+	"github.com/rtgate/rtgate/storage"
+	"github.com/rtgate/rtgate/storage/jetstream"
+)
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func open(t *testing.T, nc *nats.Conn, cfg jetstream.Config) *jetstream.Store {
+	t.Helper()
+	s, err := jetstream.Open(ctxT(t, 30*time.Second), nc, cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestConcurrentJoins has three nodes, each on its own server, add members
+// to one group at once: every join lands (compare-and-swap), and the
+// group limit holds across nodes.
+func TestConcurrentJoins(t *testing.T) {
+	c := natstest.Start(t, 3)
+	var stores []*jetstream.Store
+	for i := range 3 {
+		stores = append(stores, open(t, c.Connect(i), jetstream.Config{Namespace: "cas"}))
+	}
+	ctx := ctxT(t, 60*time.Second)
+	for _, id := range []string{"union", "limited"} {
+		if err := stores[0].CreateGroup(ctx, &storage.Group{App: "app", ID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const perNode, limit = 10, 20
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	full, added := 0, 0
+	for n, s := range stores {
+		for i := range perNode {
+			peer := fmt.Sprintf("p%d-%02d", n, i)
+			wg.Go(func() {
+				if got, err := s.AddMembers(ctx, "app", "union", []string{peer}, 0); err != nil || len(got) != 1 {
+					t.Errorf("AddMembers(union, %s) = %v, %v", peer, got, err)
+				}
+				got, err := s.AddMembers(ctx, "app", "limited", []string{peer}, limit)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case errors.Is(err, storage.ErrGroupFull):
+					full++
+				case err == nil && len(got) == 1:
+					added++
+				default:
+					t.Errorf("AddMembers(limited, %s) = %v, %v", peer, got, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	for _, s := range stores {
+		g, err := s.Group(ctx, "app", "union")
+		if err != nil || len(g.Members) != 3*perNode {
+			t.Fatalf("union group: %d members, %v; want %d", len(g.Members), err, 3*perNode)
+		}
+		g, err = s.Group(ctx, "app", "limited")
+		if err != nil || len(g.Members) != limit {
+			t.Fatalf("limited group: %d members, %v; want %d", len(g.Members), err, limit)
+		}
+	}
+	if added != limit || full != 3*perNode-limit {
+		t.Errorf("limited group: %d joins, %d refused; want %d, %d", added, full, limit, 3*perNode-limit)
+	}
+}
+
+// TestAssetMismatch creates the inbox stream with other limits (and, in a
+// second namespace, one replica): Open refuses, says what differs, and
+// leaves the stream and its message alone.
+func TestAssetMismatch(t *testing.T) {
+	c := natstest.Start(t, 3)
+	nc := c.Connect(0)
+	js, err := njs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t, 60*time.Second)
+	for _, tc := range []struct {
+		ns   string
+		cfg  njs.StreamConfig
+		want string
+	}{
+		{"mm", njs.StreamConfig{Name: "MM_INBOX", Subjects: []string{"mm.inbox.*.*"}, Replicas: 3, MaxMsgsPerSubject: 10}, "max_msgs_per_subject is 10, want 50"},
+		{"rr", njs.StreamConfig{Name: "RR_INBOX", Subjects: []string{"rr.inbox.*.*"}, Replicas: 1, MaxMsgsPerSubject: 50}, "replicas is 1, want 3"},
+	} {
+		st, err := js.CreateStream(ctx, tc.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.Publish(ctx, tc.ns+".inbox.a.b", []byte("keep me")); err != nil {
+			t.Fatal(err)
+		}
+		_, err = jetstream.Open(ctx, nc, jetstream.Config{Namespace: tc.ns})
+		if !errors.Is(err, jetstream.ErrAssetMismatch) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Open(%s) = %v, want ErrAssetMismatch saying %q", tc.ns, err, tc.want)
+		}
+		info, err := st.Info(ctx)
+		if err != nil || info.State.Msgs != 1 || info.Config.MaxMsgsPerSubject != tc.cfg.MaxMsgsPerSubject || info.Config.Replicas != tc.cfg.Replicas {
+			t.Errorf("stream after the refusal: %+v, %v", info, err)
+		}
+	}
+	// The same settings as an existing store's open fine (a second node).
+	open(t, nc, jetstream.Config{Namespace: "ok"})
+	open(t, c.Connect(2), jetstream.Config{Namespace: "ok"})
+	if _, err := jetstream.Open(ctx, nc, jetstream.Config{Namespace: "ok", Limits: storage.Limits{InboxSize: 60}}); !errors.Is(err, jetstream.ErrAssetMismatch) {
+		t.Errorf("Open with another inbox size = %v, want ErrAssetMismatch", err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	c := natstest.Single(t)
+	nc := c.Connect(0)
+	ctx := ctxT(t, 10*time.Second)
+	for _, cfg := range []jetstream.Config{
+		{Replicas: 1},
+		{Replicas: 2},
+		{Replicas: 7, UnsafeSingleReplica: true},
+		{Namespace: "Bad.NS"},
+		{HistoryMaxAge: -time.Second},
+	} {
+		if _, err := jetstream.Open(ctx, nc, cfg); !errors.Is(err, jetstream.ErrConfig) {
+			t.Errorf("Open(%+v) = %v, want ErrConfig", cfg, err)
+		}
+	}
+	// Three replicas on one server: JetStream itself refuses.
+	if _, err := jetstream.Open(ctx, nc, jetstream.Config{}); err == nil {
+		t.Error("Open with 3 replicas on a single server succeeded")
+	}
+}
+
+// TestServerVersionGuard connects to a fake server announcing 2.14.9:
+// Open refuses before touching JetStream.
+func TestServerVersionGuard(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		ok      bool
+	}{{"2.14.9", false}, {"2.9.25", false}, {"1.4.1", false}, {"2.15.0", true}, {"2.15.3", true}, {"2.16.0-beta.1", true}, {"3.0.0", true}} {
+		t.Run(tc.version, func(t *testing.T) {
+			nc := fakeServer(t, tc.version)
+			if got := nc.ConnectedServerVersion(); got != tc.version {
+				t.Fatalf("ConnectedServerVersion = %q", got)
+			}
+			ctx := ctxT(t, 2*time.Second)
+			_, err := jetstream.Open(ctx, nc, jetstream.Config{})
+			if tc.ok == errors.Is(err, jetstream.ErrServerVersion) {
+				t.Errorf("Open with nats-server %s: %v", tc.version, err)
+			}
+		})
+	}
+}
+
+// fakeServer accepts one NATS client, announcing version, and answers its
+// PINGs (nothing else); it returns the connected client.
+func fakeServer(t *testing.T, version string) *nats.Conn {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "INFO {\"server_id\":\"FAKE\",\"version\":%q,\"proto\":1,\"headers\":true,\"max_payload\":1048576}\r\n", version)
+		r := bufio.NewReader(conn)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if strings.HasPrefix(line, "PING") {
+				conn.Write([]byte("PONG\r\n"))
+			}
+		}
+	}()
+	nc, err := nats.Connect("nats://"+l.Addr().String(), nats.NoReconnect(), nats.Timeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// TestInboxMaxAge gives the inbox a MaxAge of one second: the stream
+// itself drops the message (a leader read of the subject finds nothing),
+// with the store's clock the real one.
+func TestInboxMaxAge(t *testing.T) {
+	c := natstest.Start(t, 3)
+	nc := c.Connect(0)
+	s := open(t, nc, jetstream.Config{Namespace: "age", Limits: storage.Limits{InboxTTL: time.Second}})
+	ctx := ctxT(t, 30*time.Second)
+	now := time.Now().UnixMilli()
+	if err := s.Persist(ctx, &storage.Message{App: "app", ID: "m1", From: "a", Text: "x", Time: now}, []string{"b.*> x"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Count(ctx, "app", "b.*> x", false); n != 1 || err != nil {
+		t.Fatalf("Count right after Persist = %d, %v", n, err)
+	}
+	js, _ := njs.New(nc)
+	st, err := js.Stream(ctx, "AGE_INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		info, err := st.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.Msgs == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("inbox message not expired: %+v", info.State)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if ms, err := s.Pending(ctx, "app", "b.*> x"); len(ms) != 0 || err != nil {
+		t.Errorf("Pending after MaxAge = %v, %v", ms, err)
+	}
+}
+
+// TestAckPurge acks through a second node that did not write the
+// messages (it reads the inbox first: a cumulative ack, all pending up
+// to a message, is one purge, an ack with a gap deletes by sequence) and
+// through the node that wrote them (it deletes by the sequences its
+// PubAcks gave). Only the peer's subject changes; odd peer ids get
+// subjects of their own.
+func TestAckPurge(t *testing.T) {
+	c := natstest.Start(t, 3)
+	s := open(t, c.Connect(2), jetstream.Config{Namespace: "ack"})
+	other := open(t, c.Connect(0), jetstream.Config{Namespace: "ack"})
+	ctx := ctxT(t, 30*time.Second)
+	peers := []string{"p", "p.x", "p *", "p>", ""}
+	for i := range 6 {
+		m := &storage.Message{App: "app", ID: fmt.Sprint("m", i), From: "a", Text: "x", Time: time.Now().UnixMilli() + int64(i)}
+		if err := s.Persist(ctx, m, peers); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(peer string) []string {
+		ms, err := s.Pending(ctx, "app", peer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.ID)
+		}
+		return out
+	}
+	// What each step removes, by the number of messages left after it.
+	wantRemoved := map[int][]string{3: {"m0", "m1", "m2"}, 2: {"m4"}, 1: {"m5"}, 0: {"m3"}}
+	for _, step := range []struct {
+		node      *jetstream.Store
+		ack, want []string
+	}{
+		{other, []string{"m1", "m0", "m2"}, []string{"m3", "m4", "m5"}}, // cumulative: purge
+		{other, []string{"m4", "m1"}, []string{"m3", "m5"}},             // explicit: delete
+		{s, []string{"m5", "m0"}, []string{"m3"}},                       // by the writer's sequences
+		{other, []string{"m3", "m5", "nope"}, nil},                      // the rest
+	} {
+		got, err := step.node.Remove(ctx, "app", "p", step.ack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var removed []string
+		for _, m := range got {
+			removed = append(removed, m.ID)
+		}
+		if want := wantRemoved[len(step.want)]; !slices.Equal(removed, want) {
+			t.Errorf("Remove(%v) removed %v, want %v", step.ack, removed, want)
+		}
+		if have := ids("p"); !slices.Equal(have, step.want) {
+			t.Errorf("after acking %v: pending %v, want %v", step.ack, have, step.want)
+		}
+	}
+	for _, p := range peers[1:] {
+		if have := ids(p); len(have) != 6 {
+			t.Errorf("peer %q: pending %v, want all 6", p, have)
+		}
+	}
+}
