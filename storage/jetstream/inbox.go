@@ -236,4 +236,3 @@ func (s *Store) deleteSeqs(ctx context.Context, seqs []uint64) (int, error) {
 	}
 	return n, nil
 }
-
