@@ -171,6 +171,11 @@ type Config struct {
 	// durable write that comes sooner waits for the rest of it, so that
 	// one sync covers more writes. 0 means none.
 	SyncInterval time.Duration
+
+	// crashAt, for this package's tests only, is asked at each crash
+	// point the committer passes (crash.go); true stops it there. nil
+	// means never.
+	crashAt func(crashPoint) bool
 }
 
 // populate fills in the defaults.
@@ -211,6 +216,7 @@ type Store struct {
 	log        *slog.Logger
 	sync       bool          // sync after durable writes (!Config.NoSync)
 	inboxDelay time.Duration // Config.InboxDelay; <= 0: nothing is delayed
+	replayed   int           // records whose delayed entries New recreated
 
 	// mu guards closed; every call holds it for reading while it runs, so
 	// Close (which takes it for writing) waits for calls in flight.
@@ -268,10 +274,11 @@ func New(cfg Config) (*Store, error) {
 			calls:     make(chan func()),
 			cache:     newInboxCache(cfg.InboxCache),
 			syncEvery: cfg.SyncInterval,
+			crashAt:   cfg.crashAt,
 		},
 		inbox: delayedInbox{lazy: map[string][]inboxEntry{}, acks: map[string][]inboxEntry{}},
 	}
-	if err := s.replayLazy(); err != nil {
+	if err := s.replayLazy(cfg.crashAt); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -45,6 +45,8 @@ type committer struct {
 	commits atomic.Uint64 // write transactions committed; read by Stats
 	written atomic.Uint64 // operations they carried; read by Stats
 	syncs   atomic.Uint64 // syncs of badger's logs; read by Stats
+
+	crashAt func(crashPoint) bool // Config.crashAt (crash.go)
 }
 
 // op is one write operation handed to the committer.
@@ -158,6 +160,9 @@ var opPool = sync.Pool{New: func() any { return &op{done: make(chan struct{}, 1)
 // until s.c.ops is closed.
 func (s *Store) commitLoop() {
 	defer s.wg.Done()
+	if s.c.crashAt != nil {
+		defer s.afterCrash()
+	}
 	batch := make([]*op, 0, maxBatchOps)
 	synced := make([]*op, 0, maxBatchOps)
 	linger := time.NewTimer(time.Hour)
@@ -248,6 +253,14 @@ const maxLazy = 1 << 16
 func (s *Store) commitAndSync(batch []*op, synced *[]*op) {
 	s.c.writeMu.Lock()
 	s.commit(batch)
+	if s.crashing(crashAfterCommit) {
+		s.c.writeMu.Unlock()
+		for _, o := range batch {
+			o.err = errCrashed
+			o.done <- struct{}{}
+		}
+		panic(crashSignal{})
+	}
 	*synced = (*synced)[:0]
 	for _, o := range batch {
 		if o.durable && o.err == nil && s.sync {

@@ -222,6 +222,7 @@ func (s *Store) flushIndex(now time.Time, all bool) {
 			return nil
 		}})
 	}
+	s.crashHere(crashBeforeIndexFlush)
 	s.c.writeMu.Lock()
 	defer s.c.writeMu.Unlock()
 	s.commit(ops)
@@ -231,6 +232,7 @@ func (s *Store) flushIndex(now time.Time, all bool) {
 			return
 		}
 	}
+	s.crashHere(crashAfterIndexKeys)
 	s.index.reset()
 	cp := s.checkpointNow(0)
 	o := &op{cost: 1, fn: func(t *txn) error { return t.set(checkpointKey, cp.encode()) }}
@@ -239,6 +241,7 @@ func (s *Store) flushIndex(now time.Time, all bool) {
 		// The entries are written; the next checkpoint covers them.
 		s.log.Warn("badger: writing the checkpoint failed", "err", o.err)
 	}
+	s.crashHere(crashAfterIndexFlush)
 	s.index.writes.Add(uint64(keys))
 }
 

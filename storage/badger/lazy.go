@@ -180,6 +180,7 @@ func (s *Store) closeLazy() {
 	if len(s.inbox.q) > 0 || len(s.index.q) > 0 {
 		return // not all written: the next New replays
 	}
+	s.crashHere(crashBeforeClean)
 	c := checkpoint{first: s.c.seq, next: s.c.seq, scanFrom: s.c.maxTime - lazyMargin, clean: true}
 	err := s.db.Update(func(tx *bdg.Txn) error { return tx.Set(checkpointKey, c.encode()) })
 	if err != nil {
@@ -255,6 +256,7 @@ func (s *Store) flushRefs(n int) bool {
 		}
 		return t.set(checkpointKey, cp.encode())
 	}}
+	s.crashHere(crashBeforeInboxFlush)
 	s.c.writeMu.Lock()
 	s.commit([]*op{o})
 	s.c.writeMu.Unlock()
@@ -262,6 +264,7 @@ func (s *Store) flushRefs(n int) bool {
 		s.log.Warn("badger: writing delayed inbox entries failed; will retry", "entries", n, "err", o.err)
 		return false
 	}
+	s.crashHere(crashAfterInboxFlush)
 	s.inbox.dequeue(n)
 	s.inbox.writes.Add(uint64(written))
 	return true
@@ -370,8 +373,9 @@ func (s *Store) inboxEntry(prefix []byte, ts int64, id string) *bdg.Entry {
 // replayLazy recreates, after a crash, the inbox entries and history index
 // entries (index.go) that were only in memory: those of the records from
 // the checkpoint on. It runs in New,
-// before the committer starts, and sets s.c.seq and s.c.maxTime.
-func (s *Store) replayLazy() error {
+// before the committer starts, and sets s.c.seq and s.c.maxTime, and
+// s.replayed. crashAt is Config.crashAt (crash.go).
+func (s *Store) replayLazy(crashAt func(crashPoint) bool) error {
 	var cp checkpoint
 	found := false
 	err := s.db.View(func(tx *bdg.Txn) error {
@@ -444,6 +448,9 @@ func (s *Store) replayLazy() error {
 		c := checkpoint{first: s.c.seq, next: s.c.seq, scanFrom: s.c.maxTime - lazyMargin}
 		err = wb.Set(checkpointKey, c.encode())
 	}
+	if err == nil && crashAt != nil && crashAt(crashInReplay) {
+		return errCrashed
+	}
 	if err == nil {
 		err = wb.Flush()
 	}
@@ -453,6 +460,7 @@ func (s *Store) replayLazy() error {
 	if err != nil {
 		return fmt.Errorf("badger: replay delayed inbox and history index entries: %w", err)
 	}
+	s.replayed = records
 	if records > 0 {
 		s.log.Info("badger: recreated delayed inbox and history index entries after an unclean stop",
 			"messages", records, "entries", entries, "index_entries", indexed)
