@@ -16,5 +16,6 @@
 // use; it keeps no state of its own besides its configuration.
 //
 // Imports: the standard library, core (Apps, Hub.SendAs, Sign, ConvID) and
-// storage (the Store interfaces). Never a concrete store or a transport.
+// storage (the Store interfaces), internal/origin (CORS). Never a concrete
+// store or a transport.
 package rest

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rtgate/rtgate/core"
+	"github.com/rtgate/rtgate/internal/origin"
 	"github.com/rtgate/rtgate/storage"
 )
 
@@ -87,17 +88,19 @@ type Config struct {
 	MaxBodyBytes int64
 	// StoreTimeout bounds the storage calls of one request. Zero means 10 s.
 	StoreTimeout time.Duration
-	// AllowedOrigins lists the origins allowed cross-origin (exact match).
+	// AllowedOrigins lists the origins allowed cross-origin (compared
+	// case-insensitively; "*" allows any; see internal/origin).
 	// Empty means any origin (Access-Control-Allow-Origin: *).
 	AllowedOrigins []string
 }
 
 // Handler serves /1.1/. Create it with New.
 type Handler struct {
-	cfg   Config
-	log   *slog.Logger
-	store storage.Store
-	hub   *core.Hub
+	cfg     Config
+	origins origin.Policy // of cfg.AllowedOrigins
+	log     *slog.Logger
+	store   storage.Store
+	hub     *core.Hub
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -131,7 +134,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = defaultStoreTimeout
 	}
-	return &Handler{cfg: cfg, log: cfg.Logger, store: cfg.Store, hub: cfg.Hub}, nil
+	return &Handler{cfg: cfg, log: cfg.Logger, store: cfg.Store, hub: cfg.Hub, origins: origin.New(cfg.AllowedOrigins)}, nil
 }
 
 // apiError is an error answer: HTTP status, JSON code and text.
@@ -226,7 +229,7 @@ func eq(seg []string, want ...string) bool { return slices.Equal(seg, want) }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.cors(w, r)
+	h.origins.SetCORS(w.Header(), r)
 	w.Header().Set("Cache-Control", "no-store")
 	if r.Method == http.MethodOptions {
 		h.preflight(w, r)
@@ -358,18 +361,6 @@ func decodeObject(body []byte, v any) error {
 		return errorf(http.StatusBadRequest, CodeInvalidJSON, "malformed JSON: data after the object")
 	}
 	return nil
-}
-
-// cors sets the CORS headers for r's Origin.
-func (h *Handler) cors(w http.ResponseWriter, r *http.Request) {
-	if len(h.cfg.AllowedOrigins) == 0 {
-		w.Header().Set("Access-Control-Allow-Origin", "*")
-		return
-	}
-	w.Header().Add("Vary", "Origin")
-	if o := r.Header.Get("Origin"); o != "" && slices.Contains(h.cfg.AllowedOrigins, o) {
-		w.Header().Set("Access-Control-Allow-Origin", o)
-	}
 }
 
 // allowHeaders are the request headers a preflight allows when the

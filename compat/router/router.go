@@ -14,7 +14,7 @@
 // Concurrency: a Handler is immutable after New and safe for concurrent use.
 //
 // Imports: the standard library, core (the Apps interface) and protocol
-// (close codes reused as error codes).
+// (close codes reused as error codes), internal/origin (CORS).
 package router
 
 import (
@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/rtgate/rtgate/core"
+	"github.com/rtgate/rtgate/internal/origin"
 	"github.com/rtgate/rtgate/protocol"
 )
 
@@ -84,9 +85,10 @@ type Config struct {
 // Handler answers GET /v1/route. Create it with New.
 type Handler struct {
 	cfg       Config
-	public    *url.URL // nil: use the request's Host
-	secondary *url.URL // nil: same as public
-	forceTLS  [2]bool  // public, secondary: https/wss given, always wss
+	origins   origin.Policy // of cfg.AllowedOrigins
+	public    *url.URL      // nil: use the request's Host
+	secondary *url.URL      // nil: same as public
+	forceTLS  [2]bool       // public, secondary: https/wss given, always wss
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -99,7 +101,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.GroupID == "" {
 		cfg.GroupID = defaultGroupID
 	}
-	h := &Handler{cfg: cfg}
+	h := &Handler{cfg: cfg, origins: origin.New(cfg.AllowedOrigins)}
 	var err error
 	if h.public, h.forceTLS[0], err = parsePublic(cfg.PublicURL); err != nil {
 		return nil, err
@@ -163,7 +165,7 @@ type errorBody struct {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.cors(w, r)
+	h.origins.SetCORS(w.Header(), r)
 	w.Header().Set("Cache-Control", "no-store")
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -209,29 +211,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		GroupID:   h.cfg.GroupID,
 		Secondary: secondary,
 	})
-}
-
-// cors sets the CORS headers for r's Origin.
-func (h *Handler) cors(w http.ResponseWriter, r *http.Request) {
-	if len(h.cfg.AllowedOrigins) == 0 {
-		w.Header().Set("Access-Control-Allow-Origin", "*")
-		return
-	}
-	w.Header().Add("Vary", "Origin")
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return
-	}
-	for _, a := range h.cfg.AllowedOrigins {
-		if a == "*" {
-			w.Header().Set("Access-Control-Allow-Origin", "*")
-			return
-		}
-		if strings.EqualFold(a, o) {
-			w.Header().Set("Access-Control-Allow-Origin", o)
-			return
-		}
-	}
 }
 
 // validCallback reports whether cb is a plain JavaScript identifier (what

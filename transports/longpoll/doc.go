@@ -42,5 +42,6 @@
 // session). Every request has its own read/write deadlines set through
 // http.ResponseController, so the server needs no global WriteTimeout.
 //
-// Imports: core, protocol, the standard library and the Prometheus client.
+// Imports: core, protocol, internal/origin, the standard library and the
+// Prometheus client.
 package longpoll

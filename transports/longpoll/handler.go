@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rtgate/rtgate/core"
+	"github.com/rtgate/rtgate/internal/origin"
 	"github.com/rtgate/rtgate/protocol"
 )
 
@@ -30,11 +31,12 @@ const (
 // prefix ending in "/" (say /lp/); it dispatches on the last path element:
 // open, send, poll, close. It is safe for concurrent use.
 type Handler struct {
-	hub     *core.Hub
-	cfg     Config
-	log     *slog.Logger
-	metrics *metrics
-	wg      sync.WaitGroup // finish goroutines (one per closed session)
+	hub         *core.Hub
+	cfg         Config
+	checkOrigin func(*http.Request) bool // origin.Check of cfg
+	log         *slog.Logger
+	metrics     *metrics
+	wg          sync.WaitGroup // finish goroutines (one per closed session)
 
 	mu       sync.Mutex
 	sessions map[string]*session // by sid; guarded by mu
@@ -45,7 +47,8 @@ var _ http.Handler = (*Handler)(nil)
 // New returns a handler serving hub with cfg.
 func New(hub *core.Hub, cfg Config) *Handler {
 	cfg = cfg.withDefaults()
-	return &Handler{hub: hub, cfg: cfg, log: cfg.Logger, metrics: newMetrics(), sessions: make(map[string]*session)}
+	return &Handler{hub: hub, cfg: cfg, log: cfg.Logger, metrics: newMetrics(), sessions: make(map[string]*session),
+		checkOrigin: origin.Check(cfg.AllowedOrigins, cfg.CheckOrigin)}
 }
 
 // Collectors returns the handler's Prometheus collectors, to register.
@@ -96,7 +99,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Content-Type", "application/json; charset=utf-8")
 	if origin := r.Header.Get("Origin"); origin != "" {
-		if !h.checkOrigin(r, origin) {
+		if !h.checkOrigin(r) {
 			h.fail(w, http.StatusForbidden, codeOrigin, "origin not allowed")
 			return
 		}
@@ -145,21 +148,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.remove(s)
 		h.reply(w, http.StatusOK, []byte(`{}`))
 	}
-}
-
-func (h *Handler) checkOrigin(r *http.Request, origin string) bool {
-	if h.cfg.CheckOrigin != nil {
-		return h.cfg.CheckOrigin(r)
-	}
-	if len(h.cfg.AllowedOrigins) == 0 {
-		return true
-	}
-	for _, o := range h.cfg.AllowedOrigins {
-		if o == "*" || strings.EqualFold(o, origin) {
-			return true
-		}
-	}
-	return false
 }
 
 func (h *Handler) fail(w http.ResponseWriter, status int, code, msg string) {

@@ -35,6 +35,6 @@
 // #288), so every stream read and write has a deadline and the end of the
 // session's context aborts both.
 //
-// Imports: core, protocol, transports/framed, quic-go (http3),
+// Imports: core, protocol, transports/framed, internal/origin, quic-go (http3),
 // webtransport-go, the prometheus client and the standard library.
 package webtransport

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +12,7 @@ import (
 	wtgo "github.com/quic-go/webtransport-go"
 
 	"github.com/rtgate/rtgate/core"
+	"github.com/rtgate/rtgate/internal/origin"
 	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/transports/framed"
 )
@@ -21,15 +21,16 @@ import (
 // other requests by Config.HTTP. Give it to the shared QUIC listener as
 // quic.Config.H3. Create it with New; it is safe for concurrent use.
 type Handler struct {
-	hub      *core.Hub       // immutable
-	cfg      Config          // immutable, defaults applied
-	log      *slog.Logger    // immutable
-	wt       *wtgo.Server    // immutable
-	metrics  *framed.Metrics // immutable
-	opts     framed.Options  // immutable: per-session options (Datagrams unset)
-	pool     framed.BufPool
-	rejected *prometheus.CounterVec // refused session requests, by reason
-	linger   *lingerer              // nil when Config.ConnLinger < 0
+	hub         *core.Hub                // immutable
+	cfg         Config                   // immutable, defaults applied
+	checkOrigin func(*http.Request) bool // origin.Check of cfg
+	log         *slog.Logger             // immutable
+	wt          *wtgo.Server             // immutable
+	metrics     *framed.Metrics          // immutable
+	opts        framed.Options           // immutable: per-session options (Datagrams unset)
+	pool        framed.BufPool
+	rejected    *prometheus.CounterVec // refused session requests, by reason
+	linger      *lingerer              // nil when Config.ConnLinger < 0
 
 	mu     sync.Mutex
 	closed bool           // guarded by mu
@@ -40,10 +41,11 @@ type Handler struct {
 func New(hub *core.Hub, cfg Config) *Handler {
 	cfg = cfg.withDefaults()
 	h := &Handler{
-		hub:     hub,
-		cfg:     cfg,
-		log:     cfg.Logger,
-		metrics: framed.NewMetrics("rtgate_webtransport", "WebTransport"),
+		checkOrigin: origin.Check(cfg.AllowedOrigins, cfg.CheckOrigin),
+		hub:         hub,
+		cfg:         cfg,
+		log:         cfg.Logger,
+		metrics:     framed.NewMetrics("rtgate_webtransport", "WebTransport"),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rtgate_webtransport_rejected_total", Help: "WebTransport session requests refused, by reason."}, []string{"reason"}),
 	}
@@ -147,22 +149,6 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) reject(w http.ResponseWriter, reason string, status int, msg string) {
 	h.rejected.WithLabelValues(reason).Inc()
 	http.Error(w, msg, status)
-}
-
-func (h *Handler) checkOrigin(r *http.Request) bool {
-	if h.cfg.CheckOrigin != nil {
-		return h.cfg.CheckOrigin(r)
-	}
-	origin := r.Header.Get("Origin")
-	if origin == "" || len(h.cfg.AllowedOrigins) == 0 {
-		return true
-	}
-	for _, o := range h.cfg.AllowedOrigins {
-		if o == "*" || strings.EqualFold(o, origin) {
-			return true
-		}
-	}
-	return false
 }
 
 // session adapts a WebTransport session to framed.Session.

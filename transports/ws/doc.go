@@ -50,6 +50,7 @@
 // queue is over half full. Gorilla's SetReadLimit is not used (it would
 // close with 1009).
 //
-// Imports: core, protocol, transports/internal, gorilla/websocket, the
+// Imports: core, protocol, transports/internal, internal/origin,
+// gorilla/websocket, the
 // prometheus client and the standard library.
 package ws

@@ -3,13 +3,13 @@ package ws
 import (
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rtgate/rtgate/core"
+	"github.com/rtgate/rtgate/internal/origin"
 )
 
 // Subprotocols of the modern dialects. A client that offers none of them
@@ -52,14 +52,15 @@ func (d dialect) subprotocol() string {
 // Handler upgrades HTTP requests to WebSocket connections of a core.Hub.
 // Mount it on any path; it is safe for concurrent use.
 type Handler struct {
-	hub      *core.Hub
-	cfg      Config
-	log      *slog.Logger
-	upgrader websocket.Upgrader
-	metrics  *metrics
-	bufs     sync.Pool      // *[]byte outbound queue buffers, shared by all conns
-	readBufs sync.Pool      // *[]byte inbound frame buffers, shared by all conns
-	wg       sync.WaitGroup // one per connection: its reader (which waits for its writer)
+	hub         *core.Hub
+	cfg         Config
+	checkOrigin func(*http.Request) bool // origin.Check of cfg
+	log         *slog.Logger
+	upgrader    websocket.Upgrader
+	metrics     *metrics
+	bufs        sync.Pool      // *[]byte outbound queue buffers, shared by all conns
+	readBufs    sync.Pool      // *[]byte inbound frame buffers, shared by all conns
+	wg          sync.WaitGroup // one per connection: its reader (which waits for its writer)
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -67,7 +68,8 @@ var _ http.Handler = (*Handler)(nil)
 // New returns a handler serving hub with cfg.
 func New(hub *core.Hub, cfg Config) *Handler {
 	cfg = cfg.withDefaults()
-	h := &Handler{hub: hub, cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
+	h := &Handler{hub: hub, cfg: cfg, log: cfg.Logger, metrics: newMetrics(),
+		checkOrigin: origin.Check(cfg.AllowedOrigins, cfg.CheckOrigin)}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		// Small: the reader copies each frame into a pooled buffer, and bufio
@@ -140,20 +142,4 @@ func selectDialect(r *http.Request) (d dialect, ok bool) {
 		}
 	}
 	return dialectLegacy, false
-}
-
-func (h *Handler) checkOrigin(r *http.Request) bool {
-	if h.cfg.CheckOrigin != nil {
-		return h.cfg.CheckOrigin(r)
-	}
-	origin := r.Header.Get("Origin")
-	if origin == "" || len(h.cfg.AllowedOrigins) == 0 {
-		return true
-	}
-	for _, o := range h.cfg.AllowedOrigins {
-		if o == "*" || strings.EqualFold(o, origin) {
-			return true
-		}
-	}
-	return false
 }
