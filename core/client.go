@@ -18,6 +18,7 @@ type Client struct {
 	conn Conn
 
 	sessions map[string]*session // by peer id; owned by the reader goroutine
+	watches  int                 // watch entries over all sessions; owned by the reader goroutine
 	loggedIn atomic.Bool         // a session was opened or an Android login seen
 	lastRead atomic.Int64        // unix ns of the last Handle call
 	closed   atomic.Bool         // Disconnect ran, or the hub refused the conn

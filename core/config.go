@@ -86,6 +86,15 @@ type Config struct {
 	MaxPeersPerConn int
 	// MaxWatch bounds the watch set of one session. Zero means 10000.
 	MaxWatch int
+	// MaxWatchPerConn bounds the watch entries of one connection, over
+	// all its sessions; past it the connection is closed with
+	// protocol.CloseTooManyWatches. Zero means 20000.
+	MaxWatchPerConn int
+	// MaxWatchPerApp bounds the watch entries of one app on this node,
+	// over all its connections (each costs about 350 bytes); a connection
+	// that would pass it is closed with protocol.CloseTooManyWatches.
+	// Zero means 1 000 000.
+	MaxWatchPerApp int
 	// MaxRecipients bounds toPeerIds of one direct message. Zero means 1000.
 	MaxRecipients int
 	// MaxDelivered bounds the unacknowledged message ids a session
@@ -150,6 +159,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxWatch <= 0 {
 		c.MaxWatch = 10000
+	}
+	if c.MaxWatchPerConn <= 0 {
+		c.MaxWatchPerConn = 20000
+	}
+	if c.MaxWatchPerApp <= 0 {
+		c.MaxWatchPerApp = 1_000_000
 	}
 	if c.MaxRecipients <= 0 {
 		c.MaxRecipients = 1000

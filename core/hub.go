@@ -23,6 +23,7 @@ type Hub struct {
 	reg     *registry
 	metrics *Metrics
 	nonces  *nonceCache
+	watches *watchBudget
 	sent    sendDedupe
 	open    openGroups
 	seq     atomic.Uint64             // message sequence, see newMessageID
@@ -58,6 +59,7 @@ func New(cfg Config) (*Hub, error) {
 		metrics: newMetrics(),
 		clients: make(map[*Client]struct{}),
 		nonces:  newNonceCache(cfg.NonceCacheSize),
+		watches: &watchBudget{max: cfg.MaxWatchPerApp},
 		sent:    sendDedupe{window: cfg.DedupeWindow, max: cfg.DedupeEntries},
 	}
 	h.dl, h.pr = cfg.Deliverer, cfg.Presence

@@ -7,6 +7,8 @@ import "github.com/prometheus/client_golang/prometheus"
 type Metrics struct {
 	Connections   prometheus.Gauge
 	Sessions      prometheus.Gauge
+	Watches       prometheus.Gauge       // watch entries (session, watched peer) on this node
+	WatchRefusals prometheus.Counter     // connections closed at the app's watch bound (MaxWatchPerApp)
 	MessagesIn    *prometheus.CounterVec // by kind: direct, direct_transient, group, group_transient
 	MessagesOut   *prometheus.CounterVec // by kind: direct, offline, presence, rcp, group_event
 	Undelivered   *prometheus.CounterVec // by reason: unwatched, not_member
@@ -56,6 +58,10 @@ func newMetrics() *Metrics {
 			Name: "rtgate_connections", Help: "Open client connections, all transports."}),
 		Sessions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "rtgate_sessions", Help: "Open sessions (connection, peer)."}),
+		Watches: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rtgate_watches", Help: "Watch entries (session, watched peer) on this node."}),
+		WatchRefusals: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rtgate_watch_app_limit_closes_total", Help: "Connections closed because their app reached its watch bound on this node."}),
 		MessagesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rtgate_messages_in_total", Help: "Messages received from clients, by kind."}, []string{"kind"}),
 		MessagesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -97,7 +103,7 @@ func newMetrics() *Metrics {
 
 // Collectors returns the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.Connections, m.Sessions, m.MessagesIn, m.MessagesOut,
+	return []prometheus.Collector{m.Connections, m.Sessions, m.Watches, m.WatchRefusals, m.MessagesIn, m.MessagesOut,
 		m.Undelivered, m.Acked, m.InboxDepth, m.SlowConsumers, m.Closes, m.StoreErrors, m.Deduplicated,
 		m.ClusterOut, m.ClusterIn, m.ClusterErrors, m.Fenced}
 }

@@ -50,7 +50,7 @@ func (c *Client) open(cmd *protocol.Command) error {
 	}
 	online, err := c.watchAll(s, cmd.SessionPeerIDs)
 	if err != nil {
-		err = c.fail(cmd.I, protocol.ClosePolicyViolation, protocol.ErrCodeBadCommand, err.Error())
+		err = c.failWatch(cmd.I, err)
 		s.release(c.hub.noteWrite)
 		return err
 	}
@@ -61,14 +61,28 @@ func (c *Client) open(cmd *protocol.Command) error {
 }
 
 // watchAll adds peers to the session's watch set and returns those online.
+// Over the session's bound it returns an error (answered by failWatch);
+// over the connection's or the app's, a *protocol.CloseError.
 func (c *Client) watchAll(s *session, peers []string) ([]string, error) {
 	online := []string{}
+	fresh := 0 // an upper bound: duplicates in peers are counted twice
+	for _, p := range peers {
+		if _, ok := s.watch[p]; !ok {
+			fresh++
+		}
+	}
+	if e := c.reserveWatches(s, fresh); e != nil {
+		return online, e
+	}
+	defer func() { c.giveWatches(s, fresh) }() // what was not used
 	for _, p := range peers {
 		if _, ok := s.watch[p]; !ok {
 			if len(s.watch) >= c.hub.cfg.MaxWatch {
 				return online, fmt.Errorf("at most %d watched peers per session", c.hub.cfg.MaxWatch)
 			}
 			s.watch[p] = struct{}{}
+			fresh--
+			c.hub.metrics.Watches.Inc()
 			if c.hub.reg.watch(s, p, func() bool { return c.hub.pr.Online(s.app.ID, p) }) {
 				online = append(online, p)
 			}
@@ -95,7 +109,7 @@ func (c *Client) add(s *session, cmd *protocol.Command) error {
 	s.hold()
 	online, err := c.watchAll(s, peers)
 	if err != nil {
-		err = c.fail(cmd.I, protocol.ClosePolicyViolation, protocol.ErrCodeBadCommand, err.Error())
+		err = c.failWatch(cmd.I, err)
 		s.release(c.hub.noteWrite)
 		return err
 	}
@@ -105,12 +119,16 @@ func (c *Client) add(s *session, cmd *protocol.Command) error {
 }
 
 func (c *Client) remove(s *session, cmd *protocol.Command) error {
+	n := 0
 	for _, p := range cmd.SessionPeerIDs {
 		if _, ok := s.watch[p]; ok {
 			delete(s.watch, p)
 			c.hub.reg.unwatch(s, p)
+			n++
 		}
 	}
+	c.giveWatches(s, n)
+	c.hub.metrics.Watches.Sub(float64(n))
 	c.write(&protocol.Command{Kind: protocol.KindSessionRemoved, PeerID: s.peer, I: cmd.I})
 	return nil
 }
@@ -141,7 +159,18 @@ func (c *Client) endSession(s *session) {
 	for p := range s.watch {
 		c.hub.reg.unwatch(s, p)
 	}
+	c.giveWatches(s, len(s.watch))
+	c.hub.metrics.Watches.Sub(float64(len(s.watch)))
 	c.hub.leaveRooms(s)
 	c.hub.detach(s)
 	c.hub.metrics.Sessions.Dec()
+}
+
+// failWatch answers a watchAll error: a close error as it is, the
+// session's bound as a recoverable failure.
+func (c *Client) failWatch(i int64, err error) error {
+	if ce, ok := err.(*protocol.CloseError); ok {
+		return ce
+	}
+	return c.fail(i, protocol.ClosePolicyViolation, protocol.ErrCodeBadCommand, err.Error())
 }

@@ -41,6 +41,7 @@ const (
 	CloseReadTimeout     CloseCode = 4107 // nothing read from the client for too long
 	CloseLoginTimeout    CloseCode = 4108 // no successful session open in time, or a refused open signature
 	CloseTooLong         CloseCode = 4109 // message text or frame over its limit
+	CloseTooManyWatches  CloseCode = 4110 // watch entries over the connection's or the app's bound (rtgate)
 	CloseInternal        CloseCode = 4200 // internal server error (storage failure)
 	CloseSlowConsumer    CloseCode = 4201 // the client does not read fast enough (v2 "send timeout")
 )

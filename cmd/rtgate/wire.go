@@ -28,9 +28,9 @@ import (
 	"github.com/rtgate/rtgate/internal/iplimit"
 	"github.com/rtgate/rtgate/storage"
 	"github.com/rtgate/rtgate/storage/badger"
+	"github.com/rtgate/rtgate/transports/framed"
 	"github.com/rtgate/rtgate/transports/longpoll"
 	quictransport "github.com/rtgate/rtgate/transports/quic"
-	"github.com/rtgate/rtgate/transports/framed"
 	"github.com/rtgate/rtgate/transports/webtransport"
 	"github.com/rtgate/rtgate/transports/ws"
 	"github.com/rtgate/rtgate/web"
@@ -132,6 +132,8 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 		ReadTimeout:     cfg.Limits.ReadTimeout.Std(),
 		MaxPeersPerConn: cfg.Limits.MaxPeersPerConn,
 		MaxWatch:        cfg.Limits.MaxWatch,
+		MaxWatchPerConn: cfg.Limits.MaxWatchPerConn,
+		MaxWatchPerApp:  cfg.Limits.MaxWatchPerApp,
 		MaxGroupMembers: cfg.Limits.MaxGroupMembers,
 		SignatureWindow: cfg.Limits.SignatureWindow.Std(),
 		NonceCacheSize:  cfg.Limits.NonceCache,

@@ -140,6 +140,11 @@ type Limits struct {
 	// Hub bounds (core.Config; zero means the core's default).
 	MaxPeersPerConn int `json:"maxPeersPerConn,omitempty"` // sessions on one connection (64)
 	MaxWatch        int `json:"maxWatch,omitempty"`        // watched peers per session (10000)
+	// Watch entries of one connection over all its sessions (20000), and
+	// of one app on this server (1000000); over either the connection is
+	// closed with 4110.
+	MaxWatchPerConn int `json:"maxWatchPerConn,omitempty"`
+	MaxWatchPerApp  int `json:"maxWatchPerApp,omitempty"`
 	MaxGroupMembers int `json:"maxGroupMembers,omitempty"` // members of a group; past it joins and invites are rejected (1000)
 	// SignatureWindow is how far a signature's timestamp may be from now
 	// (6h); NonceCache, when positive, refuses reused nonces, remembering
@@ -612,7 +617,7 @@ func (c *Config) validate() error {
 		seen[a.ID] = true
 	}
 	l := c.Limits
-	if l.MaxFrameBytes < 0 || l.QueueBytes < 0 || l.MaxPeersPerConn < 0 || l.MaxWatch < 0 || l.MaxGroupMembers < 0 || l.SignatureWindow < 0 || l.NonceCache < 0 || l.DedupeEntries < 0 || l.InboxSize < 0 || l.InboxTTL < 0 || l.LoginTimeout < 0 || l.ReadTimeout < 0 || l.ConnectionsPerIP < 0 {
+	if l.MaxFrameBytes < 0 || l.QueueBytes < 0 || l.MaxPeersPerConn < 0 || l.MaxWatch < 0 || l.MaxWatchPerConn < 0 || l.MaxWatchPerApp < 0 || l.MaxGroupMembers < 0 || l.SignatureWindow < 0 || l.NonceCache < 0 || l.DedupeEntries < 0 || l.InboxSize < 0 || l.InboxTTL < 0 || l.LoginTimeout < 0 || l.ReadTimeout < 0 || l.ConnectionsPerIP < 0 {
 		return bad("limits must not be negative")
 	}
 	return nil
