@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { encode, decode } from '../src/msgpack.js'
 import { check, ordered, ORDER, kindOf } from '../src/command.js'
-import { load, wire, comparable, hex, unhex } from './vectors.mjs'
+import { load, comparable, hex, unhex } from './vectors.mjs'
 
 const vectors = load('msgpack.json')
 
@@ -11,7 +11,7 @@ test('msgpack vectors: every valid case decodes to its command', () => {
   for (const v of vectors.filter(v => !v.error)) {
     const got = check(decode(unhex(v.hex)))
     assert.equal(kindOf(got), v.kind, v.name)
-    assert.deepEqual(comparable(got, ORDER), comparable(wire(v.kind, v.command), ORDER), v.name)
+    assert.deepEqual(comparable(got, ORDER), comparable(v.command, ORDER), v.name)
     n++
   }
   assert.ok(n > 60)
@@ -19,7 +19,7 @@ test('msgpack vectors: every valid case decodes to its command', () => {
 
 test('msgpack vectors: every encode case encodes byte for byte', () => {
   for (const v of vectors.filter(v => !v.error && !v.decodeOnly)) {
-    assert.equal(hex(encode(ordered(wire(v.kind, v.command)))), v.hex, v.name)
+    assert.equal(hex(encode(ordered(v.command))), v.hex, v.name)
   }
 })
 
