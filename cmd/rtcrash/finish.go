@@ -196,7 +196,7 @@ func (c *campaign) drain(ctx context.Context, p *pair) error {
 		SessionPeerIDs: []string{p.sender}, I: 2}); err != nil {
 		return err
 	}
-	if _, err := cn.await(4*replyTimeout, read, func(cmd *protocol.Command) bool {
+	if _, err := cn.await(60*time.Second, read, func(cmd *protocol.Command) bool {
 		return cmd.Kind == protocol.KindSessionQueryResult
 	}); err != nil {
 		return fmt.Errorf("query: %w", err)

@@ -18,7 +18,8 @@
 // with the first uid and store nothing new). The receiver of the first
 // pair on each transport goes online and offline at random and
 // acknowledges most of what it reads; that of the second stays offline
-// until the end; and so on, alternating.
+// until the end (its sender stops at 1500 messages, which one open can
+// drain over every transport); and so on, alternating.
 //
 // Kills: --kills SIGKILLs within --duration, at random times; one in four
 // also starts the server and kills it again before or just after it
@@ -89,7 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.kills, "kills", 10, "SIGKILLs to deliver (1..10000)")
 	fs.IntVar(&o.pairs, "pairs", 14, "sender/receiver pairs, spread over the transports (1..1000)")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed of the kill times and the traffic (0: from the clock; printed)")
-	fs.DurationVar(&o.duration, "duration", 0, "bound on the kill phase (0: 4s per kill)")
+	fs.DurationVar(&o.duration, "duration", 0, "bound on the kill phase (0: 5s per kill)")
 	fs.DurationVar(&o.finish, "finish", 90*time.Second, "bound on the final drain and checks")
 	fs.StringVar(&transports, "transports", "", "comma-separated transports (default all): "+strings.Join(conformance.TargetNames, ","))
 	fs.StringVar(&o.bin, "bin", "", "rtgate `BINARY` (default $RTGATE_BIN, else go build ./cmd/rtgate)")
@@ -108,7 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("--pairs %d: want 1..1000", o.pairs)
 	}
 	if o.duration <= 0 {
-		o.duration = time.Duration(o.kills) * 4 * time.Second
+		o.duration = time.Duration(o.kills) * 5 * time.Second
 	}
 	if o.finish <= 0 {
 		return nil, errors.New("--finish must be positive")

@@ -91,7 +91,7 @@ func TestFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.duration.Seconds() != 20 || len(o.transports) != 2 || o.seed == 0 {
+	if o.duration.Seconds() != 25 || len(o.transports) != 2 || o.seed == 0 {
 		t.Errorf("options %+v", o)
 	}
 }
