@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,7 @@ const (
 	CodeInvalidJSON      = 107 // malformed JSON body or where (400)
 	CodeIncorrectType    = 111 // a value of the wrong JSON type (400)
 	CodeObjectTooLarge   = 116 // body over Config.MaxBodyBytes (413)
+	CodeTimeout          = 124 // the body did not arrive within Config.BodyTimeout (408)
 	CodeForbidden        = 119 // master key required (403)
 	CodeImmutableField   = 136 // write to m, tr, objectId, createdAt or updatedAt (400)
 	CodeBadRequest       = 400 // missing or malformed parameter (400)
@@ -50,6 +52,7 @@ const (
 	defaultRequestSignWindow = 15 * time.Minute
 	defaultSignatureWindow   = 6 * time.Hour
 	defaultStoreTimeout      = 10 * time.Second
+	defaultBodyTimeout       = 10 * time.Second
 	maxSendRecipients        = 20 // POST /1.1/rtm/messages to_peers
 )
 
@@ -88,6 +91,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// StoreTimeout bounds the storage calls of one request. Zero means 10 s.
 	StoreTimeout time.Duration
+	// BodyTimeout bounds the time to read a request body, from when the
+	// handler starts; a slower body gets 408 (code 124) and the
+	// connection is closed. Keys sent in headers are checked before the
+	// body is read. Zero means 10 s.
+	BodyTimeout time.Duration
 	// AllowedOrigins lists the origins allowed cross-origin (compared
 	// case-insensitively; "*" allows any; see internal/origin).
 	// Empty means any origin (Access-Control-Allow-Origin: *).
@@ -127,6 +135,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.RequestSignWindow <= 0 {
 		cfg.RequestSignWindow = defaultRequestSignWindow
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = defaultBodyTimeout
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = defaultMaxBody
@@ -235,7 +246,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.preflight(w, r)
 		return
 	}
-	status, v, err := h.serve(w.Header(), r)
+	status, v, err := h.serve(w, r)
 	if err != nil {
 		var ae *apiError
 		if !errors.As(err, &ae) {
@@ -251,8 +262,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, v)
 }
 
-// serve routes, authenticates and runs one request.
-func (h *Handler) serve(hdr http.Header, r *http.Request) (int, any, error) {
+// serve routes, authenticates and runs one request. Keys in the headers
+// are checked before the body is read, and the body is read within
+// BodyTimeout, so a client without keys cannot hold a connection by
+// sending a body slowly (issue 15, defect 3).
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	hdr := w.Header()
 	eps, param, rerr := route(r.URL.EscapedPath())
 	if rerr != nil {
 		return 0, nil, rerr
@@ -268,16 +283,29 @@ func (h *Handler) serve(hdr http.Header, r *http.Request) (int, any, error) {
 		method = http.MethodGet
 	}
 	rq := &request{r: r, query: r.URL.Query(), param: param, hdr: hdr}
-	var cr creds
+	cr := headerCreds(r.Header)
+	var app *core.App
+	var master bool
+	if cr.appID != "" {
+		var err error
+		if app, master, err = h.authenticate(cr); err != nil {
+			if r.ContentLength != 0 {
+				dropBody(w)
+			}
+			return 0, nil, err
+		}
+	}
 	if method == http.MethodPost || method == http.MethodPut {
-		body, err := h.readBody(r)
+		body, err := h.readBody(w, r)
 		if err != nil {
 			return 0, nil, err
 		}
 		rq.body = body
 		if method == http.MethodPost {
 			if env := parseEnvelope(body); env != nil {
-				cr = env.creds
+				if env.creds.appID != "" {
+					cr, app = env.creds, nil // the envelope's keys win
+				}
 				method = env.method
 				if method == http.MethodGet || method == http.MethodDelete {
 					for k, v := range env.params {
@@ -306,12 +334,11 @@ func (h *Handler) serve(hdr http.Header, r *http.Request) (int, any, error) {
 		ae.allow = strings.Join(allow, ", ")
 		return 0, nil, ae
 	}
-	if cr.appID == "" {
-		cr = headerCreds(r.Header)
-	}
-	app, master, err := h.authenticate(cr)
-	if err != nil {
-		return 0, nil, err
+	if app == nil {
+		var err error
+		if app, master, err = h.authenticate(cr); err != nil {
+			return 0, nil, err
+		}
 	}
 	if ep.need == masterKey && !master {
 		return 0, nil, errorf(http.StatusForbidden, CodeForbidden, "this operation needs the master key")
@@ -322,19 +349,39 @@ func (h *Handler) serve(hdr http.Header, r *http.Request) (int, any, error) {
 	return ep.serve(h, ctx, rq)
 }
 
-// readBody reads a bounded request body.
-func (h *Handler) readBody(r *http.Request) ([]byte, error) {
+// readBody reads a request body bounded in size and in time; on an error
+// the connection is closed after the answer (what is left of the body is
+// not read).
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > h.cfg.MaxBodyBytes {
+		dropBody(w)
 		return nil, errorf(http.StatusRequestEntityTooLarge, CodeObjectTooLarge, "body over %d bytes", h.cfg.MaxBodyBytes)
 	}
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout)) // unsupported writers (tests) have no deadline
 	b, err := io.ReadAll(io.LimitReader(r.Body, h.cfg.MaxBodyBytes+1))
 	if err != nil {
+		dropBody(w)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, errorf(http.StatusRequestTimeout, CodeTimeout, "the request body did not arrive within %s", h.cfg.BodyTimeout)
+		}
 		return nil, badParam("reading body: %v", err)
 	}
+	rc.SetReadDeadline(time.Time{})
 	if int64(len(b)) > h.cfg.MaxBodyBytes {
+		dropBody(w)
 		return nil, errorf(http.StatusRequestEntityTooLarge, CodeObjectTooLarge, "body over %d bytes", h.cfg.MaxBodyBytes)
 	}
 	return b, nil
+}
+
+// dropBody makes the server close the connection after the answer without
+// reading what is left of the request body: net/http would otherwise read
+// up to 256 KiB of it, as slowly as the client sends it, to reuse the
+// connection.
+func dropBody(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	http.NewResponseController(w).SetReadDeadline(time.Now())
 }
 
 // decodeObject decodes a JSON object body into v (a struct pointer or a

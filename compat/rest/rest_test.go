@@ -1,8 +1,10 @@
 package rest_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -434,5 +436,78 @@ func TestUnreadPeerIDEscaped(t *testing.T) {
 	e.do("GET", "/1.1/rtm/messages/unread/"+url.PathEscape("we/ird id"), appHdr, "").decode(t, 200, &unread)
 	if unread.Count != 1 {
 		t.Fatalf("unread = %d", unread.Count)
+	}
+}
+
+// rawRequest writes head and a partial body on a raw connection kept open,
+// and returns the answer the server sends, how long it took, and whether
+// the server then closed the connection.
+func rawRequest(t *testing.T, addr, head, partial string) (resp *http.Response, body string, took time.Duration, closed bool) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	if _, err := io.WriteString(conn, head+partial); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	took = time.Since(start)
+	_, err = br.ReadByte()
+	return resp, string(b), took, err == io.EOF
+}
+
+// TestSlowBody: a REST request whose body never completes is cut (issue 15
+// defect 3: it held its connection for 420 s and more, with no key). Keys
+// in the headers are checked before the body is read, so a wrong key is
+// refused at once; without header keys (they may come in the body) the
+// body gets BodyTimeout. Either way the answer is JSON and the connection
+// is closed, and other clients are served meanwhile.
+func TestSlowBody(t *testing.T) {
+	e := newEnv(t, nil, func(c *rest.Config) { c.BodyTimeout = 300 * time.Millisecond })
+	addr := strings.TrimPrefix(e.srv.URL, "http://")
+	const post = "POST /1.1/rtm/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+	for _, tc := range []struct {
+		name    string
+		headers string
+		status  int
+		code    int
+		fast    bool // answered before BodyTimeout
+	}{
+		{"no keys", "", http.StatusRequestTimeout, rest.CodeTimeout, false},
+		{"wrong key", "X-LC-Id: " + appID + "\r\nX-LC-Key: guess\r\n", http.StatusUnauthorized, rest.CodeUnauthorized, true},
+		{"unknown app", "X-LC-Id: nope\r\nX-LC-Key: guess\r\n", http.StatusUnauthorized, rest.CodeUnauthorized, true},
+		{"master key", "X-LC-Id: " + appID + "\r\nX-LC-Key: " + masterKey + ",master\r\n", http.StatusRequestTimeout, rest.CodeTimeout, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			done := make(chan struct{})
+			go func() { // another client meanwhile
+				defer close(done)
+				e.do("GET", "/1.1/rtm/messages/unread/bob", appHdr, "")
+			}()
+			resp, body, took, closed := rawRequest(t, addr, post+tc.headers+"\r\n", "{")
+			<-done
+			var eb struct {
+				Code  int    `json:"code"`
+				Error string `json:"error"`
+			}
+			if resp.StatusCode != tc.status || json.Unmarshal([]byte(body), &eb) != nil || eb.Code != tc.code {
+				t.Fatalf("answer %d %s, want %d code %d", resp.StatusCode, body, tc.status, tc.code)
+			}
+			if tc.fast && took >= 300*time.Millisecond {
+				t.Fatalf("answered after %v: the body was waited for", took)
+			}
+			if !closed {
+				t.Fatal("connection left open")
+			}
+		})
 	}
 }
