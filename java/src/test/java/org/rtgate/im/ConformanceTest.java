@@ -32,8 +32,7 @@ class ConformanceTest {
 
     @AfterAll
     static void stop() throws Exception {
-        assertEquals(0, server.stop(), "rtgate exit code after SIGTERM");
-        server.close();
+        server.close(); // fails unless rtgate exits 0 after SIGTERM
     }
 
     private static RealtimeConfig cfg(RealtimeConfig.Dialect d, Recorder rec) {

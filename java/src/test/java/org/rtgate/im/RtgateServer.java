@@ -141,7 +141,7 @@ public final class RtgateServer implements AutoCloseable {
 
     /** kill sends SIGKILL and waits for the process to end. */
     void kill() throws InterruptedException {
-        proc.destroyForcibly();
+        proc.toHandle().destroyForcibly();
         proc.waitFor(10, TimeUnit.SECONDS);
     }
 
@@ -158,9 +158,12 @@ public final class RtgateServer implements AutoCloseable {
         if (!proc.isAlive()) {
             return proc.exitValue();
         }
-        proc.destroy();
+        // ProcessHandle.destroy sends SIGTERM only; Process.destroy would also
+        // close our end of its stdout, and its last log lines would kill it
+        // with SIGPIPE.
+        proc.toHandle().destroy();
         if (!proc.waitFor(10, TimeUnit.SECONDS)) {
-            proc.destroyForcibly();
+            proc.toHandle().destroyForcibly();
             proc.waitFor(5, TimeUnit.SECONDS);
             return -1;
         }
@@ -169,8 +172,11 @@ public final class RtgateServer implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
-        stop();
+        int code = stop();
         deleteTree(data);
+        if (code != 0) {
+            throw new AssertionError("rtgate exited " + code + " after SIGTERM:\n" + output());
+        }
     }
 
     static void deleteTree(Path p) throws IOException {
