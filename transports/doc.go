@@ -20,9 +20,12 @@
 //     ends; frames the codec refuses go to core.Client.BadFrame;
 //   - a *protocol.CloseError returned by Handle or BadFrame closes the
 //     connection with that code and reason;
-//   - core.Conn.Write encodes at once and queues into a byte-bounded queue
-//     drained by exactly one writer; it never blocks, and over budget it
-//     closes the connection with protocol.CloseSlowConsumer;
+//   - core.Conn.Write encodes at once and queues into the connection's
+//     outbound queue (internal/outq: one component for every transport)
+//     drained by exactly one writer; it never blocks; over budget a reply
+//     or message closes the connection with protocol.CloseSlowConsumer and
+//     presence events are coalesced or dropped oldest first, counted per
+//     reason in *_queue_drops_total and *_queue_slow_consumers_total;
 //   - every input is bounded before it is buffered (protocol frame limit),
 //     every write has a deadline.
 //

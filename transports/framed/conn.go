@@ -2,6 +2,7 @@ package framed
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/transports/internal/outq"
 )
 
 // Stream is the client's bidirectional stream: *quic.Stream and
@@ -43,22 +45,14 @@ type Conn struct {
 	m      *Metrics      // immutable
 	client *core.Client  // set by Serve before the writer starts
 
+	q          outq.Queue    // frames and datagrams for the client, and the close state
 	wake       chan struct{} // cap 1: something was queued, or closing
-	drained    chan struct{} // cap 1: the writer finished a batch
 	readerDone chan struct{} // closed when the reader stopped reading the stream
 	writerDone chan struct{} // closed when writeLoop returns
 
 	mu           sync.Mutex
-	str          Stream             // nil until the client's stream is accepted; reads: owned by the reader, writes: by writeLoop; guarded by mu
-	cancelAccept func()             // ends the reader's wait for the stream; guarded by mu
-	pending      []byte             // encoded frames for the stream; guarded by mu
-	pendingN     int                // frames in pending; guarded by mu
-	dgrams       [][]byte           // msgpack bodies for datagrams; guarded by mu
-	queued       int                // len(pending) + bodies in dgrams; guarded by mu
-	closing      bool               // Close or abort was called; nothing more is queued; guarded by mu
-	aborted      bool               // the connection is lost: no flush, no FIN, no wait; guarded by mu
-	closeCode    protocol.CloseCode // guarded by mu
-	closeReason  string             // guarded by mu
+	str          Stream // nil until the client's stream is accepted; reads: owned by the reader, writes: by writeLoop; guarded by mu
+	cancelAccept func() // ends the reader's wait for the stream; guarded by mu
 }
 
 var _ core.Conn = (*Conn)(nil)
@@ -71,13 +65,20 @@ func New(sess Session, info core.ConnInfo, opts Options) *Conn {
 	if m == nil {
 		m = NewMetrics("rtgate_framed", "framed")
 	}
-	return &Conn{
+	c := &Conn{
 		sess: sess, info: info, opts: opts, log: opts.Logger, m: m,
 		wake:       make(chan struct{}, 1),
-		drained:    make(chan struct{}, 1),
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
+	c.q.Init(outq.Config{
+		Limit:   opts.QueueBytes,
+		Encode:  protocol.AppendMsgpackFrame,
+		Wake:    func() { signal(c.wake) },
+		Pool:    opts.Pool,
+		Metrics: m.Queue,
+	})
+	return c
 }
 
 // Info implements core.Conn.
@@ -89,68 +90,44 @@ func (c *Conn) Info() core.ConnInfo { return c.info }
 // finds frames already queued goes on the stream with them: quic-go puts
 // one datagram in a packet, while queued stream frames leave together in
 // as few packets as fit, so under load the stream costs fewer packets
-// (and is never later than the frames queued before it). Over the queue budget it closes the conn as a
-// slow consumer and returns core.ErrSlowConsumer (once; core.ErrConnClosed
-// afterwards). A single frame larger than the budget is let through when
-// the queue is empty.
+// (and is never later than the frames queued before it). Overflow follows
+// the queue's per-class policy (package outq): a reply or message closes
+// the conn as a slow consumer and returns core.ErrSlowConsumer (once;
+// core.ErrConnClosed afterwards); a single frame larger than the budget is
+// let through when the queue is empty.
 func (c *Conn) Write(cmd *protocol.Command) error {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
-		return core.ErrConnClosed
-	}
-	wasEmpty := c.queued == 0
-	n := 0
-	if wasEmpty && c.opts.Datagrams && cmd.Kind == protocol.KindDirect && cmd.Transient {
+	if c.opts.Datagrams && cmd.Kind == protocol.KindDirect && cmd.Transient && c.q.Queued() == 0 {
 		b := protocol.AppendMsgpack(make([]byte, 0, 128), cmd)
 		if len(b) <= c.opts.MaxDatagramBytes {
-			c.dgrams = append(c.dgrams, b)
-			n = len(b)
+			if ok, err := c.q.PushSide(b); ok || err != nil {
+				return err
+			}
 		} else {
 			c.m.DatagramFallbacks.Inc()
 		}
 	}
-	if n == 0 {
-		if c.pending == nil {
-			c.pending = c.opts.Pool.get()
-		}
-		start := len(c.pending)
-		c.pending = protocol.AppendMsgpackFrame(c.pending, cmd)
-		c.pendingN++
-		n = len(c.pending) - start
+	err := c.q.Push(cmd)
+	if errors.Is(err, core.ErrSlowConsumer) {
+		c.closed()
 	}
-	c.queued += n
-	if !wasEmpty && c.queued > c.opts.QueueBytes {
-		c.closeLocked(protocol.CloseSlowConsumer, "outbound queue full")
-		c.mu.Unlock()
-		return core.ErrSlowConsumer
-	}
-	c.mu.Unlock()
-	if wasEmpty {
-		signal(c.wake)
-	}
-	return nil
+	return err
 }
 
 // Close implements core.Conn: it is idempotent and does not block. The
 // frames queued before it are still sent (except for a slow consumer), then
 // the connection closes with code.
 func (c *Conn) Close(code protocol.CloseCode, reason string) {
-	c.mu.Lock()
-	c.closeLocked(code, reason)
-	c.mu.Unlock()
+	if c.q.Close(code, reason) {
+		c.closed()
+	}
 }
 
-func (c *Conn) closeLocked(code protocol.CloseCode, reason string) {
-	if c.closing {
-		return
-	}
-	c.closing, c.closeCode, c.closeReason = true, code, reason
-	if code == protocol.CloseSlowConsumer {
-		c.dropLocked()
-	}
+// closed wakes the reader and the writer after the queue closed.
+func (c *Conn) closed() {
+	c.mu.Lock()
 	c.wakeReaderLocked()
-	signal(c.wake)
+	c.mu.Unlock()
+	signal(c.wake) // also when the writer waits for the stream
 }
 
 // wakeReaderLocked makes the reader stop waiting for the stream or a frame;
@@ -167,37 +144,19 @@ func (c *Conn) wakeReaderLocked() {
 
 // abort ends a lost or broken connection: nothing more is sent.
 func (c *Conn) abort() {
+	if !c.q.Abort() {
+		return
+	}
 	c.mu.Lock()
-	if !c.aborted {
-		c.aborted = true
-		c.closing = true
-		c.dropLocked()
-		c.wakeReaderLocked()
-		if c.str != nil {
-			c.str.SetWriteDeadline(time.Now())
-		}
-		signal(c.wake)
+	c.wakeReaderLocked()
+	if c.str != nil {
+		c.str.SetWriteDeadline(time.Now())
 	}
 	c.mu.Unlock()
+	signal(c.wake)
 }
 
-func (c *Conn) dropLocked() {
-	c.opts.Pool.put(c.pending)
-	c.pending, c.pendingN, c.dgrams, c.queued = nil, 0, nil, 0
-}
-
-func (c *Conn) isClosing() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closing
-}
-
-// overHalf reports whether the queue is over half its budget.
-func (c *Conn) overHalf() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.queued > c.opts.QueueBytes/2 && !c.closing
-}
+func (c *Conn) isClosing() bool { return c.q.Closed() }
 
 func signal(ch chan struct{}) {
 	select {
@@ -215,27 +174,22 @@ func (c *Conn) writeLoop() {
 		for {
 			c.mu.Lock()
 			str := c.str
-			if str == nil && !c.closing {
-				c.mu.Unlock()
-				break // queued until the stream is accepted
-			}
-			buf, n, dgrams := c.pending, c.pendingN, c.dgrams
-			c.pending, c.pendingN, c.dgrams = nil, 0, nil
-			closing, aborted := c.closing, c.aborted
-			code, reason := c.closeCode, c.closeReason
 			c.mu.Unlock()
-			if aborted {
-				c.opts.Pool.put(buf)
+			if str == nil && !c.q.Closed() {
+				break // queued until the stream is accepted (acceptStream wakes us)
+			}
+			b := c.q.Take()
+			if b.State == outq.Aborted {
+				c.q.Recycle(b.Buf)
 				c.finish(0, "")
 				return
 			}
-			size := len(buf)
-			for _, d := range dgrams {
-				size += len(d)
+			buf, n, size := b.Buf, b.N, b.Bytes()
+			for _, d := range b.Side {
 				if err := c.sess.SendDatagram(d); err != nil {
 					c.m.DatagramFallbacks.Inc()
 					if buf == nil {
-						buf = c.opts.Pool.get()
+						buf = c.opts.Pool.Get()
 					}
 					buf = protocol.AppendFrame(buf, d)
 					n++
@@ -248,26 +202,24 @@ func (c *Conn) writeLoop() {
 				_, err := str.Write(buf)
 				c.m.FramesOut.Add(float64(n))
 				c.m.BytesOut.Add(float64(len(buf)))
-				c.opts.Pool.put(buf)
 				if err != nil {
+					c.q.Recycle(buf)
 					c.log.Debug("stream write failed", "transport", c.info.Transport, "remote", c.info.RemoteAddr, "err", err)
 					c.abort()
 					c.finish(0, "")
 					return
 				}
 			}
+			c.q.Recycle(buf)
 			if size > 0 {
-				c.mu.Lock()
-				c.queued = max(0, c.queued-size)
-				c.mu.Unlock()
-				signal(c.drained)
+				c.q.Done(size, b.N+len(b.Side))
 			}
-			if closing {
-				c.finish(code, reason)
+			if b.State == outq.Closing {
+				c.finish(b.Code, b.Reason)
 				return
 			}
-			if size == 0 {
-				break
+			if b.Empty() {
+				break // the queue marked the writer idle: the next frame wakes it
 			}
 		}
 	}

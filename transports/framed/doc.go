@@ -18,11 +18,12 @@
 // end calls core.Client.Disconnect once and waits for the writer. The
 // writer goroutine (started by Serve) is the only one that writes to the
 // stream, sends datagrams or closes the session. core.Conn.Write (any
-// goroutine) encodes at once into a byte-bounded queue under Conn.mu and
+// goroutine) encodes at once into the outbound queue (internal/outq) and
 // wakes the writer; Close (any goroutine) is idempotent and non-blocking.
 // The reader pauses while its own queue is over half full, so a client
 // pipelining requests without reading replies is slowed down, while
-// deliveries from other sessions never block (over budget: 4201).
+// deliveries from other sessions never block (over budget: 4201 for
+// replies and messages; presence events are coalesced or dropped).
 //
 // Closing: the writer flushes what was queued before Close (except for a
 // slow consumer), ends its direction of the stream (FIN), waits up to

@@ -2,9 +2,10 @@ package framed
 
 import (
 	"strconv"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rtgate/rtgate/transports/internal/outq"
 )
 
 // Metrics are one transport's collectors, shared by its connections.
@@ -17,6 +18,7 @@ type Metrics struct {
 	DatagramsOut      prometheus.Counter
 	DatagramFallbacks prometheus.Counter     // transient messages a datagram could not carry, sent on the stream
 	Closes            *prometheus.CounterVec // by close code sent; "abort" when the connection was lost
+	Queue             *outq.Metrics          // outbound queue drops and slow consumers
 }
 
 // NewMetrics returns collectors named prefix_* ("rtgate_quic").
@@ -36,13 +38,14 @@ func NewMetrics(prefix, what string) *Metrics {
 		Closes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: prefix + "_closes_total",
 			Help: what + " connections ended, by the close code sent (\"abort\": the connection was lost)."}, []string{"code"}),
+		Queue: outq.NewMetrics(prefix, what),
 	}
 }
 
 // Collectors returns the collectors, to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.Conns, m.FramesIn, m.BytesIn, m.FramesOut, m.BytesOut,
-		m.DatagramsOut, m.DatagramFallbacks, m.Closes}
+	return append([]prometheus.Collector{m.Conns, m.FramesIn, m.BytesIn, m.FramesOut, m.BytesOut,
+		m.DatagramsOut, m.DatagramFallbacks, m.Closes}, m.Queue.Collectors()...)
 }
 
 func (m *Metrics) closed(code int) {
@@ -56,28 +59,6 @@ func (m *Metrics) closed(code int) {
 	m.Closes.WithLabelValues(strconv.Itoa(code)).Inc()
 }
 
-// BufPool pools queue buffers across connections so an idle connection
-// holds none. Buffers that grew past maxPooledBuf are left to the GC.
-type BufPool struct{ p sync.Pool }
-
-const (
-	initialBuf   = 512
-	maxPooledBuf = 64 << 10
-)
-
-func (bp *BufPool) get() []byte {
-	if bp != nil {
-		if p, ok := bp.p.Get().(*[]byte); ok {
-			return (*p)[:0]
-		}
-	}
-	return make([]byte, 0, initialBuf)
-}
-
-func (bp *BufPool) put(b []byte) {
-	if bp == nil || b == nil || cap(b) > maxPooledBuf {
-		return
-	}
-	b = b[:0]
-	bp.p.Put(&b)
-}
+// BufPool pools queue buffers across a transport's connections so an idle
+// connection holds none.
+type BufPool = outq.Pool

@@ -15,9 +15,10 @@ type Limits struct {
 	// Zero means protocol.DefaultMaxFrameBytes (64 KiB).
 	MaxFrameBytes int
 	// QueueBytes bounds the encoded frames and datagrams queued and not yet
-	// handed to the stream; a Write over it closes with
-	// protocol.CloseSlowConsumer (4201). The reader pauses while its queue
-	// is over half full. Zero means 1 MiB.
+	// written to the stream; a reply or message over it closes with
+	// protocol.CloseSlowConsumer (4201), a presence event over it replaces
+	// an older one about the same peer or drops the oldest. The reader
+	// pauses while its queue is over half full. Zero means 1 MiB.
 	QueueBytes int
 	// WriteTimeout bounds every stream write. Zero means 10 s.
 	WriteTimeout time.Duration

@@ -41,17 +41,20 @@ func (c *Conn) Serve(ctx context.Context, hub *core.Hub, accept func(context.Con
 func (c *Conn) acceptStream(ctx context.Context, accept func(context.Context) (Stream, error)) Stream {
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Lock order: c.mu, then the queue's. closed() closes the queue before
+	// it takes c.mu: either it finds cancelAccept set or we find the queue
+	// closed.
 	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
+	c.cancelAccept = cancel
+	closing := c.q.Closed()
+	c.mu.Unlock()
+	if closing {
 		return nil
 	}
-	c.cancelAccept = cancel
-	c.mu.Unlock()
 	str, err := accept(actx)
 	c.mu.Lock()
 	c.cancelAccept = nil
-	closing := c.closing
+	closing = c.q.Closed()
 	if err == nil {
 		c.str = str
 	}
@@ -77,11 +80,11 @@ func (c *Conn) readLoop(str Stream) {
 	bucket := inbound.NewBucket(c.opts.CommandsPerSecond, c.opts.Burst, time.Now())
 	var cmd protocol.Command
 	for {
-		if c.overHalf() {
+		if c.q.OverHalf() {
 			// Our own replies are piling up: let the writer catch up before
 			// reading more requests (the client is slowed, not dropped).
 			select {
-			case <-c.drained:
+			case <-c.q.Drained():
 			case <-c.writerDone:
 			}
 			continue

@@ -41,9 +41,11 @@ type Config struct {
 	MaxBatchFrames int
 
 	// BufferFrames and BufferBytes bound the frames a session keeps until
-	// the client acknowledges them. A write over either bound ends the
-	// session with protocol.CloseSlowConsumer (4201); its persistent
-	// messages stay in the inboxes. Zero means 2048 frames and 1 MiB.
+	// the client acknowledges them. A reply or message over either bound
+	// ends the session with protocol.CloseSlowConsumer (4201); its
+	// persistent messages stay in the inboxes. A presence event over it
+	// replaces an older one about the same peer or drops the oldest. Zero
+	// means 2048 frames and 1 MiB.
 	BufferFrames int
 	BufferBytes  int
 

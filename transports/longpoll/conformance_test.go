@@ -39,6 +39,9 @@ func (h harness) Serve(t testing.TB, hub *core.Hub, opts transporttest.Options) 
 		BufferBytes:   opts.QueueBytes,
 		Logger:        slog.New(slog.DiscardHandler),
 	})
+	if opts.Registry != nil {
+		opts.Registry.MustRegister(handler.Collectors()...)
+	}
 	srv := serve(handler)
 	t.Cleanup(func() {
 		srv.Close()

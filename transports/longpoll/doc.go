@@ -25,8 +25,10 @@
 // with the same ack gets the same frames and the client drops duplicates
 // by seq. A send applies, in order, the items whose cseq follows the last
 // applied one and skips the others, so a retried send applies nothing
-// twice. Buffered frames are bounded by count and bytes; overflow closes
-// the session with 4201 (slow consumer).
+// twice. Buffered frames are bounded by count and bytes, acknowledged or
+// not (internal/outq): a reply or message over the bound closes the
+// session with 4201 (slow consumer); presence events are coalesced or
+// dropped oldest first.
 //
 // Concurrency contract: a session holds at most one poll; a newer poll
 // replaces the held one, which is answered with an empty batch (never with

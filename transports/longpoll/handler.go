@@ -19,6 +19,7 @@ import (
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/internal/origin"
 	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/transports/internal/outq"
 )
 
 // Dialect names accepted by POST /open.
@@ -37,6 +38,7 @@ type Handler struct {
 	log         *slog.Logger
 	metrics     *metrics
 	wg          sync.WaitGroup // finish goroutines (one per closed session)
+	bufs        outq.Pool      // sessions' queue buffers
 
 	mu       sync.Mutex
 	sessions map[string]*session // by sid; guarded by mu

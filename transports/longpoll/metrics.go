@@ -1,6 +1,10 @@
 package longpoll
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rtgate/rtgate/transports/internal/outq"
+)
 
 // metrics are the handler's collectors.
 type metrics struct {
@@ -15,6 +19,7 @@ type metrics struct {
 	expiries     prometheus.Counter     // sessions ended for want of a poll
 	closes       *prometheus.CounterVec // sessions closed, by close code
 	rejected     *prometheus.CounterVec // error responses, by API error code
+	queue        *outq.Metrics          // outbound queue drops and slow consumers
 }
 
 func newMetrics() *metrics {
@@ -41,10 +46,11 @@ func newMetrics() *metrics {
 			Name: "rtgate_longpoll_closes_total", Help: "Sessions closed, by close code."}, []string{"code"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rtgate_longpoll_requests_rejected_total", Help: "Requests answered with an error, by API error code."}, []string{"code"}),
+		queue: outq.NewMetrics("rtgate_longpoll", "long-poll"),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.sessions, m.opened, m.held, m.polls, m.framesIn, m.duplicates,
-		m.framesOut, m.framesResent, m.expiries, m.closes, m.rejected}
+	return append([]prometheus.Collector{m.sessions, m.opened, m.held, m.polls, m.framesIn, m.duplicates,
+		m.framesOut, m.framesResent, m.expiries, m.closes, m.rejected}, m.queue.Collectors()...)
 }

@@ -2,12 +2,14 @@ package longpoll
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/transports/internal/outq"
 )
 
 // session is one long-poll session: the core.Conn the hub writes to.
@@ -16,15 +18,17 @@ import (
 // session's reader: only the holder of the turn calls client.Handle,
 // client.BadFrame or client.Disconnect, so the core sees one reader.
 //
-// Outbound: Write encodes each command into a frame with the next sequence
-// number and appends it to frames; frames stay there until a poll
-// acknowledges them (ack >= seq), so a lost poll response is answered again
-// by the retried poll. At most one poll is held (poll); a newer poll
-// replaces it.
+// Outbound: Write encodes each command into the outbound queue (outq,
+// which applies the per-class overflow policy and owns the close state).
+// A poll moves the queued commands into frames, numbering them with the
+// next sequence numbers; frames stay there until a poll acknowledges them
+// (ack >= seq), so a lost poll response is answered again by the retried
+// poll. The queue counts a command's bytes until it is acknowledged. At
+// most one poll is held (poll); a newer poll replaces it.
 //
-// Lifecycle: Close (from the core, the handler, or an overflow) marks the
-// session closing and starts finish, which takes the turn and calls
-// client.Disconnect once. The session stays in the handler's table until
+// Lifecycle: Close (from the core, the handler, or an overflow) closes the
+// queue and starts finish, which takes the turn and calls
+// client.Disconnect once. Lock order: s.mu, then the queue's. The session stays in the handler's table until
 // its close was answered to a poll and PingTimeout passed, or no poll came
 // for PollTimeout+PingTimeout (expiry, checked by timer).
 type session struct {
@@ -37,19 +41,17 @@ type session struct {
 	client   *core.Client // set under the turn at open; then read under the turn
 	lastCseq int64        // the last client sequence applied; guarded by the turn
 
+	q outq.Queue // commands not yet taken by a poll, and the close state
+
 	mu        sync.Mutex
-	timer     *time.Timer        // expiry and linger (runs checkExpiry); guarded by mu
-	frames    []frame            // unacknowledged frames, seq ascending; guarded by mu
-	bytes     int                // sum of len(frames[i].b); guarded by mu
-	nextSeq   uint64             // seq of the next frame written; guarded by mu
-	sentSeq   uint64             // highest seq put in a poll response; guarded by mu
-	poll      *waiter            // the held poll, if any; guarded by mu
-	lastPoll  time.Time          // last time a poll arrived or was answered; guarded by mu
-	closing   bool               // Close was called; guarded by mu
-	closeCode protocol.CloseCode // guarded by mu
-	closeWhy  string             // guarded by mu
-	closeSent bool               // a poll response carried the close; guarded by mu
-	removed   bool               // gone from the handler's table; guarded by mu
+	timer     *time.Timer // expiry and linger (runs checkExpiry); guarded by mu
+	frames    []frame     // taken, unacknowledged frames, seq ascending; guarded by mu
+	nextSeq   uint64      // seq of the next frame taken from q; guarded by mu
+	sentSeq   uint64      // highest seq put in a poll response; guarded by mu
+	poll      *waiter     // the held poll, if any; guarded by mu
+	lastPoll  time.Time   // last time a poll arrived or was answered; guarded by mu
+	closeSent bool        // a poll response carried the close; guarded by mu
+	removed   bool        // gone from the handler's table; guarded by mu
 }
 
 // sessionDialect is what the session speaks, fixed at open.
@@ -64,6 +66,7 @@ const (
 type frame struct {
 	seq uint64
 	b   []byte
+	n   int // the command's bytes, as the queue counts them
 }
 
 // waiter is a held poll; wake (cap 1) is signalled when frames arrive, the
@@ -93,6 +96,15 @@ func newSession(h *Handler, sid string, d sessionDialect, remote string) *sessio
 		nextSeq:  1,
 		lastPoll: time.Now(),
 	}
+	s.q.Init(outq.Config{
+		Limit:      h.cfg.BufferBytes,
+		MaxFrames:  h.cfg.BufferFrames,
+		Encode:     protocol.AppendJSON,
+		Wake:       s.wake,
+		Pool:       &h.bufs,
+		FullReason: "long-poll buffer full: the client does not poll",
+		Metrics:    h.metrics.queue,
+	})
 	s.mu.Lock() // checkExpiry reads timer under mu
 	s.timer = time.AfterFunc(h.expiry(), s.checkExpiry)
 	s.mu.Unlock()
@@ -102,64 +114,52 @@ func newSession(h *Handler, sid string, d sessionDialect, remote string) *sessio
 // Info implements core.Conn.
 func (s *session) Info() core.ConnInfo { return s.info }
 
-// Write implements core.Conn: it encodes cmd as the next frame of the
-// buffer and wakes the held poll. Over the buffer's bounds it closes the
-// session as a slow consumer (dropping the buffer) and returns
-// core.ErrSlowConsumer; after a close it returns core.ErrConnClosed.
+// Write implements core.Conn: it encodes cmd into the queue and wakes the
+// held poll. Overflow follows the queue's per-class policy (package outq):
+// a reply or message closes the session as a slow consumer (dropping the
+// buffer) and returns core.ErrSlowConsumer; after a close it returns
+// core.ErrConnClosed.
 func (s *session) Write(cmd *protocol.Command) error {
+	err := s.q.Push(cmd)
+	if errors.Is(err, core.ErrSlowConsumer) {
+		s.closed(protocol.CloseSlowConsumer)
+	}
+	return err
+}
+
+// wake is the queue's Wake: it wakes the held poll.
+func (s *session) wake() {
 	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		return core.ErrConnClosed
-	}
-	b := make([]byte, 0, 96)
-	b = append(b, `{"seq":`...)
-	b = strconv.AppendUint(b, s.nextSeq, 10)
-	b = append(b, `,"d":`...)
-	b = protocol.AppendJSON(b, cmd)
-	b = append(b, '}')
-	cfg := &s.h.cfg
-	if len(s.frames) > 0 && (len(s.frames) >= cfg.BufferFrames || s.bytes+len(b) > cfg.BufferBytes) {
-		start := s.closeLocked(protocol.CloseSlowConsumer, "long-poll buffer full: the client does not poll")
-		s.mu.Unlock()
-		if start {
-			s.startFinish()
-		}
-		return core.ErrSlowConsumer
-	}
-	s.frames = append(s.frames, frame{seq: s.nextSeq, b: b})
-	s.bytes += len(b)
-	s.nextSeq++
 	s.wakeLocked()
 	s.mu.Unlock()
-	return nil
 }
 
 // Close implements core.Conn: idempotent, non-blocking; the next poll
 // answers the frames still buffered and the close.
 func (s *session) Close(code protocol.CloseCode, reason string) {
-	s.mu.Lock()
-	start := s.closeLocked(code, reason)
-	s.mu.Unlock()
-	if start {
-		s.startFinish()
+	if s.q.Close(code, reason) {
+		s.closed(code)
 	}
 }
 
-// closeLocked marks the session closing; it reports whether this call did,
-// in which case the caller must startFinish after unlocking.
-func (s *session) closeLocked(code protocol.CloseCode, reason string) bool {
-	if s.closing {
-		return false
-	}
-	s.closing, s.closeCode, s.closeWhy = true, code, reason
+// closed follows the queue's close (once): a slow consumer's frames are
+// dropped, the held poll is woken to answer the close, and finish starts.
+// Called without s.mu held.
+func (s *session) closed(code protocol.CloseCode) {
+	s.mu.Lock()
 	if code == protocol.CloseSlowConsumer {
+		n := 0
+		for _, f := range s.frames {
+			n += f.n
+		}
+		s.q.Done(n, len(s.frames))
 		clear(s.frames)
-		s.frames, s.bytes = nil, 0
+		s.frames = nil
 	}
 	s.h.metrics.closes.WithLabelValues(strconv.Itoa(int(code))).Inc()
 	s.wakeLocked()
-	return true
+	s.mu.Unlock()
+	s.startFinish()
 }
 
 // startFinish runs finish in a goroutine owned by the handler's WaitGroup:
@@ -181,11 +181,7 @@ func (s *session) finish() {
 	<-s.turn
 }
 
-func (s *session) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
+func (s *session) isClosing() bool { return s.q.Closed() }
 
 func (s *session) wakeLocked() {
 	if s.poll != nil {
@@ -198,14 +194,15 @@ func (s *session) wakeLocked() {
 
 // ackLocked drops the frames the client acknowledged (seq <= ack).
 func (s *session) ackLocked(ack uint64) {
-	i := 0
+	i, n := 0, 0
 	for i < len(s.frames) && s.frames[i].seq <= ack {
-		s.bytes -= len(s.frames[i].b)
+		n += s.frames[i].n
 		i++
 	}
 	if i == 0 {
 		return
 	}
+	s.q.Done(n, i)
 	clear(s.frames[:i])
 	s.frames = s.frames[i:]
 	if len(s.frames) == 0 {
@@ -218,6 +215,17 @@ func (s *session) ackLocked(ack uint64) {
 // (at least one), plus the close when every remaining frame fits. ok is
 // false when there is nothing to answer yet.
 func (s *session) takeLocked() (b batch, ok bool) {
+	s.q.TakeEach(func(cmd []byte) {
+		f := make([]byte, 0, len(cmd)+32)
+		f = append(f, `{"seq":`...)
+		f = strconv.AppendUint(f, s.nextSeq, 10)
+		f = append(f, `,"d":`...)
+		f = append(f, cmd...)
+		f = append(f, '}')
+		s.frames = append(s.frames, frame{seq: s.nextSeq, b: f, n: len(cmd)})
+		s.nextSeq++
+	})
+	st, code, reason := s.q.State()
 	size := 0
 	for _, f := range s.frames {
 		if len(b.frames) > 0 && size+len(f.b) > s.h.cfg.MaxPayload {
@@ -231,8 +239,8 @@ func (s *session) takeLocked() (b batch, ok bool) {
 			s.sentSeq = f.seq
 		}
 	}
-	if s.closing && len(b.frames) == len(s.frames) {
-		b.closing, b.code, b.reason = true, s.closeCode, s.closeWhy
+	if st != outq.Open && len(b.frames) == len(s.frames) {
+		b.closing, b.code, b.reason = true, code, reason
 		if !s.closeSent {
 			s.closeSent = true
 			s.timer.Reset(s.h.cfg.PingTimeout) // linger for a retried final poll
@@ -263,14 +271,10 @@ func (s *session) checkExpiry() {
 		s.mu.Unlock()
 		return
 	}
-	start := false
-	if !s.closing {
-		s.h.metrics.expiries.Inc()
-		start = s.closeLocked(protocol.CloseReadTimeout, "long-poll session expired: no poll")
-	}
 	s.mu.Unlock()
-	if start {
-		s.startFinish()
+	if s.q.Close(protocol.CloseReadTimeout, "long-poll session expired: no poll") {
+		s.h.metrics.expiries.Inc()
+		s.closed(protocol.CloseReadTimeout)
 	}
 	s.h.remove(s)
 }

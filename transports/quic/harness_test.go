@@ -16,9 +16,12 @@ type harness struct{}
 func (harness) Modern() bool { return true }
 
 func (harness) Serve(t testing.TB, hub *core.Hub, opts transporttest.Options) string {
-	_, addr := quictest.Serve(t, hub, quic.Config{
+	srv, addr := quictest.Serve(t, hub, quic.Config{
 		Limits: framed.Limits{MaxFrameBytes: opts.MaxFrameBytes, QueueBytes: opts.QueueBytes, CommandsPerSecond: -1},
 	})
+	if opts.Registry != nil {
+		opts.Registry.MustRegister(srv.Collectors()...)
+	}
 	return addr
 }
 

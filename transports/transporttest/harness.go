@@ -26,6 +26,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/protocol"
 )
@@ -38,6 +40,11 @@ type Options struct {
 	// QueueBytes is the outbound queue budget of one connection (4201 above
 	// it).
 	QueueBytes int
+	// Registry, when not nil, must receive the transport's Prometheus
+	// collectors (its Collectors method): the slow-consumer scenarios read
+	// the outbound queue's *_queue_drops_total and
+	// *_queue_slow_consumers_total counters from it.
+	Registry *prometheus.Registry
 }
 
 // Harness is the transport under test.

@@ -66,9 +66,9 @@ func shutdownAtCleanup(t testing.TB, hub *core.Hub) {
 	})
 }
 
-func newEnv(t *testing.T, h Harness) *env {
+func newEnv(t *testing.T, h Harness, opts Options) *env {
 	hub := newHub(t, core.Config{})
-	e := &env{t: t, h: h, hub: hub, opts: DefaultOptions, modern: h.Modern()}
+	e := &env{t: t, h: h, hub: hub, opts: opts, modern: h.Modern()}
 	e.addr = h.Serve(t, hub, e.opts)
 	shutdownAtCleanup(t, hub) // registered after Serve: runs before the harness stops its server
 	return e
@@ -100,26 +100,37 @@ func (e *env) bobAndAlice(watch ...string) (b, a *Client) {
 var scenarios = []struct {
 	name string
 	run  func(e *env)
+	opts func(*Options) // changes to DefaultOptions, or nil
 }{
-	{"OpenEchoesI", openEchoesI},
-	{"Keepalive", keepalive},
-	{"PresenceAcrossConnsAndDroppedSocket", presence},
-	{"DirectAndAck", directAndAck},
-	{"MessageTextLimit", messageTextLimit},
-	{"PersistentToOfflinePeerRedelivered", offlineRedelivery},
-	{"TransientNotAcked", transientNotAcked},
-	{"CommandBeforeOpen", commandBeforeOpen},
-	{"MalformedFrame", malformedFrame},
-	{"OversizeFrame", oversizeFrame},
-	{"SlowConsumer", slowConsumer},
-	{"AbruptDisconnectMidStream", abruptDisconnect},
-	{"Shutdown", shutdown},
+	{"OpenEchoesI", openEchoesI, nil},
+	{"Keepalive", keepalive, nil},
+	{"PresenceAcrossConnsAndDroppedSocket", presence, nil},
+	{"DirectAndAck", directAndAck, nil},
+	{"MessageTextLimit", messageTextLimit, nil},
+	{"PersistentToOfflinePeerRedelivered", offlineRedelivery, nil},
+	{"TransientNotAcked", transientNotAcked, nil},
+	{"CommandBeforeOpen", commandBeforeOpen, nil},
+	{"MalformedFrame", malformedFrame, nil},
+	{"OversizeFrame", oversizeFrame, nil},
+	{"SlowConsumer", slowConsumer, nil},
+	{"SlowConsumerCountedByClass", slowConsumerCounted, nil},
+	{"PresenceFloodDropsNotDisconnects", presenceFlood, func(o *Options) { o.QueueBytes = 16 << 10 }},
+	{"FrameLargerThanQueue", largeFrame, func(o *Options) { o.QueueBytes = 2 << 10 }},
+	{"AbruptDisconnectMidStream", abruptDisconnect, nil},
+	{"Shutdown", shutdown, nil},
 }
 
 // Run runs every scenario against h, each on its own hub and server.
 func Run(t *testing.T, h Harness) {
 	for _, sc := range scenarios {
-		t.Run(sc.name, func(t *testing.T) { sc.run(newEnv(t, h)) })
+		t.Run(sc.name, func(t *testing.T) {
+			opts := DefaultOptions
+			opts.Registry = prometheus.NewRegistry()
+			if sc.opts != nil {
+				sc.opts(&opts)
+			}
+			sc.run(newEnv(t, h, opts))
+		})
 	}
 }
 

@@ -3,6 +3,7 @@ package webtransport_test
 import (
 	"context"
 	"errors"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -25,11 +26,21 @@ var _ quic.H3Server = (*webtransport.Handler)(nil)
 // serve starts a shared QUIC listener whose h3 side is a Handler for hub,
 // and stops both when t ends. It returns the UDP address.
 func serve(t testing.TB, hub *core.Hub, cfg webtransport.Config) string {
+	return serveWith(t, hub, cfg, nil)
+}
+
+// serveWith is serve, registering the handler's collectors with reg (when
+// not nil).
+func serveWith(t testing.TB, hub *core.Hub, cfg webtransport.Config, reg *prometheus.Registry) string {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	_, addr := quictest.Serve(t, hub, quic.Config{H3: webtransport.New(hub, cfg)})
+	h := webtransport.New(hub, cfg)
+	if reg != nil {
+		reg.MustRegister(h.Collectors()...)
+	}
+	_, addr := quictest.Serve(t, hub, quic.Config{H3: h})
 	return addr
 }
 
@@ -38,9 +49,9 @@ type harness struct{}
 func (harness) Modern() bool { return true }
 
 func (harness) Serve(t testing.TB, hub *core.Hub, opts transporttest.Options) string {
-	return serve(t, hub, webtransport.Config{
+	return serveWith(t, hub, webtransport.Config{
 		Limits: framed.Limits{MaxFrameBytes: opts.MaxFrameBytes, QueueBytes: opts.QueueBytes, CommandsPerSecond: -1},
-	})
+	}, opts.Registry)
 }
 
 func (harness) Dial(t testing.TB, addr string) (transporttest.ClientConn, error) {

@@ -17,8 +17,10 @@ type Config struct {
 	// protocol.DefaultMaxFrameBytes (64 KiB).
 	MaxFrameBytes int
 	// QueueBytes bounds the encoded frames queued for one connection and not
-	// yet handed to the socket. A Write that takes the queue over it closes
-	// the connection with protocol.CloseSlowConsumer (4201). The reader of
+	// yet written to the socket. A reply or message that takes the queue
+	// over it closes the connection with protocol.CloseSlowConsumer (4201);
+	// a presence event replaces an older one about the same peer or drops
+	// the oldest (rtgate_ws_queue_drops_total). The reader of
 	// a connection whose queue is over half of it waits for the writer
 	// before it reads the next command (a client that pipelines requests
 	// without reading replies is slowed down, not disconnected). Zero means

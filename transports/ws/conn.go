@@ -14,6 +14,7 @@ import (
 
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/transports/internal/outq"
 )
 
 // WebSocket opcodes (RFC 6455 §5.2) of the frames the writer builds.
@@ -33,16 +34,16 @@ const (
 // Gorilla reads (handshake, frame parsing, control frame dispatch); the
 // writer goroutine owns the write half of the socket and writes frames it
 // builds itself: server frames are unmasked, so a frame is a 2–10 byte
-// header and the encoded command. Write encodes straight into the queue
-// buffer, and the writer hands everything queued to the socket in one
-// write(2) per batch, instead of gorilla's one write per message.
+// header and the encoded command. Write encodes straight into the outbound
+// queue (outq), and the writer hands everything queued to the socket in
+// one write(2) per batch, instead of gorilla's one write per message.
 //
-// The writer runs only while there is something to write: the first frame
-// queued into an empty queue starts it (unless one is running), and it
-// returns once it finds the queue empty, so an idle connection has no
-// writer goroutine. At most one writer runs at a time (c.writing, under
-// mu). Close and abort start one too; that last writer sends the close
-// frame (or drops the queue) and closes writerDone.
+// The writer runs only while there is something to write: the queue wakes
+// one (writeLoop on a new goroutine) when a frame or a close is queued and
+// none runs, and it returns once it finds the queue empty, so an idle
+// connection has no writer goroutine. The queue owns the close state; the
+// last writer sends the close frame (or drops the queue) and closes
+// writerDone.
 //
 // Close ordering: a close frame follows the frames queued before Close
 // (a reply the core wrote just before closing reaches the client), except
@@ -60,19 +61,12 @@ type conn struct {
 	// readableFn is c.readable bound once (a method value allocates).
 	readableFn func(fd uintptr) bool
 
-	drained    chan struct{} // cap 1: the writer finished a batch
+	q          outq.Queue    // the outbound queue and the close state
 	writerDone chan struct{} // closed when the last writer (close frame sent, or aborted) is done
 
-	mu          sync.Mutex
-	pending     []byte             // encoded frames not yet taken by the writer; guarded by mu
-	pendingN    int                // data frames in pending; guarded by mu
-	closing     bool               // Close was called; no more frames are queued; guarded by mu
-	aborted     bool               // drop the socket without a close frame; guarded by mu
-	closeCode   protocol.CloseCode // guarded by mu
-	closeReason string             // guarded by mu
-	writing     bool               // a writer goroutine runs (or is about to); guarded by mu
-	finished    bool               // the last writer is done, writerDone is closed; guarded by mu
-	ping        *time.Timer        // modern dialects: the next server ping; guarded by mu
+	mu         sync.Mutex
+	graceArmed bool        // the close frame was sent and the read deadline is CloseGrace; guarded by mu
+	ping       *time.Timer // modern dialects: the next server ping; guarded by mu
 }
 
 var _ core.Conn = (*conn)(nil)
@@ -86,9 +80,19 @@ func newConn(h *Handler, ws *websocket.Conn, d dialect, remote string) *conn {
 		raw:        rawConn(ws),
 		dialect:    d,
 		info:       core.ConnInfo{Transport: "ws", Modern: d != dialectLegacy, RemoteAddr: remote},
-		drained:    make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 	}
+	enc := encodeText
+	if d == dialectMsgpack {
+		enc = encodeBinary
+	}
+	c.q.Init(outq.Config{
+		Limit:   h.cfg.QueueBytes,
+		Encode:  enc,
+		Wake:    func() { go c.writeLoop() },
+		Pool:    &h.bufs,
+		Metrics: h.metrics.queue,
+	})
 	c.readableFn = c.readable
 	return c
 }
@@ -96,39 +100,18 @@ func newConn(h *Handler, ws *websocket.Conn, d dialect, remote string) *conn {
 // Info implements core.Conn.
 func (c *conn) Info() core.ConnInfo { return c.info }
 
-// Write implements core.Conn: it encodes cmd into the queue and wakes the
-// writer. Over the queue budget it closes the conn as a slow consumer and
+// Write implements core.Conn: it encodes cmd into the queue, which wakes
+// the writer. Overflow follows the queue's per-class policy (package
+// outq): a reply or message closes the conn as a slow consumer and
 // returns core.ErrSlowConsumer (once; core.ErrConnClosed afterwards).
-func (c *conn) Write(cmd *protocol.Command) error {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
-		return core.ErrConnClosed
-	}
-	start := len(c.pending)
-	if c.pending == nil {
-		c.pending = c.h.getBuf()
-	}
-	c.pending = appendDataFrame(c.pending, c.dialect, cmd)
-	if start > 0 && len(c.pending) > c.h.cfg.QueueBytes {
-		c.closeLocked(protocol.CloseSlowConsumer, "outbound queue full")
-		c.mu.Unlock()
-		return core.ErrSlowConsumer
-	}
-	c.pendingN++
-	c.kickLocked()
-	c.mu.Unlock()
-	return nil
+func (c *conn) Write(cmd *protocol.Command) error { return c.q.Push(cmd) }
+
+func encodeText(dst []byte, cmd *protocol.Command) []byte {
+	return appendDataFrame(dst, dialectJSON, cmd)
 }
 
-// kickLocked starts a writer unless one runs or the last one is done.
-// Called with mu held after queueing a frame or closing.
-func (c *conn) kickLocked() {
-	if c.writing || c.finished {
-		return
-	}
-	c.writing = true
-	go c.writeLoop()
+func encodeBinary(dst []byte, cmd *protocol.Command) []byte {
+	return appendDataFrame(dst, dialectMsgpack, cmd)
 }
 
 // startPings arms the server pings of modern dialects: a timer, not a
@@ -139,7 +122,7 @@ func (c *conn) startPings() {
 		return
 	}
 	c.mu.Lock()
-	if !c.closing {
+	if !c.q.Closed() {
 		c.ping = time.AfterFunc(interval, c.pingTick)
 	}
 	c.mu.Unlock()
@@ -148,7 +131,7 @@ func (c *conn) startPings() {
 func (c *conn) pingTick() {
 	c.queueControl(opPing, nil)
 	c.mu.Lock()
-	if !c.closing && c.ping != nil {
+	if c.ping != nil && !c.q.Closed() {
 		c.ping.Reset(c.h.cfg.PingInterval)
 	}
 	c.mu.Unlock()
@@ -156,72 +139,22 @@ func (c *conn) pingTick() {
 
 // Close implements core.Conn: it is idempotent and does not block; the
 // writer sends the close frame after the frames already queued.
-func (c *conn) Close(code protocol.CloseCode, reason string) {
-	c.mu.Lock()
-	c.closeLocked(code, reason)
-	c.mu.Unlock()
-}
-
-func (c *conn) closeLocked(code protocol.CloseCode, reason string) {
-	if c.closing {
-		return
-	}
-	c.closing, c.closeCode, c.closeReason = true, code, reason
-	if code == protocol.CloseSlowConsumer {
-		c.h.putBuf(c.pending)
-		c.pending, c.pendingN = nil, 0
-	}
-	c.kickLocked()
-}
+func (c *conn) Close(code protocol.CloseCode, reason string) { c.q.Close(code, reason) }
 
 // abort ends the connection without a close frame (the peer is gone or
 // the socket failed): the writer drops its queue and the socket is closed,
 // which also unblocks the reader.
 func (c *conn) abort() {
-	c.mu.Lock()
-	if !c.aborted {
-		c.aborted = true
-		c.closing = true
-		c.h.putBuf(c.pending)
-		c.pending, c.pendingN = nil, 0
-		c.kickLocked()
-	}
-	c.mu.Unlock()
+	c.q.Abort()
 	c.netConn.Close()
-}
-
-// queued returns the bytes waiting for the writer.
-func (c *conn) queued() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.pending)
 }
 
 // queueControl queues a ping or pong frame; it is dropped once the conn is
 // closing. Control frames count against the queue budget like data frames.
 func (c *conn) queueControl(op byte, payload []byte) {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
-		return
-	}
-	if c.pending == nil {
-		c.pending = c.h.getBuf()
-	}
-	c.pending = appendFrameHeader(c.pending, op, len(payload))
-	c.pending = append(c.pending, payload...)
-	if len(c.pending) > c.h.cfg.QueueBytes {
-		c.closeLocked(protocol.CloseSlowConsumer, "outbound queue full")
-	}
-	c.kickLocked()
-	c.mu.Unlock()
-}
-
-func (c *conn) signal(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
+	var b [2 + maxControlPayload]byte
+	frame := appendFrameHeader(b[:0], op, len(payload))
+	c.q.PushControl(append(frame, payload...))
 }
 
 // writeLoop is the connection's only socket writer while it runs (see
@@ -232,29 +165,20 @@ func (c *conn) writeLoop() {
 	cfg := &c.h.cfg
 	m := c.h.metrics
 	for {
-		c.mu.Lock()
-		buf, n := c.pending, c.pendingN
-		c.pending, c.pendingN = nil, 0
-		closing, aborted := c.closing, c.aborted
-		code, reason := c.closeCode, c.closeReason
-		if len(buf) == 0 && !closing {
-			c.writing = false // the next frame queued starts a new writer
-			c.mu.Unlock()
-			return
-		}
-		c.mu.Unlock()
-		if aborted {
-			c.h.putBuf(buf)
+		b := c.q.Take()
+		if b.State == outq.Aborted {
+			c.q.Recycle(b.Buf)
 			m.closed(0)
 			c.finish()
 			return
 		}
-		if len(buf) > 0 {
+		if len(b.Buf) > 0 {
 			c.netConn.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
-			_, err := c.netConn.Write(buf)
-			m.framesOut[c.dialect].Add(float64(n))
-			m.bytesOut[c.dialect].Add(float64(len(buf)))
-			c.h.putBuf(buf)
+			_, err := c.netConn.Write(b.Buf)
+			m.framesOut[c.dialect].Add(float64(b.N))
+			m.bytesOut[c.dialect].Add(float64(len(b.Buf)))
+			c.q.Done(len(b.Buf), b.N)
+			c.q.Recycle(b.Buf)
 			if err != nil {
 				c.h.log.Debug("ws write failed", "remote", c.info.RemoteAddr, "err", err)
 				m.closed(0)
@@ -262,21 +186,22 @@ func (c *conn) writeLoop() {
 				c.finish()
 				return
 			}
-			c.signal(c.drained)
 		}
-		if closing {
-			c.writeClose(code, reason)
+		if b.State == outq.Closing {
+			c.writeClose(b.Code, b.Reason)
 			c.finish()
 			return
+		}
+		if b.Empty() {
+			return // the queue marked the writer stopped: the next frame wakes one
 		}
 	}
 }
 
-// finish marks the last writer done: no writer starts again, the ping
-// timer stops and the reader may close the socket.
+// finish marks the last writer done (the queue starts no writer again):
+// the ping timer stops and the reader may close the socket.
 func (c *conn) finish() {
 	c.mu.Lock()
-	c.finished = true
 	if c.ping != nil {
 		c.ping.Stop()
 		c.ping = nil
@@ -303,7 +228,8 @@ func (c *conn) writeClose(code protocol.CloseCode, reason string) {
 		return
 	}
 	c.h.metrics.closed(int(code))
-	c.mu.Lock() // the reader extends its deadline under mu only while !closing
+	c.mu.Lock() // the reader extends its deadline under mu only while !graceArmed
+	c.graceArmed = true
 	c.netConn.SetReadDeadline(time.Now().Add(cfg.CloseGrace))
 	c.mu.Unlock()
 }
@@ -374,28 +300,9 @@ func truncateUTF8(s string, n int) string {
 	return s[:n]
 }
 
-// Queue and read buffers are pooled across connections so an idle
-// connection holds none. Buffers that grew past maxPooledBuf are left to
-// the GC.
-const (
-	initialBuf   = 512
-	maxPooledBuf = 64 << 10
-)
-
-func (h *Handler) getBuf() []byte {
-	if p, ok := h.bufs.Get().(*[]byte); ok {
-		return (*p)[:0]
-	}
-	return make([]byte, 0, initialBuf)
-}
-
-func (h *Handler) putBuf(b []byte) {
-	if b == nil || cap(b) > maxPooledBuf {
-		return
-	}
-	b = b[:0]
-	h.bufs.Put(&b)
-}
+// Read buffers are pooled across connections so an idle connection holds
+// none (queue buffers: outq.Pool).
+const initialBuf = 512
 
 // getReadBuf returns a buffer for one inbound frame.
 func (h *Handler) getReadBuf() *[]byte {

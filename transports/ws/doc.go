@@ -24,8 +24,8 @@
 // in order, and at the end waits for the writer, closes the socket and
 // calls core.Client.Disconnect once — and, only while frames are queued, a
 // writer goroutine, the only goroutine that writes to the socket.
-// core.Conn.Write (any goroutine) encodes the command into a byte-bounded
-// queue under the conn's mutex and starts the writer if none runs (at most
+// core.Conn.Write (any goroutine) encodes the command into the outbound
+// queue (internal/outq), which starts the writer if none runs (at most
 // one at a time), which hands the whole queue to the socket in one write
 // with a deadline and returns when the queue is empty; an idle connection
 // has no writer goroutine. Modern dialects' pings come from a timer.
@@ -46,7 +46,8 @@
 //
 // Limits: frames over Config.MaxFrameBytes close with 4109 before they are
 // buffered; a connection over its token bucket closes with 1008 "flood"; a
-// full outbound queue closes with 4201; the reader pauses while its own
+// reply or message that finds the outbound queue full closes with 4201
+// (presence events are coalesced or dropped instead); the reader pauses while its own
 // queue is over half full. Gorilla's SetReadLimit is not used (it would
 // close with 1009).
 //

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/internal/origin"
+	"github.com/rtgate/rtgate/transports/internal/outq"
 )
 
 // Subprotocols of the modern dialects. A client that offers none of them
@@ -58,7 +59,7 @@ type Handler struct {
 	log         *slog.Logger
 	upgrader    websocket.Upgrader
 	metrics     *metrics
-	bufs        sync.Pool      // *[]byte outbound queue buffers, shared by all conns
+	bufs        outq.Pool      // outbound queue buffers, shared by all conns
 	readBufs    sync.Pool      // *[]byte inbound frame buffers, shared by all conns
 	wg          sync.WaitGroup // one per connection: its reader (which waits for its writer)
 }

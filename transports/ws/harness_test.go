@@ -37,6 +37,9 @@ func (h harness) Serve(t testing.TB, hub *core.Hub, opts transporttest.Options) 
 		h.mod(&cfg)
 	}
 	handler := ws.New(hub, cfg)
+	if opts.Registry != nil {
+		opts.Registry.MustRegister(handler.Collectors()...)
+	}
 	srv := httptest.NewServer(handler)
 	t.Cleanup(func() {
 		srv.Close()

@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rtgate/rtgate/transports/internal/outq"
 )
 
 // metrics are the handler's collectors, by dialect where it matters.
@@ -15,6 +17,7 @@ type metrics struct {
 	bytesIn   [dialectCount]prometheus.Counter
 	bytesOut  [dialectCount]prometheus.Counter
 	closes    *prometheus.CounterVec // by code sent; "abort" when no close frame could be sent
+	queue     *outq.Metrics          // outbound queue drops and slow consumers
 
 	framesInVec, framesOutVec, bytesInVec, bytesOutVec *prometheus.CounterVec
 }
@@ -35,6 +38,7 @@ func newMetrics() *metrics {
 			Name: "rtgate_ws_bytes_out_total", Help: "Bytes written to sockets (frames with headers), by dialect."}, []string{"dialect"}),
 		closes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rtgate_ws_closes_total", Help: "Connections ended, by the close code the server sent (\"abort\": none could be sent)."}, []string{"code"}),
+		queue: outq.NewMetrics("rtgate_ws", "WebSocket"),
 	}
 	for d := range dialectCount {
 		name := d.String()
@@ -55,6 +59,6 @@ func (m *metrics) closed(code int) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.conns, m.rejected, m.framesInVec, m.framesOutVec,
-		m.bytesInVec, m.bytesOutVec, m.closes}
+	return append([]prometheus.Collector{m.conns, m.rejected, m.framesInVec, m.framesOutVec,
+		m.bytesInVec, m.bytesOutVec, m.closes}, m.queue.Collectors()...)
 }

@@ -73,7 +73,7 @@ func (c *conn) alive() {
 	}
 	r.extended = now
 	c.mu.Lock()
-	if !c.closing {
+	if !c.graceArmed {
 		c.netConn.SetReadDeadline(now.Add(r.idle))
 	}
 	c.mu.Unlock()
@@ -119,11 +119,10 @@ func (c *conn) waitWarm() bool {
 	}
 	r := &c.rd
 	var restore time.Time // the deadline alive() keeps; zero for legacy
-	c.mu.Lock()
-	if c.closing { // read on here until the client's close frame or CloseGrace
-		c.mu.Unlock()
+	if c.q.Closed() {     // read on here until the client's close frame or CloseGrace
 		return true
 	}
+	c.mu.Lock()
 	deadline := time.Now().Add(handover)
 	if r.idle > 0 {
 		restore = r.extended.Add(r.idle)
@@ -133,7 +132,7 @@ func (c *conn) waitWarm() bool {
 	c.mu.Unlock()
 	err := c.waitReadable()
 	c.mu.Lock()
-	if !c.closing { // writeClose set the close grace deadline meanwhile
+	if !c.graceArmed { // writeClose set the close grace deadline meanwhile
 		c.netConn.SetReadDeadline(restore)
 	}
 	c.mu.Unlock()
@@ -251,20 +250,16 @@ func (c *conn) endRead(rerr error) {
 // queue is over half its budget the reader waits for the writer.
 func (c *conn) waitDrained() {
 	high := c.h.cfg.QueueBytes / 2
-	for c.queued() > high {
+	for c.q.Queued() > high {
 		select {
-		case <-c.drained:
+		case <-c.q.Drained():
 		case <-c.writerDone:
 			return
 		}
 	}
 }
 
-func (c *conn) isClosing() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closing
-}
+func (c *conn) isClosing() bool { return c.q.Closed() }
 
 // readFrame reads one frame's payload into buf (reused), reading at most
 // limitBytes+1 bytes: tooLong reports a frame over limitBytes, whose rest is not read.
