@@ -83,6 +83,13 @@ else
   fail "crash campaign skipped: no binary"
 fi
 
+log "resource limits: go run ./cmd/rtsoak --short (idle conns, watch, slow REST, churn, long-poll exhaustion)"
+if [ -n "${RTGATE_BIN:-}" ]; then
+  go run ./cmd/rtsoak --short || fail "soak (cmd/rtsoak; see docs/attack.md)"
+else
+  fail "soak skipped: no binary"
+fi
+
 log "node --test (test/js)"
 if [ -n "${RTGATE_BIN:-}" ]; then
   (cd test/js && node --test) || fail "node compat suite"
