@@ -55,6 +55,7 @@ func newCanary(s *soak) *canary {
 // server's resources into pk each time.
 func (c *canary) run(ctx context.Context, pk *peak) canaryReport {
 	var rep canaryReport
+	defer c.hc.CloseIdleConnections()
 	defer c.close()
 	for {
 		start := time.Now()

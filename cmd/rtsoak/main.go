@@ -47,6 +47,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -208,7 +209,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer p.Stop(10 * time.Second)
-	s := &soak{o: o, p: p, out: stdout, base: "http://" + p.HTTPAddr}
+	s := &soak{o: o, p: p, out: stdout, base: "http://" + p.HTTPAddr,
+		hc: &http.Client{Timeout: 5 * time.Second, Transport: canaryTransport()}}
 	fmt.Fprintf(stdout, "rtsoak: rtgate pid %d on %s; scenarios %s; server log %s\n",
 		p.Pid, p.HTTPAddr, strings.Join(o.scenarios, ","), logf.Name())
 	failed := 0

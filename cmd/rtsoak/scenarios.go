@@ -228,7 +228,7 @@ attack:
 
 // metricsMatching returns the samples of /metrics whose name contains sub.
 func (s *soak) metricsMatching(sub string) []string {
-	res, err := (&http.Client{Timeout: 5 * time.Second, Transport: canaryTransport()}).Get(s.base + "/metrics")
+	res, err := s.hc.Get(s.base + "/metrics")
 	if err != nil {
 		return nil
 	}

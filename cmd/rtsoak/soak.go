@@ -23,7 +23,8 @@ type soak struct {
 	o    *options
 	p    *serverproc.Process
 	out  io.Writer
-	base string // http://HOST:PORT
+	base string       // http://HOST:PORT
+	hc   *http.Client // reads /metrics; one keep-alive connection
 }
 
 // snapshot is the server's resources at one moment.
@@ -54,8 +55,7 @@ func (s *soak) snap() snapshot {
 
 // metric reads one unlabelled sample from the server's /metrics.
 func (s *soak) metric(name string) (float64, bool) {
-	c := &http.Client{Timeout: 5 * time.Second, Transport: canaryTransport()}
-	res, err := c.Get(s.base + "/metrics")
+	res, err := s.hc.Get(s.base + "/metrics")
 	if err != nil {
 		return 0, false
 	}
