@@ -36,6 +36,8 @@ type session struct {
 
 	watch map[string]struct{} // owned by the client's reader goroutine
 
+	ended atomic.Bool // the session was closed; set by endSession
+
 	held atomic.Bool // pushes queue in heldQ; set and cleared by the reader (see hold)
 
 	mu               sync.Mutex

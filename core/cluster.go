@@ -2,6 +2,7 @@ package core
 
 import (
 	"slices"
+	"time"
 
 	"github.com/rtgate/rtgate/cluster"
 	"github.com/rtgate/rtgate/protocol"
@@ -203,4 +204,17 @@ func (h *Hub) stopCluster() {
 	if h.stopSub != nil {
 		h.stopSub()
 	}
+}
+
+// redrainLater reads the peer's inbox again Config.Redrain after s opened
+// (scaleout.md section 3.1): a sender on another node whose presence map
+// had not yet seen s's node stored its message after the first drain and
+// sent the live copy nowhere. Ids already delivered to s are skipped.
+func (h *Hub) redrainLater(c *Client, s *session) {
+	time.AfterFunc(h.cfg.Redrain, func() { // owned by the runtime timer; ends at once when s ended
+		if s.ended.Load() || c.closed.Load() {
+			return
+		}
+		c.redeliver(s)
+	})
 }

@@ -68,6 +68,12 @@ type Config struct {
 	Deliverer cluster.Deliverer
 	Presence  cluster.Presence
 
+	// Redrain, in a cluster, reads a peer's inbox once more this long
+	// after its session opened, for messages stored while the other
+	// nodes had not yet seen the open. Zero means 1 s; negative turns it
+	// off. Unused on a single node.
+	Redrain time.Duration
+
 	// Offline, when set, is told about persistent messages stored for
 	// peers with no open session (the offline push hook).
 	Offline OfflineNotifier
@@ -183,6 +189,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SignatureWindow <= 0 {
 		c.SignatureWindow = 6 * time.Hour
+	}
+	if c.Redrain == 0 {
+		c.Redrain = time.Second
 	}
 	if c.MaxDelivered <= 0 {
 		c.MaxDelivered = 1024

@@ -57,7 +57,11 @@ func (c *Client) open(cmd *protocol.Command) error {
 	c.write(&protocol.Command{Kind: protocol.KindSessionOpened, PeerID: s.peer, AppID: s.app.ID,
 		OnlineSessionPeerIDs: online, I: cmd.I})
 	s.release(c.hub.noteWrite)
-	return c.redeliver(s)
+	err = c.redeliver(s)
+	if c.hub.remote && c.hub.cfg.Redrain > 0 {
+		c.hub.redrainLater(c, s)
+	}
+	return err
 }
 
 // watchAll adds peers to the session's watch set and returns those online.
@@ -162,6 +166,7 @@ func (c *Client) endSession(s *session) {
 	c.giveWatches(s, len(s.watch))
 	c.hub.metrics.Watches.Sub(float64(len(s.watch)))
 	c.hub.leaveRooms(s)
+	s.ended.Store(true)
 	c.hub.detach(s)
 	c.hub.metrics.Sessions.Dec()
 }

@@ -67,8 +67,20 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	}
 	b := &Bus{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, nc: cfg.Conn, js: js}
 	b.pres.init()
-	if b.kv, err = ensureBucket(ctx, js, cfg); err != nil {
-		return nil, err
+	// A cluster that just formed may not place an R3 asset yet ("no
+	// suitable peers"): retry until ctx ends.
+	for {
+		if b.kv, err = ensureBucket(ctx, js, cfg); err == nil {
+			break
+		}
+		if errors.Is(err, ErrAssetMismatch) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("natsbus: presence bucket: %w", err)
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 	self := incarnation(cfg.Name)
 	b.self.Store(&self)

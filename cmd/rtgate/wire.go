@@ -59,6 +59,7 @@ type server struct {
 	perIP    *iplimit.Limiter            // nil: no per-IP limit
 	quicAddr atomic.Pointer[net.UDPAddr] // set by run once QUIC listens
 	registry *prometheus.Registry
+	cluster  *clusterNode // nil on a single node
 
 	closeOnce sync.Once
 	closeErr  error
@@ -83,6 +84,20 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 	if err := mkdirData(cfg.Data); err != nil {
 		return nil, err
 	}
+	var node *clusterNode
+	var hubRef atomic.Pointer[core.Hub]
+	if cfg.Cluster.Enabled() {
+		var err error
+		node, err = joinCluster(cfg, log, func(reason string) {
+			if h := hubRef.Load(); h != nil {
+				h.Fence(reason)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		log.Warn("cluster mode: offline inboxes, groups and history stay in this node's Badger store until the JetStream store is wired; persistent messages to peers on other nodes are delivered live only (docs/cluster.md)")
+	}
 	syncEvery := cfg.Storage.SyncInterval.Std()
 	if syncEvery == 0 {
 		syncEvery = config.DefaultSyncInterval
@@ -99,11 +114,12 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 		InboxDelay:   cfg.Storage.InboxDelay.Std(),
 	})
 	if err != nil {
+		node.close()
 		return nil, fmt.Errorf("open store in %s: %w", cfg.Data, err)
 	}
 	log.Info("store open", "dir", cfg.Data, "memtable_mb", store.MemTableSize()>>20,
 		"sync_interval", max(syncEvery, 0), "inbox_delay", max(store.InboxDelay(), 0))
-	s := &server{log: log, store: store, perIP: iplimit.New(cfg.Limits.ConnectionsPerIP)}
+	s := &server{log: log, store: store, perIP: iplimit.New(cfg.Limits.ConnectionsPerIP), cluster: node}
 
 	var offline core.OfflineNotifier
 	targets := map[string]pushhook.Target{}
@@ -140,11 +156,14 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 		DedupeWindow:    cfg.Limits.DedupeWindow.Std(),
 		DedupeEntries:   cfg.Limits.DedupeEntries,
 		Offline:         offline,
+		Deliverer:       deliverer(node),
+		Presence:        presence(node),
 	})
 	if err != nil {
 		s.closeStore()
 		return nil, err
 	}
+	hubRef.Store(s.hub)
 	s.ws = ws.New(s.hub, ws.Config{
 		MaxFrameBytes:     cfg.Limits.MaxFrameBytes,
 		QueueBytes:        cfg.Limits.QueueBytes,
@@ -209,6 +228,9 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 	}
 	s.registry.MustRegister(s.flash.Collectors()...)
 	s.registry.MustRegister(storeCollectors(store)...)
+	if node != nil {
+		s.registry.MustRegister(node.bus.Metrics().Collectors()...)
+	}
 	s.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rtgate_connections_refused_per_ip_total",
 		Help: "Connections refused because their IP address had limits.connectionsPerIP open (TCP and QUIC)."},
 		func() float64 { return float64(s.perIP.Refused()) }))
@@ -232,7 +254,10 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 
 // closeStore closes the store once and returns the result of that close.
 func (s *server) closeStore() error {
-	s.closeOnce.Do(func() { s.closeErr = s.store.Close() })
+	s.closeOnce.Do(func() {
+		s.closeErr = s.store.Close()
+		s.cluster.close()
+	})
 	return s.closeErr
 }
 
@@ -278,6 +303,13 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.store.Count(ctx, "_rtgate", "_healthz", true); err != nil {
 		body["status"], body["store"] = "error", err.Error()
 		status = http.StatusServiceUnavailable
+	}
+	if s.cluster != nil {
+		body["cluster"], body["node"] = "ok", string(s.cluster.bus.Self())
+		if err := s.cluster.bus.Healthy(); err != nil {
+			body["status"], body["cluster"] = "error", err.Error()
+			status = http.StatusServiceUnavailable
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

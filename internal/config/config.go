@@ -165,6 +165,42 @@ type Limits struct {
 	ConnectionsPerIP int `json:"connectionsPerIP,omitempty"`
 }
 
+// Cluster makes the node a member of a cluster on NATS (docs/cluster.md).
+// Its zero value is a single node with Badger.
+type Cluster struct {
+	// NATS lists the nats-server URLs (nats:// or tls://). Set, or Embed,
+	// makes the node a cluster member.
+	NATS []string `json:"nats,omitempty"`
+	// Creds is a NATS credentials file (JWT and nkey seed); NKeySeed a
+	// file holding an nkey seed. At most one.
+	Creds    string `json:"creds,omitempty"`
+	NKeySeed string `json:"nkeySeed,omitempty"`
+	// CAFile verifies the servers' TLS certificates; CertFile and KeyFile
+	// are the client certificate, for servers that require one.
+	CAFile   string `json:"caFile,omitempty"`
+	CertFile string `json:"certFile,omitempty"`
+	KeyFile  string `json:"keyFile,omitempty"`
+	// Name names this node in its incarnations (default: the host name).
+	Name string `json:"name,omitempty"`
+	// Embed runs a nats-server with JetStream inside this process (store
+	// under <data>/nats, sync_interval always), listening for clients on
+	// EmbedListen (127.0.0.1:4222) and for routes on EmbedCluster; Routes
+	// are the route URLs of every embedded server of the cluster
+	// (nats-route://host:port), this one's included. For trials and small
+	// setups: this process's crash is also a JetStream server's crash.
+	Embed        bool     `json:"embed,omitempty"`
+	EmbedListen  string   `json:"embedListen,omitempty"`
+	EmbedCluster string   `json:"embedCluster,omitempty"`
+	Routes       []string `json:"routes,omitempty"`
+	// UnsafeSingleReplica keeps one replica of every stream and bucket
+	// instead of 3: one server's loss then loses acknowledged messages.
+	// For trials against a single nats-server only.
+	UnsafeSingleReplica bool `json:"unsafeSingleReplica,omitempty"`
+}
+
+// Enabled reports whether the node is a cluster member.
+func (c *Cluster) Enabled() bool { return len(c.NATS) > 0 || c.Embed }
+
 // Config is the whole server configuration; it is also the schema of the
 // JSON config file (field names as tagged).
 type Config struct {
@@ -208,6 +244,9 @@ type Config struct {
 	// /debug/gc (collect garbage and return memory to the OS). Off by
 	// default.
 	DebugAddr string `json:"debugAddr,omitempty"`
+
+	// Cluster makes the node a cluster member on NATS; zero: single node.
+	Cluster Cluster `json:"cluster"`
 
 	// ConfigFile is the file that was read, if any (not part of the
 	// schema).
@@ -279,6 +318,9 @@ const (
 	EnvFlash      = "RTGATE_FLASH_POLICY" // HOST:PORT of the Flash policy listener
 	EnvDebugAddr  = "RTGATE_DEBUG_ADDR"   // HOST:PORT of the pprof/debug listener
 	EnvMemTableMB = "RTGATE_MEMTABLE_MB"  // Badger memtable size in MiB
+	EnvNATS       = "RTGATE_NATS"         // comma-separated nats-server URLs
+	EnvNATSCreds  = "RTGATE_NATS_CREDS"   // NATS credentials file
+	EnvNodeName   = "RTGATE_NODE_NAME"    // cluster node name
 )
 
 // DefaultQUIC is the default UDP address of QUIC and WebTransport.
@@ -309,6 +351,11 @@ type flags struct {
 	flash      string
 	debugAddr  string
 	memTableMB int
+
+	nats, natsCreds, natsNKey, natsCA, natsCert, natsKey string
+	nodeName, natsListen, natsCluster                    string
+	natsRoutes                                           list
+	natsEmbed, natsUnsafeR1                              bool
 }
 
 func newFlagSet(name string, out io.Writer, f *flags) *flag.FlagSet {
@@ -333,6 +380,18 @@ func newFlagSet(name string, out io.Writer, f *flags) *flag.FlagSet {
 	fs.StringVar(&f.flash, "flash-policy", "", "Flash socket policy listener `HOST:PORT`, e.g. :843 (default none; env "+EnvFlash+")")
 	fs.IntVar(&f.memTableMB, "memtable-mb", 0, "Badger memtable size in `MiB` (default 64; env "+EnvMemTableMB+")")
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "pprof and /debug/gc listener `HOST:PORT`, keep it on loopback (default none; env "+EnvDebugAddr+")")
+	fs.StringVar(&f.nats, "nats", "", "make this node a cluster member: nats-server `URL[,URL...]` (env "+EnvNATS+"; docs/cluster.md)")
+	fs.StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials `FILE` (env "+EnvNATSCreds+")")
+	fs.StringVar(&f.natsNKey, "nats-nkey", "", "`FILE` holding a NATS nkey seed")
+	fs.StringVar(&f.natsCA, "nats-ca", "", "CA `FILE` that verifies the nats-servers' TLS certificates")
+	fs.StringVar(&f.natsCert, "nats-cert", "", "client certificate `FILE` for NATS TLS")
+	fs.StringVar(&f.natsKey, "nats-key", "", "client key `FILE` for --nats-cert")
+	fs.StringVar(&f.nodeName, "node-name", "", "this node's `NAME` in the cluster (default: host name; env "+EnvNodeName+")")
+	fs.BoolVar(&f.natsEmbed, "nats-embed", false, "run a nats-server with JetStream in this process and join the cluster through it (trials, small setups)")
+	fs.StringVar(&f.natsListen, "nats-listen", "", "client `HOST:PORT` of the embedded nats-server (default 127.0.0.1:4222)")
+	fs.StringVar(&f.natsCluster, "nats-cluster", "", "route `HOST:PORT` of the embedded nats-server")
+	fs.Var(&f.natsRoutes, "nats-routes", "route `URL[,URL...]` of every embedded nats-server of the cluster (nats-route://host:port), repeatable")
+	fs.BoolVar(&f.natsUnsafeR1, "nats-unsafe-single-replica", false, "keep 1 replica of the JetStream assets instead of 3 (one nats-server only; its loss loses messages)")
 	fs.Var(&f.origins, "allowed-origin", "allowed browser `ORIGIN`, repeatable (default any; env "+EnvOrigins+", comma-separated)")
 	return fs
 }
@@ -412,6 +471,15 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 		}
 		c.Storage.MemTableMB = n
 	}
+	if v := getenv(EnvNATS); v != "" {
+		c.Cluster.NATS = splitList(v)
+	}
+	if v := getenv(EnvNATSCreds); v != "" {
+		c.Cluster.Creds = v
+	}
+	if v := getenv(EnvNodeName); v != "" {
+		c.Cluster.Name = v
+	}
 	signatures := false
 	if v := getenv(EnvSignatures); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -463,6 +531,27 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	}
 	if f.set["memtable-mb"] {
 		c.Storage.MemTableMB = f.memTableMB
+	}
+	if f.set["nats"] {
+		c.Cluster.NATS = splitList(f.nats)
+	}
+	for name, dst := range map[string]*string{"nats-creds": &c.Cluster.Creds, "nats-nkey": &c.Cluster.NKeySeed,
+		"nats-ca": &c.Cluster.CAFile, "nats-cert": &c.Cluster.CertFile, "nats-key": &c.Cluster.KeyFile,
+		"node-name": &c.Cluster.Name, "nats-listen": &c.Cluster.EmbedListen, "nats-cluster": &c.Cluster.EmbedCluster} {
+		if f.set[name] {
+			*dst = map[string]string{"nats-creds": f.natsCreds, "nats-nkey": f.natsNKey, "nats-ca": f.natsCA,
+				"nats-cert": f.natsCert, "nats-key": f.natsKey, "node-name": f.nodeName,
+				"nats-listen": f.natsListen, "nats-cluster": f.natsCluster}[name]
+		}
+	}
+	if f.set["nats-routes"] {
+		c.Cluster.Routes = splitList(strings.Join(f.natsRoutes, ","))
+	}
+	if f.set["nats-embed"] {
+		c.Cluster.Embed = f.natsEmbed
+	}
+	if f.set["nats-unsafe-single-replica"] {
+		c.Cluster.UnsafeSingleReplica = f.natsUnsafeR1
 	}
 	extra = append(extra, f.apps...)
 	for _, spec := range extra {
@@ -558,6 +647,15 @@ func (c *Config) validate() error {
 		if err := checkAddr(l); err != nil {
 			return bad("%s: TLS listen address %q: %v", c.where("listenTLS"), l, err)
 		}
+	}
+	if cl := &c.Cluster; cl.Creds != "" && cl.NKeySeed != "" {
+		return bad("cluster: creds and nkeySeed exclude each other")
+	} else if (cl.CertFile == "") != (cl.KeyFile == "") {
+		return bad("cluster: certFile and keyFile go together")
+	} else if !cl.Embed && (cl.EmbedListen != "" || cl.EmbedCluster != "" || len(cl.Routes) > 0) {
+		return bad("cluster: embedListen, embedCluster and routes need embed (--nats-embed)")
+	} else if cl.Embed && len(cl.Routes) > 0 && cl.EmbedCluster == "" {
+		return bad("cluster: routes need embedCluster (--nats-cluster HOST:PORT), the embedded server's route address")
 	}
 	if c.QUICEnabled() {
 		if err := checkAddr(c.QUIC); err != nil {

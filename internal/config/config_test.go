@@ -319,3 +319,31 @@ func TestErrorsPointAtTheMistake(t *testing.T) {
 		})
 	}
 }
+
+func TestCluster(t *testing.T) {
+	c, err := config.Load([]string{"--nats-embed", "--nats-cluster", "127.0.0.1:6222",
+		"--nats-routes", "nats-route://127.0.0.1:6222,nats-route://127.0.0.1:6223", "--node-name", "a"},
+		envOf(map[string]string{config.EnvNATS: "nats://x:4222,nats://y:4222", config.EnvNATSCreds: "/c.creds"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Cluster{NATS: []string{"nats://x:4222", "nats://y:4222"}, Creds: "/c.creds", Name: "a", Embed: true,
+		EmbedCluster: "127.0.0.1:6222", Routes: []string{"nats-route://127.0.0.1:6222", "nats-route://127.0.0.1:6223"}}
+	if !reflect.DeepEqual(c.Cluster, want) || !c.Cluster.Enabled() {
+		t.Fatalf("cluster = %+v, want %+v", c.Cluster, want)
+	}
+	c, err = config.Load(nil, nil, io.Discard)
+	if err != nil || c.Cluster.Enabled() {
+		t.Fatalf("default is a cluster member: %+v, %v", c.Cluster, err)
+	}
+	for _, args := range [][]string{
+		{"--nats", "nats://x", "--nats-creds", "a", "--nats-nkey", "b"},
+		{"--nats", "nats://x", "--nats-cert", "a"},
+		{"--nats-routes", "nats-route://127.0.0.1:1"},
+		{"--nats-embed", "--nats-routes", "nats-route://127.0.0.1:1"},
+	} {
+		if _, err := config.Load(args, nil, io.Discard); !errors.Is(err, config.ErrInvalid) {
+			t.Errorf("%v: %v, want ErrInvalid", args, err)
+		}
+	}
+}

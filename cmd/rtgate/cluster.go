@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/rtgate/rtgate/cluster"
+	"github.com/rtgate/rtgate/cluster/natsbus"
+	"github.com/rtgate/rtgate/internal/config"
+	"github.com/rtgate/rtgate/internal/natsembed"
+)
+
+// clusterStartTimeout bounds joining the cluster at start: an embedded
+// server waits for its peers' routes and a JetStream meta leader.
+const clusterStartTimeout = 60 * time.Second
+
+// clusterNode is this process's link to a cluster: the embedded server
+// (if any), the NATS connection and the bus over it.
+type clusterNode struct {
+	embed *natsembed.Server // nil without --nats-embed
+	nc    *nats.Conn
+	bus   *natsbus.Bus
+}
+
+// joinCluster starts the embedded server if asked, connects to NATS and
+// opens the bus. onFence is told when the node fences itself.
+func joinCluster(cfg *config.Config, log *slog.Logger, onFence func(string)) (*clusterNode, error) {
+	cl := &cfg.Cluster
+	ctx, cancel := context.WithTimeout(context.Background(), clusterStartTimeout)
+	defer cancel()
+	n := &clusterNode{}
+	urls := append([]string(nil), cl.NATS...)
+	if cl.Embed {
+		listen := cl.EmbedListen
+		if listen == "" {
+			listen = "127.0.0.1:4222"
+		}
+		name := cl.Name
+		if name == "" {
+			name = "rtgate"
+		}
+		var err error
+		n.embed, err = natsembed.Start(natsembed.Config{
+			Name: name, Listen: listen, StoreDir: filepath.Join(cfg.Data, "nats"),
+			ClusterListen: cl.EmbedCluster, Routes: cl.Routes, Logger: log.With("component", "nats-server"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats-server: %w", err)
+		}
+		log.Info("embedded nats-server started (sync_interval always); its crash is also a JetStream server's crash",
+			"client_url", n.embed.ClientURL(), "routes", cl.Routes)
+		if err := n.embed.WaitJetStream(ctx); err != nil {
+			n.close()
+			return nil, fmt.Errorf("embedded nats-server: JetStream not ready (are the other servers of --nats-routes up?): %w", err)
+		}
+		urls = append([]string{n.embed.ClientURL()}, urls...)
+	} else {
+		log.Warn("rtgate cannot see the nats-servers' settings: make sure every JetStream server runs with sync_interval: always, or an OS crash or power loss can lose acknowledged messages (docs/cluster.md)")
+	}
+	opts := []nats.Option{nats.Name("rtgate " + cl.Name), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond), nats.Timeout(5 * time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("NATS disconnected", "err", err) }),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", "server", c.ConnectedUrl()) }),
+	}
+	if cl.Creds != "" {
+		opts = append(opts, nats.UserCredentials(cl.Creds))
+	}
+	if cl.NKeySeed != "" {
+		o, err := nats.NkeyOptionFromSeed(cl.NKeySeed)
+		if err != nil {
+			n.close()
+			return nil, fmt.Errorf("%w: nkey seed: %v", config.ErrInvalid, err)
+		}
+		opts = append(opts, o)
+	}
+	if cl.CAFile != "" {
+		opts = append(opts, nats.RootCAs(cl.CAFile))
+	}
+	if cl.CertFile != "" {
+		opts = append(opts, nats.ClientCert(cl.CertFile, cl.KeyFile))
+	}
+	var err error
+	if n.nc, err = nats.Connect(strings.Join(urls, ","), opts...); err != nil {
+		n.close()
+		return nil, fmt.Errorf("connect to NATS %v: %w", urls, err)
+	}
+	n.bus, err = natsbus.Open(ctx, natsbus.Config{
+		Conn: n.nc, Name: cl.Name, UnsafeReplicas: cl.UnsafeSingleReplica, Replicas: replicas(cl),
+		OnFence: onFence, Logger: log.With("component", "cluster"),
+	})
+	if err != nil {
+		n.close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// replicas is the replica count the cluster's assets keep.
+func replicas(cl *config.Cluster) int {
+	if cl.UnsafeSingleReplica {
+		return 1
+	}
+	return 3
+}
+
+// close leaves the cluster: the bus (its lease goes), the connection,
+// then the embedded server.
+func (n *clusterNode) close() {
+	if n == nil {
+		return
+	}
+	if n.bus != nil {
+		n.bus.Close()
+	}
+	if n.nc != nil {
+		n.nc.Close()
+	}
+	if n.embed != nil {
+		n.embed.Shutdown()
+	}
+}
+
+// deliverer and presence are the hub's cluster links: nil on a single
+// node (the hub keeps presence in process).
+func deliverer(n *clusterNode) cluster.Deliverer {
+	if n == nil {
+		return nil
+	}
+	return n.bus
+}
+
+func presence(n *clusterNode) cluster.Presence {
+	if n == nil {
+		return nil
+	}
+	return n.bus
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// freePorts returns n loopback TCP ports that were free a moment ago.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+// startEmbedCluster runs n rtgate nodes in this process, each with an
+// embedded nats-server routed to the others: the whole cluster with
+// nothing else installed.
+func startEmbedCluster(t *testing.T, n int) []*inProcess {
+	t.Helper()
+	ports := freePorts(t, n)
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+	}
+	nodes := make([]*inProcess, n)
+	for i := range nodes {
+		ctx, cancel := context.WithCancel(context.Background())
+		s := &inProcess{out: newOutput(), cancel: cancel, done: make(chan struct{})}
+		args := []string{"--listen", "127.0.0.1:0", "--quic", "off", "--data", t.TempDir(),
+			"--node-name", fmt.Sprint("node", i), "--nats-embed", "--nats-listen", "127.0.0.1:0",
+			"--nats-cluster", fmt.Sprintf("127.0.0.1:%d", ports[i]), "--nats-routes", strings.Join(routes, ",")}
+		go func() {
+			defer close(s.done)
+			s.err = run(ctx, args, func(string) string { return "" }, s.out)
+		}()
+		nodes[i] = s
+		t.Cleanup(func() { s.stop(t) })
+	}
+	for _, s := range nodes {
+		select {
+		case a := <-s.out.addr:
+			s.addr = a
+		case <-s.done:
+			t.Fatalf("node exited before listening: %v", s.err)
+		case <-time.After(90 * time.Second):
+			t.Fatalf("node did not report its address; output:\n%s", s.out)
+		}
+	}
+	return nodes
+}
+
+// TestEmbedClusterChat: three rtgate processes' worth of nodes with
+// --nats-embed form a cluster; peers on different nodes see each other's
+// presence and exchange messages, and /healthz reports the cluster.
+func TestEmbedClusterChat(t *testing.T) {
+	nodes := startEmbedCluster(t, 3)
+	for _, s := range nodes {
+		code, _, body := httpGet(t, "http://"+s.addr+"/healthz")
+		var v map[string]string
+		if code != 200 || json.Unmarshal([]byte(body), &v) != nil || v["cluster"] != "ok" || v["node"] == "" {
+			t.Fatalf("healthz %d %s", code, body)
+		}
+	}
+	a := dial(t, "ws://"+nodes[0].addr+"/")
+	a.open("app", "alice", "bob")
+	b := dial(t, "ws://"+nodes[2].addr+"/")
+	if got := b.open("app", "bob", "alice"); fmt.Sprint(got["onlineSessionPeerIds"]) != "[alice]" {
+		t.Fatalf("opened = %v", got)
+	}
+	if p := a.next("presence", ""); fmt.Sprint(p["sessionPeerIds"]) != "[bob]" || p["status"] != "on" {
+		t.Fatalf("presence = %v", p)
+	}
+	a.send(map[string]any{"cmd": "direct", "peerId": "alice", "msg": "live", "toPeerIds": []string{"bob"}, "transient": true})
+	if got := b.next("direct", ""); got["msg"] != "live" || got["fromPeerId"] != "alice" {
+		t.Fatalf("transient = %v", got)
+	}
+	a.send(map[string]any{"cmd": "direct", "peerId": "alice", "msg": "kept", "toPeerIds": []string{"bob"}, "i": 2})
+	ack := a.next("ack", "")
+	if got := b.next("direct", ""); got["msg"] != "kept" || got["id"] != ack["uid"] {
+		t.Fatalf("persistent = %v, ack %v", got, ack)
+	}
+	b.ws.Close()
+	if p := a.next("presence", ""); fmt.Sprint(p["sessionPeerIds"]) != "[bob]" || p["status"] != "off" {
+		t.Fatalf("presence = %v", p)
+	}
+}
