@@ -18,7 +18,7 @@ import (
 const canaryIP = "127.0.0.2"
 
 // canaryTimeout bounds each check of the canary.
-const canaryTimeout = 3 * time.Second
+const canaryTimeout = 5 * time.Second
 
 // canaryTransport is the HTTP transport of the canary (and of rtsoak's
 // own reads of /metrics).

@@ -1,6 +1,6 @@
 // Command rtsoak puts rtgate's resource limits under test: it starts the
-// server (a child process, loopback only, dev mode with
-// limits.connectionsPerIP 1000) and runs, one after the other, attacks a
+// server (a child process, loopback only, limits.connectionsPerIP 1000,
+// an app without keys and one with) and runs, one after the other, attacks a
 // hostile client could make, each bounded in count and time, while a
 // canary client (its own source address) checks that other users keep
 // working: a persistent message between two WebSocket sessions, a
@@ -23,9 +23,10 @@
 //	          fast as it can; the server must refuse it past the per-IP
 //	          bound, and the canary (another address) must still open.
 //	slowrest  --slow-conns connections send a REST request whose body
-//	          never comes (Content-Length 100, one byte), half without
-//	          keys, half with; the server must answer or close each
-//	          within --slow-bound.
+//	          never comes (Content-Length 100, one byte): a third without
+//	          keys, a third with, a third with a wrong key; the server
+//	          must answer or close each within --slow-bound, and refuse
+//	          the wrong key within 2 s (before reading the body).
 //	churn     --churn-conns connections open and close sessions as fast
 //	          as the flood limit allows for --churn-time; reports cycles/s;
 //	          goroutines must come back to where they were.
@@ -192,7 +193,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	cfgFile := filepath.Join(work, "rtgate.json")
-	if err := os.WriteFile(cfgFile, []byte(`{"limits":{"connectionsPerIP":1000}}`), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(`{"limits":{"connectionsPerIP":1000},`+
+		`"apps":[{"id":"`+app+`"},{"id":"`+keyedApp+`","key":"k","masterKey":"m"}]}`), 0o600); err != nil {
 		fmt.Fprintln(stderr, "rtsoak:", err)
 		return 2
 	}

@@ -322,15 +322,28 @@ func (s *soak) longpoll(ctx context.Context, r *result, pk *peak) {
 	}
 }
 
+// slowVariants are the credentials of the slow REST requests: none (the
+// server may read the body for the old SDK's body envelope, so it must
+// bound that read), valid keys (bounded likewise), and a wrong key in the
+// headers, which must be refused before the body is read.
+var slowVariants = []struct{ name, headers string }{
+	{"without keys", ""},
+	{"with keys", "X-LC-Id: " + app + "\r\nX-LC-Key: any,master\r\n"},
+	{"with a wrong key", "X-LC-Id: " + keyedApp + "\r\nX-LC-Key: wrong\r\n"},
+}
+
+// wrongKeyBound is how soon a request with a wrong key must be refused.
+const wrongKeyBound = 2 * time.Second
+
 // slowREST holds --slow-conns REST requests whose body never comes.
 func (s *soak) slowREST(ctx context.Context, r *result, pk *peak) {
 	n := s.o.slowConns
 	type outcome struct {
-		keys   bool
-		took   time.Duration
-		answer string // the status line, "" if closed without one
-		held   bool   // still open at the bound
-		err    string
+		variant int
+		took    time.Duration
+		answer  string // the status line, "" if closed without one
+		held    bool   // still open at the bound
+		err     string
 	}
 	outs := make([]outcome, n)
 	var wg sync.WaitGroup
@@ -341,17 +354,15 @@ func (s *soak) slowREST(ctx context.Context, r *result, pk *peak) {
 		go func() {
 			defer wg.Done()
 			o := &outs[i]
-			o.keys = i%2 == 1
+			o.variant = i % len(slowVariants)
 			c, err := sourceDialer("127.0.4.1").DialContext(ctx, "tcp", addr)
 			if err != nil {
 				o.err = err.Error()
 				return
 			}
 			defer c.Close()
-			hdr := "POST /1.1/rtm/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n"
-			if o.keys {
-				hdr += "X-LC-Id: " + app + "\r\nX-LC-Key: any,master\r\n"
-			}
+			hdr := "POST /1.1/rtm/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n" +
+				slowVariants[o.variant].headers
 			t0 := time.Now()
 			if _, err := io.WriteString(c, hdr+"\r\n{"); err != nil {
 				o.err = err.Error()
@@ -370,34 +381,43 @@ func (s *soak) slowREST(ctx context.Context, r *result, pk *peak) {
 		}()
 	}
 	waitNoting(&wg, s, pk)
-	held := [2]int{}
-	answers := map[string]int{}
-	var worst [2]time.Duration
+	held := make([]int, len(slowVariants))
+	worst := make([]time.Duration, len(slowVariants))
+	answers := make([]map[string]int, len(slowVariants))
 	errs := 0
 	for _, o := range outs {
-		k := 0
-		if o.keys {
-			k = 1
-		}
+		v := o.variant
 		switch {
 		case o.err != "":
 			errs++
 		case o.held:
-			held[k]++
+			held[v]++
 		default:
-			answers[orDefault(o.answer, "closed without an answer")]++
-			worst[k] = max(worst[k], o.took)
+			if answers[v] == nil {
+				answers[v] = map[string]int{}
+			}
+			answers[v][orDefault(o.answer, "closed without an answer")]++
+			worst[v] = max(worst[v], o.took)
 		}
 	}
-	r.figuref("%d connections in %v: without keys %d held past %v, the others answered within %v; with keys %d held, the others within %v; answers %v",
-		n, time.Since(start).Round(100*time.Millisecond), held[0], s.o.slowBound, worst[0].Round(time.Millisecond),
-		held[1], worst[1].Round(time.Millisecond), answers)
+	r.figuref("%d connections with Content-Length 100 and one byte of body, in %v:", n, time.Since(start).Round(100*time.Millisecond))
+	for v, sv := range slowVariants {
+		r.figuref("  %s: %d held past %v, the others answered within %v: %v", sv.name, held[v], s.o.slowBound,
+			worst[v].Round(time.Millisecond), answers[v])
+		if held[v] > 0 {
+			r.failf("%s: %d requests with a body that never comes were still held after %v", sv.name, held[v], s.o.slowBound)
+		}
+	}
 	if errs > 0 {
 		r.failf("%d connections could not be made", errs)
 	}
-	if held[0]+held[1] > 0 {
-		r.failf("%d of %d requests with a body that never comes were still held by the server after %v (%d without keys, %d with)",
-			held[0]+held[1], n, s.o.slowBound, held[0], held[1])
+	if w := worst[2]; w > wrongKeyBound || held[2] > 0 {
+		r.failf("with a wrong key: refused after %v, not before the body (within %v)", w.Round(time.Millisecond), wrongKeyBound)
+	}
+	for a := range answers[2] {
+		if !strings.Contains(a, " 401 ") {
+			r.failf("with a wrong key: answered %q, want 401", a)
+		}
 	}
 }
 

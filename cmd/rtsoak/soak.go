@@ -15,8 +15,12 @@ import (
 	"github.com/rtgate/rtgate/internal/serverproc"
 )
 
-// app is the appId of the soak (the server runs in dev mode).
-const app = "rtsoak"
+// The apps of the soak server: app has no keys (any credentials pass, as
+// in dev mode), keyedApp has keys.
+const (
+	app      = "rtsoak"
+	keyedApp = "rtsoak-keyed"
+)
 
 // soak is one run of rtsoak against one server.
 type soak struct {
