@@ -1,5 +1,6 @@
 package org.rtgate.im;
 
+import com.google.gson.Strictness;
 import com.google.gson.stream.JsonReader;
 import com.google.gson.stream.JsonToken;
 import java.io.IOException;
@@ -87,6 +88,7 @@ final class Codec {
         }
         str(f, "peerId", c.peerId);
         str(f, "appId", c.appId);
+        str(f, "installationId", c.installationId);
         list(f, "sessionPeerIds", c.sessionPeerIds, "presence".equals(c.cmd));
         list(f, "onlineSessionPeerIds", c.onlineSessionPeerIds, alwaysOnline(c));
         str(f, "status", c.status);
@@ -261,6 +263,10 @@ final class Codec {
         Map<String, Object> m;
         try {
             JsonReader r = new JsonReader(new StringReader(text));
+            // LEGACY_STRICT: lone surrogate escapes decode (and become U+FFFD
+            // below); what it accepts beyond RFC 8259 is refused by strictText.
+            r.setStrictness(Strictness.LEGACY_STRICT);
+            strictText(text);
             if (r.peek() != JsonToken.BEGIN_OBJECT) {
                 throw new ProtocolException("not a JSON object", false);
             }
@@ -274,6 +280,31 @@ final class Codec {
             throw new ProtocolException("malformed JSON: " + e.getMessage(), false);
         }
         return fromMap(m);
+    }
+
+    /**
+     * strictText refuses what Gson's LEGACY_STRICT accepts and RFC 8259 does
+     * not: raw control characters and the escape \' inside strings.
+     */
+    private static void strictText(String text) throws ProtocolException {
+        boolean in = false;
+        for (int k = 0; k < text.length(); k++) {
+            char ch = text.charAt(k);
+            if (!in) {
+                in = ch == '"';
+                continue;
+            }
+            if (ch == '"') {
+                in = false;
+            } else if (ch < 0x20) {
+                throw new ProtocolException("raw control character in a string", false);
+            } else if (ch == '\\') {
+                if (k + 1 < text.length() && text.charAt(k + 1) == '\'') {
+                    throw new ProtocolException("invalid escape \\'", false);
+                }
+                k++;
+            }
+        }
     }
 
     private static Object readJson(JsonReader r, int depth) throws IOException, ProtocolException {
@@ -437,8 +468,12 @@ final class Codec {
         if (hasOp) {
             c.op = str(m, "op");
         }
+        if (!known(c)) {
+            throw new ProtocolException("unknown command " + c.kind(), true);
+        }
         c.peerId = str(m, "peerId");
         c.appId = str(m, "appId");
+        c.installationId = str(m, "installationId");
         c.sessionPeerIds = strList(m, "sessionPeerIds");
         c.onlineSessionPeerIds = strList(m, "onlineSessionPeerIds");
         c.status = str(m, "status");
@@ -470,9 +505,6 @@ final class Codec {
         c.code = integer(m, "code");
         c.reason = str(m, "reason");
         c.i = integer(m, "i");
-        if (!known(c)) {
-            throw new ProtocolException("unknown command " + c.kind(), true);
-        }
         return c;
     }
 

@@ -17,6 +17,8 @@ final class Command {
     /** The session this command belongs to (C→S: the issuer; S→C: the addressee). */
     String peerId;
     String appId;
+    /** Android push installation id (C→S, optional). */
+    String installationId;
     /** Watch list of session open/add/remove/query; the peers of presence. */
     List<String> sessionPeerIds;
     /** Online subset in opened/added/query-result. */
