@@ -26,6 +26,7 @@ import (
 	"github.com/rtgate/rtgate/internal/config"
 	"github.com/rtgate/rtgate/internal/devcert"
 	"github.com/rtgate/rtgate/internal/iplimit"
+	"github.com/rtgate/rtgate/spec"
 	"github.com/rtgate/rtgate/storage"
 	"github.com/rtgate/rtgate/storage/badger"
 	"github.com/rtgate/rtgate/transports/framed"
@@ -184,6 +185,7 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 		Logger:            log.With("component", "rest"),
 		AllowedOrigins:    cfg.AllowedOrigins,
 		HistorySignatures: historySigned,
+		OpenAPI:           spec.OpenAPI(),
 	})
 	if err != nil {
 		s.closeStore()

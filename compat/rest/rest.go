@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -100,6 +99,9 @@ type Config struct {
 	// case-insensitively; "*" allows any; see internal/origin).
 	// Empty means any origin (Access-Control-Allow-Origin: *).
 	AllowedOrigins []string
+	// OpenAPI is the OpenAPI 3 document served at Prefix+OpenAPIPath
+	// (cmd/rtgate passes spec.OpenAPI()); nil: that path answers 404.
+	OpenAPI []byte
 }
 
 // Handler serves /1.1/. Create it with New.
@@ -190,8 +192,9 @@ func (rq *request) header() http.Header { return rq.hdr }
 type need int
 
 const (
-	appKey need = iota
-	masterKey
+	appKey    need = iota
+	masterKey      // the master key (dev apps: any key)
+	nothing        // no authentication (the OpenAPI document)
 )
 
 type endpoint struct {
@@ -200,10 +203,45 @@ type endpoint struct {
 	serve  func(h *Handler, ctx context.Context, rq *request) (int, any, error)
 }
 
+// Route is one endpoint: an HTTP method and a path template whose
+// "{name}" segment is a path parameter. HEAD is answered like GET and
+// OPTIONS (a CORS preflight) on every path; neither is listed.
+type Route struct {
+	Method string
+	Path   string // "/1.1/rtm/messages/unread/{peerId}"
+}
+
+// routes are the endpoints in the order route tries them.
+var routes = []struct {
+	Route
+	endpoint
+}{
+	{Route{http.MethodGet, Prefix + "rtm/messages/logs"}, endpoint{need: appKey, serve: (*Handler).logs}},
+	{Route{http.MethodDelete, Prefix + "rtm/messages/logs"}, endpoint{need: masterKey, serve: (*Handler).deleteLog}},
+	{Route{http.MethodPost, Prefix + "rtm/messages"}, endpoint{need: masterKey, serve: (*Handler).send}},
+	{Route{http.MethodGet, Prefix + "rtm/messages/unread/{peerId}"}, endpoint{need: appKey, serve: (*Handler).unread}},
+	{Route{http.MethodGet, Prefix + "rtm/transient_group/onlines"}, endpoint{need: appKey, serve: (*Handler).onlines}},
+	{Route{http.MethodGet, Prefix + "classes/" + groupClass}, endpoint{need: appKey, serve: (*Handler).queryGroups}},
+	{Route{http.MethodPost, Prefix + "classes/" + groupClass}, endpoint{need: appKey, serve: (*Handler).createGroup}},
+	{Route{http.MethodGet, Prefix + "classes/" + groupClass + "/{objectId}"}, endpoint{need: appKey, serve: (*Handler).getGroup}},
+	{Route{http.MethodPut, Prefix + "classes/" + groupClass + "/{objectId}"}, endpoint{need: appKey, serve: (*Handler).updateGroup}},
+	{Route{http.MethodGet, Prefix + OpenAPIPath}, endpoint{need: nothing, serve: (*Handler).openAPI}},
+}
+
+// Routes lists every endpoint the handler serves (the OpenAPI document,
+// spec/openapi.json, describes each; a test checks they agree).
+func Routes() []Route {
+	out := make([]Route, len(routes))
+	for i, r := range routes {
+		out[i] = r.Route
+	}
+	return out
+}
+
 // route finds the endpoints of a path: the methods it answers and its path
-// parameter. ok is false for a path the handler does not serve.
+// parameter. err is a 404 for a path the handler does not serve.
 func route(escapedPath string) (eps []endpoint, param string, err *apiError) {
-	p := strings.TrimPrefix(escapedPath, "/1.1/")
+	p := strings.TrimPrefix(escapedPath, Prefix)
 	if p == escapedPath {
 		return nil, "", errorf(http.StatusNotFound, CodeNoEndpoint, "no such endpoint")
 	}
@@ -211,32 +249,39 @@ func route(escapedPath string) (eps []endpoint, param string, err *apiError) {
 	if n := len(seg); n > 1 && seg[n-1] == "" { // one trailing slash is fine
 		seg = seg[:n-1]
 	}
-	switch {
-	case eq(seg, "rtm", "messages", "logs"):
-		return []endpoint{{http.MethodGet, appKey, (*Handler).logs}, {http.MethodDelete, masterKey, (*Handler).deleteLog}}, "", nil
-	case eq(seg, "rtm", "messages"):
-		return []endpoint{{http.MethodPost, masterKey, (*Handler).send}}, "", nil
-	case len(seg) == 4 && eq(seg[:3], "rtm", "messages", "unread"):
-		param = seg[3]
-		return []endpoint{{http.MethodGet, appKey, (*Handler).unread}}, param, nil
-	case eq(seg, "rtm", "transient_group", "onlines"):
-		return []endpoint{{http.MethodGet, appKey, (*Handler).onlines}}, "", nil
-	case len(seg) >= 2 && seg[0] == "classes":
-		if seg[1] != groupClass {
-			cls, _ := url.PathUnescape(seg[1])
-			return nil, "", errorf(http.StatusNotFound, CodeObjectNotFound, "class %q not found: only %s is served", cls, groupClass)
+	for _, r := range routes {
+		if arg, ok := match(strings.Split(strings.TrimPrefix(r.Path, Prefix), "/"), seg); ok {
+			e := r.endpoint
+			e.method = r.Method
+			eps, param = append(eps, e), arg
 		}
-		switch len(seg) {
-		case 2:
-			return []endpoint{{http.MethodGet, appKey, (*Handler).queryGroups}, {http.MethodPost, appKey, (*Handler).createGroup}}, "", nil
-		case 3:
-			return []endpoint{{http.MethodGet, appKey, (*Handler).getGroup}, {http.MethodPut, appKey, (*Handler).updateGroup}}, seg[2], nil
-		}
+	}
+	if eps != nil {
+		return eps, param, nil
+	}
+	if len(seg) >= 2 && seg[0] == "classes" && seg[1] != groupClass {
+		cls, _ := url.PathUnescape(seg[1])
+		return nil, "", errorf(http.StatusNotFound, CodeObjectNotFound, "class %q not found: only %s is served", cls, groupClass)
 	}
 	return nil, "", errorf(http.StatusNotFound, CodeNoEndpoint, "no such endpoint")
 }
 
-func eq(seg []string, want ...string) bool { return slices.Equal(seg, want) }
+// match matches path segments against a template's; a "{name}" segment
+// matches any one segment, returned as arg.
+func match(template, seg []string) (arg string, ok bool) {
+	if len(template) != len(seg) {
+		return "", false
+	}
+	for i, t := range template {
+		switch {
+		case strings.HasPrefix(t, "{"):
+			arg = seg[i]
+		case t != seg[i]:
+			return "", false
+		}
+	}
+	return arg, true
+}
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -333,6 +378,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (int, any, error
 		ae := errorf(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method %s not allowed here", method)
 		ae.allow = strings.Join(allow, ", ")
 		return 0, nil, ae
+	}
+	if ep.need == nothing {
+		return ep.serve(h, r.Context(), rq)
 	}
 	if app == nil {
 		var err error
