@@ -176,6 +176,10 @@ type Config struct {
 	// point the committer passes (crash.go); true stops it there. nil
 	// means never.
 	crashAt func(crashPoint) bool
+	// flushed, for this package's tests only, is called by the committer
+	// after each of its periodic flushes of delayed entries, so that a
+	// test waits for that event instead of polling. nil means none.
+	flushed func()
 }
 
 // populate fills in the defaults.
@@ -275,6 +279,7 @@ func New(cfg Config) (*Store, error) {
 			cache:     newInboxCache(cfg.InboxCache),
 			syncEvery: cfg.SyncInterval,
 			crashAt:   cfg.crashAt,
+			flushed:   cfg.flushed,
 		},
 		inbox: delayedInbox{lazy: map[string][]inboxEntry{}, acks: map[string][]inboxEntry{}},
 	}

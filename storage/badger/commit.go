@@ -47,6 +47,7 @@ type committer struct {
 	syncs   atomic.Uint64 // syncs of badger's logs; read by Stats
 
 	crashAt func(crashPoint) bool // Config.crashAt (crash.go)
+	flushed func()                // Config.flushed
 }
 
 // op is one write operation handed to the committer.
@@ -179,6 +180,9 @@ func (s *Store) commitLoop() {
 		case o = <-s.c.ops:
 		case now := <-tick:
 			s.flushTick(now, false)
+			if s.c.flushed != nil {
+				s.c.flushed()
+			}
 			continue
 		case fn := <-s.c.calls:
 			fn()

@@ -52,9 +52,9 @@ func openWithDelay(t *testing.T, dir string, delay time.Duration) *Store {
 // every query, before and after that write and across a reopen, pages
 // through them in order.
 func TestIndexGroups(t *testing.T) {
-	// Long enough for the 90 persists (concurrent, so group-committed)
-	// to come well within one delay on a slow machine.
-	const delay = 1500 * time.Millisecond
+	// Nothing is written before the test flushes (flushDelayed): all 90
+	// persists are pending then, however slow the machine.
+	const delay = time.Hour
 	dir := t.TempDir()
 	s := openWithDelay(t, dir, delay)
 	ctx := context.Background()
@@ -112,9 +112,8 @@ func TestIndexGroups(t *testing.T) {
 	if keys, _ := countKeys(t, s, tConv); keys != 0 {
 		t.Errorf("%d conversation index keys before InboxDelay, want 0", keys)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for s.Stats().IndexWrites == 0 && time.Now().Before(deadline) {
-		time.Sleep(delay / 4)
+	if err := s.flushDelayed(ctx, true); err != nil {
+		t.Fatal(err)
 	}
 	check("written")
 	if keys, groups := countKeys(t, s, tConv); keys != 3 || groups != 3 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -124,18 +123,67 @@ func (s *Store) invariants() error {
 		app string
 		e   idxEntry
 	}
+	// One pass over the whole database (one iterator: creating them is
+	// what costs most here): the records, the history index entries and
+	// the inbox keys.
 	records := map[recKey]*msgRecord{}
-	err = recordsSince(tx, math.MinInt64, func(app, id string, v []byte) error {
-		r := &msgRecord{}
-		if err := decodeRecord(v, r); err != nil {
-			return err
+	onDisk := map[string]map[idxEntry]bool{} // index prefix -> its entries
+	inboxes := map[string][]inboxEntry{}     // inbox prefix -> its keys, sorted
+	it := tx.NewIterator(bdg.IteratorOptions{})
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		k := item.Key()
+		table := k[0]
+		if table != tMessage && table != tConv && table != tFrom && table != tInbox {
+			continue
 		}
-		records[recKey{app, idxEntry{r.Time, id}}] = r
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("badger: invariants: read records: %w", err)
+		strs := 2
+		if table == tMessage {
+			strs = 1
+		}
+		plen, ok := prefixLen(k, strs)
+		if !ok {
+			fail("bad key %x", k)
+			continue
+		}
+		ts, id, err := splitTimeID(k, plen)
+		if err != nil {
+			fail("bad key %x", k)
+			continue
+		}
+		prefix := string(k[:plen])
+		switch table {
+		case tMessage:
+			r := &msgRecord{}
+			if err := item.Value(func(v []byte) error { return decodeRecord(v, r) }); err != nil {
+				fail("record %x: %v", k, err)
+				continue
+			}
+			n, w := uvarint(k[1:]) // prefixLen has checked it
+			app := string(k[1+w : 1+w+n])
+			records[recKey{app, idxEntry{ts, id}}] = r
+		case tInbox:
+			inboxes[prefix] = append(inboxes[prefix], inboxEntry{ts: ts, id: id})
+		default:
+			group := []idxEntry{{ts, id}}
+			err = item.Value(func(v []byte) (err error) {
+				group, err = decodeBatch(group, v, ts)
+				return err
+			})
+			if err != nil {
+				fail("C3: index key %x: %v", k, err)
+			}
+			m := onDisk[prefix]
+			if m == nil {
+				m = map[idxEntry]bool{}
+				onDisk[prefix] = m
+			}
+			for _, e := range group {
+				m[e] = true
+			}
+		}
 	}
+	it.Close()
 
 	// C2
 	checkRef := func(what, prefix string, ts int64, id string, seq uint64) {
@@ -165,41 +213,7 @@ func (s *Store) invariants() error {
 		checkRef("index", r.conv, r.ts, r.id, r.seq)
 	}
 
-	// C3: the index entries on disk, by index prefix.
-	onDisk := map[string]map[idxEntry]bool{}
-	for _, table := range []byte{tConv, tFrom} {
-		it := tx.NewIterator(bdg.IteratorOptions{Prefix: []byte{table}})
-		for it.Rewind(); it.Valid(); it.Next() {
-			k := it.Item().KeyCopy(nil)
-			plen, ok := indexPrefixLen(k)
-			if !ok {
-				fail("C3: bad index key %x", k)
-				continue
-			}
-			ts, id, err := splitTimeID(k, plen)
-			if err != nil {
-				fail("C3: bad index key %x", k)
-				continue
-			}
-			group := []idxEntry{{ts, id}}
-			err = it.Item().Value(func(v []byte) (err error) {
-				group, err = decodeBatch(group, v, ts)
-				return err
-			})
-			if err != nil {
-				fail("C3: index key %x: %v", k, err)
-			}
-			m := onDisk[string(k[:plen])]
-			if m == nil {
-				m = map[idxEntry]bool{}
-				onDisk[string(k[:plen])] = m
-			}
-			for _, e := range group {
-				m[e] = true
-			}
-		}
-		it.Close()
-	}
+	// C3
 	for k, r := range records {
 		if covered(r) {
 			continue
@@ -230,8 +244,8 @@ func (s *Store) invariants() error {
 			if i > 0 && compareEntries(ents[i-1], e) >= 0 {
 				fail("L1: lazy entries of %q out of order at %d", p, i)
 			}
-			if _, err := tx.Get(timeID([]byte(p), e.ts, e.id)); !errors.Is(err, bdg.ErrKeyNotFound) {
-				fail("L1: lazy entry %q %d/%s is on disk (%v)", p, e.ts, e.id, err)
+			if _, on := slices.BinarySearchFunc(inboxes[p], e, compareEntries); on {
+				fail("L1: lazy entry %q %d/%s is on disk", p, e.ts, e.id)
 			}
 			if !queued[lazyRef{prefix: p, ts: e.ts, id: e.id}] {
 				fail("L2: lazy entry %q %d/%s has no ref in the queue", p, e.ts, e.id)
@@ -279,10 +293,7 @@ func (s *Store) invariants() error {
 		if !slices.Equal(lazyHere, want) {
 			fail("K1: cached lazy entries of %q = %v, want delayedInbox.lazy and acks %v", p, lazyHere, want)
 		}
-		disk, err := loadInbox(tx, []byte(p), nil)
-		if err != nil {
-			return fmt.Errorf("badger: invariants: %w", err)
-		}
+		disk := slices.Clone(inboxes[p])
 		written := slices.DeleteFunc(slices.Clone(ents), func(e inboxEntry) bool { return e.lazy || e.ts <= cutoff })
 		for i := range written {
 			written[i] = inboxEntry{ts: written[i].ts, id: written[i].id}
@@ -319,16 +330,16 @@ func splitPrefix(prefix string) (app, second string, ok bool) {
 	return app, string(rest[w:]), true
 }
 
-// indexPrefixLen returns the length of the prefix (table, app, conv or
-// sender) of the history index key k.
-func indexPrefixLen(k []byte) (int, bool) {
+// prefixLen returns the length of the prefix of key k: its table byte
+// and n length-prefixed strings.
+func prefixLen(k []byte, n int) (int, bool) {
 	i := 1
-	for range 2 {
-		n, w := uvarint(k[i:])
-		if w == 0 || len(k) < i+w+n {
+	for range n {
+		l, w := uvarint(k[i:])
+		if w == 0 || len(k) < i+w+l {
 			return 0, false
 		}
-		i += w + n
+		i += w + l
 	}
 	return i, true
 }

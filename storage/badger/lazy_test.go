@@ -13,6 +13,32 @@ import (
 	"github.com/rtgate/rtgate/storage/memory"
 )
 
+// flushSignal returns a Config.flushed hook and the channel it signals
+// (without blocking the committer) after each periodic flush.
+func flushSignal() (hook func(), flushed <-chan struct{}) {
+	ch := make(chan struct{}, 1)
+	return func() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}, ch
+}
+
+// waitFlushed waits, flush after flush, until done reports true; it
+// fails the test if that takes more than 10 s.
+func waitFlushed(t *testing.T, flushed <-chan struct{}, what string, done func() bool) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for !done() {
+		select {
+		case <-flushed:
+		case <-deadline:
+			t.Fatalf("the committer's flushes did not get %s in 10 s", what)
+		}
+	}
+}
+
 // inboxKeys counts the inbox keys in badger.
 func inboxKeys(t *testing.T, s *Store) int {
 	t.Helper()
@@ -25,7 +51,14 @@ func inboxKeys(t *testing.T, s *Store) int {
 func TestDelayedInboxEntries(t *testing.T) {
 	const delay = 20 * time.Millisecond
 	dir := t.TempDir()
-	open := func() *Store { return openWithDelay(t, dir, delay) }
+	hook, flushed := flushSignal()
+	open := func() *Store {
+		s, err := New(Config{Dir: dir, InboxDelay: delay, Logger: slog.New(slog.DiscardHandler), GCInterval: -1, flushed: hook})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
 	s := open()
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
@@ -48,10 +81,7 @@ func TestDelayedInboxEntries(t *testing.T) {
 	if ms, err := s.Pending(ctx, "app", "b"); err != nil || len(ms) != 1 || ms[0].ID != "kept" {
 		t.Errorf("Pending(b) before the delay = %v, %v; want kept", ids(ms), err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for inboxKeys(t, s) < 2 && time.Now().Before(deadline) {
-		time.Sleep(delay)
-	}
+	waitFlushed(t, flushed, "the kept entries written", func() bool { return inboxKeys(t, s) >= 2 })
 	if n := inboxKeys(t, s); n != 2 {
 		t.Errorf("%d inbox keys after the delay, want 2 (kept, in b and c)", n)
 	}
@@ -243,8 +273,9 @@ func TestInboxPeers(t *testing.T) {
 // once are written even with a 1 MiB memtable, whose transactions hold far
 // fewer writes (badger limits a transaction to 15 % of the memtable).
 func TestManyDelayedEntriesSmallMemtable(t *testing.T) {
+	hook, flushed := flushSignal()
 	s, err := New(Config{Dir: t.TempDir(), MemTableSize: 1 << 20, NoSync: true, InboxDelay: 300 * time.Millisecond,
-		Logger: slog.New(slog.DiscardHandler), GCInterval: -1})
+		Logger: slog.New(slog.DiscardHandler), GCInterval: -1, flushed: hook})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,10 +289,7 @@ func TestManyDelayedEntriesSmallMemtable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for inboxKeys(t, s) < peers*each && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitFlushed(t, flushed, "every entry written", func() bool { return s.Stats().Delayed == 0 })
 	if n := inboxKeys(t, s); n != peers*each {
 		t.Errorf("%d of %d delayed inbox entries written", n, peers*each)
 	}
@@ -275,8 +303,9 @@ func TestManyDelayedEntriesSmallMemtable(t *testing.T) {
 // would leave it on disk, pending for ever.
 func TestAcksRaceTheFlush(t *testing.T) {
 	dir := t.TempDir()
+	hook, flushed := flushSignal()
 	open := func() *Store {
-		s, err := New(Config{Dir: dir, InboxDelay: time.Millisecond, Logger: slog.New(slog.DiscardHandler), GCInterval: -1})
+		s, err := New(Config{Dir: dir, InboxDelay: time.Millisecond, Logger: slog.New(slog.DiscardHandler), GCInterval: -1, flushed: hook})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -319,9 +348,9 @@ func TestAcksRaceTheFlush(t *testing.T) {
 		}
 	}
 	check("before the delayed entries settle")
-	deadline := time.Now().Add(5 * time.Second)
-	for s.Stats().Delayed > 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	waitFlushed(t, flushed, "every entry settled", func() bool { return s.Stats().Delayed == 0 })
+	if err := s.checkInvariants(ctx); err != nil {
+		t.Error(err)
 	}
 	if n := inboxKeys(t, s); n != 0 {
 		t.Errorf("%d inbox keys left, want 0: every message was acknowledged", n)
