@@ -20,7 +20,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 /**
  * A Java client exchanges direct and group messages with a Go SDK client
  * over raw QUIC (test/browser/gopeer) and with the legacy
- * lean-cloud-chat@1.0.4 client (node, from test/js/node_modules).
+ * lean-cloud-chat@1.0.4 client (node, from test/js/node_modules), and with
+ * the browser JS SDK (web/dist/rtgate.mjs, in node, over long-poll).
  */
 class InteropTest {
     static RtgateServer server;
@@ -120,6 +121,40 @@ class InteropTest {
             inv.group.sendMessage(new AVGroupMessage("java to group"));
             JsonObject lm = js.event("message", o -> o.getAsJsonObject("data").get("msg").getAsString().equals("java to group"));
             assertEquals(room, lm.getAsJsonObject("data").get("roomId").getAsString());
+            java.close();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = RealtimeConfig.Dialect.class, names = {"V1_JSON", "MSGPACK"})
+    void jsSdkOverLongPoll(RealtimeConfig.Dialect d) throws Exception {
+        Recorder rec = new Recorder();
+        RealtimeConfig cfg = Peers.config(server, "dev", d, rec);
+        String j = uid("java"), w = uid("web");
+        Path script = Path.of(InteropTest.class.getResource("/js-sdk-peer.mjs").toURI());
+        try (LinePeer js = new LinePeer(Arrays.asList("node", script.toString(), RtgateServer.REPO.toString(),
+                server.base(), "dev"))) {
+            SessionManager java = Peers.open(cfg, rec, j, w);
+            assertEquals("longpoll", js.call("open", m("peer", w, "watch", list(j))).getAsJsonObject("reply")
+                    .get("transport").getAsString());
+            assertEquals(list(w), rec.await("online", j).peers);
+            java.sendMessage(new AVMessage("hello browser", list(w)));
+            JsonObject msg = js.event("message", o -> o.getAsJsonObject("data").get("text").getAsString().equals("hello browser"));
+            assertEquals(j, msg.getAsJsonObject("data").get("from").getAsString());
+            JsonObject sent = js.call("send", m("to", j, "text", "hello java")).getAsJsonObject("reply");
+            Recorder.Event got = rec.message(j, "hello java");
+            assertEquals(w, got.msg.getFromPeerId());
+            assertEquals(sent.get("id").getAsString(), got.msg.getMessageId());
+            Group group = java.getGroup();
+            group.join();
+            rec.await("joined", j);
+            js.call("joinGroup", m("room", group.getGroupId()));
+            rec.await("memberJoin", j, e -> e.peers.contains(w));
+            group.sendMessage(new AVGroupMessage("java to group"));
+            JsonObject gm = js.event("message", o -> o.getAsJsonObject("data").get("text").getAsString().equals("java to group"));
+            assertEquals(group.getGroupId(), gm.getAsJsonObject("data").get("group").getAsString());
+            js.call("sendGroup", m("room", group.getGroupId(), "text", "browser to group"));
+            assertEquals(w, rec.await("gmessage", j, e -> "browser to group".equals(e.text())).msg.getFromPeerId());
             java.close();
         }
     }
