@@ -30,7 +30,12 @@ func FuzzLongPoll(f *testing.F) {
 	f.Add([]byte(`{"dialect":"v9"}`), []byte(`[{"cseq":0,"d":{}}]`), "x")
 	f.Add([]byte(`{"dialect":"rtgate.json.1"}`), []byte(`[{"cseq":1,"d":{"cmd":"nope"}},{"cseq":3,"d":{}}]`), "99")
 	f.Add([]byte(`[]`), []byte(`{"cseq":1}`), "-1")
-	f.Fuzz(func(t *testing.T, openBody, sendBody []byte, ack string) {
+	f.Fuzz(longPollOnce)
+}
+
+// longPollOnce is one FuzzLongPoll run.
+func longPollOnce(t *testing.T, openBody, sendBody []byte, ack string) {
+	{
 		hub, err := core.New(core.Config{Store: memory.New(memory.Config{}), Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
@@ -106,5 +111,5 @@ func FuzzLongPoll(f *testing.F) {
 		case <-ctx.Done():
 			t.Fatal("long-poll handler did not finish within 5 s of the hub's shutdown")
 		}
-	})
+	}
 }

@@ -196,6 +196,8 @@ func (c *campaign) run(ctx context.Context) (*report, error) {
 	gap := c.o.duration / time.Duration(c.o.kills+1)
 	var runErr error
 	for c.kills < c.o.kills && time.Now().Before(deadline) && ctx.Err() == nil {
+		// Spread the kills left over the time left (restarts take time).
+		gap = max(time.Until(deadline)/time.Duration(c.o.kills-c.kills+1), 100*time.Millisecond)
 		wait := gap/2 + time.Duration(rng.Int64N(int64(gap)+1))
 		select {
 		case <-time.After(wait):
