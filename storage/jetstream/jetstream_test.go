@@ -311,3 +311,45 @@ func TestAckPurge(t *testing.T) {
 		}
 	}
 }
+
+// TestClientSends lists the recent messages with a client id, written
+// through two nodes, from a third node's store (as a restarted node
+// does).
+func TestClientSends(t *testing.T) {
+	c := natstest.Start(t, 3)
+	ctx := ctxT(t, 30*time.Second)
+	now := time.Now().UnixMilli()
+	for i, s := range []*jetstream.Store{
+		open(t, c.Connect(0), jetstream.Config{Namespace: "cs"}),
+		open(t, c.Connect(1), jetstream.Config{Namespace: "cs"}),
+	} {
+		for j, m := range []*storage.Message{
+			{ID: "old", Time: now - 60_000, ClientID: "c-old"},
+			{ID: "plain", Time: now},
+			{ID: "tagged", Time: now, ClientID: "c1", ClientSum: 99},
+		} {
+			m.App, m.From, m.Text = "app", fmt.Sprint("node", i), "x"
+			m.ID = fmt.Sprintf("%s%d%d", m.ID, i, j)
+			if err := s.Persist(ctx, m, []string{"b"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	third := open(t, c.Connect(2), jetstream.Config{Namespace: "cs"})
+	var got []string
+	err := third.ClientSends(ctx, now-30_000, func(m *storage.Message) error {
+		if m.ClientSum != 99 || m.ClientID != "c1" {
+			t.Errorf("listed %+v", m)
+		}
+		got = append(got, m.ID)
+		return nil
+	})
+	slices.Sort(got)
+	if err != nil || !slices.Equal(got, []string{"tagged02", "tagged12"}) {
+		t.Errorf("ClientSends = %v, %v; want tagged02 and tagged12", got, err)
+	}
+	empty := open(t, c.Connect(2), jetstream.Config{Namespace: "csempty"})
+	if err := empty.ClientSends(ctx, now, func(*storage.Message) error { t.Error("called on an empty stream"); return nil }); err != nil {
+		t.Errorf("ClientSends on an empty stream: %v", err)
+	}
+}
