@@ -66,6 +66,37 @@ type ClientSends interface {
 	ClientSends(ctx context.Context, since int64, fn func(*Message) error) error
 }
 
+// SendKey names one send of a modern client: its app, its sender and the
+// client's own id for the message.
+type SendKey struct{ App, From, ClientID string }
+
+// SendClaim is the state of a send in a SendClaims store.
+type SendClaim struct {
+	Sum  uint64 // checksum of the message (core's messageSum)
+	Done bool   // stored: a repeat is acknowledged with ID and Time
+	ID   string // server message id, when Done
+	Time int64  // server time (ms), when Done
+}
+
+// SendClaims is implemented by stores that several nodes share (the
+// cluster store), so that a repeat of a client's send that reaches
+// another node than the first is recognised there too: the node that
+// handles a send claims it first, and records how it ended.
+type SendClaims interface {
+	// ClaimSend claims the send k of a message with checksum sum. It
+	// returns owned true when the caller now handles the send: nobody
+	// claimed it, or the claim there is of another message (another sum),
+	// failed, or was left pending longer than a store-defined time (its
+	// node died). Otherwise it returns the claim there: Done (acknowledge
+	// the repeat with its ID and Time), or pending (the first send is
+	// under way elsewhere: ask again a little later).
+	ClaimSend(ctx context.Context, k SendKey, sum uint64) (c SendClaim, owned bool, err error)
+	// FinishSend records how an owned send ended: stored as message id at
+	// time t (ok), or not stored (!ok: the claim is given up, so that a
+	// repeat is handled afresh).
+	FinishSend(ctx context.Context, k SendKey, sum uint64, id string, t int64, ok bool) error
+}
+
 // Messages persists messages: one call writes the history record and every
 // inbox entry, durably (fsync'd) before it returns. Implementations batch
 // concurrent calls into one sync (group commit).

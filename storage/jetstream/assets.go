@@ -57,6 +57,15 @@ func (c Config) groupsConfig(n names) jetstream.StreamConfig {
 	}
 }
 
+// sendsConfig is the KV bucket of send claims: one value per send, kept
+// sendsTTL.
+func (c Config) sendsConfig(n names) jetstream.StreamConfig {
+	cfg := c.groupsConfig(n)
+	cfg.Name, cfg.Subjects = "KV_"+n.sends, []string{"$KV." + n.sends + ".>"}
+	cfg.MaxAge, cfg.Duplicates = sendsTTL, dupWindow
+	return cfg
+}
+
 // configDiff lists how have differs from want in the fields this store
 // depends on ("" if it does not).
 func configDiff(have, want jetstream.StreamConfig) string {

@@ -112,13 +112,14 @@ func (c Config) withDefaults() (Config, error) {
 // names are the asset names and subject prefixes of one namespace.
 type names struct {
 	inbox, hist, groups string // stream, stream, bucket
+	sends               string // bucket
 	inboxSubj, histSubj string // "<ns>.inbox", "<ns>.hist"
 }
 
 func namesOf(ns string) names {
 	up := strings.ToUpper(ns)
 	return names{
-		inbox: up + "_INBOX", hist: up + "_HIST", groups: up + "_GROUPS",
+		inbox: up + "_INBOX", hist: up + "_HIST", groups: up + "_GROUPS", sends: up + "_SENDS",
 		inboxSubj: ns + ".inbox", histSubj: ns + ".hist",
 	}
 }

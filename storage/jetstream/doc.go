@@ -13,7 +13,10 @@
 //   - stream RT_HIST, subjects rt.hist.<app>.<conv>.<from>: every
 //     persistent message once, the record the history indexer will query;
 //   - KV bucket RT_GROUPS, keys g.<app>.<group>: one JSON value per group,
-//     changed only by compare-and-swap on its revision.
+//     changed only by compare-and-swap on its revision;
+//   - KV bucket RT_SENDS, keys s.<app>.<from>.<client id>: the send claims
+//     (storage.SendClaims) that make a repeated send recognised on every
+//     node, kept 15 minutes.
 //
 // Subject tokens are unpadded base64url ("-" for an empty string): ids may
 // hold '.', '*', '>' and spaces.

@@ -3,6 +3,8 @@ package jetstream
 import (
 	"cmp"
 	"context"
+	cryptorand "crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -47,12 +49,39 @@ func (s *Store) writeGroup(ctx context.Context, g *storage.Group, rev uint64) (b
 	if err != nil {
 		return false, err
 	}
-	subj := s.n.groupSubject(g.App, g.ID)
-	id := msgID("g", subj, fmt.Sprint(rev), string(data))
+	return s.writeKV(ctx, s.n.groupSubject(g.App, g.ID), data, rev)
+}
+
+// writeKV publishes data as the value of a KV subject if its revision is
+// still rev (0: no value yet); false, with no error, if it is not. A
+// retry of this call's write is recognised by its Nats-Msg-Id, which is
+// unique to the call: two callers writing the same value at the same
+// revision must not both succeed.
+func (s *Store) writeKV(ctx context.Context, subj string, data []byte, rev uint64) (bool, error) {
+	return s.publishKV(ctx, subj, data, nonceID(), jetstream.WithExpectLastSequencePerSubject(rev))
+}
+
+// putKV publishes data as the value of a KV subject, whatever is there.
+func (s *Store) putKV(ctx context.Context, subj string, data []byte) (bool, error) {
+	return s.publishKV(ctx, subj, data, nonceID())
+}
+
+// nonceID is a Nats-Msg-Id no other write has.
+func nonceID() string {
+	var b [16]byte
+	_, _ = cryptorand.Read(b[:])
+	return "kv-" + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// errCodeDupInProcess is JetStream's "duplicate message id is in process":
+// an earlier attempt of the same write is not through yet.
+const errCodeDupInProcess = 10158
+
+func (s *Store) publishKV(ctx context.Context, subj string, data []byte, id string, opts ...jetstream.PublishOpt) (bool, error) {
+	opts = append(opts, jetstream.WithMsgID(id))
 	for {
 		actx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
-		_, err = s.js.PublishMsg(actx, &nats.Msg{Subject: subj, Data: data},
-			jetstream.WithMsgID(id), jetstream.WithExpectLastSequencePerSubject(rev))
+		_, err := s.js.PublishMsg(actx, &nats.Msg{Subject: subj, Data: data}, opts...)
 		cancel()
 		var apiErr *jetstream.APIError
 		switch {
@@ -62,11 +91,18 @@ func (s *Store) writeGroup(ctx context.Context, g *storage.Group, rev uint64) (b
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
 			return false, nil
 		case ctx.Err() != nil:
-			return false, fmt.Errorf("jetstream: write group %s: %w", g.ID, err)
-		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders):
-			continue // no leader yet; the same Nats-Msg-Id makes a retry safe
+			return false, fmt.Errorf("jetstream: write %s: %w", subj, err)
+		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders),
+			errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeDupInProcess:
+			// No leader yet, or the last attempt still under way: the
+			// same Nats-Msg-Id makes a retry safe.
+			select {
+			case <-ctx.Done():
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
 		default:
-			return false, fmt.Errorf("jetstream: write group %s: %w", g.ID, err)
+			return false, fmt.Errorf("jetstream: write %s: %w", subj, err)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/rtgate/rtgate/internal/natsembed/natstest"
 	"github.com/rtgate/rtgate/storage"
 	"github.com/rtgate/rtgate/storage/jetstream"
+	"github.com/rtgate/rtgate/storage/storagetest"
 )
 
 func ctxT(t *testing.T, d time.Duration) context.Context {
@@ -351,5 +352,82 @@ func TestClientSends(t *testing.T) {
 	empty := open(t, c.Connect(2), jetstream.Config{Namespace: "csempty"})
 	if err := empty.ClientSends(ctx, now, func(*storage.Message) error { t.Error("called on an empty stream"); return nil }); err != nil {
 		t.Errorf("ClientSends on an empty stream: %v", err)
+	}
+}
+
+// TestSendClaims claims sends from three nodes: one owner per send; a
+// repeat on another node sees the pending claim, then the finished one;
+// a failed, stale or different-message claim is taken over.
+func TestSendClaims(t *testing.T) {
+	c := natstest.Start(t, 3)
+	ctx := ctxT(t, 60*time.Second)
+	clock := storagetest.NewClock(time.Now())
+	var nodes []*jetstream.Store
+	for i := range 3 {
+		nodes = append(nodes, open(t, c.Connect(i), jetstream.Config{Namespace: "claims", Now: clock.Now}))
+	}
+	a, b := nodes[0], nodes[1]
+	key := func(id string) storage.SendKey { return storage.SendKey{App: "app", From: "u.1 *", ClientID: id} }
+	claim := func(s *jetstream.Store, k storage.SendKey, sum uint64) (storage.SendClaim, bool) {
+		t.Helper()
+		cl, owned, err := s.ClaimSend(ctx, k, sum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl, owned
+	}
+	if _, owned := claim(a, key("k1"), 7); !owned {
+		t.Fatal("first claim not owned")
+	}
+	if cl, owned := claim(b, key("k1"), 7); owned || cl.Done {
+		t.Fatalf("repeat during the first send: %+v, owned %v; want pending", cl, owned)
+	}
+	if err := a.FinishSend(ctx, key("k1"), 7, "m1", 5, true); err != nil {
+		t.Fatal(err)
+	}
+	if cl, owned := claim(b, key("k1"), 7); owned || !cl.Done || cl.ID != "m1" || cl.Time != 5 {
+		t.Fatalf("repeat after the first send: %+v, owned %v; want done m1 at 5", cl, owned)
+	}
+
+	claim(a, key("k2"), 7)
+	if err := a.FinishSend(ctx, key("k2"), 7, "", 0, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, owned := claim(b, key("k2"), 7); !owned {
+		t.Error("a failed send's claim was not taken over")
+	}
+
+	claim(a, key("k3"), 1)
+	if _, owned := claim(b, key("k3"), 2); !owned {
+		t.Error("another message under the same client id was not taken over")
+	}
+
+	claim(a, key("k4"), 7)
+	clock.Advance(time.Minute) // past twice PersistTimeout: a's node died
+	if _, owned := claim(b, key("k4"), 7); !owned {
+		t.Error("a stale pending claim was not taken over")
+	}
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	owners := 0
+	for _, s := range nodes {
+		for range 4 {
+			wg.Go(func() {
+				_, owned, err := s.ClaimSend(ctx, key("k5"), 9)
+				if err != nil {
+					t.Error(err)
+				}
+				if owned {
+					mu.Lock()
+					owners++
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if owners != 1 {
+		t.Errorf("%d owners of one send claimed 12 times at once, want 1", owners)
 	}
 }

@@ -33,6 +33,7 @@ type Store struct {
 var (
 	_ storage.Store       = (*Store)(nil)
 	_ storage.ClientSends = (*Store)(nil)
+	_ storage.SendClaims  = (*Store)(nil)
 )
 
 // Open checks the server's version, creates or checks the streams and
@@ -58,6 +59,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	if _, err = ensureStream(ctx, js, cfg.groupsConfig(s.n)); err != nil {
+		return nil, err
+	}
+	if _, err = ensureStream(ctx, js, cfg.sendsConfig(s.n)); err != nil {
 		return nil, err
 	}
 	return s, nil
