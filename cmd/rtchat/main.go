@@ -3,18 +3,10 @@
 //	go run ./cmd/rtchat --url ws://127.0.0.1:8080/ --app dev --peer alice --watch bob
 //	go run ./cmd/rtchat --url quic://127.0.0.1:4433 --pin <sha256 hex> --peer bob --watch alice
 //
-// It reads lines from stdin:
-//
-//	/to bob[,carol]     send plain lines to these peers from now on
-//	/watch bob          watch more peers      /query bob   who is online
-//	/create             create a group and talk to it
-//	/join <group>       join a group and talk to it
-//	/invite <group> bob /kick <group> bob     /leave <group>
-//	/group <id> text    send one line to a group
-//	/quit
-//	anything else       a message to the current target
-//
-// and prints every event of the session.
+// It reads lines from stdin (the commands are listed by --help, at
+// start-up and by /help; see commandHelp) and prints every event of the
+// session. When the server cannot be reached it says so and exits 1 at
+// once.
 package main
 
 import (
@@ -32,7 +24,34 @@ import (
 	"github.com/rtgate/rtgate/client/wire"
 )
 
+// commandHelp lists the slash commands.
+const commandHelp = `Commands (anything else is a message to the current target):
+  /to bob[,carol]        send plain lines to these peers from now on
+  /watch bob[,carol]     watch more peers (their online/offline is printed)
+  /query bob[,carol]     who of them is online
+  /create                create a group and talk to it
+  /join GROUP            join a group and talk to it
+  /invite GROUP bob      invite peers to a group
+  /kick GROUP bob        remove peers from a group
+  /leave GROUP           leave a group
+  /group GROUP text      send one line to a group
+  /help                  this list
+  /quit                  leave (or Ctrl-D)
+`
+
+// dialTimeout bounds the first connection, which tells a server that is
+// down (or a wrong --url) at once.
+const dialTimeout = 5 * time.Second
+
 func main() {
+	flag.CommandLine = flag.NewFlagSet("rtchat", flag.ExitOnError)
+	flag.CommandLine.Usage = func() {
+		out := flag.CommandLine.Output()
+		fmt.Fprint(out, "Usage: rtchat --peer ME [--watch PEER,...] [--url URL] [flags]\n\n"+
+			"A terminal chat on the rtgate Go SDK. From a checkout: go run ./cmd/rtchat --peer alice --watch bob\n\nFlags:\n")
+		flag.PrintDefaults()
+		fmt.Fprint(out, "\n"+commandHelp)
+	}
 	url := flag.String("url", "ws://127.0.0.1:8080/", "server: ws://, wss://, quic://host:port or https://host:port/wt")
 	app := flag.String("app", "dev", "app id")
 	peer := flag.String("peer", "", "your peer id (required)")
@@ -43,12 +62,15 @@ func main() {
 	masterKey := flag.String("master-key", "", "sign locally with the app's master key (trusted use only)")
 	verbose := flag.Bool("v", false, "log the client's internals")
 	flag.Parse()
+	log.SetFlags(0)
 	if *peer == "" {
-		log.Fatal("rtchat: --peer is required")
+		fmt.Fprintln(os.Stderr, "rtchat: --peer is required (your peer id, e.g. --peer alice)")
+		flag.Usage()
+		os.Exit(2)
 	}
 	cd, err := wire.ParseCodec(*codec)
 	if err != nil {
-		log.Fatal(err)
+		log.Fatal("rtchat: ", err)
 	}
 	level := slog.LevelWarn
 	if *verbose {
@@ -64,6 +86,15 @@ func main() {
 	if *masterKey != "" {
 		cfg.Signer = client.HMACSigner(*masterKey)
 	}
+	// One connection first: the client would retry a server that is down
+	// until a request times out; this says why at once.
+	dctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+	probe, err := wire.Dial(dctx, *url, cfg.Transport)
+	cancel()
+	if err != nil {
+		log.Fatalf("rtchat: cannot reach %s: %v\n(is rtgate running? start it with: go run ./cmd/rtgate; or pass --url)", *url, err)
+	}
+	probe.Close()
 	c, err := client.New(cfg)
 	if err != nil {
 		log.Fatal(err)
@@ -76,7 +107,8 @@ func main() {
 	if err != nil {
 		log.Fatalf("rtchat: open %s: %v", *peer, err)
 	}
-	fmt.Printf("* %s open on %s; online: %v\n", *peer, c.Transport(), s.Online())
+	// Who is online comes as an online event (printed by printer).
+	fmt.Printf("* %s open on %s\n%s", *peer, c.Transport(), commandHelp)
 
 	ch := chat{s: s, to: peers}
 	in := bufio.NewScanner(os.Stdin)
@@ -110,6 +142,9 @@ func (ch *chat) line(ctx context.Context, l string) error {
 	switch cmd {
 	case "/quit":
 		return errQuit
+	case "/help":
+		fmt.Print(commandHelp)
+		return nil
 	case "/to":
 		ch.to, ch.group = split(arg), ""
 		return nil
@@ -151,7 +186,7 @@ func (ch *chat) line(ctx context.Context, l string) error {
 		return err
 	}
 	if strings.HasPrefix(cmd, "/") {
-		return fmt.Errorf("unknown command %s", cmd)
+		return fmt.Errorf("unknown command %s (/help lists them)", cmd)
 	}
 	switch {
 	case ch.group != "":

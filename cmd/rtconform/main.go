@@ -17,7 +17,9 @@
 //
 // Every scenario uses fresh random peer ids, so rtconform may run against
 // a shared, long-running server; the --app it uses must not require
-// signatures and must keep the v1 rule that recipients be watched.
+// signatures and must keep the v1 rule that recipients be watched. When
+// the server's router refuses --app (or --signed-app), rtconform says so
+// in one line and exits 2 before running anything.
 package main
 
 import (
@@ -113,6 +115,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(unknown) > 0 {
 		fmt.Fprintf(stderr, "rtconform: unknown scenarios %v (see --list)\n", unknown)
 		return 2
+	}
+	if o.server != "" {
+		// One line instead of every scenario failing on a refused app.
+		for _, a := range []struct{ id, flag string }{{o.app, "--app"}, {o.signedApp, "--signed-app"}} {
+			if a.id == "" {
+				continue
+			}
+			if reason := appRefused(ctx, o.server, a.id); reason != "" {
+				fmt.Fprintf(stderr, "rtconform: the server refuses app %q (%s): pass %s ID with an app it knows "+
+					"(--app: no signatures; --signed-app with --master-key: signatures), or run rtgate in dev mode (no apps configured)\n",
+					a.id, reason, a.flag)
+				return 2
+			}
+		}
 	}
 	ep, err := endpoints(ctx, o, stderr)
 	if err != nil {
@@ -235,4 +251,39 @@ func fetchCertInfo(ctx context.Context, u string) (*certInfo, error) {
 		return nil, fmt.Errorf("GET %s: %w", u, err)
 	}
 	return &ci, nil
+}
+
+// appRefused asks the server's v1 router (GET /v1/route?appId=) whether
+// it knows app, and returns the router's reason when it refuses it
+// (`unknown app "x"`, code 4100); "" when it accepts it, or when the
+// answer is not rtgate's (then the scenarios will tell).
+func appRefused(ctx context.Context, server, app string) string {
+	u, err := url.Parse(server)
+	if err != nil {
+		return ""
+	}
+	scheme := "http"
+	if u.Scheme == "https" || u.Scheme == "wss" {
+		scheme = "https"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+u.Host+"/v1/route?appId="+url.QueryEscape(app), nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		Code  int    `json:"code"`
+		Error string `json:"error"`
+	}
+	if resp.StatusCode != http.StatusNotFound || json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&answer) != nil ||
+		answer.Code != 4100 {
+		return ""
+	}
+	return answer.Error
 }

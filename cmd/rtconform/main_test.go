@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -189,5 +190,28 @@ func TestUsage(t *testing.T) {
 				t.Fatalf("exit %d, want %d\n%s%s", code, tc.code, out.String(), errOut.String())
 			}
 		})
+	}
+}
+
+// TestRefusedAppStopsAtOnce: against a server whose router refuses the
+// app, rtconform prints one line naming --app and exits 2 without running
+// a scenario.
+func TestRefusedAppStopsAtOnce(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/route" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(map[string]any{"code": 4100, "error": fmt.Sprintf("unknown app %q", r.URL.Query().Get("appId"))})
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"--server", srv.URL, "--wait", "500ms"}, &out, &errOut)
+	lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+	if code != 2 || out.Len() != 0 || len(lines) != 1 ||
+		!strings.Contains(lines[0], `refuses app "rtconform" (unknown app "rtconform"): pass --app ID`) {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, out.String(), errOut.String())
 	}
 }
