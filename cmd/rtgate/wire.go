@@ -173,11 +173,17 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 		Burst:             cfg.Limits.Burst,
 		Logger:            log.With("component", "ws"),
 	})
+	var lpAdmit func(*http.Request) (func(), bool)
+	if s.perIP != nil {
+		lpAdmit = func(r *http.Request) (func(), bool) { return s.perIP.AdmitRemote(r.RemoteAddr) }
+	}
 	s.longpoll = longpoll.New(s.hub, longpoll.Config{
-		MaxFrameBytes:  cfg.Limits.MaxFrameBytes,
-		BufferBytes:    cfg.Limits.QueueBytes,
-		AllowedOrigins: cfg.AllowedOrigins,
-		Logger:         log.With("component", "longpoll"),
+		MaxFrameBytes:    cfg.Limits.MaxFrameBytes,
+		BufferBytes:      cfg.Limits.QueueBytes,
+		MaxSessionsPerIP: cfg.Limits.LongPollSessionsPerIP,
+		Admit:            lpAdmit,
+		AllowedOrigins:   cfg.AllowedOrigins,
+		Logger:           log.With("component", "longpoll"),
 	})
 	s.rest, err = rest.New(rest.Config{
 		Store:             store,

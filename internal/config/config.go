@@ -163,6 +163,11 @@ type Limits struct {
 	// address, over every transport together (0: no limit). Over it, a
 	// TCP connection is closed at once and a QUIC one with 1008.
 	ConnectionsPerIP int `json:"connectionsPerIP,omitempty"`
+	// LongPollSessionsPerIP bounds the long-poll sessions opened from one
+	// IP address (200; negative: no bound); over it /lp/open answers 429.
+	// A long-poll session also counts as a connection for
+	// ConnectionsPerIP.
+	LongPollSessionsPerIP int `json:"longPollSessionsPerIP,omitempty"`
 }
 
 // Cluster makes the node a member of a cluster on NATS (docs/cluster.md).

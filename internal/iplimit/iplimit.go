@@ -1,7 +1,8 @@
 // Package iplimit bounds the connections open at once from one remote IP
 // address, across every listener that shares a Limiter: the HTTP ports
-// (WebSocket, long-poll, REST) through Listener, and QUIC/WebTransport
-// through Admit.
+// (WebSocket, long-poll, REST) through Listener, QUIC/WebTransport
+// through Admit, and long-poll sessions, which outlive their HTTP
+// requests, through AdmitRemote.
 package iplimit
 
 import (
@@ -64,6 +65,17 @@ func (l *Limiter) Admit(addr net.Addr) (release func(), ok bool) {
 			}
 		})
 	}, true
+}
+
+// AdmitRemote is Admit for an address in host:port form, an
+// http.Request's RemoteAddr: the long-poll transport counts each of its
+// sessions as a connection of the address that opened it.
+func (l *Limiter) AdmitRemote(hostport string) (release func(), ok bool) {
+	ap, err := netip.ParseAddrPort(hostport)
+	if err != nil {
+		return func() {}, true
+	}
+	return l.Admit(net.TCPAddrFromAddrPort(ap))
 }
 
 // addrIP returns addr's IP address (IPv4-mapped IPv6 unmapped).

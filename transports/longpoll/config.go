@@ -52,6 +52,21 @@ type Config struct {
 	// MaxSessions bounds the open long-poll sessions of the handler; /open
 	// past it answers 503. Zero means 100000.
 	MaxSessions int
+	// MaxSessionsPerIP bounds the sessions in the table opened from one
+	// remote IP address; /open past it answers 429 (too_many_sessions).
+	// Zero means 200; negative means no bound.
+	MaxSessionsPerIP int
+	// FirstPollTimeout is how long a new session waits for its first
+	// poll before it expires, much shorter than the expiry of a session
+	// that polled (PollTimeout+PingTimeout): a client opening sessions it
+	// never polls holds each only this long. Zero means 10 s; it is never
+	// longer than PollTimeout+PingTimeout.
+	FirstPollTimeout time.Duration
+	// Admit, when set, counts a session as a connection of its remote
+	// address (r.RemoteAddr) for a limit shared with the other transports
+	// (rtgate's limits.connectionsPerIP): ok false refuses the open with
+	// 429; release is called once when the session leaves the table.
+	Admit func(r *http.Request) (release func(), ok bool)
 
 	// AllowedOrigins lists the Origin header values allowed to use the
 	// endpoints cross-origin ("https://chat.example.org", compared
@@ -96,6 +111,13 @@ func (c Config) withDefaults() Config {
 	if c.MaxSessions <= 0 {
 		c.MaxSessions = 100000
 	}
+	if c.MaxSessionsPerIP == 0 {
+		c.MaxSessionsPerIP = 200
+	}
+	if c.FirstPollTimeout <= 0 {
+		c.FirstPollTimeout = 10 * time.Second
+	}
+	c.FirstPollTimeout = min(c.FirstPollTimeout, c.PollTimeout+c.PingTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

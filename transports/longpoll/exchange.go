@@ -141,6 +141,7 @@ func (h *Handler) poll(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	s.lastPoll = time.Now()
+	s.polled = true
 	s.ackLocked(ack)
 	if b, ok := s.takeLocked(); ok {
 		s.mu.Unlock()

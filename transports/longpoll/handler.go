@@ -42,6 +42,7 @@ type Handler struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session // by sid; guarded by mu
+	perIP    map[string]int      // sessions in the table by remote IP; guarded by mu
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -49,7 +50,7 @@ var _ http.Handler = (*Handler)(nil)
 // New returns a handler serving hub with cfg.
 func New(hub *core.Hub, cfg Config) *Handler {
 	cfg = cfg.withDefaults()
-	return &Handler{hub: hub, cfg: cfg, log: cfg.Logger, metrics: newMetrics(), sessions: make(map[string]*session),
+	return &Handler{hub: hub, cfg: cfg, log: cfg.Logger, metrics: newMetrics(), sessions: make(map[string]*session), perIP: make(map[string]int),
 		checkOrigin: origin.Check(cfg.AllowedOrigins, cfg.CheckOrigin)}
 }
 
@@ -89,6 +90,7 @@ const (
 	codeMethod        = "method_not_allowed" // 405
 	codeNotFound      = "not_found"          // 404: no such endpoint
 	codeUnavailable   = "unavailable"        // 503: shutting down or too many sessions
+	codeTooMany       = "too_many_sessions"  // 429: too many sessions (or connections) from this address
 	codeUnknownDialec = "unknown_dialect"    // 400
 )
 
@@ -224,14 +226,30 @@ func (h *Handler) open(w http.ResponseWriter, r *http.Request) {
 	var raw [16]byte
 	rand.Read(raw[:]) // never fails (crypto/rand)
 	s := newSession(h, hex.EncodeToString(raw[:]), d, r.RemoteAddr)
+	if h.cfg.Admit != nil {
+		release, ok := h.cfg.Admit(r)
+		if !ok {
+			s.markRemoved()
+			h.fail(w, http.StatusTooManyRequests, codeTooMany, "too many connections from this address")
+			return
+		}
+		s.release = release
+	}
 	h.mu.Lock()
 	if len(h.sessions) >= h.cfg.MaxSessions {
 		h.mu.Unlock()
-		s.markRemoved()
+		s.drop()
 		h.fail(w, http.StatusServiceUnavailable, codeUnavailable, "too many long-poll sessions")
 		return
 	}
+	if max := h.cfg.MaxSessionsPerIP; max > 0 && h.perIP[s.ip] >= max {
+		h.mu.Unlock()
+		s.drop()
+		h.fail(w, http.StatusTooManyRequests, codeTooMany, "too many long-poll sessions from this address")
+		return
+	}
 	h.sessions[s.sid] = s
+	h.perIP[s.ip]++
 	h.mu.Unlock()
 	h.metrics.sessions.Inc()
 	h.metrics.opened.Inc()
@@ -271,7 +289,13 @@ func (h *Handler) remove(s *session) {
 	h.mu.Lock()
 	if h.sessions[s.sid] == s {
 		delete(h.sessions, s.sid)
+		if h.perIP[s.ip]--; h.perIP[s.ip] <= 0 {
+			delete(h.perIP, s.ip)
+		}
 	}
 	h.mu.Unlock()
+	if s.release != nil {
+		s.release()
+	}
 	h.metrics.sessions.Dec()
 }

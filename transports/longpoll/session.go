@@ -3,6 +3,7 @@ package longpoll
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -32,11 +33,15 @@ import (
 // its close was answered to a poll and PingTimeout passed, or no poll came
 // for PollTimeout+PingTimeout (expiry, checked by timer).
 type session struct {
-	h    *Handler       // immutable
-	sid  string         // immutable
-	info core.ConnInfo  // immutable
-	turn chan struct{}  // cap 1: held while calling the client (the "reader")
-	dial sessionDialect // immutable
+	h    *Handler      // immutable
+	sid  string        // immutable
+	ip   string        // remote IP address, the key of Handler.perIP; immutable
+	info core.ConnInfo // immutable
+	// release ends the session's count in Config.Admit's limit; set
+	// before the session enters the table, called by Handler.remove.
+	release func()
+	turn    chan struct{}  // cap 1: held while calling the client (the "reader")
+	dial    sessionDialect // immutable
 
 	client   *core.Client // set under the turn at open; then read under the turn
 	lastCseq int64        // the last client sequence applied; guarded by the turn
@@ -50,6 +55,7 @@ type session struct {
 	sentSeq   uint64      // highest seq put in a poll response; guarded by mu
 	poll      *waiter     // the held poll, if any; guarded by mu
 	lastPoll  time.Time   // last time a poll arrived or was answered; guarded by mu
+	polled    bool        // a poll arrived (expiry: FirstPollTimeout until then); guarded by mu
 	closeSent bool        // a poll response carried the close; guarded by mu
 	removed   bool        // gone from the handler's table; guarded by mu
 }
@@ -87,9 +93,14 @@ type batch struct {
 var _ core.Conn = (*session)(nil)
 
 func newSession(h *Handler, sid string, d sessionDialect, remote string) *session {
+	ip := remote
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		ip = host
+	}
 	s := &session{
 		h:        h,
 		sid:      sid,
+		ip:       ip,
 		dial:     d,
 		info:     core.ConnInfo{Transport: "longpoll", Modern: d == dialectJSON, RemoteAddr: remote},
 		turn:     make(chan struct{}, 1),
@@ -106,7 +117,7 @@ func newSession(h *Handler, sid string, d sessionDialect, remote string) *sessio
 		Metrics:    h.metrics.queue,
 	})
 	s.mu.Lock() // checkExpiry reads timer under mu
-	s.timer = time.AfterFunc(h.expiry(), s.checkExpiry)
+	s.timer = time.AfterFunc(h.cfg.FirstPollTimeout, s.checkExpiry)
 	s.mu.Unlock()
 	return s
 }
@@ -258,6 +269,9 @@ func (s *session) checkExpiry() {
 		return
 	}
 	limit := s.h.expiry()
+	if !s.polled {
+		limit = s.h.cfg.FirstPollTimeout
+	}
 	if s.closeSent {
 		limit = s.h.cfg.PingTimeout
 	}
@@ -277,6 +291,14 @@ func (s *session) checkExpiry() {
 		s.closed(protocol.CloseReadTimeout)
 	}
 	s.h.remove(s)
+}
+
+// drop forgets a session that never entered the handler's table.
+func (s *session) drop() {
+	s.markRemoved()
+	if s.release != nil {
+		s.release()
+	}
 }
 
 // markRemoved records that the handler dropped the session from its table;
