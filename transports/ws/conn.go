@@ -1,7 +1,6 @@
 package ws
 
 import (
-	"bufio"
 	"encoding/binary"
 	"net"
 	"slices"
@@ -9,8 +8,6 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/protocol"
@@ -31,9 +28,10 @@ const (
 
 // conn is one WebSocket connection: the core.Conn the hub writes to.
 //
-// Gorilla reads (handshake, frame parsing, control frame dispatch); the
-// writer goroutine owns the write half of the socket and writes frames it
-// builds itself: server frames are unmasked, so a frame is a 2–10 byte
+// Gorilla performs the handshake only. The reader parses client frames
+// itself (frameReader: RFC 6455 framing, masking, fragmentation, control
+// frames); the writer goroutine owns the write half of the socket and
+// writes frames it builds itself: server frames are unmasked, so a frame is a 2–10 byte
 // header and the encoded command. Write encodes straight into the outbound
 // queue (outq), and the writer hands everything queued to the socket in
 // one write(2) per batch, instead of gorilla's one write per message.
@@ -50,14 +48,13 @@ const (
 // for protocol.CloseSlowConsumer, which drops the queue first.
 type conn struct {
 	h       *Handler        // immutable
-	ws      *websocket.Conn // reads: owned by readLoop; the socket's write half: owned by writeLoop
-	netConn net.Conn        // immutable: ws.UnderlyingConn()
+	netConn net.Conn        // the socket: reads owned by the reader, writes by writeLoop
 	dialect dialect         // immutable
 	info    core.ConnInfo   // immutable
 	client  *core.Client    // set before the goroutines start
-	br      *bufio.Reader   // gorilla's read buffer (owned by readLoop), or nil; see idle.go
 	raw     syscall.RawConn // the socket, or nil; see idle.go
-	rd      readerState     // owned by the reader (whichever goroutine it is on)
+	fr      frameReader     // owned by the reader (whichever goroutine it is on)
+	rd      readerState     // owned by the reader
 	// readableFn is c.readable bound once (a method value allocates).
 	readableFn func(fd uintptr) bool
 
@@ -71,13 +68,14 @@ type conn struct {
 
 var _ core.Conn = (*conn)(nil)
 
-func newConn(h *Handler, ws *websocket.Conn, d dialect, remote string) *conn {
+// newConn wraps the socket of an upgraded connection. Nothing is buffered
+// ahead of it: gorilla refuses a client that sends before the handshake
+// completes.
+func newConn(h *Handler, netConn net.Conn, d dialect, remote string) *conn {
 	c := &conn{
 		h:          h,
-		ws:         ws,
-		netConn:    ws.UnderlyingConn(),
-		br:         gorillaReader(ws),
-		raw:        rawConn(ws),
+		netConn:    netConn,
+		raw:        rawConn(netConn),
 		dialect:    d,
 		info:       core.ConnInfo{Transport: "ws", Modern: d != dialectLegacy, RemoteAddr: remote},
 		writerDone: make(chan struct{}),
@@ -93,6 +91,7 @@ func newConn(h *Handler, ws *websocket.Conn, d dialect, remote string) *conn {
 		Pool:    &h.bufs,
 		Metrics: h.metrics.queue,
 	})
+	c.fr.src = netConn
 	c.readableFn = c.readable
 	return c
 }
@@ -238,7 +237,7 @@ func (c *conn) writeClose(code protocol.CloseCode, reason string) {
 // §7.4.1: 1005, 1006 and 1015 are for reporting only).
 func sendable(code protocol.CloseCode) bool {
 	switch code {
-	case websocket.CloseNoStatusReceived, websocket.CloseAbnormalClosure, websocket.CloseTLSHandshake:
+	case 1005, 1006, 1015:
 		return false
 	}
 	return code >= 1000 && code < 5000

@@ -1,5 +1,7 @@
 // Package ws is rtgate's WebSocket transport: an http.Handler that upgrades
-// requests (gorilla/websocket) and connects each socket to a core.Hub.
+// requests (the handshake is gorilla/websocket's) and connects each socket
+// to a core.Hub. After the handshake the connection reads and writes RFC
+// 6455 frames itself (framereader.go, conn.go): gorilla's Conn is dropped.
 //
 // Dialects, chosen at the upgrade from Sec-WebSocket-Protocol:
 //
@@ -29,29 +31,29 @@
 // one at a time), which hands the whole queue to the socket in one write
 // with a deadline and returns when the queue is empty; an idle connection
 // has no writer goroutine. Modern dialects' pings come from a timer.
-// The reader, too, sheds its stack while idle: when gorilla's buffer is
-// empty after a frame it hands over to a fresh goroutine that waits for the
+// The reader, too, sheds its stack while idle: when its frame reader has
+// nothing buffered after a frame it hands over to a fresh goroutine that waits for the
 // socket to become readable (RawConn, MSG_PEEK on Linux) in a shallow frame
 // and then reads on, so an idle connection is one 2 KiB stack (see
 // idle.go). Exactly one goroutine is the reader at a time.
 // The writer builds frames itself (server frames are unmasked: a 2–10 byte
 // header and the payload), so a burst of N frames costs one write(2), not
 // N as with gorilla's NextWriter; pongs and pings go through the same
-// queue. Gorilla writes on its own only for a client protocol error (a
-// 1002 close frame), which is whole and ends the connection anyway.
+// queue. A client frame that breaks RFC 6455 (unmasked, reserved bits or
+// opcodes, a bad fragment sequence or close frame) closes with 1002 (1007
+// for a close reason that is not UTF-8), and nothing more is read.
 // Close (any goroutine) is idempotent and non-blocking; the close frame
 // follows the frames already queued, except for a slow consumer whose queue
 // is dropped. Handler.wg counts connections; each reader waits for its
 // writer.
 //
-// Limits: frames over Config.MaxFrameBytes close with 4109 before they are
-// buffered; a connection over its token bucket closes with 1008 "flood"; a
-// reply or message that finds the outbound queue full closes with 4201
-// (presence events are coalesced or dropped instead); the reader pauses while its own
-// queue is over half full. Gorilla's SetReadLimit is not used (it would
-// close with 1009).
+// Limits: a message over Config.MaxFrameBytes (fragments added up) closes
+// with 4109 before it is buffered; a connection over its token bucket
+// closes with 1008 "flood"; a reply or message that finds the outbound
+// queue full closes with 4201 (presence events are coalesced or dropped
+// instead); the reader pauses while its own queue is over half full.
 //
 // Imports: core, protocol, transports/internal, internal/origin,
-// gorilla/websocket, the
-// prometheus client and the standard library.
+// gorilla/websocket (the handshake), the prometheus client and the
+// standard library.
 package ws

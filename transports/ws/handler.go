@@ -73,9 +73,9 @@ func New(hub *core.Hub, cfg Config) *Handler {
 		checkOrigin: origin.Check(cfg.AllowedOrigins, cfg.CheckOrigin)}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.HandshakeTimeout,
-		// Small: the reader copies each frame into a pooled buffer, and bufio
-		// reads straight into it when the rest of a frame is larger than this.
-		// An idle connection keeps only this buffer (gorilla minimum: 125).
+		// Gorilla only performs the handshake (the conn reads frames with
+		// its own frameReader); its Conn, with this buffer, is dropped right
+		// after the upgrade. The minimum gorilla allows.
 		ReadBufferSize: 256,
 		// The writer frames and batches on its own (see conn.go); a pool
 		// that is never used keeps gorilla from allocating a write buffer.
@@ -117,7 +117,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Debug("ws upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	c := newConn(h, ws, d, r.RemoteAddr)
+	// Gorilla's part ends here: the conn reads and writes frames on the
+	// socket itself, and gorilla's Conn (with its buffers) is dropped.
+	c := newConn(h, ws.UnderlyingConn(), d, r.RemoteAddr)
 	h.wg.Add(1)
 	h.metrics.conns.Inc()
 	c.client = h.hub.Connect(c) // may close c at once (hub shutting down)

@@ -1,34 +1,20 @@
 package ws
 
 import (
-	"bufio"
-	"reflect"
+	"net"
 	"syscall"
-
-	"github.com/gorilla/websocket"
 )
 
-// An idle reader parked deep inside gorilla (NextReader → bufio → net.Conn
-// Read → poller) keeps a stack of 8 KiB, the largest per-connection cost
-// once the connection has no writer. When gorilla's read buffer is empty
-// the reader instead waits for the socket to become readable on a fresh
-// goroutine in a shallow frame (see conn.serve): 2 KiB.
-
-// gorillaReader returns the websocket.Conn's buffered reader, or nil if
-// this version of gorilla has none where expected (then the reader always
-// waits inside gorilla, which is correct, only larger).
-func gorillaReader(ws *websocket.Conn) *bufio.Reader {
-	f := reflect.ValueOf(ws).Elem().FieldByName("br")
-	if !f.IsValid() || f.Type() != reflect.TypeFor[*bufio.Reader]() {
-		return nil
-	}
-	return (*bufio.Reader)(f.UnsafePointer())
-}
+// An idle reader parked deep in a read (frameReader → net.Conn Read →
+// poller) keeps the stack its frames' handling grew, 8 KiB. When the
+// frame reader has nothing buffered the reader instead waits for the
+// socket to become readable on a fresh goroutine in a shallow frame (see
+// conn.serve): 2 KiB.
 
 // rawConn returns the socket's syscall.RawConn, or nil (TLS or a wrapped
 // conn: no shallow wait).
-func rawConn(ws *websocket.Conn) syscall.RawConn {
-	sc, ok := ws.UnderlyingConn().(syscall.Conn)
+func rawConn(c net.Conn) syscall.RawConn {
+	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return nil
 	}

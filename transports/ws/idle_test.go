@@ -10,9 +10,10 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// TestIdleWaitHooks checks that the pinned gorilla still exposes its read
-// buffer where idle.go looks for it, and that the socket gives a RawConn:
-// without them the idle reader's stack doubles (correct, only larger).
+// TestIdleWaitHooks checks that an upgraded socket gives a RawConn (without
+// it the idle reader's stack doubles: correct, only larger) and that the
+// idle wait never waits on the socket while the frame reader holds a
+// frame.
 func TestIdleWaitHooks(t *testing.T) {
 	got := make(chan *conn, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -23,7 +24,8 @@ func TestIdleWaitHooks(t *testing.T) {
 			got <- nil
 			return
 		}
-		got <- &conn{ws: ws, br: gorillaReader(ws), raw: rawConn(ws)}
+		nc := ws.UnderlyingConn()
+		got <- &conn{netConn: nc, raw: rawConn(nc), fr: frameReader{src: nc}}
 	}))
 	defer srv.Close()
 	cl, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
@@ -35,16 +37,13 @@ func TestIdleWaitHooks(t *testing.T) {
 	if c == nil {
 		t.Fatal("no server conn")
 	}
-	defer c.ws.Close()
-	if c.br == nil {
-		t.Fatal("gorillaReader: no *bufio.Reader field br in websocket.Conn")
-	}
+	defer c.netConn.Close()
 	if c.raw == nil {
 		t.Fatal("rawConn: nil for a TCP conn")
 	}
 	// What conn.serve and idleRead do between frames.
 	idleWait := func() {
-		if c.br.Buffered() == 0 {
+		if c.fr.buffered() == 0 {
 			c.raw.Read(peekReadable)
 		}
 	}
@@ -52,13 +51,18 @@ func TestIdleWaitHooks(t *testing.T) {
 	if err := cl.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
+	read := func() (string, error) {
+		var msg []byte
+		_, _, err := c.fr.Next(&msg, 1<<10)
+		return string(msg), err
+	}
 	idleWait()
-	_, b, err := c.ws.ReadMessage()
-	if err != nil || string(b) != "hello" {
+	if b, err := read(); err != nil || b != "hello" {
 		t.Fatalf("read %q %v", b, err)
 	}
 	// Two frames in one write: after the first, the second sits in
-	// gorilla's buffer and idleWait must not wait on the (empty) socket.
+	// the frame reader's buffer and idleWait must not wait on the (empty)
+	// socket.
 	masked := func(p string) []byte { return append([]byte{0x81, 0x80 | byte(len(p)), 0, 0, 0, 0}, p...) }
 	if _, err := cl.UnderlyingConn().Write(append(masked("one"), masked("two")...)); err != nil {
 		t.Fatal(err)
@@ -71,7 +75,7 @@ func TestIdleWaitHooks(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("idleWait blocked before %q", want)
 		}
-		if _, b, err := c.ws.ReadMessage(); err != nil || string(b) != want {
+		if b, err := read(); err != nil || b != want {
 			t.Fatalf("read %q %v, want %q", b, err, want)
 		}
 	}

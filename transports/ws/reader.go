@@ -2,14 +2,10 @@ package ws
 
 import (
 	"errors"
-	"io"
 	"net"
 	"os"
-	"slices"
 	"time"
 	"unicode/utf8"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/transports/internal/inbound"
@@ -30,23 +26,6 @@ func (c *conn) readLoop() {
 	}
 	c.rd.throttle = min(time.Second, c.rd.idle/4) // moving a deadline is not free
 	c.rd.bucket = inbound.NewBucket(cfg.CommandsPerSecond, cfg.Burst, time.Now())
-	ws := c.ws
-	ws.SetPingHandler(func(data string) error {
-		c.alive()
-		if !c.rd.bucket.Take(time.Now()) {
-			c.Close(protocol.ClosePolicyViolation, "flood")
-			return nil
-		}
-		c.queueControl(opPong, []byte(data))
-		return nil
-	})
-	ws.SetPongHandler(func(string) error { c.alive(); c.client.Touch(); return nil })
-	ws.SetCloseHandler(func(code int, _ string) error {
-		// The client closes: echo its code after the queued frames (RFC
-		// 6455 §5.5.1). No-op when we closed first.
-		c.Close(protocol.CloseCode(code), "")
-		return nil
-	})
 	c.alive()
 	c.serve()
 }
@@ -94,7 +73,7 @@ func (c *conn) serve() {
 			c.endRead(err)
 			return
 		}
-		if c.br != nil && c.raw != nil && c.br.Buffered() == 0 && !c.waitWarm() {
+		if c.raw != nil && c.fr.buffered() == 0 && !c.waitWarm() {
 			go c.idleRead()
 			return
 		}
@@ -167,15 +146,56 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-// readOne reads and handles one frame; a non-nil error ends the connection.
+// errPeerClosed ends the reader after the client's close frame.
+var errPeerClosed = errors.New("ws: client sent a close frame")
+
+// readOne reads frames until it has handled one data message (control
+// frames are answered on the way); a non-nil error ends the connection.
 func (c *conn) readOne(cmd *protocol.Command) error {
 	h := c.h
 	cfg := &h.cfg
-	m := h.metrics
-	typ, r, err := c.ws.NextReader()
-	if err != nil {
-		return err
+	bp := h.getReadBuf() // pooled: an idle connection holds no message buffer
+	defer h.putReadBuf(bp)
+	for {
+		op, ctl, err := c.fr.Next(bp, cfg.MaxFrameBytes)
+		var fe *frameError
+		switch {
+		case err == errTooLong:
+			if !c.isClosing() {
+				c.Close(protocol.CloseTooLong, "frame over the frame limit")
+			}
+			return nil // the reader skips the rest of the message
+		case errors.As(err, &fe):
+			// The stream is out of sync: close, and read no more.
+			c.Close(protocol.CloseCode(fe.code), fe.reason)
+			return err
+		case err != nil:
+			return err
+		case op == opPing:
+			c.alive()
+			if !c.rd.bucket.Take(time.Now()) {
+				c.Close(protocol.ClosePolicyViolation, "flood")
+				continue
+			}
+			c.queueControl(opPong, ctl)
+		case op == opPong:
+			c.alive()
+			c.client.Touch()
+		case op == opClose:
+			// The client closes: echo its code after the queued frames
+			// (RFC 6455 §5.5.1). No-op when we closed first.
+			c.Close(protocol.CloseCode(closeCode(ctl)), "")
+			return errPeerClosed
+		default:
+			return c.handleMessage(op, *bp, cmd)
+		}
 	}
+}
+
+// handleMessage hands one data message to the core.
+func (c *conn) handleMessage(op byte, buf []byte, cmd *protocol.Command) error {
+	h := c.h
+	m := h.metrics
 	if c.isClosing() {
 		return nil // drain until the client's close frame or CloseGrace
 	}
@@ -184,34 +204,23 @@ func (c *conn) readOne(cmd *protocol.Command) error {
 		c.Close(protocol.ClosePolicyViolation, "flood")
 		return nil
 	}
-	want, other := websocket.TextMessage, "binary"
+	want, other := byte(opText), "binary"
 	if c.dialect == dialectMsgpack {
-		want, other = websocket.BinaryMessage, "text"
+		want, other = opBinary, "text"
 	}
-	if typ != want {
+	if op != want {
 		c.Close(protocol.CloseUnsupportedData, other+" frames are not part of the "+c.dialect.String()+" dialect")
-		return nil
-	}
-	bp := h.getReadBuf() // pooled: an idle connection holds no frame buffer
-	buf, tooLong, err := readFrame(r, *bp, cfg.MaxFrameBytes)
-	*bp = buf
-	if err != nil || tooLong {
-		h.putReadBuf(bp)
-		if err != nil {
-			return err
-		}
-		c.Close(protocol.CloseTooLong, "frame over the frame limit")
 		return nil
 	}
 	m.framesIn[c.dialect].Inc()
 	m.bytesIn[c.dialect].Add(float64(len(buf)))
-	if typ == websocket.TextMessage && !utf8.Valid(buf) {
+	if op == opText && !utf8.Valid(buf) {
 		// RFC 6455 §8.1: a text frame that is not UTF-8 fails the
 		// connection with 1007; it is not decoded (and repaired).
-		h.putReadBuf(bp)
 		c.Close(protocol.CloseInvalidPayload, "text frame is not valid UTF-8")
 		return nil
 	}
+	var err error
 	if c.dialect == dialectMsgpack {
 		err = protocol.DecodeMsgpack(buf, cmd)
 	} else {
@@ -222,7 +231,7 @@ func (c *conn) readOne(cmd *protocol.Command) error {
 	} else {
 		err = c.client.Handle(cmd)
 	}
-	h.putReadBuf(bp) // decoded strings never alias buf
+	// Decoded strings never alias buf, which readOne gives back to the pool.
 	inbound.Handled(c, err, h.log, c.info)
 	c.waitDrained()
 	return nil
@@ -237,7 +246,7 @@ func (c *conn) endRead(rerr error) {
 		if errors.As(rerr, &ne) && ne.Timeout() {
 			c.Close(protocol.CloseReadTimeout, "no frame or pong from the client")
 		} else {
-			// EOF, reset, or a protocol error gorilla already answered.
+			// EOF or a reset.
 			c.abort()
 		}
 	}
@@ -260,26 +269,3 @@ func (c *conn) waitDrained() {
 }
 
 func (c *conn) isClosing() bool { return c.q.Closed() }
-
-// readFrame reads one frame's payload into buf (reused), reading at most
-// limitBytes+1 bytes: tooLong reports a frame over limitBytes, whose rest is not read.
-func readFrame(r io.Reader, buf []byte, limitBytes int) (_ []byte, tooLong bool, err error) {
-	buf = buf[:0]
-	limit := limitBytes + 1
-	for {
-		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, min(max(cap(buf), 512), limit-len(buf)))
-		}
-		n, err := r.Read(buf[len(buf):min(cap(buf), limit)])
-		buf = buf[:len(buf)+n]
-		if len(buf) > limitBytes {
-			return buf, true, nil
-		}
-		if err == io.EOF {
-			return buf, false, nil
-		}
-		if err != nil {
-			return buf, false, err
-		}
-	}
-}

@@ -414,3 +414,48 @@ func TestIdleHandover(t *testing.T) {
 		})
 	}
 }
+
+// TestClientFrameErrorsClose1002: frames that break RFC 6455 fail the
+// connection with 1002 (1007 for a close reason that is not UTF-8), and a
+// fragmented message (with a ping between its fragments) is one command.
+func TestClientFrameErrorsClose1002(t *testing.T) {
+	s := newServer(t, ws.Config{})
+	masked := func(b0 byte, payload string) []byte {
+		b := []byte{b0, 0x80 | byte(len(payload)), 1, 2, 3, 4}
+		for i := range len(payload) {
+			b = append(b, payload[i]^byte(i%4+1))
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		code  protocol.CloseCode
+	}{
+		{"unmasked", []byte{0x81, 0x02, '{', '}'}, 1002},
+		{"reserved bit", masked(0xc1, "{}"), 1002},
+		{"reserved opcode", masked(0x83, "{}"), 1002},
+		{"continuation first", masked(0x80, "{}"), 1002},
+		{"close reason not UTF-8", masked(0x88, "\x03\xe8\xff"), 1007},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := s.dial(t, "")
+			if _, err := c.ws.UnderlyingConn().Write(tc.frame); err != nil {
+				t.Fatal(err)
+			}
+			expectClose(t, c, tc.code)
+		})
+	}
+	t.Run("fragmented message", func(t *testing.T) {
+		c := s.dial(t, "")
+		frames := append(masked(0x01, `{"cmd":"session","op":"open",`), masked(0x89, "p")...)
+		frames = append(frames, masked(0x80, `"appId":"app","peerId":"frag","i":7}`)...)
+		if _, err := c.ws.UnderlyingConn().Write(frames); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Recv(5 * time.Second)
+		if err != nil || got.Kind != protocol.KindSessionOpened || got.I != 7 {
+			t.Fatalf("got %+v, %v; want opened i=7", got, err)
+		}
+	})
+}
