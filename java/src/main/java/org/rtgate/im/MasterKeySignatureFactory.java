@@ -51,7 +51,14 @@ public final class MasterKeySignatureFactory implements SignatureFactory {
     public static String joinSorted(List<String> ids) {
         List<String> l = new ArrayList<>(ids == null ? Collections.<String>emptyList() : ids);
         Collections.sort(l);
-        return String.join(":", l);
+        StringBuilder b = new StringBuilder();
+        for (int k = 0; k < l.size(); k++) {
+            if (k > 0) {
+                b.append(':');
+            }
+            b.append(l.get(k));
+        }
+        return b.toString();
     }
 
     /** hmac returns lower-hex HMAC-SHA1(key, message). */

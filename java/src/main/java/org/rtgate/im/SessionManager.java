@@ -242,21 +242,33 @@ public final class SessionManager implements Session {
                 c.i = ++serial;
                 link.send(c);
             }
-            link.close(1000, "session closed");
-            state = State.CLOSED;
-            failAll(new RealtimeException(RealtimeException.NONE, "session closed"));
-            stopTimers();
             boolean was = everOpened;
-            everOpened = false;
-            paused = false;
-            openFlag = false;
-            pausedFlag = false;
-            online.clear();
-            snapshot();
+            shutdown(new RealtimeException(RealtimeException.NONE, "session closed"));
             if (was) {
                 callback(r -> r.onSessionClosed(config.context, this));
             }
         });
+    }
+
+    /**
+     * shutdown ends the session for good (close, or an open the server or
+     * the signature factory refused): the connection is closed, requests
+     * fail with why, and a later open starts afresh (onSessionOpen).
+     */
+    private void shutdown(Throwable why) {
+        wantOpen = false;
+        link.close(1000, "session closed");
+        state = State.CLOSED;
+        failAll(why);
+        stopTimers();
+        everOpened = false;
+        paused = false;
+        errorReported = false;
+        attempt = 0;
+        openFlag = false;
+        pausedFlag = false;
+        online.clear();
+        snapshot();
     }
 
     @Override
@@ -331,7 +343,7 @@ public final class SessionManager implements Session {
     // ---- group operations (called by Group) ------------------------------
 
     void groupOp(final Group g, final String op, final List<String> targets) {
-        if ("leave".equals(op)) {
+        if ("leave".equals(op) && g.getGroupId() != null) {
             inOrder(() -> {
                 Command c = cmd("room", "leave");
                 c.roomId = g.getGroupId();
@@ -341,6 +353,11 @@ public final class SessionManager implements Session {
         }
         final SignatureFactory f = signatureFactory;
         final String gid = g.getGroupId();
+        if (gid == null && !"join".equals(op)) {
+            final RealtimeException e = new RealtimeException(RealtimeException.NONE, op + ": the group has no id: join it first");
+            groupCallback(r -> r.onError(config.context, g, e));
+            return;
+        }
         Runnable ask = () -> {
             Signature sig = null;
             if (f != null) {
@@ -567,12 +584,7 @@ public final class SessionManager implements Session {
                 callback(r -> r.onError(config.context, this, err));
                 loop.execute(() -> {
                     if (state == State.OPENING) {
-                        // An open that cannot be signed ends the session.
-                        wantOpen = false;
-                        link.close(1000, "signature failed");
-                        state = State.CLOSED;
-                        failAll(err);
-                        stopTimers();
+                        shutdown(err); // an open that cannot be signed ends the session
                     }
                 });
             }
@@ -590,13 +602,8 @@ public final class SessionManager implements Session {
                 + (cause != null ? ": " + cause : "");
         if (was == State.OPENING && (code == 4108 || code == 4103 || code == 4100)) {
             // The server refused the open: a bad signature, peer id or app.
-            wantOpen = false;
-            state = State.CLOSED;
-            openFlag = false;
-            pausedFlag = false;
             final RealtimeException e = new RealtimeException(code, "open refused: " + what);
-            failAll(e);
-            stopTimers();
+            shutdown(e);
             callback(r -> r.onError(config.context, this, e));
             return;
         }

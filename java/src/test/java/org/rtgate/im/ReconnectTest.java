@@ -91,4 +91,64 @@ class ReconnectTest {
             bob.close();
         }
     }
+
+    /**
+     * A message delivered while the receiver is still busy with it, whose
+     * connection is lost before the ack, comes back (offline) after the
+     * reconnect: the SDK drops the repeat by id, and acknowledges the
+     * message once the receiver returns.
+     */
+    @ParameterizedTest
+    @EnumSource(value = RealtimeConfig.Dialect.class, names = {"V1_JSON", "MSGPACK"})
+    void redeliveryDroppedById(RealtimeConfig.Dialect d) throws Exception {
+        try (RtgateServer server = RtgateServer.start()) {
+            Recorder rec = new Recorder();
+            java.util.concurrent.CountDownLatch busy = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+            RealtimeConfig slow = RealtimeConfig.builder(server.base(), "dev").dialect(d)
+                    .reconnectMinMillis(100).reconnectMaxMillis(800)
+                    .messageReceiver(new ConformanceTest.Forward(rec) {
+                        @Override
+                        public void onMessage(Context c, Session s, AVMessage m) {
+                            super.onMessage(c, s, m);
+                            busy.countDown();
+                            try {
+                                release.await(20, TimeUnit.SECONDS);
+                            } catch (InterruptedException e) {
+                                Thread.currentThread().interrupt();
+                            }
+                        }
+                    }).build();
+            RealtimeConfig cfg = Peers.config(server, "dev", d, rec);
+            String a = uid("alice"), b = uid("bob");
+            SessionManager bob = Peers.open(slow, rec, b);
+            SessionManager alice = Peers.open(cfg, rec, a, b);
+            alice.sendMessage(new AVMessage("slow one", list(b)));
+            rec.await("sent", a);
+            assertTrue(busy.await(5, TimeUnit.SECONDS));
+            // The receiver holds the message; the server dies before any ack.
+            server.kill();
+            server.restart();
+            // bob's callbacks wait behind the busy receiver; give the
+            // reconnect (and the offline copy of "slow one") time to arrive.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (bob.isPaused() || !bob.isOpen()) {
+                assertTrue(System.nanoTime() < deadline, "bob did not reconnect");
+                Thread.sleep(20);
+            }
+            Thread.sleep(500);
+            release.countDown();
+            rec.await("resumed", b, e -> true, 5000);
+            rec.none("message", b, e -> e.msg.isOffline(), 800);
+            assertEquals(1, rec.all("message", b).size(), "shown once: " + rec.all("message", b));
+            bob.close();
+            rec.await("closed", b);
+            // It was acknowledged after the receiver returned: a fresh instance gets nothing.
+            Recorder rec2 = new Recorder();
+            SessionManager bob2 = Peers.open(Peers.config(server, "dev", d, rec2), rec2, b);
+            rec2.none("message", b, e -> true, 800);
+            bob2.close();
+            alice.close();
+        }
+    }
 }
