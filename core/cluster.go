@@ -209,12 +209,18 @@ func (h *Hub) stopCluster() {
 // redrainLater reads the peer's inbox again Config.Redrain after s opened
 // (scaleout.md section 3.1): a sender on another node whose presence map
 // had not yet seen s's node stored its message after the first drain and
-// sent the live copy nowhere. Ids already delivered to s are skipped.
+// sent the live copy nowhere. Ids already delivered to s are skipped, and
+// so are messages stored more than Redrain/2 after the open: the senders'
+// maps had seen the open by then (it spreads in about a millisecond), so
+// those went live, and a live copy still on its way must not be overtaken
+// by an offline one.
 func (h *Hub) redrainLater(c *Client, s *session) {
+	upTo := h.nowMs() + (h.cfg.Redrain / 2).Milliseconds()
 	time.AfterFunc(h.cfg.Redrain, func() { // owned by the runtime timer; ends at once when s ended
 		if s.ended.Load() || c.closed.Load() {
 			return
 		}
-		c.redeliver(s)
+		h.metrics.Redrains.Inc()
+		c.redeliverUpTo(s, upTo)
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/storage"
@@ -258,18 +259,29 @@ func (s *session) acked(ids []string, cumulative bool) []string {
 }
 
 // redeliver pushes the peer's pending inbox to s after `opened`.
-func (c *Client) redeliver(s *session) error {
+func (c *Client) redeliver(s *session) error { return c.redeliverUpTo(s, 0) }
+
+// redeliverUpTo pushes the pending inbox messages stored at or before upTo
+// (ms; 0: all) that s has not been sent yet.
+func (c *Client) redeliverUpTo(s *session, upTo int64) error {
 	h := c.hub
 	ctx, cancel := h.storeCtx()
+	began := time.Now()
 	pending, err := h.store.Pending(ctx, s.app.ID, s.peer)
+	h.metrics.DrainSeconds.Observe(time.Since(began).Seconds())
 	cancel()
 	if err != nil {
 		h.metrics.StoreErrors.Inc()
 		h.log.Error("read inbox", "app", s.app.ID, "peer", s.peer, "err", err)
 		return nil // the session stays open; the messages stay stored
 	}
-	h.metrics.InboxDepth.Observe(float64(len(pending)))
+	if upTo == 0 {
+		h.metrics.InboxDepth.Observe(float64(len(pending)))
+	}
 	for _, m := range pending {
+		if upTo != 0 && m.Time > upTo {
+			break // pending is oldest first
+		}
 		if s.wasDelivered(m.ID) {
 			continue // delivered live between attach and Pending
 		}

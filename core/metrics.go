@@ -17,11 +17,13 @@ type Metrics struct {
 	SlowConsumers prometheus.Counter     // connections closed because they did not read
 	Closes        *prometheus.CounterVec // connections closed by the core, by close code
 	StoreErrors   prometheus.Counter
-	Deduplicated  prometheus.Counter // repeated sends acked without storing them again (sendDedupe)
-	ClusterOut    prometheus.Counter // deliveries sent to other nodes (one per node per frame)
-	ClusterIn     prometheus.Counter // deliveries received from other nodes
-	ClusterErrors prometheus.Counter // failed presence or delivery calls to the cluster
-	Fenced        prometheus.Counter // sessions closed because the node lost the cluster
+	Deduplicated  prometheus.Counter   // repeated sends acked without storing them again (sendDedupe)
+	ClusterOut    prometheus.Counter   // deliveries sent to other nodes (one per node per frame)
+	ClusterIn     prometheus.Counter   // deliveries received from other nodes
+	ClusterErrors prometheus.Counter   // failed presence or delivery calls to the cluster
+	Fenced        prometheus.Counter   // sessions closed because the node lost the cluster
+	Redrains      prometheus.Counter   // second inbox reads 1 s after an open (cluster)
+	DrainSeconds  prometheus.Histogram // time to read a peer's inbox at open
 
 	hot hotCounters
 }
@@ -89,6 +91,11 @@ func newMetrics() *Metrics {
 			Name: "rtgate_cluster_errors_total", Help: "Failed presence or delivery calls to the cluster."}),
 		Fenced: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rtgate_fenced_sessions_total", Help: "Connections closed because the node lost the cluster (fencing)."}),
+		Redrains: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rtgate_inbox_redrains_total", Help: "Second inbox reads a second after an open (cluster mode)."}),
+		DrainSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "rtgate_inbox_drain_seconds", Help: "Time to read a peer's pending inbox at open.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}}),
 	}
 	m.hot.in = map[string]prometheus.Counter{}
 	for _, k := range []string{"direct", "direct_transient", "group", "group_transient"} {
@@ -105,5 +112,5 @@ func newMetrics() *Metrics {
 func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.Connections, m.Sessions, m.Watches, m.WatchRefusals, m.MessagesIn, m.MessagesOut,
 		m.Undelivered, m.Acked, m.InboxDepth, m.SlowConsumers, m.Closes, m.StoreErrors, m.Deduplicated,
-		m.ClusterOut, m.ClusterIn, m.ClusterErrors, m.Fenced}
+		m.ClusterOut, m.ClusterIn, m.ClusterErrors, m.Fenced, m.Redrains, m.DrainSeconds}
 }

@@ -106,13 +106,22 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	return b, nil
 }
 
+// History is how many writes of one presence key the bucket keeps
+// (scaleout.md proposed 1). A watcher that lags is skipped past writes
+// the stream no longer holds: with 1, a node that fell behind by one
+// put/delete pair of a key would miss that on/off pair and its watchers
+// would see a shorter sequence than the other nodes'. Keeping the last 64
+// (the KV maximum) lets a node lag 64 writes per key and still apply the
+// same sequence; it costs at most 64 small entries per key, in memory.
+const History = 64
+
 // ensureBucket creates the presence bucket, or checks that an existing one
 // has the documented configuration.
 func ensureBucket(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.KeyValue, error) {
 	want := jetstream.KeyValueConfig{
 		Bucket:         Bucket,
 		Description:    "rtgate presence: p.<app>.<peer>.<node> and node leases n.<node>",
-		History:        1,
+		History:        History,
 		Storage:        jetstream.MemoryStorage,
 		Replicas:       cfg.Replicas,
 		LimitMarkerTTL: time.Minute,
