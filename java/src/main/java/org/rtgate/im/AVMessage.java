@@ -144,6 +144,16 @@ public class AVMessage {
         this.failure = failure;
     }
 
+    /** fill copies what the server sent in a delivered direct frame. */
+    void fill(Command c) {
+        message = c.msg;
+        fromPeerId = c.fromPeerId;
+        messageId = c.id;
+        timestamp = c.timestamp;
+        isTransient = c.transientFlag;
+        offline = c.offline;
+    }
+
     @Override
     public String toString() {
         return getClass().getSimpleName() + "{id=" + messageId + ", from=" + fromPeerId + ", to=" + toPeerIds

@@ -18,7 +18,6 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.logging.Level;
 
 /**
  * The session of one peer: the only way the app talks to the server (the
@@ -115,8 +114,9 @@ public final class SessionManager implements Session {
     private final Map<Long, Pending> pending = new LinkedHashMap<>();
     private final List<Pending> outbox = new ArrayList<>();
     private final Map<String, Group> groups = new HashMap<>();
-    private final LinkedHashMap<String, Boolean> seen;
-    private final LinkedHashMap<String, AVMessage> awaitingReceipt;
+    private final Lru<String, Boolean> seen;
+    private final Lru<String, AVMessage> awaitingReceipt;
+    private final Receivers rx;
 
     private SessionManager(RealtimeConfig config, String selfId) {
         this.config = config;
@@ -145,23 +145,9 @@ public final class SessionManager implements Session {
                 lost(code, reason, cause);
             }
         });
-        final int max = config.dedupeSize;
-        this.seen = new LinkedHashMap<String, Boolean>(16, 0.75f, false) {
-            private static final long serialVersionUID = 1L;
-
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<String, Boolean> e) {
-                return size() > max;
-            }
-        };
-        this.awaitingReceipt = new LinkedHashMap<String, AVMessage>(16, 0.75f, false) {
-            private static final long serialVersionUID = 1L;
-
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<String, AVMessage> e) {
-                return size() > max;
-            }
-        };
+        this.seen = new Lru<>(config.dedupeSize);
+        this.awaitingReceipt = new Lru<>(config.dedupeSize);
+        this.rx = new Receivers(config, selfId);
     }
 
     private static Thread daemon(Runnable r, String name) {
@@ -245,7 +231,7 @@ public final class SessionManager implements Session {
             boolean was = everOpened;
             shutdown(new RealtimeException(RealtimeException.NONE, "session closed"));
             if (was) {
-                callback(r -> r.onSessionClosed(config.context, this));
+                rx.session(r -> r.onSessionClosed(config.context, this));
             }
         });
     }
@@ -333,6 +319,14 @@ public final class SessionManager implements Session {
         }
     }
 
+    /** register records g under its new id (a created group). */
+    void register(String gid, Group g) {
+        g.setGroupId(gid);
+        synchronized (groups) {
+            groups.put(gid, g);
+        }
+    }
+
     /** A history query for the conversation between this peer and peers. */
     public AVHistoryMessageQuery getHistoryMessageQuery(List<String> peers) {
         List<String> all = new ArrayList<>(peers);
@@ -355,7 +349,7 @@ public final class SessionManager implements Session {
         final String gid = g.getGroupId();
         if (gid == null && !"join".equals(op)) {
             final RealtimeException e = new RealtimeException(RealtimeException.NONE, op + ": the group has no id: join it first");
-            groupCallback(r -> r.onError(config.context, g, e));
+            rx.group(r -> r.onError(config.context, g, e));
             return;
         }
         Runnable ask = () -> {
@@ -365,7 +359,7 @@ public final class SessionManager implements Session {
                     sig = f.createGroupSignature(gid == null ? "" : gid, selfId, targets, op);
                 } catch (Exception | Error e) {
                     final Throwable err = e;
-                    groupCallback(r -> r.onError(config.context, g, err));
+                    rx.group(r -> r.onError(config.context, g, err));
                     return;
                 }
             }
@@ -478,13 +472,13 @@ public final class SessionManager implements Session {
             case INVITE:
             case KICK:
             case LEAVE:
-                groupCallback(r -> r.onError(config.context, p.group, e));
+                rx.group(r -> r.onError(config.context, p.group, e));
                 break;
             case OPEN:
             case CLOSE:
                 break;
             default:
-                callback(r -> r.onError(config.context, this, e));
+                rx.session(r -> r.onError(config.context, this, e));
         }
     }
 
@@ -492,18 +486,18 @@ public final class SessionManager implements Session {
         p.msg.setFailure(e);
         if (p.group != null) {
             final AVGroupMessage gm = (AVGroupMessage) p.msg;
-            groupCallback(r -> r.onMessageFailure(config.context, p.group, gm));
+            rx.group(r -> r.onMessageFailure(config.context, p.group, gm));
         } else {
-            callback(r -> r.onMessageFailure(config.context, this, p.msg));
+            rx.session(r -> r.onMessageFailure(config.context, this, p.msg));
         }
     }
 
     private void sentCallback(Pending p) {
         if (p.group != null) {
             final AVGroupMessage gm = (AVGroupMessage) p.msg;
-            groupCallback(r -> r.onMessageSent(config.context, p.group, gm));
+            rx.group(r -> r.onMessageSent(config.context, p.group, gm));
         } else {
-            callback(r -> r.onMessageSent(config.context, this, p.msg));
+            rx.session(r -> r.onMessageSent(config.context, this, p.msg));
         }
     }
 
@@ -581,7 +575,7 @@ public final class SessionManager implements Session {
                 loop.execute(() -> k.run(sig));
             } catch (Exception | Error e) {
                 final Throwable err = e;
-                callback(r -> r.onError(config.context, this, err));
+                rx.session(r -> r.onError(config.context, this, err));
                 loop.execute(() -> {
                     if (state == State.OPENING) {
                         shutdown(err); // an open that cannot be signed ends the session
@@ -604,7 +598,7 @@ public final class SessionManager implements Session {
             // The server refused the open: a bad signature, peer id or app.
             final RealtimeException e = new RealtimeException(code, "open refused: " + what);
             shutdown(e);
-            callback(r -> r.onError(config.context, this, e));
+            rx.session(r -> r.onError(config.context, this, e));
             return;
         }
         state = State.CONNECTING;
@@ -612,11 +606,11 @@ public final class SessionManager implements Session {
         if (was == State.OPEN && !paused) {
             paused = true;
             pausedFlag = true;
-            callback(r -> r.onSessionPaused(config.context, this));
+            rx.session(r -> r.onSessionPaused(config.context, this));
         } else if (!everOpened && !errorReported) {
             errorReported = true;
             final RealtimeException e = new RealtimeException(code, what, cause);
-            callback(r -> r.onError(config.context, this, e));
+            rx.session(r -> r.onError(config.context, this, e));
         }
         // Requests in flight: persistent sends in a modern dialect wait for
         // the next connection (same client id); the rest fail now.
@@ -715,18 +709,18 @@ public final class SessionManager implements Session {
                 final AVMessage m = awaitingReceipt.remove(c.id);
                 if (m != null) {
                     m.setReceiptTimestamp(c.timeMs);
-                    callback(r -> r.onMessageDelivered(config.context, this, m));
+                    rx.session(r -> r.onMessageDelivered(config.context, this, m));
                 }
                 break;
             }
             case "error": {
                 final RealtimeException e = new RealtimeException((int) c.code, "server error " + c.code + ": " + c.reason);
-                callback(r -> r.onError(config.context, this, e));
+                rx.session(r -> r.onError(config.context, this, e));
                 break;
             }
             default:
                 if ("room".equals(c.cmd)) {
-                    room(c, p);
+                    RoomEvents.dispatch(this, rx, config, c, p);
                 } else {
                     config.logger.fine("rtgate: ignored " + c.kind());
                 }
@@ -745,11 +739,11 @@ public final class SessionManager implements Session {
                     config.keepaliveMillis, config.keepaliveMillis, TimeUnit.MILLISECONDS);
             if (!everOpened) {
                 everOpened = true;
-                callback(r -> r.onSessionOpen(config.context, this));
+                rx.session(r -> r.onSessionOpen(config.context, this));
             } else if (paused) {
                 paused = false;
                 pausedFlag = false;
-                callback(r -> r.onSessionResumed(config.context, this));
+                rx.session(r -> r.onSessionResumed(config.context, this));
                 List<String> gone = new ArrayList<>();
                 for (String id : online) {
                     if (!now.contains(id)) {
@@ -781,7 +775,7 @@ public final class SessionManager implements Session {
         }
         snapshot();
         if (!fresh.isEmpty()) {
-            callback(r -> r.onStatusOnline(config.context, this, fresh));
+            rx.session(r -> r.onStatusOnline(config.context, this, fresh));
         }
     }
 
@@ -797,7 +791,7 @@ public final class SessionManager implements Session {
         }
         snapshot();
         if (!gone.isEmpty()) {
-            callback(r -> r.onStatusOffline(config.context, this, gone));
+            rx.session(r -> r.onStatusOffline(config.context, this, gone));
         }
     }
 
@@ -813,12 +807,12 @@ public final class SessionManager implements Session {
         final String id = c.id;
         if (c.roomId != null && !c.roomId.isEmpty()) {
             final AVGroupMessage m = new AVGroupMessage();
-            fill(m, c);
+            m.fill(c);
             m.setGroupId(c.roomId);
             final Group g = getGroup(c.roomId);
             final AVGroupMessageReceiver r = config.groupMessageReceiver;
             config.callbackExecutor.execute(() -> {
-                boolean ok = r == null || run(() -> r.onMessage(config.context, g, m));
+                boolean ok = r == null || rx.run(() -> r.onMessage(config.context, g, m));
                 if (persistent) {
                     loop.execute(() -> handled(id, ok));
                 }
@@ -826,11 +820,11 @@ public final class SessionManager implements Session {
             return;
         }
         final AVMessage m = new AVMessage();
-        fill(m, c);
+        m.fill(c);
         m.setToPeerIds(Collections.singletonList(selfId));
         final AVMessageReceiver r = config.messageReceiver;
         config.callbackExecutor.execute(() -> {
-            boolean ok = r == null || run(() -> r.onMessage(config.context, this, m));
+            boolean ok = r == null || rx.run(() -> r.onMessage(config.context, this, m));
             if (persistent) {
                 loop.execute(() -> handled(id, ok));
             }
@@ -847,98 +841,6 @@ public final class SessionManager implements Session {
             sendAck(id);
         } else {
             seen.remove(id);
-        }
-    }
-
-    private static void fill(AVMessage m, Command c) {
-        m.setMessage(c.msg);
-        m.setFromPeerId(c.fromPeerId);
-        m.setMessageId(c.id);
-        m.setTimestamp(c.timestamp);
-        m.setTransient(c.transientFlag);
-        m.setOffline(c.offline);
-    }
-
-    private void room(Command c, Pending p) {
-        final String gid = c.roomId;
-        final Group g;
-        if (p != null && p.group != null) {
-            g = p.group;
-            if (g.getGroupId() == null && gid != null) {
-                g.setGroupId(gid);
-                synchronized (groups) {
-                    groups.put(gid, g);
-                }
-            }
-        } else if (gid != null) {
-            g = getGroup(gid);
-        } else {
-            return;
-        }
-        final List<String> peers = c.roomPeerIds == null ? Collections.<String>emptyList() : c.roomPeerIds;
-        final String by = c.byPeerId;
-        switch (c.op) {
-            case "joined":
-                if (p != null || by == null || by.equals(selfId)) {
-                    groupCallback(r -> r.onJoined(config.context, g));
-                } else {
-                    groupCallback(r -> r.onInvited(config.context, g, by));
-                }
-                break;
-            case "left":
-                if (p != null || by == null || by.equals(selfId)) {
-                    groupCallback(r -> r.onQuit(config.context, g));
-                } else {
-                    groupCallback(r -> r.onKicked(config.context, g, by));
-                }
-                break;
-            case "members-joined":
-                groupCallback(r -> r.onMemberJoin(config.context, g, peers));
-                break;
-            case "members-left":
-                groupCallback(r -> r.onMemberLeft(config.context, g, peers));
-                break;
-            case "invited":
-            case "kicked":
-                break; // replies; the members (this peer included) get members-joined/left
-            case "reject": {
-                final String op = p == null ? "" : p.cmd.op;
-                groupCallback(r -> r.onReject(config.context, g, op, peers));
-                break;
-            }
-            default:
-                break;
-        }
-    }
-
-    // ---- callbacks -------------------------------------------------------------
-
-    private interface Call<R> {
-        void on(R receiver);
-    }
-
-    private void callback(final Call<AVMessageReceiver> call) {
-        final AVMessageReceiver r = config.messageReceiver;
-        if (r != null) {
-            config.callbackExecutor.execute(() -> run(() -> call.on(r)));
-        }
-    }
-
-    private void groupCallback(final Call<AVGroupMessageReceiver> call) {
-        final AVGroupMessageReceiver r = config.groupMessageReceiver;
-        if (r != null) {
-            config.callbackExecutor.execute(() -> run(() -> call.on(r)));
-        }
-    }
-
-    /** run runs a receiver method; an exception it throws is logged and reported false. */
-    private boolean run(Runnable r) {
-        try {
-            r.run();
-            return true;
-        } catch (RuntimeException e) {
-            config.logger.log(Level.WARNING, "rtgate: receiver of " + selfId + " threw", e);
-            return false;
         }
     }
 
