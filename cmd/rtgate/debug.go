@@ -12,6 +12,13 @@ import (
 // rtbench's idle workload measure live data rather than garbage.
 func debugHandler() http.Handler {
 	mux := http.NewServeMux()
+	addDebug(mux)
+	return mux
+}
+
+// addDebug registers the debug endpoints on mux (the debug listener's and
+// the admin listener's).
+func addDebug(mux *http.ServeMux) {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -21,5 +28,4 @@ func debugHandler() http.Handler {
 		debug.FreeOSMemory() // runs a full collection first
 		w.WriteHeader(http.StatusNoContent)
 	})
-	return mux
 }

@@ -63,3 +63,59 @@ func TestSchedulerSlots(t *testing.T) {
 		}
 	}
 }
+
+var adminLine = regexp.MustCompile(`rtgate admin on http://(\S+) `)
+
+// TestAdminListener: --admin-addr serves /metrics, /healthz and the debug
+// endpoints on their own listener, and the client port then serves
+// neither /metrics nor /debug/ (issue 15: /metrics was public on the
+// client port). Without it /metrics stays on the client port.
+func TestAdminListener(t *testing.T) {
+	s := start(t, t.TempDir(), "--admin-addr", "127.0.0.1:0")
+	m := adminLine.FindStringSubmatch(s.out.String())
+	if m == nil {
+		t.Fatalf("no admin line in:\n%s", s.out)
+	}
+	admin := "http://" + m[1]
+	if code, _, body := httpGet(t, admin+"/metrics"); code != 200 || !strings.Contains(body, "rtgate_watches") {
+		t.Fatalf("admin /metrics: %d %.200s", code, body)
+	}
+	if code, _, body := httpGet(t, admin+"/healthz"); code != 200 || !strings.Contains(body, `"status":"ok"`) {
+		t.Fatalf("admin /healthz: %d %.200s", code, body)
+	}
+	if code, _, body := httpGet(t, admin+"/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
+		t.Fatalf("admin pprof: %d %.200s", code, body)
+	}
+	res, err := http.Post(admin+"/debug/gc", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNoContent {
+		t.Fatalf("POST /debug/gc: %d", res.StatusCode)
+	}
+	client := "http://" + s.addr
+	for _, p := range []string{"/metrics", "/debug/pprof/"} {
+		if code, _, body := httpGet(t, client+p); code != http.StatusNotFound {
+			t.Fatalf("client port %s: %d %.200s, want 404", p, code, body)
+		}
+	}
+	if code, _, _ := httpGet(t, client+"/healthz"); code != 200 {
+		t.Fatalf("client port /healthz: %d", code)
+	}
+	if strings.Contains(s.out.String(), "/healthz, /metrics)") {
+		t.Fatalf("the client port still announces /metrics:\n%s", s.out)
+	}
+}
+
+// TestMetricsOnClientPortByDefault: without --admin-addr, /metrics is on
+// the client port and no admin listener is announced.
+func TestMetricsOnClientPortByDefault(t *testing.T) {
+	s := start(t, t.TempDir())
+	if adminLine.MatchString(s.out.String()) {
+		t.Fatalf("admin listener without --admin-addr:\n%s", s.out)
+	}
+	if code, _, body := httpGet(t, "http://"+s.addr+"/metrics"); code != 200 || !strings.Contains(body, "rtgate_connections") {
+		t.Fatalf("/metrics: %d %.200s", code, body)
+	}
+}

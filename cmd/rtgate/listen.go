@@ -17,6 +17,7 @@ type sockets struct {
 	legacyTLS net.Listener   // cfg.Flash.LegacyTLSAddr or nil
 	policy    net.Listener   // cfg.Flash.PolicyAddr or nil
 	debug     net.Listener   // cfg.DebugAddr or nil
+	admin     net.Listener   // cfg.AdminAddr or nil
 	udp       net.PacketConn // cfg.QUIC or nil when off
 }
 
@@ -98,6 +99,11 @@ func bind(cfg *config.Config) (*sockets, error) {
 			return fail(err)
 		}
 	}
+	if a := cfg.AdminAddr; a != "" {
+		if s.admin, err = tcp(a, "the admin listener (TCP)", `--admin-addr HOST:PORT (RTGATE_ADMIN_ADDR, "adminAddr" in the config file)`, ""); err != nil {
+			return fail(err)
+		}
+	}
 	if cfg.QUICEnabled() {
 		if s.udp, err = net.ListenPacket("udp", cfg.QUIC); err != nil {
 			return fail(&bindError{what: "QUIC/WebTransport (UDP)", addr: cfg.QUIC, err: err,
@@ -112,7 +118,7 @@ func bind(cfg *config.Config) (*sockets, error) {
 func (s *sockets) close() {
 	closeAll(s.http)
 	closeAll(s.https)
-	for _, l := range []net.Listener{s.legacyTLS, s.policy, s.debug} {
+	for _, l := range []net.Listener{s.legacyTLS, s.policy, s.debug, s.admin} {
 		if l != nil {
 			l.Close()
 		}

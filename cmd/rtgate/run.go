@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	defer s.closeStore()
 
 	srv := &http.Server{
-		Handler:           s.handler(),
+		Handler:           s.handler(socks.admin == nil),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
@@ -99,6 +99,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		defer debugSrv.Close()
 		fmt.Fprintf(stdout, "rtgate debug on http://%s (pprof /debug/pprof/, POST /debug/gc)\n", ln.Addr())
 		log.Warn("debug listener on: pprof exposes internals, keep it on loopback", "addr", ln.Addr().String())
+	}
+	if ln := socks.admin; ln != nil {
+		adminSrv := &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: readHeaderTimeout,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		go adminSrv.Serve(ln) // ends when run closes adminSrv
+		defer adminSrv.Close()
+		fmt.Fprintf(stdout, "rtgate admin on http://%s (/metrics, /healthz, pprof /debug/pprof/, POST /debug/gc; not on the client port)\n", ln.Addr())
+		log.Info("admin listener on: keep it private", "addr", ln.Addr().String())
 	}
 	udp := socks.udp
 	if udp != nil {
@@ -150,8 +158,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		if secure[ln] {
 			web, ws = "https", "wss"
 		}
-		fmt.Fprintf(stdout, "rtgate listening on %s://%s (WebSocket %s://%s/ and /ws, long-poll /lp/, router /v1/route, REST /1.1/, demo %s://%s/demo/, SDK /sdk/, /healthz, /metrics)\n",
-			web, addr, ws, addr, web, addr)
+		metrics := ", /metrics"
+		if socks.admin != nil {
+			metrics = ""
+		}
+		fmt.Fprintf(stdout, "rtgate listening on %s://%s (WebSocket %s://%s/ and /ws, long-poll /lp/, router /v1/route, REST /1.1/, demo %s://%s/demo/, SDK /sdk/, /healthz%s)\n",
+			web, addr, ws, addr, web, addr, metrics)
 		log.Info("listening", "addr", addr, "tls", secure[ln])
 	}
 

@@ -269,10 +269,24 @@ func (s *server) closeStore() error {
 	return s.closeErr
 }
 
+// adminHandler serves the admin listener (--admin-addr): metrics, health
+// and the debug endpoints, away from the client port.
+func (s *server) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", s.metricsHandler())
+	mux.HandleFunc("/healthz", s.healthz)
+	addDebug(mux)
+	return mux
+}
+
+func (s *server) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry})
+}
+
 // handler is the HTTP mux: WebSocket at / (what the router hands out) and
-// /ws, long-poll under /lp/, the router, the REST API under /1.1/, health
-// and metrics.
-func (s *server) handler() http.Handler {
+// /ws, long-poll under /lp/, the router, the REST API under /1.1/, health,
+// and metrics unless an admin listener serves them (withMetrics false).
+func (s *server) handler(withMetrics bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(router.Path, s.router)
 	mux.HandleFunc("/healthz", s.healthz)
@@ -281,7 +295,9 @@ func (s *server) handler() http.Handler {
 	demo, _ := fs.Sub(web.Files, "demo")
 	mux.Handle("/sdk/", http.StripPrefix("/sdk/", http.FileServerFS(sdk)))
 	mux.Handle("/demo/", http.StripPrefix("/demo/", http.FileServerFS(demo)))
-	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	if withMetrics {
+		mux.Handle("/metrics", s.metricsHandler())
+	}
 	mux.Handle("/ws", s.ws)
 	mux.Handle(longpollPrefix, s.longpoll)
 	mux.Handle(restPrefix, s.rest)

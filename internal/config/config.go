@@ -249,6 +249,11 @@ type Config struct {
 	// /debug/gc (collect garbage and return memory to the OS). Off by
 	// default.
 	DebugAddr string `json:"debugAddr,omitempty"`
+	// AdminAddr, when set, is a separate HTTP listener (HOST:PORT, keep
+	// it private) serving /metrics, /healthz, pprof under /debug/pprof/
+	// and POST /debug/gc; the client listeners then no longer serve
+	// /metrics. Off by default: /metrics is on the client port.
+	AdminAddr string `json:"adminAddr,omitempty"`
 
 	// Cluster makes the node a cluster member on NATS; zero: single node.
 	Cluster Cluster `json:"cluster"`
@@ -322,6 +327,7 @@ const (
 	EnvTLSKey     = "RTGATE_TLS_KEY"
 	EnvFlash      = "RTGATE_FLASH_POLICY" // HOST:PORT of the Flash policy listener
 	EnvDebugAddr  = "RTGATE_DEBUG_ADDR"   // HOST:PORT of the pprof/debug listener
+	EnvAdminAddr  = "RTGATE_ADMIN_ADDR"   // HOST:PORT of the admin listener (/metrics, /healthz, /debug/)
 	EnvMemTableMB = "RTGATE_MEMTABLE_MB"  // Badger memtable size in MiB
 	EnvNATS       = "RTGATE_NATS"         // comma-separated nats-server URLs
 	EnvNATSCreds  = "RTGATE_NATS_CREDS"   // NATS credentials file
@@ -355,6 +361,7 @@ type flags struct {
 	tlsKey     string
 	flash      string
 	debugAddr  string
+	adminAddr  string
 	memTableMB int
 
 	nats, natsCreds, natsNKey, natsCA, natsCert, natsKey string
@@ -384,6 +391,7 @@ func newFlagSet(name string, out io.Writer, f *flags) *flag.FlagSet {
 	fs.StringVar(&f.tlsKey, "tls-key", "", "key PEM `FILE` for --tls-cert (env "+EnvTLSKey+")")
 	fs.StringVar(&f.flash, "flash-policy", "", "Flash socket policy listener `HOST:PORT`, e.g. :843 (default none; env "+EnvFlash+")")
 	fs.IntVar(&f.memTableMB, "memtable-mb", 0, "Badger memtable size in `MiB` (default 64; env "+EnvMemTableMB+")")
+	fs.StringVar(&f.adminAddr, "admin-addr", "", "admin listener `HOST:PORT` serving /metrics, /healthz and /debug/ (pprof, POST /debug/gc); the client port then no longer serves /metrics; keep it private (default none; env "+EnvAdminAddr+")")
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "pprof and /debug/gc listener `HOST:PORT`, keep it on loopback (default none; env "+EnvDebugAddr+")")
 	fs.StringVar(&f.nats, "nats", "", "make this node a cluster member: nats-server `URL[,URL...]` (env "+EnvNATS+"; docs/cluster.md)")
 	fs.StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials `FILE` (env "+EnvNATSCreds+")")
@@ -463,7 +471,8 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 		env, key string
 		dst      *string
 	}{{EnvQUIC, "quic", &c.QUIC}, {EnvTLSCert, "tlsCert", &c.TLSCert}, {EnvTLSKey, "tlsKey", &c.TLSKey},
-		{EnvFlash, "flash.policyAddr", &c.Flash.PolicyAddr}, {EnvDebugAddr, "debugAddr", &c.DebugAddr}} {
+		{EnvFlash, "flash.policyAddr", &c.Flash.PolicyAddr}, {EnvDebugAddr, "debugAddr", &c.DebugAddr},
+		{EnvAdminAddr, "adminAddr", &c.AdminAddr}} {
 		if v := getenv(e.env); v != "" {
 			*e.dst = v
 			c.from(e.key, e.env)
@@ -528,7 +537,8 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 		src       string
 		dst       *string
 	}{{"quic", "quic", f.quic, &c.QUIC}, {"tls-cert", "tlsCert", f.tlsCert, &c.TLSCert}, {"tls-key", "tlsKey", f.tlsKey, &c.TLSKey},
-		{"flash-policy", "flash.policyAddr", f.flash, &c.Flash.PolicyAddr}, {"debug-addr", "debugAddr", f.debugAddr, &c.DebugAddr}} {
+		{"flash-policy", "flash.policyAddr", f.flash, &c.Flash.PolicyAddr}, {"debug-addr", "debugAddr", f.debugAddr, &c.DebugAddr},
+		{"admin-addr", "adminAddr", f.adminAddr, &c.AdminAddr}} {
 		if f.set[fl.name] {
 			*fl.dst = fl.src
 			c.from(fl.key, "--"+fl.name)
@@ -670,6 +680,11 @@ func (c *Config) validate() error {
 	if c.DebugAddr != "" {
 		if err := checkAddr(c.DebugAddr); err != nil {
 			return bad("%s: debug address %q: %v", c.where("debugAddr"), c.DebugAddr, err)
+		}
+	}
+	if c.AdminAddr != "" {
+		if err := checkAddr(c.AdminAddr); err != nil {
+			return bad("%s: admin address %q: %v", c.where("adminAddr"), c.AdminAddr, err)
 		}
 	}
 	if a := c.Flash.PolicyAddr; a != "" {

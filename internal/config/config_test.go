@@ -54,7 +54,8 @@ const fileBody = `{
              "inboxTTL": "72h", "loginTimeout": 30, "readTimeout": "5m"},
   "logLevel": "debug",
   "logFormat": "json",
-  "debugAddr": "127.0.0.1:6060"
+  "debugAddr": "127.0.0.1:6060",
+  "adminAddr": "127.0.0.1:9100"
 }`
 
 func TestFile(t *testing.T) {
@@ -78,6 +79,7 @@ func TestFile(t *testing.T) {
 		LogLevel:   "debug",
 		LogFormat:  "json",
 		DebugAddr:  "127.0.0.1:6060",
+		AdminAddr:  "127.0.0.1:9100",
 		QUIC:       config.DefaultQUIC,
 		ConfigFile: p,
 	}
@@ -191,6 +193,8 @@ func TestInvalid(t *testing.T) {
 		{"bad log level", []string{"--log-level", "loud"}, nil, "log level"},
 		{"bad log format", []string{"--log-format", "xml"}, nil, "log format"},
 		{"bad debug address", []string{"--debug-addr", "6060"}, nil, "debug address"},
+		{"bad admin address", []string{"--admin-addr", "9100"}, nil, "admin address"},
+		{"bad admin address env", nil, map[string]string{"RTGATE_ADMIN_ADDR": "nowhere"}, "RTGATE_ADMIN_ADDR"},
 		{"negative memtable", []string{"--memtable-mb", "-1"}, nil, "memTableMB"},
 		{"negative quic idle timeout", []string{"--config", writeFile(t, `{"quicLimits":{"idleTimeout":"-1s"}}`)}, nil, "quicLimits"},
 		{"huge memtable", []string{"--config", writeFile(t, `{"storage":{"memTableMB":5000}}`)}, nil, "memTableMB"},
@@ -235,6 +239,18 @@ func TestQUICAndFlashFlags(t *testing.T) {
 	c, err = config.Load(nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil || c.QUIC != "127.0.0.1:5000" {
 		t.Fatalf("%+v %v", c, err)
+	}
+	c, err = config.Load([]string{"--admin-addr", "127.0.0.1:9100"}, func(k string) string {
+		return map[string]string{config.EnvAdminAddr: "127.0.0.1:9101"}[k]
+	}, io.Discard)
+	if err != nil || c.AdminAddr != "127.0.0.1:9100" {
+		t.Fatalf("--admin-addr over %s: %+v %v", config.EnvAdminAddr, c, err)
+	}
+	c, err = config.Load(nil, func(k string) string {
+		return map[string]string{config.EnvAdminAddr: "127.0.0.1:9101"}[k]
+	}, io.Discard)
+	if err != nil || c.AdminAddr != "127.0.0.1:9101" {
+		t.Fatalf("%s: %+v %v", config.EnvAdminAddr, c, err)
 	}
 	c, err = config.Load([]string{"--debug-addr", "127.0.0.1:6060"}, nil, io.Discard)
 	if err != nil || c.DebugAddr != "127.0.0.1:6060" {
