@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
  * data dir; {@link #start} returns once the log says where it listens.
  */
 public final class RtgateServer implements AutoCloseable {
-    static final Path REPO = Path.of(System.getProperty("user.dir")).getParent();
+    public static final Path REPO = Path.of(System.getProperty("user.dir")).getParent();
     private static Path built;
 
     private static final Pattern HTTP = Pattern.compile("rtgate listening on http://(\\S+)");
@@ -179,7 +179,7 @@ public final class RtgateServer implements AutoCloseable {
         }
     }
 
-    static void deleteTree(Path p) throws IOException {
+    public static void deleteTree(Path p) throws IOException {
         if (!Files.exists(p)) {
             return;
         }
