@@ -19,6 +19,15 @@ func withConn(ctx context.Context, qc *quicgo.Conn) context.Context {
 	return context.WithValue(ctx, connKey{}, qc)
 }
 
+// lingerConn is the part of a QUIC connection the lingerer uses;
+// *quicgo.Conn implements it (tests use a fake, under testing/synctest).
+type lingerConn interface {
+	Context() context.Context
+	CloseWithError(code quicgo.ApplicationErrorCode, reason string) error
+}
+
+var _ lingerConn = (*quicgo.Conn)(nil)
+
 // lingerer closes a QUIC connection a while after its last WebTransport
 // session ended (Config.ConnLinger): a page or client that closed its
 // session, or whose session the server closed, does not keep the
@@ -29,7 +38,7 @@ type lingerer struct {
 	linger time.Duration // > 0
 
 	mu    sync.Mutex
-	conns map[*quicgo.Conn]*connSessions // guarded by mu; entries leave when their connection ends
+	conns map[lingerConn]*connSessions // guarded by mu; entries leave when their connection ends
 }
 
 // connSessions counts one connection's sessions; guarded by lingerer.mu.
@@ -40,11 +49,11 @@ type connSessions struct {
 }
 
 func newLingerer(linger time.Duration) *lingerer {
-	return &lingerer{linger: linger, conns: map[*quicgo.Conn]*connSessions{}}
+	return &lingerer{linger: linger, conns: map[lingerConn]*connSessions{}}
 }
 
 // add records a new session on qc.
-func (l *lingerer) add(qc *quicgo.Conn) {
+func (l *lingerer) add(qc lingerConn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	cs := l.conns[qc]
@@ -70,7 +79,7 @@ func (l *lingerer) add(qc *quicgo.Conn) {
 
 // done records the end of a session on qc; after the last one, qc is
 // closed once the linger has passed without a new session.
-func (l *lingerer) done(qc *quicgo.Conn) {
+func (l *lingerer) done(qc lingerConn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	cs := l.conns[qc]

@@ -238,9 +238,11 @@ func h3Conn(t *testing.T, ctx context.Context, addr string) (*quicgo.Conn, *wtgo
 	return qconn, cc
 }
 
-// TestConnClosedAfterLastSession checks that the server closes a QUIC
-// connection ConnLinger after its last WebTransport session ended, and
-// that a new session within the linger keeps it open.
+// TestConnClosedAfterLastSession checks end to end that the server closes
+// a QUIC connection with H3_NO_ERROR about ConnLinger after its last
+// WebTransport session ended, and that the connection carries sessions
+// one after another. The linger's timing itself (a session within it
+// keeps the connection) is TestLingerer's, on a fake clock.
 func TestConnClosedAfterLastSession(t *testing.T) {
 	const linger = 1500 * time.Millisecond
 	hub := transporttest.NewHub(t, core.Config{})
@@ -258,12 +260,7 @@ func TestConnClosedAfterLastSession(t *testing.T) {
 	}
 	s1 := session()
 	s1.CloseWithError(0, "")
-	time.Sleep(300 * time.Millisecond) // the server sees s1 end and starts the linger
-	s2 := session()
-	time.Sleep(linger + 500*time.Millisecond)
-	if err := context.Cause(qconn.Context()); err != nil {
-		t.Fatalf("connection closed while it carried a session: %v", err)
-	}
+	s2 := session() // within the linger: the connection is still open
 	s2.CloseWithError(0, "")
 	ended := time.Now()
 	select {
