@@ -91,7 +91,11 @@ function wire (c) {
   c.on('disconnect', (e) => { setStatus('reconnecting…', 'down'); log('Connection lost (' + e.code + (e.reason ? ': ' + e.reason : '') + ')') })
   c.on('reconnecting', (r) => setStatus('reconnecting in ' + (r.delay / 1000).toFixed(1) + ' s…', 'down'))
   c.on('reconnect', () => log('Reconnected over ' + c.transport))
-  c.on('close', (e) => { if (c === client && e.code !== 1000) { setStatus('closed (' + e.code + ')', 'down'); log('Connection closed: ' + e.reason) } })
+  c.on('close', (e) => {
+    if (c !== client || e.code === 1000) return
+    setStatus('closed: ' + e.code + (e.reason ? ' ' + e.reason : ''), 'down')
+    log('Connection closed by the server: ' + e.code + (e.reason ? ' ' + e.reason : ''))
+  })
   c.on('message', onMessage)
   c.on('receipt', (r) => {
     for (const conv of convs.values()) {
@@ -114,8 +118,19 @@ function wire (c) {
     if (active === 'group:' + g.group) select(null)
     render()
   })
-  c.on('membersJoined', (g) => { log(g.peers.join(', ') + ' joined group ' + short(g.group)); loadMembers(g.group) })
-  c.on('membersLeft', (g) => { log(g.peers.join(', ') + ' left group ' + short(g.group)); loadMembers(g.group) })
+  // One activity line per group event: this peer's own joins and leaves
+  // are told by 'joined' and 'left' above, so they are left out here.
+  const others = (peers) => peers.filter(p => p !== c.peerId)
+  c.on('membersJoined', (g) => {
+    const peers = others(g.peers)
+    if (peers.length) log(peers.join(', ') + ' joined group ' + short(g.group))
+    loadMembers(g.group)
+  })
+  c.on('membersLeft', (g) => {
+    const peers = others(g.peers)
+    if (peers.length) log(peers.join(', ') + ' left group ' + short(g.group))
+    loadMembers(g.group)
+  })
   c.on('error', (e) => log('Server error ' + e.code + ': ' + e.message))
 }
 

@@ -956,7 +956,8 @@ var Client = class extends Emitter {
     if (conn !== this.conn) return;
     clearTimeout(this._kaTimer);
     this._early = [];
-    for (const [, p] of this._pending) p.reject(Object.assign(new Error("connection closed (" + ev.code + ")"), { code: ev.code, lost: true, dialect: conn.dialect }));
+    const why = "connection closed: " + ev.code + (ev.reason ? " " + ev.reason : "");
+    for (const [, p] of this._pending) p.reject(Object.assign(new Error(why), { code: ev.code, reason: ev.reason, lost: true, dialect: conn.dialect }));
     this._pending.clear();
     if (this.state !== "open") return;
     this.emit("disconnect", ev);

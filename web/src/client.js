@@ -173,7 +173,10 @@ export class Client extends Emitter {
     if (conn !== this.conn) return
     clearTimeout(this._kaTimer)
     this._early = [] // unacknowledged: the inbox sends them again
-    for (const [, p] of this._pending) p.reject(Object.assign(new Error('connection closed (' + ev.code + ')'), { code: ev.code, lost: true, dialect: conn.dialect }))
+    // The message carries the server's close code and reason, e.g.
+    // 'connection closed: 4100 unknown app "demo"'.
+    const why = 'connection closed: ' + ev.code + (ev.reason ? ' ' + ev.reason : '')
+    for (const [, p] of this._pending) p.reject(Object.assign(new Error(why), { code: ev.code, reason: ev.reason, lost: true, dialect: conn.dialect }))
     this._pending.clear()
     if (this.state !== 'open') return // a failed attempt: _connectOnce goes on
     this.emit('disconnect', ev)
