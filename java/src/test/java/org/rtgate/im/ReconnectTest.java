@@ -87,8 +87,16 @@ class ReconnectTest {
                 assertEquals(1, rec.all("paused", p).size(), p + " paused: " + rec.all());
                 assertEquals(1, rec.all("resumed", p).size(), p + " resumed: " + rec.all());
             }
-            alice.close();
+            // alice re-opened with her watch list: she still sees bob leave.
+            assertEquals(list(b), alice.getAllPeers());
+            int before = rec.all("offline", a).size();
             bob.close();
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (rec.all("offline", a).size() == before) {
+                assertTrue(System.nanoTime() < until, "no presence off for bob after the restart: " + rec.all());
+                Thread.sleep(20);
+            }
+            alice.close();
         }
     }
 
