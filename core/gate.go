@@ -49,13 +49,7 @@ func (s *session) push(cmd *protocol.Command) error {
 				s.client.conn.Close(protocol.CloseSlowConsumer, "too many pushes while opening")
 				return ErrSlowConsumer
 			}
-			cp := *cmd
-			cp.SessionPeerIDs = slices.Clone(cmd.SessionPeerIDs)
-			cp.OnlineSessionPeerIDs = slices.Clone(cmd.OnlineSessionPeerIDs)
-			cp.ToPeerIDs = slices.Clone(cmd.ToPeerIDs)
-			cp.RoomPeerIDs = slices.Clone(cmd.RoomPeerIDs)
-			cp.IDs = slices.Clone(cmd.IDs)
-			s.heldQ = append(s.heldQ, cp)
+			s.heldQ = append(s.heldQ, cmd.Clone())
 			return nil
 		}
 		s.mu.Unlock()

@@ -1,5 +1,7 @@
 package protocol
 
+import "slices"
+
 // Kind names one command of the vocabulary: the v1 (cmd, op) pair decoded
 // once at the edge. The comment on each kind lists the fields it uses; the
 // long form is spec/protocol.md.
@@ -236,4 +238,16 @@ type Command struct {
 
 	Code   int    // code (error)
 	Reason string // reason (error)
+}
+
+// Clone returns a copy of c that shares no list with it, for a caller
+// that keeps a command past a Write (which may reuse c).
+func (c *Command) Clone() Command {
+	cp := *c
+	cp.SessionPeerIDs = slices.Clone(c.SessionPeerIDs)
+	cp.OnlineSessionPeerIDs = slices.Clone(c.OnlineSessionPeerIDs)
+	cp.ToPeerIDs = slices.Clone(c.ToPeerIDs)
+	cp.RoomPeerIDs = slices.Clone(c.RoomPeerIDs)
+	cp.IDs = slices.Clone(c.IDs)
+	return cp
 }

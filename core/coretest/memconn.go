@@ -10,7 +10,6 @@ package coretest
 
 import (
 	"fmt"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -63,12 +62,7 @@ func (c *MemConn) Write(cmd *protocol.Command) error {
 	if c.closed {
 		return core.ErrConnClosed
 	}
-	cp := *cmd
-	cp.SessionPeerIDs = slices.Clone(cmd.SessionPeerIDs)
-	cp.OnlineSessionPeerIDs = slices.Clone(cmd.OnlineSessionPeerIDs)
-	cp.ToPeerIDs = slices.Clone(cmd.ToPeerIDs)
-	cp.RoomPeerIDs = slices.Clone(cmd.RoomPeerIDs)
-	cp.IDs = slices.Clone(cmd.IDs)
+	cp := cmd.Clone()
 	select {
 	case c.frames <- &cp:
 		return nil
