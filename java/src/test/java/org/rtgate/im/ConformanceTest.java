@@ -20,7 +20,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 /**
  * The conformance scenarios a v1 client can run (spec/semantics.md,
  * spec/groups-signatures.md), through the SDK's public API, over v1 JSON
- * and rtgate.msgpack.1, against one real rtgate in dev mode.
+ * (no subprotocol), rtgate.json.1 and rtgate.msgpack.1, against one real
+ * rtgate in dev mode.
  */
 class ConformanceTest {
     static RtgateServer server;
@@ -40,7 +41,7 @@ class ConformanceTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = RealtimeConfig.Dialect.class, names = {"V1_JSON", "MSGPACK"})
+    @EnumSource(RealtimeConfig.Dialect.class)
     void sessionsAndPresence(RealtimeConfig.Dialect d) throws Exception {
         Recorder rec = new Recorder();
         RealtimeConfig cfg = cfg(d, rec);
@@ -66,7 +67,7 @@ class ConformanceTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = RealtimeConfig.Dialect.class, names = {"V1_JSON", "MSGPACK"})
+    @EnumSource(RealtimeConfig.Dialect.class)
     void watchUnwatch(RealtimeConfig.Dialect d) throws Exception {
         Recorder rec = new Recorder();
         RealtimeConfig cfg = cfg(d, rec);
@@ -88,7 +89,7 @@ class ConformanceTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = RealtimeConfig.Dialect.class, names = {"V1_JSON", "MSGPACK"})
+    @EnumSource(RealtimeConfig.Dialect.class)
     void directTransient(RealtimeConfig.Dialect d) throws Exception {
         Recorder rec = new Recorder();
         RealtimeConfig cfg = cfg(d, rec);
@@ -110,7 +111,7 @@ class ConformanceTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = RealtimeConfig.Dialect.class, names = {"V1_JSON", "MSGPACK"})
+    @EnumSource(RealtimeConfig.Dialect.class)
     void persistentOfflineRedelivery(RealtimeConfig.Dialect d) throws Exception {
         Recorder rec = new Recorder();
         RealtimeConfig cfg = cfg(d, rec);
@@ -159,7 +160,7 @@ class ConformanceTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = RealtimeConfig.Dialect.class, names = {"V1_JSON", "MSGPACK"})
+    @EnumSource(RealtimeConfig.Dialect.class)
     void receipts(RealtimeConfig.Dialect d) throws Exception {
         Recorder rec = new Recorder();
         RealtimeConfig cfg = cfg(d, rec);
@@ -179,7 +180,7 @@ class ConformanceTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = RealtimeConfig.Dialect.class, names = {"V1_JSON", "MSGPACK"})
+    @EnumSource(RealtimeConfig.Dialect.class)
     void groupsAndEvents(RealtimeConfig.Dialect d) throws Exception {
         Recorder rec = new Recorder();
         RealtimeConfig cfg = cfg(d, rec);
@@ -241,7 +242,7 @@ class ConformanceTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = RealtimeConfig.Dialect.class, names = {"V1_JSON", "MSGPACK"})
+    @EnumSource(RealtimeConfig.Dialect.class)
     void limits(RealtimeConfig.Dialect d) throws Exception {
         Recorder rec = new Recorder();
         RealtimeConfig cfg = cfg(d, rec);
