@@ -161,6 +161,9 @@ func ensureBucket(ctx context.Context, js jetstream.JetStream, cfg Config) (jets
 // Self implements cluster.Deliverer and cluster.Forwarder.
 func (b *Bus) Self() cluster.Node { return *b.self.Load() }
 
+// Conn returns the bus's NATS connection (the caller's).
+func (b *Bus) Conn() *nats.Conn { return b.nc }
+
 // Metrics returns the bus's collectors.
 func (b *Bus) Metrics() *Metrics { return b.m }
 

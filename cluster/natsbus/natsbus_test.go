@@ -47,7 +47,7 @@ func TestConformanceR3(t *testing.T) {
 		},
 		Crash: func(t *testing.T, nodes []clustertest.Node, i int) {
 			// The node's connection dies without a word: its lease expires.
-			nodes[i].(*natsbus.Bus).ConnForTest().Close()
+			nodes[i].(*natsbus.Bus).Conn().Close()
 		},
 		Wait: 20 * time.Second,
 	})

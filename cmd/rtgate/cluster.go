@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"github.com/rtgate/rtgate/cluster/natsbus"
 	"github.com/rtgate/rtgate/internal/config"
 	"github.com/rtgate/rtgate/internal/natsembed"
+	"github.com/rtgate/rtgate/storage"
+	jsstore "github.com/rtgate/rtgate/storage/jetstream"
 )
 
 // clusterStartTimeout bounds joining the cluster at start: an embedded
@@ -99,6 +102,36 @@ func joinCluster(cfg *config.Config, log *slog.Logger, onFence func(string)) (*c
 		return nil, err
 	}
 	return n, nil
+}
+
+// openStore opens the cluster store on JetStream (inboxes, groups, send
+// claims, the history record), creating or checking its assets; a
+// cluster that just formed may not place them yet, so it retries.
+func (n *clusterNode) openStore(cfg *config.Config, log *slog.Logger) (*jsstore.Store, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), clusterStartTimeout)
+	defer cancel()
+	for {
+		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
+		st, err := jsstore.Open(actx, n.nc, jsstore.Config{
+			Replicas: replicas(&cfg.Cluster), UnsafeSingleReplica: cfg.Cluster.UnsafeSingleReplica,
+			Limits: storage.Limits{InboxSize: cfg.Limits.InboxSize, InboxTTL: cfg.Limits.InboxTTL.Std()},
+			Logger: log.With("component", "store"),
+		})
+		acancel()
+		if err == nil {
+			log.Info("cluster store open (JetStream)", "replicas", replicas(&cfg.Cluster))
+			return st, nil
+		}
+		if errors.Is(err, jsstore.ErrAssetMismatch) || errors.Is(err, jsstore.ErrConfig) || errors.Is(err, jsstore.ErrServerVersion) {
+			return nil, err
+		}
+		log.Warn("cluster store not ready, retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("cluster store: %w", err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // replicas is the replica count the cluster's assets keep.

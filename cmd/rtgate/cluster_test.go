@@ -96,4 +96,16 @@ func TestEmbedClusterChat(t *testing.T) {
 	if p := a.next("presence", ""); fmt.Sprint(p["sessionPeerIds"]) != "[bob]" || p["status"] != "off" {
 		t.Fatalf("presence = %v", p)
 	}
+	// Offline: stored in the cluster store (JetStream), redelivered when
+	// bob opens on another node.
+	a.send(map[string]any{"cmd": "direct", "peerId": "alice", "msg": "while away", "toPeerIds": []string{"bob"}, "i": 3})
+	ack = a.next("ack", "")
+	b2 := dial(t, "ws://"+nodes[1].addr+"/")
+	b2.open("app", "bob")
+	if got := b2.next("direct", ""); got["msg"] != "kept" || got["offline"] != true {
+		t.Fatalf("first redelivered = %v (the unacked earlier message)", got)
+	}
+	if got := b2.next("direct", ""); got["msg"] != "while away" || got["id"] != ack["uid"] || got["offline"] != true {
+		t.Fatalf("offline = %v, ack %v", got, ack)
+	}
 }

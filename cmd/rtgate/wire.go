@@ -97,29 +97,24 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 		if err != nil {
 			return nil, err
 		}
-		log.Warn("cluster mode: offline inboxes, groups and history stay in this node's Badger store until the JetStream store is wired; persistent messages to peers on other nodes are delivered live only (docs/cluster.md)")
 	}
-	syncEvery := cfg.Storage.SyncInterval.Std()
-	if syncEvery == 0 {
-		syncEvery = config.DefaultSyncInterval
+	var store storage.Store
+	var storeMetrics []prometheus.Collector
+	if node != nil {
+		js, err := node.openStore(cfg, log)
+		if err != nil {
+			node.close()
+			return nil, err
+		}
+		store = js
+	} else {
+		b, err := openBadger(cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		store, storeMetrics = b, storeCollectors(b)
 	}
-	store, err := badger.New(badger.Config{
-		Dir: cfg.Data,
-		Limits: storage.Limits{
-			InboxSize: cfg.Limits.InboxSize,
-			InboxTTL:  cfg.Limits.InboxTTL.Std(),
-		},
-		Logger:       log.With("component", "store"),
-		MemTableSize: int64(cfg.Storage.MemTableMB) << 20,
-		SyncInterval: syncEvery,
-		InboxDelay:   cfg.Storage.InboxDelay.Std(),
-	})
-	if err != nil {
-		node.close()
-		return nil, fmt.Errorf("open store in %s: %w", cfg.Data, err)
-	}
-	log.Info("store open", "dir", cfg.Data, "memtable_mb", store.MemTableSize()>>20,
-		"sync_interval", max(syncEvery, 0), "inbox_delay", max(store.InboxDelay(), 0))
+	var err error
 	s := &server{log: log, store: store, perIP: iplimit.New(cfg.Limits.ConnectionsPerIP), cluster: node}
 
 	var offline core.OfflineNotifier
@@ -235,7 +230,7 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 		s.registry.MustRegister(s.push.Collectors()...)
 	}
 	s.registry.MustRegister(s.flash.Collectors()...)
-	s.registry.MustRegister(storeCollectors(store)...)
+	s.registry.MustRegister(storeMetrics...)
 	if node != nil {
 		s.registry.MustRegister(node.bus.Metrics().Collectors()...)
 	}
@@ -383,4 +378,29 @@ func storeCollectors(st *badger.Store) []prometheus.Collector {
 			Help: "New offline-inbox entries not settled yet: in memory only until storage.inboxDelay has passed (a crash may redeliver their acknowledged messages)."},
 			func() float64 { return float64(st.Stats().Delayed) }),
 	}
+}
+
+// openBadger opens the single-node store.
+func openBadger(cfg *config.Config, log *slog.Logger) (*badger.Store, error) {
+	syncEvery := cfg.Storage.SyncInterval.Std()
+	if syncEvery == 0 {
+		syncEvery = config.DefaultSyncInterval
+	}
+	store, err := badger.New(badger.Config{
+		Dir: cfg.Data,
+		Limits: storage.Limits{
+			InboxSize: cfg.Limits.InboxSize,
+			InboxTTL:  cfg.Limits.InboxTTL.Std(),
+		},
+		Logger:       log.With("component", "store"),
+		MemTableSize: int64(cfg.Storage.MemTableMB) << 20,
+		SyncInterval: syncEvery,
+		InboxDelay:   cfg.Storage.InboxDelay.Std(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store in %s: %w", cfg.Data, err)
+	}
+	log.Info("store open", "dir", cfg.Data, "memtable_mb", store.MemTableSize()>>20,
+		"sync_interval", max(syncEvery, 0), "inbox_delay", max(store.InboxDelay(), 0))
+	return store, nil
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/internal/natsembed/natstest"
 	"github.com/rtgate/rtgate/storage"
-	"github.com/rtgate/rtgate/storage/memory"
+	jsstore "github.com/rtgate/rtgate/storage/jetstream"
 )
 
 const app = "app.one" // a '.' in the app id: it must survive as a subject token
@@ -29,7 +29,7 @@ type node struct {
 type testCluster struct {
 	nats  *natstest.Cluster
 	nodes []*node
-	store storage.Store
+	store storage.Store // node 0's view of the cluster store
 }
 
 // leaseTTL is the tests' node lease: short, so a crash shows soon.
@@ -37,7 +37,7 @@ const leaseTTL = 3 * time.Second
 
 func newCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
-	c := &testCluster{nats: natstest.Start(t, 3), store: memory.New(memory.Config{})}
+	c := &testCluster{nats: natstest.Start(t, 3)}
 	for i := range n {
 		c.nodes = append(c.nodes, c.start(t, i))
 	}
@@ -64,7 +64,16 @@ func (c *testCluster) start(t *testing.T, i int) *node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { bus.Close() })
-	hub, err := core.New(core.Config{Store: c.store, Deliverer: bus, Presence: bus,
+	// The cluster store, through the node's own connection (its reads go
+	// to the stream leaders, wherever they are).
+	st, err := jsstore.Open(ctx, bus.Conn(), jsstore.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.store == nil {
+		c.store = st
+	}
+	hub, err := core.New(core.Config{Store: st, Deliverer: bus, Presence: bus,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
