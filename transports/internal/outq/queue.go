@@ -146,11 +146,9 @@ func (q *Queue) Init(cfg Config) {
 	q.drained = make(chan struct{}, 1)
 }
 
-// Push encodes cmd as a frame of class core.ClassOf(cmd) and queues it. It
-// returns core.ErrConnClosed once the queue is closing or aborted, and
-// core.ErrSlowConsumer when this frame closed it (see the package doc).
-func (q *Queue) Push(cmd *protocol.Command) error {
-	class := Class(core.ClassOf(cmd))
+// lockOpen locks q for a push and makes sure it has a pending buffer; a
+// closed queue is left unlocked with core.ErrConnClosed.
+func (q *Queue) lockOpen() error {
 	q.mu.Lock()
 	if q.state != Open {
 		q.mu.Unlock()
@@ -158,6 +156,17 @@ func (q *Queue) Push(cmd *protocol.Command) error {
 	}
 	if q.buf == nil {
 		q.buf = q.cfg.Pool.Get()
+	}
+	return nil
+}
+
+// Push encodes cmd as a frame of class core.ClassOf(cmd) and queues it. It
+// returns core.ErrConnClosed once the queue is closing or aborted, and
+// core.ErrSlowConsumer when this frame closed it (see the package doc).
+func (q *Queue) Push(cmd *protocol.Command) error {
+	class := Class(core.ClassOf(cmd))
+	if err := q.lockOpen(); err != nil {
+		return err
 	}
 	q.buf = q.cfg.Encode(q.buf, cmd)
 	r := rec{end: len(q.buf), class: class}
@@ -173,13 +182,8 @@ func (q *Queue) Push(cmd *protocol.Command) error {
 
 // PushControl queues frame (copied) as a Control frame.
 func (q *Queue) PushControl(frame []byte) error {
-	q.mu.Lock()
-	if q.state != Open {
-		q.mu.Unlock()
-		return core.ErrConnClosed
-	}
-	if q.buf == nil {
-		q.buf = q.cfg.Pool.Get()
+	if err := q.lockOpen(); err != nil {
+		return err
 	}
 	q.buf = append(q.buf, frame...)
 	q.recs = append(q.recs, rec{end: len(q.buf), class: Control})
@@ -369,16 +373,14 @@ func (q *Queue) Take() Batch {
 	q.taken += len(q.buf) + q.sideN
 	q.takenN += len(q.recs) + len(q.side)
 	q.buf, q.side, q.sideN = nil, nil, 0
-	if cap(q.recs) > 64 {
-		q.recs = nil // a burst's index is not kept while idle
-	} else {
-		q.recs = q.recs[:0]
-	}
+	q.recs = q.recs[:0]
 	switch {
 	case b.State != Open:
 		q.finished = true
+		q.recs = nil
 	case b.Empty():
 		q.writing = false
+		q.recs = nil // an idle queue keeps no index
 	}
 	return b
 }
@@ -400,7 +402,7 @@ func (q *Queue) TakeEach(fn func(frame []byte)) (st State, bytes, frames int) {
 	q.taken += bytes
 	q.takenN += frames
 	q.cfg.Pool.Put(q.buf)
-	q.buf, q.recs = nil, q.recs[:0]
+	q.buf, q.recs = nil, nil // a long-poll session waits between polls: keep no index
 	if q.state != Open {
 		q.finished = true
 	} else {
