@@ -51,8 +51,8 @@ install_deps() {
   (cd examples && npm ci --ignore-scripts --no-audit --no-fund) || die "npm ci in examples failed"
 }
 
-printf 'test.sh: a first run on a fresh machine takes about 11 minutes (installs, module downloads, a cold build cache);\n'
-printf '         later runs about 2.5 minutes on 2 cores. Each part prints a "== ..." heading as it starts.\n'
+printf 'test.sh: a first run on a fresh machine takes roughly 11 minutes or more (apt, npm, Maven and Go downloads, a cold build cache);\n'
+printf '         later runs a few minutes on 2 cores. Each part prints a "== ..." heading as it starts.\n'
 
 [ -n "${RTGATE_SKIP_INSTALL:-}" ] || install_deps
 

@@ -2,9 +2,11 @@
 # Runs every documented example against a live rtgate: each ```sh block
 # whose first line is "# example: ..." in README.md, examples/README.md and
 # docs/*.md. The block runs from the repository root in bash -euo pipefail,
-# with http://127.0.0.1:8080 replaced by the live server's address; its
+# with http://127.0.0.1:8080 replaced by the live server's address (and
+# RTGATE_URL set to it, for examples/lean-cloud-chat.js); its
 # "# prints:" line, when it has one, must match the output (each part
-# between "..." must appear, in order).
+# between "..." must appear, in order). Every ```json block of those files
+# must parse as JSON (a config schema with comments belongs in prose).
 #
 #   examples/check.sh            # builds ./cmd/rtgate, or uses $RTGATE_BIN
 #
@@ -52,12 +54,37 @@ done
 
 passed=0
 failed=0
+
+# Every ```json block must be JSON.
+fi=0
+for f in README.md examples/README.md docs/*.md; do
+  [ -f "$f" ] || continue
+  fi=$((fi + 1))
+  awk -v dir="$WORK" -v file="$f" -v fi="$fi" '
+    /^```json[[:space:]]*$/ { k++; out = dir "/json-" fi "-" k; print file > (out ".name"); inblock = 1; next }
+    /^```/ && inblock { inblock = 0; close(out); next }
+    inblock { print > out }
+  ' "$f"
+done
+for j in "$WORK"/json-*; do
+  case "$j" in *.name) continue ;; esac
+  [ -f "$j" ] || continue
+  if node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$j" 2>"$WORK/json.err"; then
+    passed=$((passed + 1))
+  else
+    printf 'FAIL a ```json block of %s is not JSON: %s\n' "$(cat "$j.name")" "$(head -n 3 "$WORK/json.err" | tr '\n' ' ')"
+    failed=$((failed + 1))
+  fi
+done
+
 for i in $(seq 1 "$n"); do
   ex=$WORK/ex-$i.sh
   name=$(sed -n '2s/^# example: //p' "$ex")
   sed -i "s#http://127.0.0.1:8080#http://$ADDR#g; s#ws://127.0.0.1:8080#ws://$ADDR#g" "$ex"
   want=$(sed -n 's/^# prints: //p' "$ex")
-  out=$(cd "$ROOT" && timeout 120 bash -euo pipefail "$ex" 2>&1)
+  # RTGATE_URL: what examples/lean-cloud-chat.js reads (its default is
+  # http://127.0.0.1:8080, the address the blocks are written for).
+  out=$(cd "$ROOT" && RTGATE_URL="http://$ADDR" timeout 120 bash -euo pipefail "$ex" 2>&1)
   code=$?
   ok=1
   [ "$code" = 0 ] || ok=0

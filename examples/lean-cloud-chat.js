@@ -55,12 +55,16 @@ async function main() {
   const appId = 'demo'; // any app id works in dev mode (no config file)
   const bob = new AVChatClient({ appId, peerId: 'bob', watchingPeerIds: [] });
   const alice = new AVChatClient({ appId, peerId: 'alice', watchingPeerIds: ['bob'] });
-  const received = new Promise((resolve) => bob.on('message', resolve));
+  // bob prints every message, also those stored for him while he was
+  // offline (they come first, with m.offline set), until alice's arrives.
+  const received = new Promise((resolve) => bob.on('message', (m) => {
+    console.log(`bob got "${m.msg}" from ${m.fromPeerId}${m.offline ? ' (sent while he was offline)' : ''}`);
+    if (m.fromPeerId === 'alice' && m.msg === 'hello bob' && !m.offline) resolve();
+  }));
   await bob.open();
   await alice.open(); // v1 rule: alice may message bob because she watches him
   await alice.send('hello bob', 'bob');
-  const m = await received;
-  console.log(`bob got "${m.msg}" from ${m.fromPeerId}`);
+  await received;
   await alice.close();
   await bob.close();
 }
