@@ -154,7 +154,12 @@ var errPeerClosed = errors.New("ws: client sent a close frame")
 func (c *conn) readOne(cmd *protocol.Command) error {
 	h := c.h
 	cfg := &h.cfg
-	bp := h.getReadBuf() // pooled: an idle connection holds no message buffer
+	// Wait for the next frame before taking a message buffer from the pool:
+	// a connection parked here (no RawConn wait: TLS) holds none.
+	if err := c.fr.need(1); err != nil {
+		return err
+	}
+	bp := h.getReadBuf()
 	defer h.putReadBuf(bp)
 	for {
 		op, ctl, err := c.fr.Next(bp, cfg.MaxFrameBytes)
