@@ -116,6 +116,14 @@
 // readers (Pending, Query) take a leaf without Store.mu, then Store.mu
 // alone for their read transaction.
 //
+// # Testing
+//
+// invariants.go lists the invariants of the committer and the delayed
+// entries (what the checkpoint must cover, what the inbox cache must
+// match); the model-based tests check them after every step. crash.go
+// lists the points where a test can stop the committer as a crash would,
+// one per recovery path of New; crashpoint_test.go tests each.
+//
 // Imports: the standard library, badger, msgpack and rtgate/storage only.
 package badger
 
