@@ -16,7 +16,8 @@ import (
 
 // crashEnv is one store directory that a test opens, crashes at a chosen
 // point, and reopens. InboxDelay is an hour, so nothing is flushed but
-// when the test says so (flushDelayed, Close).
+// when the test says so (flushDelayed, Close). The crashes are process
+// crashes (badger's logs survive), so the store does not fsync (NoSync).
 type crashEnv struct {
 	t    *testing.T
 	dir  string
@@ -36,7 +37,8 @@ func newCrashEnv(t *testing.T) *crashEnv {
 // point is 0).
 func (e *crashEnv) open(point crashPoint, times int) (*Store, error) {
 	var seen atomic.Int32
-	cfg := Config{Dir: e.dir, InboxDelay: time.Hour, Logger: slog.New(slog.DiscardHandler), GCInterval: -1}
+	cfg := Config{Dir: e.dir, InboxDelay: time.Hour, Logger: slog.New(slog.DiscardHandler), GCInterval: -1,
+		MemTableSize: testMemTable, NoSync: true}
 	e.stopped.Store(false)
 	if point != 0 {
 		cfg.crashAt = func(p crashPoint) bool {

@@ -37,10 +37,18 @@ func countKeys(t *testing.T, s *Store, table byte) (keys, groups int) {
 	return keys, groups
 }
 
-// openWithDelay opens the store in dir with InboxDelay delay.
+// testMemTable is the memtable size of the stores of the internal tests:
+// small, so that the many opens cost little.
+const testMemTable = 4 << 20
+
+// openWithDelay opens the store in dir with InboxDelay delay, without
+// fsyncs (NoSync): these tests compare what the store holds, and reopen
+// it by Close, never by a machine crash (TestDurable and the crash tests
+// cover the syncs).
 func openWithDelay(t *testing.T, dir string, delay time.Duration) *Store {
 	t.Helper()
-	s, err := New(Config{Dir: dir, InboxDelay: delay, Logger: slog.New(slog.DiscardHandler), GCInterval: -1})
+	s, err := New(Config{Dir: dir, InboxDelay: delay, Logger: slog.New(slog.DiscardHandler), GCInterval: -1,
+		MemTableSize: testMemTable, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,8 @@ func TestCheckInvariantsFindsBreakage(t *testing.T) {
 	// entry and index entries in memory only). No periodic flush within
 	// the test: the delay is an hour.
 	setup := func(t *testing.T) *Store {
-		s, err := New(Config{Dir: t.TempDir(), InboxDelay: time.Hour, Logger: slog.New(slog.DiscardHandler), GCInterval: -1})
+		s, err := New(Config{Dir: t.TempDir(), InboxDelay: time.Hour, Logger: slog.New(slog.DiscardHandler), GCInterval: -1,
+			MemTableSize: testMemTable, NoSync: true})
 		if err != nil {
 			t.Fatal(err)
 		}

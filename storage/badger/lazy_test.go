@@ -167,7 +167,7 @@ func testAgainstMemory(t *testing.T, seed int64) {
 	dir := t.TempDir()
 	open := func() *Store {
 		s, err := New(Config{Dir: dir, Limits: limits, InboxDelay: time.Millisecond, InboxCache: 2,
-			Logger: slog.New(slog.DiscardHandler), GCInterval: -1})
+			Logger: slog.New(slog.DiscardHandler), GCInterval: -1, MemTableSize: testMemTable, NoSync: true})
 		if err != nil {
 			t.Fatal(err)
 		}
