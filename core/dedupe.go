@@ -48,6 +48,9 @@ type sentEntry struct {
 	ok      bool          // it was acked (so a repeat gets the same ack)
 	uid     string
 	t       int64
+	// claim is the send's key in the store's SendClaims when this node
+	// claimed it there; owned by the first send's goroutine.
+	claim *storage.SendKey
 }
 
 // begin returns the entry of key for a message with checksum sum, and
@@ -190,7 +193,7 @@ func (c *Client) dedupe(s *session, cmd *protocol.Command) (e *sentEntry, done b
 	for {
 		e, wait, first := h.sent.begin(key, sum, h.cfg.Now())
 		if first {
-			return e, false, nil
+			return c.claimSend(ctx, s, cmd, e, sum)
 		}
 		if wait != nil {
 			select {
@@ -205,6 +208,66 @@ func (c *Client) dedupe(s *session, cmd *protocol.Command) (e *sentEntry, done b
 			return nil, true, nil
 		}
 		// The first send failed and was forgotten: handle this one.
+	}
+}
+
+// claimSendPoll is how often a repeat asks again about a send another node
+// is still storing.
+const claimSendPoll = 50 * time.Millisecond
+
+// claimSend claims a first send (this node had not seen it) in the
+// store's SendClaims, when it has them: a repeat that reached this node
+// after its first send went to another is then acked like that one, and
+// one still under way there is waited for. If the claims cannot be read
+// the send is handled here (a repeat may then be stored twice, as on a
+// store without claims).
+func (c *Client) claimSend(ctx context.Context, s *session, cmd *protocol.Command, e *sentEntry, sum uint64) (*sentEntry, bool, error) {
+	h := c.hub
+	if h.claims == nil {
+		return e, false, nil
+	}
+	k := storage.SendKey{App: s.app.ID, From: s.peer, ClientID: cmd.ID}
+	for {
+		cl, owned, err := h.claims.ClaimSend(ctx, k, sum)
+		switch {
+		case err != nil:
+			h.metrics.StoreErrors.Inc()
+			h.log.Warn("claim a send: handling it without the cluster-wide check", "app", k.App, "from", k.From, "err", err)
+			return e, false, nil
+		case owned:
+			e.claim = &k
+			return e, false, nil
+		case cl.Done:
+			h.sent.finish(e, true, cl.ID, cl.Time)
+			h.metrics.Deduplicated.Inc()
+			c.ackSent(s, cmd, cl.ID, cl.Time)
+			return nil, true, nil
+		}
+		select { // under way on another node
+		case <-ctx.Done():
+			h.sent.finish(e, false, "", 0)
+			return nil, true, c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "message not stored")
+		case <-time.After(claimSendPoll):
+		}
+	}
+}
+
+// finishSent records how the first send of e ended, here and, when this
+// node claimed it, in the store's SendClaims.
+func (h *Hub) finishSent(e *sentEntry, ok bool, uid string, t int64) {
+	if e == nil {
+		return
+	}
+	k := e.claim
+	h.sent.finish(e, ok, uid, t)
+	if k == nil {
+		return
+	}
+	ctx, cancel := h.storeCtx()
+	defer cancel()
+	if err := h.claims.FinishSend(ctx, *k, e.sum, uid, t, ok); err != nil {
+		h.metrics.StoreErrors.Inc()
+		h.log.Warn("record a send's outcome in the cluster", "app", k.App, "from", k.From, "err", err)
 	}
 }
 

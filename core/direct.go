@@ -117,12 +117,12 @@ func (c *Client) direct(s *session, cmd *protocol.Command) error {
 		cancel()
 		if err != nil {
 			h.log.Error("persist message", "app", m.App, "from", m.From, "err", err)
-			h.sent.finish(sent, false, "", 0)
+			h.finishSent(sent, false, "", 0)
 			return c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "message not stored")
 		}
 	}
 	h.deliver(&m, to, cmd.Transient, s)
-	h.sent.finish(sent, true, m.ID, m.Time)
+	h.finishSent(sent, true, m.ID, m.Time)
 	if !cmd.Transient {
 		c.ackSent(s, cmd, m.ID, m.Time)
 	}

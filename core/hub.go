@@ -25,6 +25,7 @@ type Hub struct {
 	nonces  *nonceCache
 	watches *watchBudget
 	sent    sendDedupe
+	claims  storage.SendClaims // the store's, if it has them (a cluster store); immutable
 	open    openGroups
 	seq     atomic.Uint64             // message sequence, see newMessageID
 	sctx    atomic.Pointer[sharedCtx] // see storeCtx
@@ -62,6 +63,7 @@ func New(cfg Config) (*Hub, error) {
 		watches: &watchBudget{max: cfg.MaxWatchPerApp},
 		sent:    sendDedupe{window: cfg.DedupeWindow, max: cfg.DedupeEntries},
 	}
+	h.claims, _ = cfg.Store.(storage.SendClaims)
 	h.dl, h.pr = cfg.Deliverer, cfg.Presence
 	switch {
 	case h.dl == nil && h.pr == nil:

@@ -300,13 +300,13 @@ func (c *Client) groupDirect(s *session, cmd *protocol.Command) error {
 			cancel()
 			if err != nil {
 				h.log.Error("persist group message", "app", m.App, "group", m.Room, "err", err)
-				h.sent.finish(sent, false, "", 0)
+				h.finishSent(sent, false, "", 0)
 				return c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "message not stored")
 			}
 		}
 		h.deliver(&m, g.Members, transient, s)
 	}
-	h.sent.finish(sent, true, m.ID, m.Time)
+	h.finishSent(sent, true, m.ID, m.Time)
 	if !cmd.Transient {
 		c.ackSent(s, cmd, m.ID, m.Time)
 	}
