@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	quicgo "github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 	wtgo "github.com/quic-go/webtransport-go"
@@ -260,6 +261,14 @@ func TestConnClosedAfterLastSession(t *testing.T) {
 	}
 	s1 := session()
 	s1.CloseWithError(0, "")
+	// The server refuses a new session (H3_REQUEST_REJECTED) until it has
+	// seen s1 end: wait for the hub to let go of s1's connection.
+	for deadline := time.Now().Add(wait); testutil.ToFloat64(hub.Metrics().Connections) != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the hub kept the first session's connection")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	s2 := session() // within the linger: the connection is still open
 	s2.CloseWithError(0, "")
 	ended := time.Now()
