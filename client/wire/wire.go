@@ -169,7 +169,7 @@ type Options struct {
 	// transient message its retransmission, but each one is a packet of
 	// its own and costs this client a hand-off from its datagram
 	// goroutine to Recv; a client that receives many transient messages
-	// spends less CPU without them (see cmd/rtbench/README.md).
+	// spends less CPU without them (see docs/performance.md).
 	// WebTransport datagrams are asked for by the URL (/wt?datagrams=1).
 	NoDatagrams bool
 	// DatagramQueue bounds the received datagrams waiting for Recv; when
@@ -184,7 +184,7 @@ type Options struct {
 	// &quic.Transport{Conn: udpConn} on net.ListenUDP("udp", nil)) and
 	// closes it after the last connection; closing it ends them all. A
 	// process with many connections (a load generator, a gateway) should
-	// use one: see cmd/rtbench/README.md. Nil means a new socket per
+	// use one: see docs/performance.md. Nil means a new socket per
 	// connection, which is what a single app connection wants.
 	QUICTransport *quic.Transport
 }

@@ -3,7 +3,7 @@
 // (/v1/route), /healthz and Prometheus /metrics, on one HTTP listener.
 //
 // Configuration comes from flags, RTGATE_* environment variables and an
-// optional JSON file (see internal/config and README.md). Without any app
+// optional JSON file (see internal/config and docs/configuration.md). Without any app
 // configured it runs in dev mode: any appId, no signatures.
 //
 // SIGINT or SIGTERM shuts down gracefully: stop accepting, close every
