@@ -115,6 +115,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{"delete a message", "DELETE", "/1.1/rtm/messages/logs?convid=" + core.ConvID([]string{"alice", "bob", "carol"}) + "&msgid={msg}&timestamp={ts}", masterHdr, "", 200, nil},
 		{"wrong key", "GET", "/1.1/rtm/messages/unread/bob", map[string]string{"X-LC-Id": appID, "X-LC-Key": "wrong"}, "", 401, nil},
 		{"the document itself", "GET", "/1.1/openapi.json", nil, "", 200, nil},
+		{"the document itself, with a wrong key", "GET", "/1.1/openapi.json", map[string]string{"X-LC-Id": appID, "X-LC-Key": "wrong"}, "", 200, nil},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
