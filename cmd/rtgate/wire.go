@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rtgate/rtgate/cluster"
 	"github.com/rtgate/rtgate/compat/flashpolicy"
 	"github.com/rtgate/rtgate/compat/pushhook"
 	"github.com/rtgate/rtgate/compat/rest"
@@ -172,7 +173,12 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 	if s.perIP != nil {
 		lpAdmit = func(r *http.Request) (func(), bool) { return s.perIP.AdmitRemote(r.RemoteAddr) }
 	}
+	var lpForward cluster.Forwarder
+	if node != nil {
+		lpForward = node.bus
+	}
 	s.longpoll = longpoll.New(s.hub, longpoll.Config{
+		Forward:          lpForward,
 		MaxFrameBytes:    cfg.Limits.MaxFrameBytes,
 		BufferBytes:      cfg.Limits.QueueBytes,
 		MaxSessionsPerIP: cfg.Limits.LongPollSessionsPerIP,
@@ -180,6 +186,14 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 		AllowedOrigins:   cfg.AllowedOrigins,
 		Logger:           log.With("component", "longpoll"),
 	})
+	if node != nil {
+		// This node answers the long-poll requests other nodes forward
+		// for its sessions; the bus stops it when it closes.
+		if _, err := node.bus.Serve(s.longpoll.ServeForwarded); err != nil {
+			s.closeStore()
+			return nil, fmt.Errorf("serve forwarded long-poll requests: %w", err)
+		}
+	}
 	s.rest, err = rest.New(rest.Config{
 		Store:             store,
 		Hub:               s.hub,

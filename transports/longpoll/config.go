@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/rtgate/rtgate/cluster"
 	"github.com/rtgate/rtgate/protocol"
 )
 
@@ -67,6 +68,11 @@ type Config struct {
 	// (rtgate's limits.connectionsPerIP): ok false refuses the open with
 	// 429; release is called once when the session leaves the table.
 	Admit func(r *http.Request) (release func(), ok bool)
+	// Forward, in a cluster, names this node in new session ids and
+	// carries requests for other nodes' sessions to them, so any node
+	// serves any session (no sticky load balancing). Nil: sessions are
+	// this node's only, as on a single node.
+	Forward cluster.Forwarder
 
 	// AllowedOrigins lists the Origin header values allowed to use the
 	// endpoints cross-origin ("https://chat.example.org", compared

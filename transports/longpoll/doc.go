@@ -44,6 +44,13 @@
 // session). Every request has its own read/write deadlines set through
 // http.ResponseController, so the server needs no global WriteTimeout.
 //
-// Imports: core, protocol, internal/origin, the standard library and the
-// Prometheus client.
+// Cluster: with Config.Forward, a session id names its node
+// ("<node>~<hex>") and any node serves any session: a request for another
+// node's session is carried to it by cluster request/reply
+// (forward.go) and answered as it answers there, so the sequence numbers
+// keep it ordered, loss-free and duplicate-free end to end; 410
+// (node_gone) when that node is gone.
+//
+// Imports: core, protocol, cluster (the Forwarder interface),
+// internal/origin, the standard library and the Prometheus client.
 package longpoll

@@ -137,6 +137,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.open(w, r)
 		return
 	}
+	if h.cfg.Forward != nil {
+		if node := owner(r.URL.Query().Get("sid")); node != "" && node != string(h.cfg.Forward.Self()) {
+			h.forward(w, r, node, endpoint)
+			return
+		}
+	}
+	h.serveLocal(w, r, endpoint)
+}
+
+// serveLocal serves send, poll and close for a session of this node.
+func (h *Handler) serveLocal(w http.ResponseWriter, r *http.Request, endpoint string) {
 	s := h.lookup(r.URL.Query().Get("sid"))
 	if s == nil {
 		h.fail(w, http.StatusNotFound, codeUnknownSID, "unknown or expired session; open a new one")
@@ -225,7 +236,11 @@ func (h *Handler) open(w http.ResponseWriter, r *http.Request) {
 	}
 	var raw [16]byte
 	rand.Read(raw[:]) // never fails (crypto/rand)
-	s := newSession(h, hex.EncodeToString(raw[:]), d, r.RemoteAddr)
+	sid := hex.EncodeToString(raw[:])
+	if h.cfg.Forward != nil {
+		sid = string(h.cfg.Forward.Self()) + sidSep + sid
+	}
+	s := newSession(h, sid, d, r.RemoteAddr)
 	if h.cfg.Admit != nil {
 		release, ok := h.cfg.Admit(r)
 		if !ok {

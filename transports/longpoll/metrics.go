@@ -20,6 +20,7 @@ type metrics struct {
 	closes       *prometheus.CounterVec // sessions closed, by close code
 	rejected     *prometheus.CounterVec // error responses, by API error code
 	queue        *outq.Metrics          // outbound queue drops and slow consumers
+	forwarded    prometheus.Counter     // requests forwarded to the session's node (cluster)
 }
 
 func newMetrics() *metrics {
@@ -47,10 +48,12 @@ func newMetrics() *metrics {
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rtgate_longpoll_requests_rejected_total", Help: "Requests answered with an error, by API error code."}, []string{"code"}),
 		queue: outq.NewMetrics("rtgate_longpoll", "long-poll"),
+		forwarded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rtgate_longpoll_forwarded_total", Help: "Requests for sessions of other nodes, forwarded to them (cluster)."}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return append([]prometheus.Collector{m.sessions, m.opened, m.held, m.polls, m.framesIn, m.duplicates,
-		m.framesOut, m.framesResent, m.expiries, m.closes, m.rejected}, m.queue.Collectors()...)
+		m.framesOut, m.framesResent, m.expiries, m.closes, m.rejected, m.forwarded}, m.queue.Collectors()...)
 }
