@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -119,22 +121,61 @@ func configDiff(have, want jetstream.StreamConfig) string {
 }
 
 // ensureStream creates the stream want, or checks the existing one; it
-// never changes or deletes an existing stream.
-func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig) (jetstream.Stream, error) {
-	st, err := js.Stream(ctx, want.Name)
+// never changes or deletes an existing stream. While JetStream cannot
+// answer yet (no meta leader, or fewer servers than replicas: the other
+// nodes of an embedded cluster are still starting) it asks again every
+// 250 ms until ctx ends.
+func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig, log *slog.Logger) (jetstream.Stream, error) {
+	for attempt := 0; ; attempt++ {
+		st, err := createOrGet(ctx, js, want)
+		if err == nil {
+			if d := configDiff(st.CachedInfo().Config, want); d != "" {
+				return nil, fmt.Errorf("%w: stream %s: %s (left as it is; delete or edit it yourself, or change this node's settings)", ErrAssetMismatch, want.Name, d)
+			}
+			return st, nil
+		}
+		if !transient(err) || ctx.Err() != nil {
+			return nil, fmt.Errorf("jetstream: stream %s: %w", want.Name, err)
+		}
+		if attempt%20 == 0 {
+			log.Info("jetstream: waiting for JetStream to create or read a stream", "stream", want.Name, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("jetstream: stream %s: %w (last: %v)", want.Name, ctx.Err(), err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func createOrGet(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig) (jetstream.Stream, error) {
+	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, err := js.Stream(actx, want.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		st, err = js.CreateStream(ctx, want)
+		st, err = js.CreateStream(actx, want)
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			// Another node created it meanwhile, maybe with another
 			// configuration: check what is there.
-			st, err = js.Stream(ctx, want.Name)
+			st, err = js.Stream(actx, want.Name)
 		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("jetstream: stream %s: %w", want.Name, err)
-	}
-	if d := configDiff(st.CachedInfo().Config, want); d != "" {
-		return nil, fmt.Errorf("%w: stream %s: %s (left as it is; delete or edit it yourself, or change this node's settings)", ErrAssetMismatch, want.Name, d)
-	}
-	return st, nil
+	return st, err
 }
+
+// transient reports whether err may go away by itself: a timeout, no
+// JetStream answer yet, or a cluster without enough servers yet. A
+// request JetStream refuses (400, 404) is not.
+func transient(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Code >= 500 || apiErr.ErrorCode == errCodeInsufficientResources
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
+		errors.Is(err, nats.ErrConnectionReconnecting)
+}
+
+// errCodeInsufficientResources is JSInsufficientResourcesErr (fewer
+// servers than replicas, for now).
+const errCodeInsufficientResources = 10023

@@ -431,3 +431,32 @@ func TestSendClaims(t *testing.T) {
 		t.Errorf("%d owners of one send claimed 12 times at once, want 1", owners)
 	}
 }
+
+// TestOpenWaitsForQuorum opens the store while two of three servers are
+// down (no meta leader, as when the first node of an embedded cluster
+// starts): Open waits, and succeeds once the servers are back.
+func TestOpenWaitsForQuorum(t *testing.T) {
+	c := natstest.Start(t, 3)
+	nc := c.Connect(0)
+	c.Shutdown(1)
+	c.Shutdown(2)
+	ctx := ctxT(t, 60*time.Second)
+	done := make(chan error, 1)
+	go func() {
+		s, err := jetstream.Open(ctx, nc, jetstream.Config{Namespace: "quorum"})
+		if err == nil {
+			s.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("Open without a quorum returned %v, want it to wait", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	c.Restart(1)
+	c.Restart(2)
+	if err := <-done; err != nil {
+		t.Fatalf("Open after the servers came back: %v", err)
+	}
+}

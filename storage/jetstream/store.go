@@ -37,8 +37,10 @@ var (
 )
 
 // Open checks the server's version, creates or checks the streams and
-// the bucket, and returns the store. It fails with ErrServerVersion,
-// ErrConfig or ErrAssetMismatch (wrapped, with the details).
+// the buckets, and returns the store. It fails with ErrServerVersion,
+// ErrConfig or ErrAssetMismatch (wrapped, with the details). While
+// JetStream cannot answer yet (no meta leader, fewer servers up than
+// replicas) it waits, until ctx ends.
 func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -52,16 +54,16 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	s := &Store{cfg: cfg, n: namesOf(cfg.Namespace), nc: nc, js: js, log: cfg.Logger}
-	if s.inbox, err = ensureStream(ctx, js, cfg.inboxConfig(s.n)); err != nil {
+	if s.inbox, err = ensureStream(ctx, js, cfg.inboxConfig(s.n), s.log); err != nil {
 		return nil, err
 	}
-	if s.hist, err = ensureStream(ctx, js, cfg.histConfig(s.n)); err != nil {
+	if s.hist, err = ensureStream(ctx, js, cfg.histConfig(s.n), s.log); err != nil {
 		return nil, err
 	}
-	if _, err = ensureStream(ctx, js, cfg.groupsConfig(s.n)); err != nil {
+	if _, err = ensureStream(ctx, js, cfg.groupsConfig(s.n), s.log); err != nil {
 		return nil, err
 	}
-	if _, err = ensureStream(ctx, js, cfg.sendsConfig(s.n)); err != nil {
+	if _, err = ensureStream(ctx, js, cfg.sendsConfig(s.n), s.log); err != nil {
 		return nil, err
 	}
 	return s, nil
