@@ -314,6 +314,8 @@ func TestErrorsPointAtTheMistake(t *testing.T) {
 			`"limits.inboxTTL": "3 days" is not a duration`},
 		{"duration of the wrong type", []string{"--config", writeFile(t, `{"storage": {"syncInterval": true}}`)}, nil,
 			`"storage.syncInterval": true is not a duration`},
+		{"key in the wrong case", []string{"--config", writeFile(t, `{"limits": {"inboxTTl": "1h"}}`)}, nil,
+			`"limits.inboxTTl": unknown key: keys are case-sensitive, did you mean "inboxTTL"?`},
 		{"nested unknown key", []string{"--config", writeFile(t, `{"flash": {"policyAdr": ":843"}}`)}, nil,
 			`"flash.policyAdr": unknown key`},
 		{"log level from env", nil, map[string]string{"RTGATE_LOG_LEVEL": "loud"}, `RTGATE_LOG_LEVEL: log level "loud"`},

@@ -24,6 +24,11 @@ func decodeFile(b []byte, c *Config) error {
 			line, col := position(b, dec.InputOffset())
 			return fmt.Errorf("line %d, column %d: trailing data after the JSON object", line, col)
 		}
+		// encoding/json matches keys case-insensitively ("inboxTTl" would
+		// set inboxTTL); the file's keys must be spelt exactly.
+		if key, kerr := locate(b, reflect.TypeFor[Config](), ""); key != "" {
+			return fmt.Errorf("%q: %v", key, kerr)
+		}
 		return nil
 	}
 	var syn *json.SyntaxError
@@ -93,6 +98,11 @@ func locate(raw []byte, t reflect.Type, prefix string) (string, error) {
 			}
 		}
 		for name := range fields {
+			for i := range t.NumField() {
+				if want, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); strings.EqualFold(want, name) {
+					return join(prefix, name), fmt.Errorf("unknown key: keys are case-sensitive, did you mean %q?", want)
+				}
+			}
 			return join(prefix, name), errors.New("unknown key (rtgate.example.json shows every key)")
 		}
 		return "", nil
