@@ -1,12 +1,22 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"net"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/rtgate/rtgate/client"
+	"github.com/rtgate/rtgate/core"
+	"github.com/rtgate/rtgate/storage/memory"
+	"github.com/rtgate/rtgate/transports/ws"
 )
 
 // TestMain runs main when the test binary is started as rtchat by
@@ -70,4 +80,74 @@ func TestPeerRequired(t *testing.T) {
 	if code != 2 || !strings.Contains(out, "--peer is required") {
 		t.Fatalf("exit %d, output:\n%s", code, out)
 	}
+}
+
+// TestPresencePrintedOnce: bob is online (a Go SDK session in this
+// process); alice opens watching him and rtchat prints that bob is online
+// exactly once, then quits on /quit.
+func TestPresencePrintedOnce(t *testing.T) {
+	hub, err := core.New(core.Config{Store: memory.New(memory.Config{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ws.New(hub, ws.Config{}))
+	defer srv.Close()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
+	bob, err := client.New(client.Config{URL: url, AppID: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := bob.Open(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "RTCHAT_TEST_MAIN=1", "RTCHAT_TEST_ARGS=--url "+url+" --peer alice --watch bob")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !(strings.Contains(out.String(), "* alice open on") && strings.Contains(out.String(), "online: [bob]")) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no open and presence lines within 10 s:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polls the child's output; bounded by deadline
+	}
+	io.WriteString(stdin, "/quit\n")
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("rtchat: %v\n%s", err, out.String())
+	}
+	if n := strings.Count(out.String(), "online: [bob]"); n != 1 {
+		t.Fatalf("bob's presence printed %d times at open, want once:\n%s", n, out.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the child's two output pipes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
