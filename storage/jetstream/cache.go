@@ -7,9 +7,20 @@ import (
 	"github.com/rtgate/rtgate/storage"
 )
 
-// maxCached bounds the entries of a seqCache; past it the cache starts
-// over empty.
-const maxCached = 100_000
+// maxCachedBytes bounds the messages a seqCache holds (about 32 MiB:
+// some 6,000 messages of the largest size, many more of usual ones); past
+// it the cache starts over empty, and Remove reads the inbox instead
+// until it has learned again.
+const maxCachedBytes = 32 << 20
+
+// size approximates the memory m holds.
+func size(m *storage.Message) int {
+	n := 128 + len(m.App) + len(m.ID) + len(m.From) + len(m.Room) + len(m.Text) + len(m.FromIP) + len(m.ConvID) + len(m.ClientID)
+	for _, p := range m.To {
+		n += 16 + len(p)
+	}
+	return n
+}
 
 // seqCache remembers which stream sequences hold which inbox messages, as
 // learned from Persist's PubAcks and from reads, so that Remove can delete
@@ -19,16 +30,16 @@ const maxCached = 100_000
 // message was no longer pending. Safe for concurrent use.
 type seqCache struct {
 	mu sync.Mutex
-	m  map[string]map[string]*entry // inbox subject -> message id -> entry; guarded by mu
-	n  int                          // entries in m; guarded by mu
+	m     map[string]map[string]*entry // inbox subject -> message id -> entry; guarded by mu
+	bytes int                          // size of the messages in m; guarded by mu
 }
 
 // note records that seq on subj holds m.
 func (c *seqCache) note(subj string, m *storage.Message, seq uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || c.n >= maxCached {
-		c.m, c.n = map[string]map[string]*entry{}, 0
+	if c.m == nil || c.bytes >= maxCachedBytes {
+		c.m, c.bytes = map[string]map[string]*entry{}, 0
 	}
 	byID := c.m[subj]
 	if byID == nil {
@@ -38,7 +49,7 @@ func (c *seqCache) note(subj string, m *storage.Message, seq uint64) {
 	e := byID[m.ID]
 	if e == nil {
 		byID[m.ID] = &entry{m: m, seqs: []uint64{seq}}
-		c.n++
+		c.bytes += size(m)
 		return
 	}
 	if !slices.Contains(e.seqs, seq) {
@@ -74,9 +85,9 @@ func (c *seqCache) forget(subj string, ids []string) {
 	defer c.mu.Unlock()
 	byID := c.m[subj]
 	for _, id := range ids {
-		if _, ok := byID[id]; ok {
+		if e, ok := byID[id]; ok {
 			delete(byID, id)
-			c.n--
+			c.bytes -= size(e.m)
 		}
 	}
 	if len(byID) == 0 {
