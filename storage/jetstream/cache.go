@@ -29,7 +29,7 @@ func size(m *storage.Message) int {
 // deleting a sequence already gone is harmless and tells Remove the
 // message was no longer pending. Safe for concurrent use.
 type seqCache struct {
-	mu sync.Mutex
+	mu    sync.Mutex
 	m     map[string]map[string]*entry // inbox subject -> message id -> entry; guarded by mu
 	bytes int                          // size of the messages in m; guarded by mu
 }
