@@ -14,6 +14,12 @@ public class RealtimeException extends Exception {
     public static final int SIGNATURE_REFUSED = 4108;
     /** A message text over 5120 UTF-8 bytes. */
     public static final int TOO_LONG = 4109;
+    /**
+     * Too many watches: the connection's watch entries, or its app's on
+     * the server, would pass their bound (close 4110; an rtgate code, not
+     * a v1 one).
+     */
+    public static final int TOO_MANY_WATCHES = 4110;
     /** A malformed peer id (close 4103). */
     public static final int BAD_PEER_ID = 4103;
     /** An unknown app id (close 4100). */

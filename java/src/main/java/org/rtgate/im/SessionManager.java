@@ -594,8 +594,11 @@ public final class SessionManager implements Session {
         }
         String what = "connection lost" + (code != 0 ? " (close " + code + (reason == null || reason.isEmpty() ? "" : " " + reason) + ")" : "")
                 + (cause != null ? ": " + cause : "");
-        if (was == State.OPENING && (code == 4108 || code == 4103 || code == 4100)) {
-            // The server refused the open: a bad signature, peer id or app.
+        if (was == State.OPENING && (code == RealtimeException.SIGNATURE_REFUSED || code == RealtimeException.BAD_PEER_ID
+                || code == RealtimeException.UNKNOWN_APP || code == RealtimeException.TOO_MANY_WATCHES)) {
+            // The server refused the open: a bad signature, peer id or app,
+            // or a watch list over the server's bound. Retrying the same
+            // open would be refused again.
             final RealtimeException e = new RealtimeException(code, "open refused: " + what);
             shutdown(e);
             rx.session(r -> r.onError(config.context, this, e));
