@@ -16,6 +16,7 @@ import (
 	"github.com/rtgate/rtgate/internal/config"
 	"github.com/rtgate/rtgate/internal/natsembed"
 	"github.com/rtgate/rtgate/storage"
+	"github.com/rtgate/rtgate/storage/histindex"
 	jsstore "github.com/rtgate/rtgate/storage/jetstream"
 )
 
@@ -29,6 +30,7 @@ type clusterNode struct {
 	embed *natsembed.Server // nil without --nats-embed
 	nc    *nats.Conn
 	bus   *natsbus.Bus
+	hist  *histindex.Indexer // nil unless --history-indexer (history.go)
 }
 
 // joinCluster starts the embedded server if asked, connects to NATS and
@@ -148,6 +150,7 @@ func (n *clusterNode) close() {
 	if n == nil {
 		return
 	}
+	n.closeHistory()
 	if n.bus != nil {
 		n.bus.Close()
 	}

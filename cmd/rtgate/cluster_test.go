@@ -27,8 +27,8 @@ func freePorts(t *testing.T, n int) []int {
 
 // startEmbedCluster runs n rtgate nodes in this process, each with an
 // embedded nats-server routed to the others: the whole cluster with
-// nothing else installed.
-func startEmbedCluster(t *testing.T, n int) []*inProcess {
+// nothing else installed. extra, if given, adds node i's flags.
+func startEmbedCluster(t *testing.T, n int, extra ...func(i int) []string) []*inProcess {
 	t.Helper()
 	ports := freePorts(t, n)
 	var routes []string
@@ -42,6 +42,9 @@ func startEmbedCluster(t *testing.T, n int) []*inProcess {
 		args := []string{"--listen", "127.0.0.1:0", "--quic", "off", "--data", t.TempDir(),
 			"--node-name", fmt.Sprint("node", i), "--nats-embed", "--nats-listen", "127.0.0.1:0",
 			"--nats-cluster", fmt.Sprintf("127.0.0.1:%d", ports[i]), "--nats-routes", strings.Join(routes, ",")}
+		for _, f := range extra {
+			args = append(args, f(i)...)
+		}
 		go func() {
 			defer close(s.done)
 			s.err = run(ctx, args, func(string) string { return "" }, s.out)

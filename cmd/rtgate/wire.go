@@ -108,6 +108,11 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 			return nil, err
 		}
 		store = js
+		if err := node.startHistory(cfg, log); err != nil {
+			js.Close()
+			node.close()
+			return nil, err
+		}
 	} else {
 		b, err := openBadger(cfg, log)
 		if err != nil {
@@ -194,8 +199,13 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 			return nil, fmt.Errorf("serve forwarded long-poll requests: %w", err)
 		}
 	}
+	restStore, err := node.historyStore(store)
+	if err != nil {
+		s.closeStore()
+		return nil, err
+	}
 	s.rest, err = rest.New(rest.Config{
-		Store:             store,
+		Store:             restStore,
 		Hub:               s.hub,
 		Logger:            log.With("component", "rest"),
 		AllowedOrigins:    cfg.AllowedOrigins,
@@ -247,6 +257,7 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 	s.registry.MustRegister(storeMetrics...)
 	if node != nil {
 		s.registry.MustRegister(node.bus.Metrics().Collectors()...)
+		s.registry.MustRegister(node.historyCollectors()...)
 	}
 	s.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rtgate_connections_refused_per_ip_total",
 		Help: "Connections refused because their IP address had limits.connectionsPerIP open (TCP and QUIC)."},

@@ -201,6 +201,11 @@ type Cluster struct {
 	// instead of 3: one server's loss then loses acknowledged messages.
 	// For trials against a single nats-server only.
 	UnsafeSingleReplica bool `json:"unsafeSingleReplica,omitempty"`
+	// HistoryIndexer makes this node one of the cluster's history indexers
+	// (one or two per cluster): it indexes the history stream in
+	// <data>/hist-index and answers every node's history queries
+	// (docs/cluster.md). Needs cluster mode.
+	HistoryIndexer bool `json:"historyIndexer,omitempty"`
 }
 
 // Enabled reports whether the node is a cluster member.
@@ -367,7 +372,7 @@ type flags struct {
 	nats, natsCreds, natsNKey, natsCA, natsCert, natsKey string
 	nodeName, natsListen, natsCluster                    string
 	natsRoutes                                           list
-	natsEmbed, natsUnsafeR1                              bool
+	natsEmbed, natsUnsafeR1, histIndexer                 bool
 }
 
 func newFlagSet(name string, out io.Writer, f *flags) *flag.FlagSet {
@@ -404,6 +409,7 @@ func newFlagSet(name string, out io.Writer, f *flags) *flag.FlagSet {
 	fs.StringVar(&f.natsListen, "nats-listen", "", "client `HOST:PORT` of the embedded nats-server (default 127.0.0.1:4222)")
 	fs.StringVar(&f.natsCluster, "nats-cluster", "", "route `HOST:PORT` of the embedded nats-server")
 	fs.Var(&f.natsRoutes, "nats-routes", "route `URL[,URL...]` of every embedded nats-server of the cluster (nats-route://host:port), repeatable")
+	fs.BoolVar(&f.histIndexer, "history-indexer", false, "run a history indexer on this cluster node (index in <data>/hist-index; one or two per cluster)")
 	fs.BoolVar(&f.natsUnsafeR1, "nats-unsafe-single-replica", false, "keep 1 replica of the JetStream assets instead of 3 (one nats-server only; its loss loses messages)")
 	fs.Var(&f.origins, "allowed-origin", "allowed browser `ORIGIN`, repeatable (default any; env "+EnvOrigins+", comma-separated)")
 	return fs
@@ -568,6 +574,9 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	if f.set["nats-unsafe-single-replica"] {
 		c.Cluster.UnsafeSingleReplica = f.natsUnsafeR1
 	}
+	if f.set["history-indexer"] {
+		c.Cluster.HistoryIndexer = f.histIndexer
+	}
 	extra = append(extra, f.apps...)
 	for _, spec := range extra {
 		a, err := parseApp(spec)
@@ -671,6 +680,8 @@ func (c *Config) validate() error {
 		return bad("cluster: embedListen, embedCluster and routes need embed (--nats-embed)")
 	} else if cl.Embed && len(cl.Routes) > 0 && cl.EmbedCluster == "" {
 		return bad("cluster: routes need embedCluster (--nats-cluster HOST:PORT), the embedded server's route address")
+	} else if cl.HistoryIndexer && !cl.Enabled() {
+		return bad("cluster: historyIndexer (--history-indexer) needs cluster mode (--nats or --nats-embed)")
 	}
 	if c.QUICEnabled() {
 		if err := checkAddr(c.QUIC); err != nil {

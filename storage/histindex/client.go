@@ -1,0 +1,131 @@
+package histindex
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/rtgate/rtgate/storage"
+)
+
+// ClientConfig configures a Client. Conn is required.
+type ClientConfig struct {
+	// Conn is the NATS connection (not owned).
+	Conn *nats.Conn
+	// Namespace is the cluster store's namespace; "" means "rt".
+	Namespace string
+	// Timeout bounds one request when the caller's context has no
+	// earlier deadline; 0 means 10 s (more than an indexer's WaitTimeout).
+	Timeout time.Duration
+}
+
+// Client is storage.History answered by the cluster's indexers. Wrap
+// gives a whole storage.Store with it.
+type Client struct {
+	nc      *nats.Conn
+	subject string
+	timeout time.Duration
+}
+
+var _ storage.History = (*Client)(nil)
+
+// NewClient returns a Client.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	if cfg.Conn == nil {
+		return nil, fmt.Errorf("%w: no NATS connection", ErrConfig)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	return &Client{nc: cfg.Conn, subject: Subject(cfg.Namespace), timeout: cfg.Timeout}, nil
+}
+
+// errNoIndexer is what a request answers when no indexer runs.
+var errNoIndexer = fmt.Errorf("%w: no history indexer is running in the cluster (start one or two nodes with --history-indexer)", storage.ErrNotSupported)
+
+// call sends rq to an indexer and decodes its reply.
+func (c *Client) call(ctx context.Context, rq *request) (*reply, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	b, err := json.Marshal(rq)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", storage.ErrInvalid, err)
+	}
+	m, err := c.nc.RequestWithContext(ctx, c.subject, b)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return nil, errNoIndexer
+	}
+	if err != nil {
+		return nil, fmt.Errorf("histindex: request to the history indexer: %w", err)
+	}
+	var r reply
+	if err := json.Unmarshal(m.Data, &r); err != nil {
+		return nil, fmt.Errorf("histindex: bad reply from the history indexer: %w", err)
+	}
+	if err := r.err(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Query implements storage.History: the indexer's page, newest first. A
+// page larger than one NATS message comes in parts, continued with msgid
+// paging, which gives exactly the messages after the last one received.
+func (c *Client) Query(ctx context.Context, q storage.HistoryQuery) ([]*storage.Message, error) {
+	limit := q.EffectiveLimit()
+	q.Limit = limit
+	var out []*storage.Message
+	for range storage.MaxHistoryLimit + 1 { // each part holds at least one message
+		r, err := c.call(ctx, &request{Op: opQuery, Q: toQueryRequest(q)})
+		if err != nil {
+			return nil, err
+		}
+		ms, err := r.messages()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
+		if !r.More || len(ms) == 0 || len(out) >= limit {
+			return out, nil
+		}
+		last := ms[len(ms)-1]
+		q.Before, q.BeforeID, q.Limit = last.Time, last.ID, limit-len(out)
+	}
+	return out, nil
+}
+
+// Delete implements storage.History: the message leaves the history on
+// every indexer before Delete returns.
+func (c *Client) Delete(ctx context.Context, app, convID, msgID string, ts int64) error {
+	_, err := c.call(ctx, &request{Op: opDelete, App: app, Conv: convID, ID: msgID, Time: ts})
+	return err
+}
+
+// Store is a storage.Store whose history queries and deletes go to the
+// indexers, everything else to the cluster store it wraps. It hides the
+// optional interfaces of the store it wraps: give it to the REST API, not
+// to the core.
+type Store struct {
+	storage.Store
+	hist *Client
+}
+
+// Wrap returns st with its history answered by c.
+func Wrap(st storage.Store, c *Client) *Store { return &Store{Store: st, hist: c} }
+
+// Query implements storage.History through the indexers.
+func (s *Store) Query(ctx context.Context, q storage.HistoryQuery) ([]*storage.Message, error) {
+	return s.hist.Query(ctx, q)
+}
+
+// Delete implements storage.History through the indexers.
+func (s *Store) Delete(ctx context.Context, app, convID, msgID string, ts int64) error {
+	return s.hist.Delete(ctx, app, convID, msgID, ts)
+}
