@@ -28,7 +28,8 @@ type Config struct {
 	QueueBytes int
 	// WriteTimeout bounds every socket write (a batch of frames, a ping, a
 	// close frame). A write that does not finish in time ends the
-	// connection. Zero means 10 s.
+	// connection. The deadline is moved lazily, so a write has between
+	// 3/4 of WriteTimeout and WriteTimeout. Zero means 10 s.
 	WriteTimeout time.Duration
 	// PingInterval is how often the server pings clients of the modern
 	// dialects. A modern connection from which nothing (frame or pong) was

@@ -58,7 +58,10 @@ type conn struct {
 	// readableFn is c.readable bound once (a method value allocates).
 	readableFn func(fd uintptr) bool
 
-	q          outq.Queue    // the outbound queue and the close state
+	q outq.Queue // the outbound queue and the close state
+	// writeBy is the write deadline in force; owned by the writer (one
+	// writeLoop at a time, handed over under the queue's lock).
+	writeBy    time.Time
 	writerDone chan struct{} // closed when the last writer (close frame sent, or aborted) is done
 
 	mu         sync.Mutex
@@ -172,7 +175,7 @@ func (c *conn) writeLoop() {
 			return
 		}
 		if len(b.Buf) > 0 {
-			c.netConn.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
+			c.armWrite(cfg.WriteTimeout)
 			_, err := c.netConn.Write(b.Buf)
 			m.framesOut[c.dialect].Add(float64(b.N))
 			m.bytesOut[c.dialect].Add(float64(len(b.Buf)))
@@ -195,6 +198,20 @@ func (c *conn) writeLoop() {
 			return // the queue marked the writer stopped: the next frame wakes one
 		}
 	}
+}
+
+// armWrite gives the next socket write at least 3/4 of timeout and at
+// most timeout to finish. It moves the socket's deadline only when the one
+// in force is nearer than 3/4 of timeout: moving it is a runtime timer
+// change under a lock, which a busy connection would otherwise pay on
+// every batch.
+func (c *conn) armWrite(timeout time.Duration) {
+	now := time.Now()
+	if c.writeBy.Sub(now) >= timeout-timeout/4 {
+		return
+	}
+	c.writeBy = now.Add(timeout)
+	c.netConn.SetWriteDeadline(c.writeBy)
 }
 
 // finish marks the last writer done (the queue starts no writer again):
@@ -220,7 +237,7 @@ func (c *conn) writeClose(code protocol.CloseCode, reason string) {
 	}
 	frame := appendFrameHeader(make([]byte, 0, 2+len(payload)), opClose, len(payload))
 	frame = append(frame, payload...)
-	c.netConn.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
+	c.armWrite(cfg.WriteTimeout)
 	if _, err := c.netConn.Write(frame); err != nil {
 		c.h.metrics.closed(0)
 		c.abort()

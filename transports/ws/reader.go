@@ -163,19 +163,10 @@ func (c *conn) readOne(cmd *protocol.Command) error {
 	defer h.putReadBuf(bp)
 	for {
 		op, ctl, err := c.fr.Next(bp, cfg.MaxFrameBytes)
-		var fe *frameError
+		if err != nil {
+			return c.frameFailed(err)
+		}
 		switch {
-		case err == errTooLong:
-			if !c.isClosing() {
-				c.Close(protocol.CloseTooLong, "frame over the frame limit")
-			}
-			return nil // the reader skips the rest of the message
-		case errors.As(err, &fe):
-			// The stream is out of sync: close, and read no more.
-			c.Close(protocol.CloseCode(fe.code), fe.reason)
-			return err
-		case err != nil:
-			return err
 		case op == opPing:
 			c.alive()
 			if !c.rd.bucket.Take(time.Now()) {
@@ -195,6 +186,25 @@ func (c *conn) readOne(cmd *protocol.Command) error {
 			return c.handleMessage(op, *bp, cmd)
 		}
 	}
+}
+
+// frameFailed handles an error of frameReader.Next: nil when the reader
+// skips the rest of an over-long message, else the error that ends it. It
+// is out of readOne's loop so that errors.As's target (which escapes)
+// costs an allocation only on a failure, not on every frame.
+func (c *conn) frameFailed(err error) error {
+	if err == errTooLong {
+		if !c.isClosing() {
+			c.Close(protocol.CloseTooLong, "frame over the frame limit")
+		}
+		return nil // the reader skips the rest of the message
+	}
+	var fe *frameError
+	if errors.As(err, &fe) {
+		// The stream is out of sync: close, and read no more.
+		c.Close(protocol.CloseCode(fe.code), fe.reason)
+	}
+	return err
 }
 
 // handleMessage hands one data message to the core.
