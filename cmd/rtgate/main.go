@@ -40,6 +40,11 @@ func main() {
 		switch os.Args[1] {
 		case "sign": // print a valid signature
 			os.Exit(runSign(os.Args[2:], os.Stdout, os.Stderr, time.Now))
+		case "cluster": // rtgate cluster import ...
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			code := runCluster(ctx, os.Args[2:], os.Stdout, os.Stderr, os.Getenv)
+			stop()
+			os.Exit(code)
 		case "version":
 			fmt.Println(versionLine(debug.ReadBuildInfo()))
 			return

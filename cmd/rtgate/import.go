@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/rtgate/rtgate/internal/config"
+	"github.com/rtgate/rtgate/storage/badger"
+	"github.com/rtgate/rtgate/storage/clusterimport"
+	jsstore "github.com/rtgate/rtgate/storage/jetstream"
+)
+
+// runCluster runs `rtgate cluster SUBCOMMAND` (args are the words after
+// "cluster") and returns the exit code.
+func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 || args[0] != "import" {
+		fmt.Fprintln(stderr, "usage: rtgate cluster import --from-badger DIR --nats URL[,URL] [--nats-creds FILE] [--nats-unsafe-single-replica]")
+		return 2
+	}
+	err := runImport(ctx, args[1:], stdout, stderr, getenv)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, clusterimport.ErrAlreadyImported):
+		fmt.Fprintln(stdout, "nothing imported:", err)
+		return 0
+	case errors.Is(err, config.ErrInvalid):
+		fmt.Fprintln(stderr, "rtgate cluster import:", err)
+		return 2
+	}
+	fmt.Fprintln(stderr, "rtgate cluster import:", err)
+	return 1
+}
+
+// runImport moves a stopped single node's Badger directory into the
+// cluster's JetStream store (storage/clusterimport).
+func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("rtgate cluster import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("from-badger", "", "the single node's data directory (--data); the node must be stopped")
+	urls := fs.String("nats", getenv(config.EnvNATS), "nats-server URLs, comma-separated (env "+config.EnvNATS+")")
+	creds := fs.String("nats-creds", getenv(config.EnvNATSCreds), "NATS credentials file (env "+config.EnvNATSCreds+")")
+	r1 := fs.Bool("nats-unsafe-single-replica", false, "the cluster keeps 1 replica (as its nodes' flag of the same name)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" || *urls == "" {
+		return fmt.Errorf("%w: --from-badger DIR and --nats URL are required", config.ErrInvalid)
+	}
+	if ents, err := os.ReadDir(*dir); err != nil || len(ents) == 0 {
+		return fmt.Errorf("%w: %s holds no Badger data (%v)", config.ErrInvalid, *dir, err)
+	}
+	src, err := badger.New(badger.Config{Dir: *dir, GCInterval: -1})
+	if err != nil {
+		return fmt.Errorf("%w (is an rtgate node still running on %s? stop it first)", err, *dir)
+	}
+	defer src.Close()
+	opts := []nats.Option{nats.Name("rtgate cluster import"), nats.Timeout(10 * time.Second)}
+	if *creds != "" {
+		opts = append(opts, nats.UserCredentials(*creds))
+	}
+	nc, err := nats.Connect(*urls, opts...)
+	if err != nil {
+		return fmt.Errorf("connect to NATS %s: %w", *urls, err)
+	}
+	defer nc.Close()
+	replicas := 3
+	if *r1 {
+		replicas = 1
+	}
+	octx, cancel := context.WithTimeout(ctx, clusterStartTimeout)
+	dst, err := jsstore.Open(octx, nc, jsstore.Config{Replicas: replicas, UnsafeSingleReplica: *r1})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("cluster store: %w", err)
+	}
+	defer dst.Close()
+	start := time.Now()
+	counts, err := clusterimport.Run(ctx, clusterimport.Config{Source: src, Dest: dst, Conn: nc, Replicas: replicas,
+		Progress: func(c clusterimport.Counts) {
+			fmt.Fprintf(stderr, "import: %d/%d messages, %d groups, %d inbox entries (%s)\n",
+				c.Messages, c.MessagesTotal, c.Groups+c.GroupsExisted, c.InboxEntries, time.Since(start).Round(time.Millisecond))
+		}})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "imported %s from %s in %s\n", counts, *dir, time.Since(start).Round(time.Millisecond))
+	return nil
+}
