@@ -2,9 +2,12 @@ package wire
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"net"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -15,19 +18,41 @@ import (
 	"github.com/rtgate/rtgate/protocol"
 )
 
-// wsConn is a WebSocket Conn.
+// wsConn is a WebSocket Conn. Gorilla does the handshake and reads
+// frames; the conn writes its own frames to the socket (ws.NetConn): one
+// masked frame built in wbuf, one write(2), and a write deadline moved at
+// most once per writeTimeout/4 (see armWrite), where gorilla's writer
+// allocates a writer per message and moves the deadline on every write.
+// So that frames never interleave, gorilla's own writes (the pong it
+// answers a ping with, the echo of a close frame) go through writeFrame
+// too, by the handlers set in dialWS.
 type wsConn struct {
 	ws           *websocket.Conn
+	nc           net.Conn // ws.NetConn(); written only under wmu
 	codec        Codec
 	writeTimeout time.Duration
 	closed       atomic.Bool
 	closeOnce    sync.Once
 
-	wmu  sync.Mutex
-	wbuf []byte // encode buffer; guarded by wmu
+	wmu     sync.Mutex
+	wbuf    []byte    // frame buffer; guarded by wmu
+	writeBy time.Time // the write deadline in force; guarded by wmu
 
 	rbuf []byte // frame buffer; owned by the Recv caller
 }
+
+// WebSocket opcodes (RFC 6455 §5.2) of the frames the conn writes.
+const (
+	opText   = 0x1
+	opBinary = 0x2
+	opClose  = 0x8
+	opPong   = 0xa
+	finBit   = 0x80
+	maskBit  = 0x80
+	// maxHeader is a client frame's longest header: 2 bytes, an 8-byte
+	// length, the 4-byte mask key.
+	maxHeader = 14
+)
 
 func dialWS(ctx context.Context, u *url.URL, o *Options) (Conn, error) {
 	d := websocket.Dialer{
@@ -66,7 +91,19 @@ func dialWS(ctx context.Context, u *url.URL, o *Options) (Conn, error) {
 		return nil, fmt.Errorf("%w: asked %s, got %q", ErrSubprotocol, d.Subprotocols[0], ws.Subprotocol())
 	}
 	ws.SetReadLimit(int64(o.MaxFrameBytes))
-	return &wsConn{ws: ws, codec: o.Codec, writeTimeout: o.WriteTimeout}, nil
+	c := &wsConn{ws: ws, nc: ws.NetConn(), codec: o.Codec, writeTimeout: o.WriteTimeout}
+	// Gorilla's default handlers write with its own writer; these write
+	// under wmu. Like gorilla's, they ignore a failed write: the next
+	// read or Send reports the broken connection.
+	ws.SetPingHandler(func(data string) error {
+		c.writeControl(opPong, []byte(data))
+		return nil
+	})
+	ws.SetCloseHandler(func(code int, _ string) error {
+		c.writeControl(opClose, websocket.FormatCloseMessage(code, ""))
+		return nil
+	})
+	return c, nil
 }
 
 func (c *wsConn) Transport() string { return "ws" }
@@ -78,21 +115,95 @@ func (c *wsConn) Send(cmd *protocol.Command) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	mt := websocket.TextMessage
+	op := byte(opText)
+	b := append(c.wbuf[:0], make([]byte, maxHeader)...)
 	if c.codec == CodecMsgpack {
-		mt = websocket.BinaryMessage
-		c.wbuf = protocol.AppendMsgpack(c.wbuf[:0], cmd)
+		op = opBinary
+		b = protocol.AppendMsgpack(b, cmd)
 	} else {
-		c.wbuf = protocol.AppendJSON(c.wbuf[:0], cmd)
+		b = protocol.AppendJSON(b, cmd)
 	}
-	c.ws.SetWriteDeadline(time.Now().Add(c.writeTimeout))
-	if err := c.ws.WriteMessage(mt, c.wbuf); err != nil {
-		return c.mapErr(err)
-	}
+	c.wbuf = b
 	if cap(c.wbuf) > 64<<10 {
 		c.wbuf = nil // do not keep a rare huge buffer
 	}
+	frame := maskFrame(b, op)
+	c.armWrite(time.Now(), c.writeTimeout)
+	if _, err := c.nc.Write(frame); err != nil {
+		return c.mapErr(err)
+	}
 	return nil
+}
+
+// writeControl writes a control frame (payload at most 125 bytes) within
+// a second, like gorilla's WriteControl.
+func (c *wsConn) writeControl(op byte, payload []byte) error {
+	var buf [maxHeader + 125]byte
+	b := append(buf[:maxHeader], payload...)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.writeBy = time.Now().Add(time.Second)
+	c.nc.SetWriteDeadline(c.writeBy)
+	_, err := c.nc.Write(maskFrame(b, op))
+	return err
+}
+
+// armWrite gives the next write at least 3/4 of timeout and at most
+// timeout: it moves the socket's deadline (a runtime timer change under a
+// lock) only when the one in force is nearer than 3/4 of timeout. The
+// caller holds wmu.
+func (c *wsConn) armWrite(now time.Time, timeout time.Duration) {
+	if c.writeBy.Sub(now) >= timeout-timeout/4 {
+		return
+	}
+	c.writeBy = now.Add(timeout)
+	c.nc.SetWriteDeadline(c.writeBy)
+}
+
+// maskFrame turns b, a payload after maxHeader reserved bytes, into a
+// final masked client frame of opcode op (RFC 6455 §5.2, §5.3) and
+// returns it: the header goes right before the payload, which is masked
+// in place with a fresh key.
+func maskFrame(b []byte, op byte) []byte {
+	payload := b[maxHeader:]
+	n := len(payload)
+	hdr := 2 + 4
+	switch {
+	case n > 0xffff:
+		hdr += 8
+	case n >= 126:
+		hdr += 2
+	}
+	start := maxHeader - hdr
+	h := b[start:maxHeader]
+	h[0] = finBit | op
+	switch {
+	case n > 0xffff:
+		h[1] = maskBit | 127
+		binary.BigEndian.PutUint64(h[2:], uint64(n))
+	case n >= 126:
+		h[1] = maskBit | 126
+		binary.BigEndian.PutUint16(h[2:], uint16(n))
+	default:
+		h[1] = maskBit | byte(n)
+	}
+	key := rand.Uint32() // what gorilla uses for its mask keys
+	binary.LittleEndian.PutUint32(h[hdr-4:], key)
+	mask(payload, key)
+	return b[start:]
+}
+
+// mask XORs p with the 4-byte key (little-endian: key's low byte masks
+// p[0]), eight bytes at a time.
+func mask(p []byte, key uint32) {
+	k8 := uint64(key) | uint64(key)<<32
+	i := 0
+	for ; i+8 <= len(p); i += 8 {
+		binary.LittleEndian.PutUint64(p[i:], binary.LittleEndian.Uint64(p[i:])^k8)
+	}
+	for ; i < len(p); i++ {
+		p[i] ^= byte(key >> (8 * (i % 4)))
+	}
 }
 
 func (c *wsConn) Recv() (*protocol.Command, error) {
@@ -133,8 +244,10 @@ func (c *wsConn) mapErr(err error) error {
 func (c *wsConn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
-		msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
-		c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		// A Send blocked on a full socket gives up within a second, so
+		// the close frame gets its turn.
+		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		c.writeControl(opClose, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
 		c.ws.Close()
 	})
 	return nil
