@@ -33,6 +33,9 @@ func (c Config) inboxConfig(n names) jetstream.StreamConfig {
 		MaxMsgsPerSubject: int64(c.Limits.InboxSize), MaxAge: c.Limits.InboxTTL,
 		MaxMsgs: -1, MaxBytes: -1, Discard: jetstream.DiscardOld,
 		Duplicates: dupWindowFor(c.Limits.InboxTTL), AllowDirect: true,
+		// Not used yet: set now so that group fan-out by atomic batch
+		// (scaleout.md 3.1) will not need existing streams changed.
+		AllowAtomicPublish: true,
 	}
 }
 
@@ -110,6 +113,9 @@ func configDiff(have, want jetstream.StreamConfig) string {
 	}
 	if have.AllowRollup != want.AllowRollup {
 		add("allow_rollup_hdrs", have.AllowRollup, want.AllowRollup)
+	}
+	if have.AllowAtomicPublish != want.AllowAtomicPublish {
+		add("allow_atomic", have.AllowAtomicPublish, want.AllowAtomicPublish)
 	}
 	if have.DenyDelete != want.DenyDelete {
 		add("deny_delete", have.DenyDelete, want.DenyDelete)

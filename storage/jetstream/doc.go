@@ -9,7 +9,8 @@
 //   - stream RT_INBOX, subjects rt.inbox.<app>.<peer>: one message per
 //     (message, recipient); Limits.InboxSize messages per subject, MaxAge
 //     Limits.InboxTTL, discard old, 2 min Nats-Msg-Id window, direct gets
-//     allowed (for other readers; this package reads through the leader);
+//     allowed (for other readers; this package reads through the leader),
+//     atomic batches allowed (for group fan-out later);
 //   - stream RT_HIST, subjects rt.hist.<app>.<conv>.<from>: every
 //     persistent message once, the record the history indexer will query;
 //   - KV bucket RT_GROUPS, keys g.<app>.<group>: one JSON value per group,
