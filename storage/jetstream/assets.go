@@ -170,18 +170,28 @@ func createOrGet(ctx context.Context, js jetstream.JetStream, want jetstream.Str
 }
 
 // transient reports whether err may go away by itself: a timeout, no
-// JetStream answer yet, or a cluster without enough servers yet. A
-// request JetStream refuses (400, 404) is not.
+// JetStream answer yet, or a cluster without enough servers up yet. A
+// request JetStream refuses (400, 404; replicas on a single server) is
+// not.
 func transient(err error) bool {
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
-		return apiErr.Code >= 500 || apiErr.ErrorCode == errCodeInsufficientResources
+		switch apiErr.ErrorCode {
+		case errCodeInsufficientResources, errCodeNoPeers:
+			return true
+		case errCodeReplicasNotClustered:
+			return false
+		}
+		return apiErr.Code >= 500
 	}
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
 		errors.Is(err, nats.ErrConnectionReconnecting)
 }
 
-// errCodeInsufficientResources is JSInsufficientResourcesErr (fewer
-// servers than replicas, for now).
-const errCodeInsufficientResources = 10023
+// JetStream error codes transient tells apart.
+const (
+	errCodeInsufficientResources = 10023 // fewer servers than replicas, for now
+	errCodeNoPeers               = 10005 // no suitable peers for placement: peers offline
+	errCodeReplicasNotClustered  = 10074 // replicas > 1 on a single server: never
+)
