@@ -13,6 +13,7 @@ import (
 
 	"github.com/rtgate/rtgate/cluster"
 	"github.com/rtgate/rtgate/cluster/natsbus"
+	"github.com/rtgate/rtgate/compat/pushqueue"
 	"github.com/rtgate/rtgate/internal/config"
 	"github.com/rtgate/rtgate/internal/natsembed"
 	"github.com/rtgate/rtgate/storage"
@@ -31,6 +32,7 @@ type clusterNode struct {
 	nc    *nats.Conn
 	bus   *natsbus.Bus
 	hist  *histindex.Indexer // nil unless --history-indexer (history.go)
+	push  *pushqueue.Queue   // nil without push webhooks (cluster_push.go)
 }
 
 // joinCluster starts the embedded server if asked, connects to NATS and
@@ -151,6 +153,7 @@ func (n *clusterNode) close() {
 		return
 	}
 	n.closeHistory()
+	n.closePush()
 	if n.bus != nil {
 		n.bus.Close()
 	}

@@ -138,8 +138,12 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 			s.closeStore()
 			return nil, fmt.Errorf("%w: %v", config.ErrInvalid, err)
 		}
-		offline = s.push
-		log.Info("offline push webhooks enabled", "apps", len(targets))
+		if offline, err = node.startPush(s.push, cfg, log); err != nil {
+			s.push.Close(context.Background())
+			s.closeStore()
+			return nil, err
+		}
+		log.Info("offline push webhooks enabled", "apps", len(targets), "cluster_queue", node != nil)
 	}
 
 	s.hub, err = core.New(core.Config{
@@ -258,6 +262,7 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 	if node != nil {
 		s.registry.MustRegister(node.bus.Metrics().Collectors()...)
 		s.registry.MustRegister(node.historyCollectors()...)
+		s.registry.MustRegister(node.pushCollectors()...)
 	}
 	s.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rtgate_connections_refused_per_ip_total",
 		Help: "Connections refused because their IP address had limits.connectionsPerIP open (TCP and QUIC)."},

@@ -236,19 +236,44 @@ func (h *Hook) target(app string) *Target {
 	return h.cfg.Default
 }
 
-// Notify implements core.OfflineNotifier: it queues a notice and never
-// blocks; a full queue (or a closed hook) drops it.
-func (h *Hook) Notify(app *core.App, m *storage.Message, offline []string) {
-	t := h.target(app.ID)
+// NoticeFor returns the notice of m for its offline recipients, false if
+// the app has no target or nobody is offline.
+func (h *Hook) NoticeFor(app string, m *storage.Message, offline []string) (Notice, bool) {
+	t := h.target(app)
 	if t == nil || len(offline) == 0 {
-		return
+		return Notice{}, false
 	}
 	text := t.Text
 	if text == "" {
 		text = DefaultText
 	}
-	j := job{target: t, notice: Notice{App: app.ID, From: m.From, To: slices.Clone(offline), Group: m.Room,
-		MsgID: m.ID, Timestamp: m.Time, Text: text}}
+	return Notice{App: app, From: m.From, To: slices.Clone(offline), Group: m.Room,
+		MsgID: m.ID, Timestamp: m.Time, Text: text}, true
+}
+
+// Send delivers n now in the caller's goroutine, with the hook's retries,
+// signature and idempotency key; a cluster's shared push queue calls it.
+// It reports false only when the hook closed before it was done (the
+// notice should be tried again elsewhere); sent, rejected and given up
+// notices are done.
+func (h *Hook) Send(n Notice) bool {
+	t := h.target(n.App)
+	if t == nil {
+		h.failed.WithLabelValues(FailRejected).Inc()
+		h.log.Warn("push hook: no target for app", "app", n.App, "msg", n.MsgID)
+		return true
+	}
+	return h.deliver(job{target: t, notice: n})
+}
+
+// Notify implements core.OfflineNotifier: it queues a notice and never
+// blocks; a full queue (or a closed hook) drops it.
+func (h *Hook) Notify(app *core.App, m *storage.Message, offline []string) {
+	n, ok := h.NoticeFor(app.ID, m, offline)
+	if !ok {
+		return
+	}
+	j := job{target: h.target(app.ID), notice: n}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if h.closed {
@@ -302,12 +327,14 @@ func (h *Hook) work() {
 	}
 }
 
-// deliver tries one notice up to MaxAttempts times.
-func (h *Hook) deliver(j job) {
+// deliver tries one notice up to MaxAttempts times. It reports false if
+// the run was cancelled (Close gave up) before the notice was sent or
+// refused (it is counted exhausted then, as before).
+func (h *Hook) deliver(j job) bool {
 	body, err := json.Marshal(j.notice)
 	if err != nil { // cannot happen for Notice
 		h.failed.WithLabelValues(FailRejected).Inc()
-		return
+		return true
 	}
 	wait := h.cfg.Backoff
 	var last string
@@ -316,11 +343,11 @@ func (h *Hook) deliver(j job) {
 		switch {
 		case err == nil && status/100 == 2:
 			h.sent.Inc()
-			return
+			return true
 		case err == nil && !retryable(status):
 			h.failed.WithLabelValues(FailRejected).Inc()
 			h.log.Warn("push hook rejected notice", "app", j.notice.App, "msg", j.notice.MsgID, "status", status)
-			return
+			return true
 		case err != nil:
 			last = err.Error()
 		default:
@@ -329,7 +356,7 @@ func (h *Hook) deliver(j job) {
 		if attempt >= h.cfg.MaxAttempts || h.runCtx.Err() != nil {
 			h.failed.WithLabelValues(FailExhausted).Inc()
 			h.log.Warn("push hook gave up", "app", j.notice.App, "msg", j.notice.MsgID, "attempts", attempt, "last", last)
-			return
+			return h.runCtx.Err() == nil
 		}
 		h.retries.Inc()
 		t := time.NewTimer(wait)
