@@ -84,7 +84,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	}
 	self := incarnation(cfg.Name)
 	b.self.Store(&self)
-	if err := b.lease(ctx, self); err != nil {
+	if err := b.lease(ctx, self, 0); err != nil {
 		return nil, fmt.Errorf("natsbus: first lease: %w", err)
 	}
 	b.lastOK.Store(time.Now().UnixNano())
@@ -106,14 +106,11 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	return b, nil
 }
 
-// History is how many writes of one presence key the bucket keeps
-// (scaleout.md proposed 1). A watcher that lags is skipped past writes
-// the stream no longer holds: with 1, a node that fell behind by one
-// put/delete pair of a key would miss that on/off pair and its watchers
-// would see a shorter sequence than the other nodes'. Keeping the last 64
-// (the KV maximum) lets a node lag 64 writes per key and still apply the
-// same sequence; it costs at most 64 small entries per key, in memory.
-const History = 64
+// History is how many writes of one presence key the bucket keeps: 1, as
+// scaleout.md proposes. (More would let a lagging watcher still see every
+// write, but nats-server 2.15.3 then never expires the per-message TTL of
+// the lease keys: a crashed node's lease stayed forever in our tests.)
+const History = 1
 
 // ensureBucket creates the presence bucket, or checks that an existing one
 // has the documented configuration.

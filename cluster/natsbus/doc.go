@@ -11,7 +11,7 @@
 // <node> is the incarnation name-<boot id base32>: a node that restarts or
 // fences itself comes back as a new node.
 //
-// Presence: bucket RT_PRESENCE (memory, History 64, per-message TTLs). Keys
+// Presence: bucket RT_PRESENCE (memory, History 1, per-message TTLs). Keys
 // p.<app>.<peer>.<node> are Put on this node's first registration of a
 // peer and Deleted on its last (serialised per peer); n.<node> is the
 // node's lease, published with a TTL (Nats-TTL, LeaseTTL) and refreshed

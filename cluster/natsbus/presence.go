@@ -185,6 +185,9 @@ func (b *Bus) Watch(fn func(cluster.Transition)) func() {
 
 // apply runs the ordered watch of the whole bucket: first the replay of
 // current values (reported on ready), then every change in stream order.
+// A second goroutine moves entries off the watcher's channel into a queue
+// at once, so that the server never waits on a slow applier: with History
+// 1 a watcher that lags is moved past the writes the stream replaced.
 func (b *Bus) apply(ready chan<- error) {
 	defer b.wg.Done()
 	w, err := b.kv.WatchAll(b.ctx)
@@ -193,29 +196,58 @@ func (b *Bus) apply(ready chan<- error) {
 		return
 	}
 	defer w.Stop()
+	var (
+		mu     sync.Mutex
+		queue  []jetstream.KeyValueEntry // guarded by mu
+		signal = make(chan struct{}, 1)
+	)
+	b.wg.Add(1)
+	go func() { // owned by apply's Bus (wg); ends with b.ctx
+		defer b.wg.Done()
+		for {
+			select {
+			case <-b.ctx.Done():
+				return
+			case e := <-w.Updates():
+				mu.Lock()
+				queue = append(queue, e)
+				mu.Unlock()
+				select {
+				case signal <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
 	var initial []jetstream.KeyValueEntry
 	replaying := true
+	var batch []jetstream.KeyValueEntry
 	for {
-		var e jetstream.KeyValueEntry
 		select {
 		case <-b.ctx.Done():
 			return
-		case e = <-w.Updates():
+		case <-signal:
 		}
-		if replaying {
-			if e != nil {
-				initial = append(initial, e)
+		mu.Lock()
+		batch, queue = queue, batch[:0]
+		mu.Unlock()
+		for _, e := range batch {
+			if replaying {
+				if e != nil {
+					initial = append(initial, e)
+					continue
+				}
+				replaying = false
+				b.replay(initial)
+				initial = nil
+				ready <- nil
 				continue
 			}
-			replaying = false
-			b.replay(initial)
-			initial = nil
-			ready <- nil
-			continue
+			if e != nil {
+				b.applyEntry(e)
+			}
 		}
-		if e != nil {
-			b.applyEntry(e)
-		}
+		clear(batch)
 	}
 }
 
@@ -246,6 +278,9 @@ func (b *Bus) applyEntry(e jetstream.KeyValueEntry) {
 	p.mu.Lock()
 	if node, ok := strings.CutPrefix(e.Key(), "n."); ok {
 		n := cluster.Node(node)
+		if !put {
+			b.log.Info("a node left the cluster", "node", n, "op", e.Operation().String())
+		}
 		if put {
 			p.alive[n] = true
 		} else {
@@ -361,9 +396,13 @@ func parsePeerKey(key string) (peerKey, cluster.Node, bool) {
 	return peerKey{app, peer}, cluster.Node(parts[3]), true
 }
 
-// lease publishes node's lease key with its TTL.
-func (b *Bus) lease(ctx context.Context, node cluster.Node) error {
-	ctx, cancel := context.WithTimeout(ctx, min(b.cfg.Timeout, b.cfg.LeaseRefresh))
+// lease publishes node's lease key with its TTL, waiting at most timeout
+// (0: Config.Timeout) for the ack.
+func (b *Bus) lease(ctx context.Context, node cluster.Node, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = b.cfg.Timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	_, err := b.js.Publish(ctx, "$KV."+Bucket+"."+leaseKey(node), []byte(time.Now().UTC().Format(time.RFC3339)),
 		jetstream.WithMsgTTL(b.cfg.LeaseTTL))
@@ -394,7 +433,10 @@ func (b *Bus) refresh() {
 			b.rejoin()
 			continue
 		}
-		if err := b.lease(b.ctx, b.Self()); err == nil {
+		// Wait for the ack no later than the fence is due.
+		fenceAt := time.Unix(0, b.lastOK.Load()).Add(b.cfg.LeaseTTL - b.cfg.FenceMargin)
+		wait := min(b.cfg.Timeout, max(time.Until(fenceAt), 100*time.Millisecond))
+		if err := b.lease(b.ctx, b.Self(), wait); err == nil {
 			b.lastOK.Store(time.Now().UnixNano())
 			b.reconcile(false)
 			continue
@@ -424,7 +466,7 @@ func (b *Bus) fence(since time.Duration) {
 // rejoin takes a new incarnation once a lease can be written again.
 func (b *Bus) rejoin() {
 	next := incarnation(b.cfg.Name)
-	if err := b.lease(b.ctx, next); err != nil {
+	if err := b.lease(b.ctx, next, 0); err != nil {
 		return
 	}
 	old := b.Self()

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/rtgate/rtgate/cluster/natsbus"
 	"github.com/rtgate/rtgate/core"
@@ -32,7 +35,10 @@ type testCluster struct {
 	store storage.Store // node 0's view of the cluster store
 }
 
-// leaseTTL is the tests' node lease: short, so a crash shows soon.
+// leaseTTL is the node lease of the fencing test: short, so the fence
+// shows soon. The other tests keep the default (10 s): a loaded test
+// machine can stall a lease refresh for a second or two, and a node that
+// fences itself mid-test closes its clients.
 const leaseTTL = 3 * time.Second
 
 func newCluster(t *testing.T, n int) *testCluster {
@@ -44,16 +50,23 @@ func newCluster(t *testing.T, n int) *testCluster {
 	return c
 }
 
-// start joins hub i to the cluster.
+// start joins hub i to the cluster through server i%3.
 func (c *testCluster) start(t *testing.T, i int) *node {
+	t.Helper()
+	return c.startWith(t, i, c.nats.Connect(i%3), 0)
+}
+
+// startWith joins hub i to the cluster over conn, with a lease of ttl
+// (0: the default).
+func (c *testCluster) startWith(t *testing.T, i int, conn *nats.Conn, ttl time.Duration) *node {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	n := &node{}
 	bus, err := natsbus.Open(ctx, natsbus.Config{
-		Conn: c.nats.Connect(i % 3), Name: fmt.Sprint("node", i), LeaseTTL: leaseTTL,
+		Conn: conn, Name: fmt.Sprint("node", i), LeaseTTL: ttl,
 		LeaseRefresh: 500 * time.Millisecond, FenceMargin: time.Second, Timeout: 3 * time.Second,
-		Logger: slog.New(slog.DiscardHandler),
+		Logger: testLogger(),
 		OnFence: func(reason string) {
 			if h := n.hubp.Load(); h != nil {
 				h.Fence(reason)
@@ -93,4 +106,12 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// testLogger discards, unless RTGATE_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("RTGATE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.DiscardHandler)
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/rtgate/rtgate/core/coretest"
 	"github.com/rtgate/rtgate/protocol"
 )
@@ -121,23 +123,29 @@ func TestPresenceStorm(t *testing.T) {
 	defer func() {
 		if t.Failed() {
 			for i, n := range c.nodes {
-				t.Logf("node %d: %d events, last %v; b online %v on nodes %v; conns open %d", i, len(seen[i]),
+				t.Logf("node %d: bus transitions %v; watcher closed %d; %d events, last %v; b online %v on nodes %v; conns open %d", i, testutil.ToFloat64(n.bus.Metrics().Transitions), watchers[i].Closed(), len(seen[i]),
 					seen[i][max(0, len(seen[i])-3):], n.hub.Online(app, "b"), n.bus.Nodes(nil, app, "b"), len(open[i]))
 			}
 		}
 	}()
+	// The bucket keeps one write per key (History 1): a watcher that lags
+	// is moved past writes the stream replaced, so an off/on blip that
+	// happened entirely while it lagged is not seen there (scaleout.md
+	// 2.4). On a loaded machine that happens, so the sequences are
+	// checked to alternate and to end in the true state on every node;
+	// their lengths may differ by such blips (logged). See docs/cluster.md.
 	eventually(t, 20*time.Second, "the storm to settle on every node", func() bool {
 		for i, w := range watchers {
 			seen[i] = drain(w, "b", seen[i])
-			if len(seen[i]) == 0 || seen[i][len(seen[i])-1] != want || len(seen[i]) != len(seen[0]) {
+			if len(seen[i]) == 0 || seen[i][len(seen[i])-1] != want {
 				return false
 			}
 		}
 		return true
 	})
 	for i := range seen {
-		if !slices.Equal(seen[i], seen[0]) {
-			t.Fatalf("node %d saw %d events, node 0 %d: the sequences differ", i, len(seen[i]), len(seen[0]))
+		if len(seen[i]) != len(seen[0]) {
+			t.Logf("node %d saw %d events, node 0 %d (a lagging watcher skipped blips)", i, len(seen[i]), len(seen[0]))
 		}
 		for j, st := range seen[i] {
 			if (j%2 == 0) != (st == protocol.StatusOn) {

@@ -1,0 +1,173 @@
+package cluster_test
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/rtgate/rtgate/cluster"
+	"github.com/rtgate/rtgate/protocol"
+)
+
+// tcpProxy forwards connections to target until cut; while cut it closes
+// every connection, new ones at once.
+type tcpProxy struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	cut   bool                  // guarded by mu
+	conns map[net.Conn]struct{} // guarded by mu
+	wg    sync.WaitGroup
+}
+
+func newTCPProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		ln.Close()
+		p.setCut(true)
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *tcpProxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go p.pipe(c, up)
+		go p.pipe(up, c)
+	}
+}
+
+func (p *tcpProxy) pipe(dst, src net.Conn) {
+	defer p.wg.Done()
+	io.Copy(dst, src)
+	dst.Close()
+	src.Close()
+}
+
+// setCut cuts (closing every connection) or heals the proxy.
+func (p *tcpProxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for c := range p.conns {
+			c.Close()
+		}
+		clear(p.conns)
+	}
+}
+
+func (p *tcpProxy) url() string { return "nats://" + p.ln.Addr().String() }
+
+// Acceptance test 12: partition fencing. Node 2 reaches NATS only through
+// a TCP proxy; when the proxy is cut, node 2 fences itself before its
+// lease runs out (its clients are closed with 1001), watchers elsewhere
+// get `off`, and /healthz would say unhealthy; when it heals, node 2 comes
+// back as a new incarnation and serves again.
+func TestPartitionFencing(t *testing.T) {
+	c := newCluster(t, 2)
+	p := newTCPProxy(t, strings.TrimPrefix(c.nats.Servers[2].ClientURL(), "nats://"))
+	nc, err := nats.Connect(p.url(), nats.IgnoreDiscoveredServers(), nats.ReconnectWait(50*time.Millisecond), nats.MaxReconnects(-1), nats.Timeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	n2 := c.startWith(t, 2, nc, leaseTTL)
+	before := n2.bus.Self()
+
+	w := openOn(t, c.nodes[0], "w", "b")
+	b := openOn(t, n2, "b")
+	if s := expectPresence(t, w, "b"); s != protocol.StatusOn {
+		t.Fatalf("presence %s, want on", s)
+	}
+
+	cutAt := time.Now()
+	p.setCut(true)
+	select {
+	case <-b.Done():
+	case <-time.After(leaseTTL + 2*time.Second):
+		t.Fatal("node 2 did not close its clients after losing NATS")
+	}
+	if code := b.Closed(); code != protocol.CloseGoingAway {
+		t.Fatalf("close code %d, want 1001 (reconnect elsewhere)", code)
+	}
+	fencedAfter := time.Since(cutAt)
+	if fencedAfter >= leaseTTL {
+		t.Fatalf("fenced after %s, not before the %s lease ran out", fencedAfter, leaseTTL)
+	}
+	if err := n2.bus.Healthy(); !errors.Is(err, cluster.ErrUnavailable) {
+		t.Fatalf("Healthy while cut off = %v", err)
+	}
+	if s := expectPresence(t, w, "b"); s != protocol.StatusOff {
+		t.Fatalf("presence %s, want off", s)
+	}
+	t.Logf("fenced %s after the cut; lease %s", fencedAfter.Round(time.Millisecond), leaseTTL)
+
+	p.setCut(false)
+	eventually(t, 15*time.Second, "node 2 to rejoin", func() bool { return n2.bus.Healthy() == nil })
+	if after := n2.bus.Self(); after == before {
+		t.Fatalf("node 2 rejoined as %s, its old incarnation", after)
+	}
+	b2 := openOn(t, n2, "b")
+	defer b2.Drop()
+	if s := expectPresence(t, w, "b"); s != protocol.StatusOn {
+		t.Fatalf("presence %s, want on", s)
+	}
+	// And messages reach it again across nodes.
+	if err := w.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "w", ToPeerIDs: []string{"b"}, Msg: "back", Transient: true}); err != nil {
+		t.Fatal(err)
+	}
+	if m := expectKind(t, b2, protocol.KindDirect); m.Msg != "back" {
+		t.Fatalf("message = %+v", *m)
+	}
+}
+
+// expectPresence returns the status of the next presence event about peer.
+func expectPresence(t *testing.T, conn interface {
+	Next(time.Duration) (*protocol.Command, error)
+}, peer string) protocol.Status {
+	t.Helper()
+	for {
+		f, err := conn.Next(15 * time.Second)
+		if err != nil {
+			t.Fatalf("waiting for presence of %s: %v", peer, err)
+		}
+		if f.Kind == protocol.KindPresence && len(f.SessionPeerIDs) == 1 && f.SessionPeerIDs[0] == peer {
+			return f.Status
+		}
+	}
+}
