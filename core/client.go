@@ -110,11 +110,20 @@ func (c *Client) Handle(cmd *protocol.Command) error {
 	}
 	c.Touch()
 	err := c.handle(cmd)
+	if err != nil {
+		c.countClose(err)
+	}
+	return err
+}
+
+// countClose counts err if it is a *protocol.CloseError. It is out of
+// Handle so that errors.As's target (which escapes) is allocated only for
+// an error, not for every command.
+func (c *Client) countClose(err error) {
 	var ce *protocol.CloseError
 	if errors.As(err, &ce) {
 		c.hub.metrics.Closes.WithLabelValues(fmt.Sprint(int(ce.Code))).Inc()
 	}
-	return err
 }
 
 // BadFrame answers a frame the transport could not decode (malformed, or an
@@ -131,9 +140,8 @@ func (c *Client) BadFrame(cmd *protocol.Command, err error) error {
 		i = cmd.I
 	}
 	err = c.fail(i, protocol.CloseInvalidPayload, protocol.ErrCodeBadCommand, err.Error())
-	var ce *protocol.CloseError
-	if errors.As(err, &ce) {
-		c.hub.metrics.Closes.WithLabelValues(fmt.Sprint(int(ce.Code))).Inc()
+	if err != nil {
+		c.countClose(err)
 	}
 	return err
 }

@@ -92,7 +92,6 @@ type remoteBatch struct {
 // single node.
 type remotes struct {
 	batches []remoteBatch
-	nodes   [4]cluster.Node
 }
 
 // add notes the other nodes that hold peer.
@@ -101,7 +100,11 @@ func (h *Hub) addRemote(r *remotes, app, peer string) {
 		return
 	}
 	self := h.dl.Self()
-	for _, n := range h.pr.Nodes(r.nodes[:0], app, peer) {
+	// A local buffer, not a field of r: one passed to the interface call
+	// escapes, and would move every caller's remotes to the heap, in a
+	// single node too.
+	var nodes [4]cluster.Node
+	for _, n := range h.pr.Nodes(nodes[:0], app, peer) {
 		if n == self {
 			continue
 		}
