@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/rtgate/rtgate/cluster"
+	"github.com/rtgate/rtgate/core/coretest"
 	"github.com/rtgate/rtgate/protocol"
 )
 
@@ -157,9 +158,7 @@ func TestPartitionFencing(t *testing.T) {
 }
 
 // expectPresence returns the status of the next presence event about peer.
-func expectPresence(t *testing.T, conn interface {
-	Next(time.Duration) (*protocol.Command, error)
-}, peer string) protocol.Status {
+func expectPresence(t *testing.T, conn *coretest.MemConn, peer string) protocol.Status {
 	t.Helper()
 	for {
 		f, err := conn.Next(15 * time.Second)
