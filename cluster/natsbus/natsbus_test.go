@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rtgate/rtgate/cluster/clustertest"
 	"github.com/rtgate/rtgate/cluster/natsbus"
@@ -51,6 +52,26 @@ func TestConformanceR3(t *testing.T) {
 		},
 		Wait: 20 * time.Second,
 	})
+}
+
+// TestBucketConfig: the presence bucket is created with exactly the
+// documented configuration (acceptance test 11).
+func TestBucketConfig(t *testing.T) {
+	c := natstest.Start(t, 3)
+	open(t, testConfig(c.Connect(0), "x"))
+	js, err := jetstream.New(c.Connect(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(context.Background(), "KV_"+natsbus.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.CachedInfo().Config
+	if got.Replicas != 3 || got.Storage != jetstream.MemoryStorage || got.MaxMsgsPerSubject != natsbus.History ||
+		!got.AllowMsgTTL || got.SubjectDeleteMarkerTTL != time.Minute || !got.AllowDirect {
+		t.Fatalf("bucket stream config = %+v", got)
+	}
 }
 
 func TestReplicasGuard(t *testing.T) {

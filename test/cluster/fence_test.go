@@ -137,6 +137,14 @@ func TestPartitionFencing(t *testing.T) {
 		t.Fatalf("presence %s, want off", s)
 	}
 	t.Logf("fenced %s after the cut; lease %s", fencedAfter.Round(time.Millisecond), leaseTTL)
+	// While fenced, an open is refused with a retryable close.
+	late := coretest.Dial(n2.hub, false)
+	if err := late.Send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: app, PeerID: "late", I: 1}); err == nil {
+		t.Fatal("an open on a fenced node succeeded")
+	}
+	if code := late.Closed(); code != protocol.CloseGoingAway {
+		t.Fatalf("open on a fenced node closed with %d, want 1001", code)
+	}
 
 	p.setCut(false)
 	eventually(t, 15*time.Second, "node 2 to rejoin", func() bool { return n2.bus.Healthy() == nil })
