@@ -28,11 +28,12 @@ const clusterStartTimeout = 60 * time.Second
 // clusterNode is this process's link to a cluster: the embedded server
 // (if any), the NATS connection and the bus over it.
 type clusterNode struct {
-	embed *natsembed.Server // nil without --nats-embed
-	nc    *nats.Conn
-	bus   *natsbus.Bus
-	hist  *histindex.Indexer // nil unless --history-indexer (history.go)
-	push  *pushqueue.Queue   // nil without push webhooks (cluster_push.go)
+	embed  *natsembed.Server // nil without --nats-embed
+	nc     *nats.Conn
+	bus    *natsbus.Bus
+	hist   *histindex.Indexer // nil unless --history-indexer (history.go)
+	push   *pushqueue.Queue   // nil without push webhooks (cluster_push.go)
+	status *nats.Subscription // the status requests (cluster_status.go)
 }
 
 // joinCluster starts the embedded server if asked, connects to NATS and
@@ -151,6 +152,9 @@ func replicas(cl *config.Cluster) int {
 func (n *clusterNode) close() {
 	if n == nil {
 		return
+	}
+	if n.status != nil {
+		n.status.Unsubscribe()
 	}
 	n.closeHistory()
 	n.closePush()

@@ -46,7 +46,8 @@ func logsOn(t *testing.T, addr, query string) []logEntry {
 // TestClusterHistory: on a three-node cluster whose node 0 runs the
 // history indexer (--history-indexer), a message is on the history pages
 // of every node right after its ack, a DELETE on one node removes it from
-// every node's pages, and node 0's /metrics shows the indexer's lag.
+// every node's pages, and node 0's /metrics shows the indexer's lag; then
+// the operator's view (checkOperatorView).
 func TestClusterHistory(t *testing.T) {
 	nodes := startEmbedCluster(t, 3, func(i int) []string {
 		if i == 0 {
@@ -84,4 +85,5 @@ func TestClusterHistory(t *testing.T) {
 			t.Errorf("/metrics of the indexer node lacks %q", name)
 		}
 	}
+	checkOperatorView(t, nodes)
 }

@@ -20,11 +20,17 @@ import (
 // runCluster runs `rtgate cluster SUBCOMMAND` (args are the words after
 // "cluster") and returns the exit code.
 func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	if len(args) == 0 || args[0] != "import" {
+	var err error
+	switch {
+	case len(args) > 0 && args[0] == "import":
+		err = runImport(ctx, args[1:], stdout, stderr, getenv)
+	case len(args) > 0 && args[0] == "status":
+		err = runStatus(ctx, args[1:], stdout, stderr, getenv)
+	default:
 		fmt.Fprintln(stderr, "usage: rtgate cluster import --from-badger DIR --nats URL[,URL] [--nats-creds FILE] [--nats-unsafe-single-replica]")
+		fmt.Fprintln(stderr, "       rtgate cluster status --nats URL[,URL] [--nats-creds FILE] [--json]")
 		return 2
 	}
-	err := runImport(ctx, args[1:], stdout, stderr, getenv)
 	switch {
 	case err == nil:
 		return 0
@@ -34,10 +40,10 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		fmt.Fprintln(stdout, "nothing imported:", err)
 		return 0
 	case errors.Is(err, config.ErrInvalid):
-		fmt.Fprintln(stderr, "rtgate cluster import:", err)
+		fmt.Fprintln(stderr, "rtgate cluster:", err)
 		return 2
 	}
-	fmt.Fprintln(stderr, "rtgate cluster import:", err)
+	fmt.Fprintln(stderr, "rtgate cluster:", err)
 	return 1
 }
 

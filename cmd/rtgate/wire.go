@@ -62,6 +62,7 @@ type server struct {
 	quicAddr atomic.Pointer[net.UDPAddr] // set by run once QUIC listens
 	registry *prometheus.Registry
 	cluster  *clusterNode // nil on a single node
+	apps     []config.App // the configured apps (cluster status' master keys)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -282,6 +283,11 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 		s.registry.MustRegister(s.quic.Collectors()...)
 		s.registry.MustRegister(s.wt.Collectors()...)
 	}
+	s.apps = cfg.Apps
+	if err := s.serveStatus(cfg); err != nil {
+		s.closeStore()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -300,6 +306,7 @@ func (s *server) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", s.metricsHandler())
 	mux.HandleFunc("/healthz", s.healthz)
+	mux.HandleFunc("/cluster/status", s.clusterStatus(false))
 	addDebug(mux)
 	return mux
 }
@@ -326,6 +333,7 @@ func (s *server) handler(withMetrics bool) http.Handler {
 	mux.Handle("/ws", s.ws)
 	mux.Handle(longpollPrefix, s.longpoll)
 	mux.Handle(restPrefix, s.rest)
+	mux.HandleFunc(statusPath, s.clusterStatus(true))
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		if isUpgrade(r) {
 			s.ws.ServeHTTP(w, r)

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rtgate/rtgate/internal/config"
+	"github.com/rtgate/rtgate/internal/opsview"
+)
+
+// checkOperatorView checks, on a running three-node cluster whose node 0
+// runs the history indexer: the status endpoint on the client port and on
+// `rtgate cluster status` (nodes, incarnations, connections, the assets
+// and their consumers), and that every metric the Grafana dashboard names
+// is on node 0's /metrics. TestClusterHistory calls it.
+func checkOperatorView(t *testing.T, nodes []*inProcess) {
+	t.Helper()
+	code, body := httpDo(t, "GET", "http://"+nodes[2].addr+statusPath)
+	var st opsview.Status
+	if code != 200 || json.Unmarshal([]byte(body), &st) != nil {
+		t.Fatalf("status: %d %s", code, body)
+	}
+	if len(st.Nodes) != 3 || st.Nodes[0].Name != "node0" || !st.Nodes[0].Indexer || st.Nodes[0].IndexerLag != 0 ||
+		st.Nodes[1].Indexer || st.Nodes[1].Connections != 1 || st.Nodes[1].Incarnation == "" {
+		t.Fatalf("status nodes: %+v", st.Nodes)
+	}
+	var hist *opsview.Asset
+	for i, a := range st.Assets {
+		if a.Name == "RT_HIST" {
+			hist = &st.Assets[i]
+		}
+	}
+	if hist == nil || hist.Replicas != 3 || hist.Leader == "" || len(hist.Followers) != 2 ||
+		len(hist.Consumers) != 1 || hist.Consumers[0].Name != "hist-idx-node0" || hist.Consumers[0].Pending != 0 {
+		t.Fatalf("status: RT_HIST %+v in %+v", hist, st.Assets)
+	}
+
+	// The command line, through node 0's embedded nats-server.
+	url := regexp.MustCompile(`client_url=(nats://[0-9.:]+)`).FindStringSubmatch(nodes[0].out.String())
+	if url == nil {
+		t.Fatal("no client_url in node 0's log")
+	}
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if c := runCluster(ctx, []string{"status", "--nats", url[1]}, &out, &errOut, func(string) string { return "" }); c != 0 {
+		t.Fatalf("rtgate cluster status: exit %d: %s", c, errOut.String())
+	}
+	for _, want := range []string{"nodes: 3", "node0", "history indexer lag 0", "RT_HIST", "R3 leader", "consumer hist-idx-node0", "RT_INBOX"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("rtgate cluster status lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	// The dashboard's metrics.
+	b, err := os.ReadFile("../../docs/grafana/rtgate-cluster.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	_, _, metrics := httpGet(t, "http://"+nodes[0].addr+"/metrics")
+	var names []string
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range regexp.MustCompile(`rtgate_[a-z0-9_]+`).FindAllString(tg.Expr, -1) {
+				names = append(names, m)
+				if !regexp.MustCompile(`(?m)^` + m + `[{ ]`).MatchString(metrics) {
+					t.Errorf("dashboard panel %q names %s, not on /metrics", p.Title, m)
+				}
+			}
+		}
+	}
+	if names = slices.Compact(slices.Sorted(slices.Values(names))); len(names) < 10 {
+		t.Fatalf("dashboard names only %v", names)
+	}
+}
+
+// TestStatusNeedsMasterKey: with apps configured, the status on the
+// client port needs one of their master keys; a single node says it is
+// not a cluster node.
+func TestStatusNeedsMasterKey(t *testing.T) {
+	s := &server{apps: []config.App{{ID: "a1", Key: "k1", MasterKey: "m1"}, {ID: "a2", Key: "k2"}}}
+	for _, tc := range []struct {
+		id, key string
+		want    int
+	}{
+		{"a1", "m1,master", 404}, {"a1", "m1", 401}, {"a1", "k1", 401}, {"a2", ",master", 401},
+		{"a2", "m1,master", 401}, {"", "", 401},
+	} {
+		req := httptest.NewRequest("GET", statusPath, nil)
+		req.Header.Set("X-LC-Id", tc.id)
+		req.Header.Set("X-LC-Key", tc.key)
+		w := httptest.NewRecorder()
+		s.clusterStatus(true)(w, req)
+		if w.Code != tc.want {
+			t.Errorf("%s %q: %d %s, want %d", tc.id, tc.key, w.Code, w.Body, tc.want)
+		}
+	}
+}
