@@ -37,8 +37,11 @@ type msgGetResponse struct {
 	Message *storedMsg `json:"message"`
 }
 
-// errCodeNoMessage is JetStream's "no message found" (JSNoMessageFoundErr).
-const errCodeNoMessage = 10037
+// JetStream error codes of message gets.
+const (
+	errCodeNoMessage      = 10037 // no message found (JSNoMessageFoundErr)
+	errCodeStreamNotFound = 10059 // stream not found (JSStreamNotFoundErr)
+)
 
 // leaderGet asks the leader of stream for one message
 // ($JS.API.STREAM.MSG.GET, which only the leader answers, unlike direct
@@ -71,8 +74,17 @@ func (s *Store) leaderGet(ctx context.Context, stream string, req msgGetRequest)
 			return nil, fmt.Errorf("jetstream: read %s: bad answer: %w", stream, err)
 		}
 		if r.Error != nil {
-			if r.Error.ErrCode == errCodeNoMessage {
+			switch r.Error.ErrCode {
+			case errCodeNoMessage:
 				return nil, errNoMsg
+			case errCodeStreamNotFound:
+				// Right after a stream is created, a server that has
+				// not applied its assignment yet says so: ask again.
+				select {
+				case <-ctx.Done():
+				case <-time.After(20 * time.Millisecond):
+					continue
+				}
 			}
 			return nil, fmt.Errorf("jetstream: read %s: %d/%d %s", stream, r.Error.Code, r.Error.ErrCode, r.Error.Description)
 		}
