@@ -137,6 +137,7 @@ import (
 	"time"
 
 	bdg "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/ristretto/v2/z"
 
 	"github.com/rtgate/rtgate/storage"
 )
@@ -245,6 +246,13 @@ type Store struct {
 
 var _ storage.Store = (*Store)(nil)
 
+// emptyMemtable reports whether err is Badger's open failing on an empty
+// memtable file (see New). Badger wraps the sentinel as text, not with %w,
+// so it is recognised by its message.
+func emptyMemtable(err error) bool {
+	return strings.Contains(err.Error(), "while opening memtables") && strings.Contains(err.Error(), z.NewFile.Error())
+}
+
 // New opens (or creates) the store in cfg.Dir.
 func New(cfg Config) (*Store, error) {
 	if cfg.Dir == "" {
@@ -265,6 +273,15 @@ func New(cfg Config) (*Store, error) {
 		opts = opts.WithValueThreshold(min(opts.ValueThreshold, cfg.MemTableSize/10))
 	}
 	db, err := bdg.Open(opts)
+	if err != nil && emptyMemtable(err) {
+		// A crash between creating a memtable file and its first write
+		// leaves it empty; Badger's open sizes the file and then fails with
+		// ristretto's z.NewFile sentinel ("Create a new file"), and a second
+		// open succeeds (upstream badger#2207, open in v4.9.6). The file
+		// held nothing, so nothing is lost.
+		cfg.Logger.Warn("badger: an empty memtable file was left by a crash; opening again", "dir", cfg.Dir, "err", err)
+		db, err = bdg.Open(opts)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("badger: open %s: %w", cfg.Dir, err)
 	}

@@ -236,7 +236,7 @@ func decodeRecord(b []byte, r *msgRecord) error {
 		case 0:
 			r.From, err = d.DecodeString()
 		case 1:
-			r.To, err = decodeStrings(d)
+			r.To, err = decodeStrings(d, br)
 		case 2:
 			r.Room, err = d.DecodeString()
 		case 3:
@@ -252,7 +252,7 @@ func decodeRecord(b []byte, r *msgRecord) error {
 		case 8:
 			r.Seq, err = d.DecodeUint64()
 		case 9:
-			r.Inbox, err = decodeStrings(d)
+			r.Inbox, err = decodeStrings(d, br)
 		case 10:
 			r.ClientID, err = d.DecodeString()
 		case 11:
@@ -268,10 +268,17 @@ func decodeRecord(b []byte, r *msgRecord) error {
 }
 
 // decodeStrings decodes an array of strings; nil for msgpack nil.
-func decodeStrings(d *msgpack.Decoder) ([]string, error) {
+// decodeStrings decodes an array of strings from d, which reads from br
+// (unbuffered: a bytes.Reader is an io.ByteScanner). A count larger than
+// the bytes left (each string takes at least one) is refused before
+// anything is sized by it: a corrupt record must not exhaust memory.
+func decodeStrings(d *msgpack.Decoder, br *bytes.Reader) ([]string, error) {
 	n, err := d.DecodeArrayLen()
 	if err != nil || n < 0 {
 		return nil, err
+	}
+	if n > br.Len() {
+		return nil, fmt.Errorf("%w: %d strings declared, %d bytes left", errCorrupt, n, br.Len())
 	}
 	out := make([]string, n)
 	for i := range out {
@@ -310,6 +317,9 @@ func encodeGroup(g *storage.Group) ([]byte, error) {
 
 func decodeGroup(app, id string, b []byte) (*storage.Group, error) {
 	var r groupRecord
+	if err := wholeValue(b); err != nil {
+		return nil, fmt.Errorf("badger: decode group %s/%s: %w", app, id, err)
+	}
 	if err := msgpack.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("badger: decode group %s/%s: %w", app, id, err)
 	}
@@ -319,6 +329,29 @@ func decodeGroup(app, id string, b []byte) (*storage.Group, error) {
 	}
 	return &storage.Group{App: app, ID: id, Members: r.Members, Transient: r.Transient, Attrs: attrs,
 		CreatedAt: time.Unix(0, r.CreatedAt), UpdatedAt: time.Unix(0, r.UpdatedAt)}, nil
+}
+
+// errCorrupt marks a stored value that does not decode: bytes rtgate did
+// not write (a damaged disk, or a tool that wrote into the directory).
+var errCorrupt = errors.New("badger: corrupt stored value")
+
+// wholeValue returns an error unless b holds exactly one msgpack value.
+// It walks b with Decoder.Skip, which reads element by element and sizes
+// nothing by a declared count, so a corrupt header (an array or map that
+// claims billions of entries) is refused before a decoder that does size
+// by it (msgpack.Unmarshal into a slice or map) sees it.
+func wholeValue(b []byte) error {
+	d := msgpack.GetDecoder()
+	defer msgpack.PutDecoder(d)
+	br := bytes.NewReader(b)
+	d.Reset(br)
+	if err := d.Skip(); err != nil {
+		return fmt.Errorf("%w: %w", errCorrupt, err)
+	}
+	if br.Len() != 0 {
+		return fmt.Errorf("%w: %d bytes after the value", errCorrupt, br.Len())
+	}
+	return nil
 }
 
 // uvarint decodes a length prefix: the value and the bytes it took (0 if
