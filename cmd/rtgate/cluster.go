@@ -34,6 +34,7 @@ type clusterNode struct {
 	hist   *histindex.Indexer // nil unless --history-indexer (history.go)
 	push   *pushqueue.Queue   // nil without push webhooks (cluster_push.go)
 	status *nats.Subscription // the status requests (cluster_status.go)
+	kick   *nats.Subscription // the kick requests (cluster_status.go)
 }
 
 // joinCluster starts the embedded server if asked, connects to NATS and
@@ -155,6 +156,9 @@ func (n *clusterNode) close() {
 	}
 	if n.status != nil {
 		n.status.Unsubscribe()
+	}
+	if n.kick != nil {
+		n.kick.Unsubscribe()
 	}
 	n.closeHistory()
 	n.closePush()

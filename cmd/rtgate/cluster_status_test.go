@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"os"
 	"regexp"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/rtgate/rtgate/internal/config"
 	"github.com/rtgate/rtgate/internal/opsview"
@@ -20,8 +23,9 @@ import (
 // runs the history indexer: the status endpoint on the client port and on
 // `rtgate cluster status` (nodes, incarnations, connections, the assets
 // and their consumers), and that every metric the Grafana dashboard names
-// is on node 0's /metrics. TestClusterHistory calls it.
-func checkOperatorView(t *testing.T, nodes []*inProcess) {
+// is on node 0's /metrics; then kicks alice (connected to node 1 as a)
+// from node 2. TestClusterHistory calls it.
+func checkOperatorView(t *testing.T, nodes []*inProcess, a *client) {
 	t.Helper()
 	code, body := httpDo(t, "GET", "http://"+nodes[2].addr+statusPath)
 	var st opsview.Status
@@ -88,6 +92,31 @@ func checkOperatorView(t *testing.T, nodes []*inProcess) {
 	}
 	if names = slices.Compact(slices.Sorted(slices.Values(names))); len(names) < 10 {
 		t.Fatalf("dashboard names only %v", names)
+	}
+
+	// Kick alice from node 2: node 1 closes her connection with 1000.
+	code, body = httpDo(t, "POST", "http://"+nodes[2].addr+kickPath+"?peer=alice&reason=bye")
+	if code != 200 || !strings.Contains(body, `"closed":1}`) {
+		t.Fatalf("kick: %d %s", code, body)
+	}
+	a.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, _, err := a.ws.ReadMessage()
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			if ce.Code != 1000 || ce.Text != "bye" {
+				t.Fatalf("kicked with %d %q", ce.Code, ce.Text)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatalf("kicked connection: %v", err)
+		}
+	}
+	out.Reset()
+	if c := runCluster(ctx, []string{"kick", "--nats", url[1], "--app", "app", "--peer", "alice"}, &out, &errOut, func(string) string { return "" }); c != 0 ||
+		!strings.Contains(out.String(), "3 nodes answered, 0 connections closed") {
+		t.Fatalf("rtgate cluster kick: exit %d: %s %s", c, out.String(), errOut.String())
 	}
 }
 

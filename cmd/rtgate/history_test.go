@@ -85,5 +85,5 @@ func TestClusterHistory(t *testing.T) {
 			t.Errorf("/metrics of the indexer node lacks %q", name)
 		}
 	}
-	checkOperatorView(t, nodes)
+	checkOperatorView(t, nodes, a)
 }

@@ -9,8 +9,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/rtgate/rtgate/internal/config"
 	"github.com/rtgate/rtgate/storage/badger"
 	"github.com/rtgate/rtgate/storage/clusterimport"
@@ -26,9 +24,12 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		err = runImport(ctx, args[1:], stdout, stderr, getenv)
 	case len(args) > 0 && args[0] == "status":
 		err = runStatus(ctx, args[1:], stdout, stderr, getenv)
+	case len(args) > 0 && args[0] == "kick":
+		err = runKick(args[1:], stdout, stderr, getenv)
 	default:
 		fmt.Fprintln(stderr, "usage: rtgate cluster import --from-badger DIR --nats URL[,URL] [--nats-creds FILE] [--nats-unsafe-single-replica]")
 		fmt.Fprintln(stderr, "       rtgate cluster status --nats URL[,URL] [--nats-creds FILE] [--json]")
+		fmt.Fprintln(stderr, "       rtgate cluster kick --app ID --peer ID --nats URL[,URL] [--nats-creds FILE] [--reason TEXT]")
 		return 2
 	}
 	switch {
@@ -53,13 +54,12 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	fs := flag.NewFlagSet("rtgate cluster import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("from-badger", "", "the single node's data directory (--data); the node must be stopped")
-	urls := fs.String("nats", getenv(config.EnvNATS), "nats-server URLs, comma-separated (env "+config.EnvNATS+")")
-	creds := fs.String("nats-creds", getenv(config.EnvNATSCreds), "NATS credentials file (env "+config.EnvNATSCreds+")")
+	nf := addNATSFlags(fs, getenv)
 	r1 := fs.Bool("nats-unsafe-single-replica", false, "the cluster keeps 1 replica (as its nodes' flag of the same name)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dir == "" || *urls == "" {
+	if *dir == "" || *nf.urls == "" {
 		return fmt.Errorf("%w: --from-badger DIR and --nats URL are required", config.ErrInvalid)
 	}
 	if ents, err := os.ReadDir(*dir); err != nil || len(ents) == 0 {
@@ -70,13 +70,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return fmt.Errorf("%w (is an rtgate node still running on %s? stop it first)", err, *dir)
 	}
 	defer src.Close()
-	opts := []nats.Option{nats.Name("rtgate cluster import"), nats.Timeout(10 * time.Second)}
-	if *creds != "" {
-		opts = append(opts, nats.UserCredentials(*creds))
-	}
-	nc, err := nats.Connect(*urls, opts...)
+	nc, err := nf.connect("rtgate cluster import")
 	if err != nil {
-		return fmt.Errorf("connect to NATS %s: %w", *urls, err)
+		return err
 	}
 	defer nc.Close()
 	replicas := 3

@@ -307,6 +307,7 @@ func (s *server) adminHandler() http.Handler {
 	mux.Handle("/metrics", s.metricsHandler())
 	mux.HandleFunc("/healthz", s.healthz)
 	mux.HandleFunc("/cluster/status", s.clusterStatus(false))
+	mux.HandleFunc("/cluster/kick", s.clusterKick(false))
 	addDebug(mux)
 	return mux
 }
@@ -334,6 +335,7 @@ func (s *server) handler(withMetrics bool) http.Handler {
 	mux.Handle(longpollPrefix, s.longpoll)
 	mux.Handle(restPrefix, s.rest)
 	mux.HandleFunc(statusPath, s.clusterStatus(true))
+	mux.HandleFunc(kickPath, s.clusterKick(true))
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		if isUpgrade(r) {
 			s.ws.ServeHTTP(w, r)
