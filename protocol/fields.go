@@ -248,7 +248,7 @@ func (st *decodeState) bad(field string) {
 
 // name copies a cmd/op value into a fixed array; n > len(dst) marks a value
 // too long to be a kind name. ok is false for a value that is not a string.
-func (st *decodeState) name(r valueReader, field string, dst *[16]byte) (n int, present, ok bool) {
+func (st *decodeState) name(r fieldReader, field string, dst *[16]byte) (n int, present, ok bool) {
 	b, isNum, ok := r.text()
 	if !ok || isNum {
 		st.bad(field)
@@ -264,7 +264,7 @@ func (st *decodeState) name(r valueReader, field string, dst *[16]byte) (n int, 
 	return n, true, true
 }
 
-func (st *decodeState) str(r valueReader, field string) string {
+func (st *decodeState) str(r fieldReader, field string) string {
 	s, ok := r.str()
 	if !ok {
 		st.bad(field)
@@ -273,7 +273,7 @@ func (st *decodeState) str(r valueReader, field string) string {
 }
 
 // peer reads a peer id field, keeping invalid UTF-8 for CheckPeerID.
-func (st *decodeState) peer(r valueReader, field string) string {
+func (st *decodeState) peer(r fieldReader, field string) string {
 	r.keepInvalid(true)
 	s := st.str(r, field)
 	r.keepInvalid(false)
@@ -281,14 +281,14 @@ func (st *decodeState) peer(r valueReader, field string) string {
 }
 
 // peers reads a list of peer ids, keeping invalid UTF-8 for CheckPeerID.
-func (st *decodeState) peers(r valueReader, field string) []string {
+func (st *decodeState) peers(r fieldReader, field string) []string {
 	r.keepInvalid(true)
 	l := st.strs(r, field)
 	r.keepInvalid(false)
 	return l
 }
 
-func (st *decodeState) strs(r valueReader, field string) []string {
+func (st *decodeState) strs(r fieldReader, field string) []string {
 	l, _, ok := r.strs()
 	if !ok {
 		st.bad(field)
@@ -296,7 +296,7 @@ func (st *decodeState) strs(r valueReader, field string) []string {
 	return l
 }
 
-func (st *decodeState) int(r valueReader, field string) int64 {
+func (st *decodeState) int(r fieldReader, field string) int64 {
 	v, ok := r.int()
 	if !ok {
 		st.bad(field)
@@ -304,7 +304,7 @@ func (st *decodeState) int(r valueReader, field string) int64 {
 	return v
 }
 
-func (st *decodeState) smallInt(r valueReader, field string) int {
+func (st *decodeState) smallInt(r fieldReader, field string) int {
 	v := st.int(r, field)
 	if int64(int(v)) != v {
 		st.bad(field)
@@ -313,7 +313,7 @@ func (st *decodeState) smallInt(r valueReader, field string) int {
 	return int(v)
 }
 
-func (st *decodeState) boolean(r valueReader, field string) bool {
+func (st *decodeState) boolean(r fieldReader, field string) bool {
 	v, ok := r.boolean()
 	if !ok {
 		st.bad(field)
@@ -323,7 +323,7 @@ func (st *decodeState) boolean(r valueReader, field string) bool {
 
 // decodeField reads the value of key into c (or st). Unknown keys are
 // skipped: clients send ua, tag, deviceId, st and more.
-func decodeField(r valueReader, key []byte, c *Command, st *decodeState) {
+func decodeField(r fieldReader, key []byte, c *Command, st *decodeState) {
 	switch string(key) {
 	case "cmd":
 		n, present, ok := st.name(r, "cmd", &st.cmd)

@@ -131,7 +131,7 @@ func DecodeJSON(data []byte, c *Command) error {
 			}
 			d.pos++
 			d.ws()
-			decodeField(d, key, c, &st)
+			decodeField(fieldReader{js: d}, key, c, &st)
 			if d.err != nil {
 				return d.err
 			}

@@ -147,7 +147,7 @@ func DecodeMsgpack(data []byte, c *Command) error {
 		if d.err != nil {
 			return d.err
 		}
-		decodeField(d, key, c, &st)
+		decodeField(fieldReader{mp: d}, key, c, &st)
 		if d.err != nil {
 			return d.err
 		}
