@@ -227,3 +227,31 @@ func (h *Hub) redrainLater(c *Client, s *session) {
 		c.redeliverUpTo(s, upTo)
 	})
 }
+
+// Redrain reads again the inbox of every session open on this node and
+// sends what it has not been sent: call it after the node's link to the
+// other nodes was broken (a NATS reconnect, a slow delivery
+// subscription), during which live copies may have been lost. It runs in
+// the caller's goroutine, one session after the other, and returns how
+// many sessions it read.
+func (h *Hub) Redrain() int {
+	var all []*session
+	for i := range h.reg.shards {
+		sh := &h.reg.shards[i]
+		sh.mu.Lock()
+		for _, e := range sh.peers {
+			all = append(all, e.sessions...)
+		}
+		sh.mu.Unlock()
+	}
+	n := 0
+	for _, s := range all {
+		if s.ended.Load() || s.client.closed.Load() {
+			continue
+		}
+		h.metrics.Redrains.Inc()
+		s.client.redeliver(s)
+		n++
+	}
+	return n
+}

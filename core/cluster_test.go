@@ -12,12 +12,13 @@ import (
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/core/coretest"
 	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/storage"
 	"github.com/rtgate/rtgate/storage/memory"
 )
 
 // newNodes returns n hubs joined by one in-process cluster.Local, sharing
 // one store (as cluster nodes share JetStream).
-func newNodes(t *testing.T, n int) []*core.Hub {
+func newNodes(t *testing.T, n int) ([]*core.Hub, storage.Store) {
 	t.Helper()
 	l := cluster.NewLocal()
 	st := memory.New(memory.Config{})
@@ -30,11 +31,11 @@ func newNodes(t *testing.T, n int) []*core.Hub {
 		}
 		hubs[i] = h
 	}
-	return hubs
+	return hubs, st
 }
 
 func TestClusterDirectAcrossNodes(t *testing.T) {
-	hubs := newNodes(t, 3)
+	hubs, _ := newNodes(t, 3)
 	a := coretest.Dial(hubs[0], false)
 	a.Open(t, app, "a", "b")
 	b := coretest.Dial(hubs[2], false)
@@ -73,7 +74,7 @@ func TestClusterDirectAcrossNodes(t *testing.T) {
 }
 
 func TestClusterPresenceAcrossNodes(t *testing.T) {
-	hubs := newNodes(t, 3)
+	hubs, _ := newNodes(t, 3)
 	watchers := make([]*coretest.MemConn, 3)
 	for i, h := range hubs {
 		watchers[i] = coretest.Dial(h, false)
@@ -118,7 +119,7 @@ func TestClusterPresenceAcrossNodes(t *testing.T) {
 // session but the sender's, and costs one delivery per other node that
 // hosts members.
 func TestClusterGroupOneDeliveryPerNode(t *testing.T) {
-	hubs := newNodes(t, 3)
+	hubs, _ := newNodes(t, 3)
 	owner := coretest.Dial(hubs[0], false)
 	owner.Open(t, app, "owner")
 	send(t, owner, &protocol.Command{Kind: protocol.KindRoomJoin, PeerID: "owner", I: 1})
@@ -152,4 +153,25 @@ func TestClusterGroupOneDeliveryPerNode(t *testing.T) {
 	if got := testutil.ToFloat64(hubs[0].Metrics().ClusterOut) - before; got != 2 {
 		t.Fatalf("deliveries to other nodes = %v, want 2 (one per node)", got)
 	}
+}
+
+// TestRedrain: a message stored while its live copy was lost (here: put in
+// the inbox behind the hub's back) reaches the open session on Redrain,
+// once; a second Redrain sends nothing.
+func TestRedrain(t *testing.T) {
+	hubs, st := newNodes(t, 2)
+	b := coretest.Dial(hubs[1], false)
+	b.Open(t, app, "b")
+	m := &storage.Message{App: app, ID: "lost1", From: "a", To: []string{"b"}, Text: "lost live", Time: time.Now().UnixMilli()}
+	if err := st.Persist(t.Context(), m, []string{"b"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := hubs[1].Redrain(); n != 1 {
+		t.Fatalf("Redrain read %d sessions, want 1", n)
+	}
+	if got := b.Expect(t, protocol.KindDirect); got.ID != "lost1" || !got.Offline {
+		t.Fatalf("redrained = %+v", *got)
+	}
+	hubs[1].Redrain()
+	b.ExpectNone(t, 50*time.Millisecond)
 }

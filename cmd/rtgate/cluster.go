@@ -38,8 +38,10 @@ type clusterNode struct {
 }
 
 // joinCluster starts the embedded server if asked, connects to NATS and
-// opens the bus. onFence is told when the node fences itself.
-func joinCluster(cfg *config.Config, log *slog.Logger, onFence func(string)) (*clusterNode, error) {
+// opens the bus. onFence is told when the node fences itself, onReconnect
+// when its NATS connection came back (live copies may have been lost
+// meanwhile: the hub re-reads its sessions' inboxes).
+func joinCluster(cfg *config.Config, log *slog.Logger, onFence func(string), onReconnect func()) (*clusterNode, error) {
 	cl := &cfg.Cluster
 	ctx, cancel := context.WithTimeout(context.Background(), clusterStartTimeout)
 	defer cancel()
@@ -75,7 +77,12 @@ func joinCluster(cfg *config.Config, log *slog.Logger, onFence func(string)) (*c
 	opts := []nats.Option{nats.Name("rtgate " + cl.Name), nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond), nats.Timeout(5 * time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("NATS disconnected", "err", err) }),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", "server", c.ConnectedUrl()) }),
+		// Runs on nats.go's callback goroutine, which it holds while the
+		// inboxes are re-read.
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info("NATS reconnected; re-reading the inboxes of this node's sessions", "server", c.ConnectedUrl())
+			onReconnect()
+		}),
 	}
 	if cl.Creds != "" {
 		opts = append(opts, nats.UserCredentials(cl.Creds))

@@ -95,6 +95,10 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 			if h := hubRef.Load(); h != nil {
 				h.Fence(reason)
 			}
+		}, func() {
+			if h := hubRef.Load(); h != nil {
+				log.Info("inboxes re-read after the NATS reconnect", "sessions", h.Redrain())
+			}
 		})
 		if err != nil {
 			return nil, err
