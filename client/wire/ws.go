@@ -34,9 +34,10 @@ type wsConn struct {
 	closed       atomic.Bool
 	closeOnce    sync.Once
 
-	wmu     sync.Mutex
-	wbuf    []byte    // frame buffer; guarded by wmu
-	writeBy time.Time // the write deadline in force; guarded by wmu
+	wmu       sync.Mutex
+	wbuf      []byte    // frame buffer; guarded by wmu
+	writeBy   time.Time // the write deadline in force; guarded by wmu
+	closeSent bool      // a close frame was written (no frame may follow it); guarded by wmu
 
 	rbuf []byte // frame buffer; owned by the Recv caller
 }
@@ -115,6 +116,9 @@ func (c *wsConn) Send(cmd *protocol.Command) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.closeSent {
+		return c.mapErr(websocket.ErrCloseSent) // as gorilla's writer said
+	}
 	op := byte(opText)
 	b := append(c.wbuf[:0], make([]byte, maxHeader)...)
 	if c.codec == CodecMsgpack {
@@ -142,6 +146,10 @@ func (c *wsConn) writeControl(op byte, payload []byte) error {
 	b := append(buf[:maxHeader], payload...)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.closeSent {
+		return nil // RFC 6455 §5.5.1: nothing after a close frame
+	}
+	c.closeSent = op == opClose
 	c.writeBy = time.Now().Add(time.Second)
 	c.nc.SetWriteDeadline(c.writeBy)
 	_, err := c.nc.Write(maskFrame(b, op))

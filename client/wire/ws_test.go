@@ -55,6 +55,10 @@ func TestWSFrames(t *testing.T) {
 			if !errors.As(err, &ce) || ce.Code != 4001 {
 				t.Fatalf("Recv: %v, want a close with 4001", err)
 			}
+			// The close was echoed: no frame may follow it.
+			if err := c.Send(&protocol.Command{Kind: protocol.KindKeepalive}); err == nil {
+				t.Error("Send after the close echo succeeded")
+			}
 			select {
 			case err := <-result:
 				if err != nil {
