@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rtgate/rtgate/internal/natsembed/natstest"
 )
 
 // freePorts returns n loopback TCP ports that were free a moment ago.
@@ -110,5 +112,74 @@ func TestEmbedClusterChat(t *testing.T) {
 	}
 	if got := b2.next("direct", ""); got["msg"] != "while away" || got["id"] != ack["uid"] || got["offline"] != true {
 		t.Fatalf("offline = %v, ack %v", got, ack)
+	}
+}
+
+// TestGatewayKillPresence is acceptance test 3 with processes: two rtgate
+// binaries on three nats-servers (in this test process); the only
+// gateway holding bob is killed with SIGKILL, and alice's watcher on the
+// other gateway gets `off` within the lease (10 s) plus a second. In the
+// variant bob reconnects to the surviving gateway first, and alice sees
+// no off/on at all.
+func TestGatewayKillPresence(t *testing.T) {
+	for _, reconnect := range []bool{false, true} {
+		name := "off after the lease"
+		if reconnect {
+			name = "back on the other gateway first"
+		}
+		t.Run(name, func(t *testing.T) {
+			nc := natstest.Start(t, 3)
+			urls := nc.URL()
+			g1 := startBinary(t, t.TempDir(), "--quic", "off", "--node-name", "g1", "--nats", urls)
+			g2 := startBinary(t, t.TempDir(), "--quic", "off", "--node-name", "g2", "--nats", urls)
+			alice := dial(t, "ws://"+g1.addr+"/")
+			alice.open("app", "alice", "bob")
+			bob := dial(t, "ws://"+g2.addr+"/")
+			bob.open("app", "bob")
+			if p := alice.next("presence", ""); p["status"] != "on" {
+				t.Fatalf("presence = %v", p)
+			}
+			killed := time.Now()
+			if err := g2.cmd.Process.Kill(); err != nil { // SIGKILL, by pid
+				t.Fatal(err)
+			}
+			<-g2.exited
+			if reconnect {
+				bob2 := dial(t, "ws://"+g1.addr+"/")
+				bob2.open("app", "bob")
+				alice.ws.SetReadDeadline(killed.Add(12 * time.Second))
+				for {
+					_, b, err := alice.ws.ReadMessage()
+					if err != nil {
+						break // the deadline: nothing came
+					}
+					if strings.Contains(string(b), `"presence"`) {
+						t.Fatalf("presence event %s after bob moved to the other gateway", b)
+					}
+				}
+				return
+			}
+			// next's own deadline (10 s) is the lease: read with a longer one.
+			alice.ws.SetReadDeadline(killed.Add(20 * time.Second))
+			var p map[string]any
+			for p == nil {
+				_, b, err := alice.ws.ReadMessage()
+				if err != nil {
+					t.Fatalf("no presence off: %v", err)
+				}
+				var m map[string]any
+				if json.Unmarshal(b, &m) == nil && m["cmd"] == "presence" {
+					p = m
+				}
+			}
+			took := time.Since(killed)
+			if p["status"] != "off" {
+				t.Fatalf("presence = %v", p)
+			}
+			t.Logf("off %s after SIGKILL (lease 10 s)", took.Round(time.Millisecond))
+			if took > 11*time.Second {
+				t.Fatalf("off after %s, over lease + 1 s", took)
+			}
+		})
 	}
 }
