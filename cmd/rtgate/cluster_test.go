@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -181,5 +182,89 @@ func TestGatewayKillPresence(t *testing.T) {
 				t.Fatalf("off after %s, over lease + 1 s", took)
 			}
 		})
+	}
+}
+
+// TestGatewayKillUnderLoad is acceptance test 10: alice on gateway g1
+// sends persistent messages to bob on g2; g2 is killed with SIGKILL in the
+// middle; bob reconnects to g1 (as through the load balancer) within 5 s
+// and ends up with every message alice got an ack for.
+func TestGatewayKillUnderLoad(t *testing.T) {
+	nc := natstest.Start(t, 3)
+	g1 := startBinary(t, t.TempDir(), "--quic", "off", "--node-name", "g1", "--nats", nc.URL())
+	g2 := startBinary(t, t.TempDir(), "--quic", "off", "--node-name", "g2", "--nats", nc.URL())
+	alice := dial(t, "ws://"+g1.addr+"/")
+	alice.open("app", "alice", "bob")
+
+	var mu sync.Mutex
+	got := map[string]bool{} // guarded by mu
+	// bob reads and acknowledges on one connection until it fails.
+	read := func(c *client) error {
+		for {
+			c.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+			_, b, err := c.ws.ReadMessage()
+			if err != nil {
+				return err
+			}
+			var m map[string]any
+			if json.Unmarshal(b, &m) != nil || m["cmd"] != "direct" {
+				continue
+			}
+			id, _ := m["id"].(string)
+			mu.Lock()
+			got[id] = true
+			mu.Unlock()
+			if err := c.ws.WriteJSON(map[string]any{"cmd": "ack", "peerId": "bob", "ids": []string{id}}); err != nil {
+				return err
+			}
+		}
+	}
+	bob := dial(t, "ws://"+g2.addr+"/")
+	bob.open("app", "bob")
+	alice.next("presence", "")
+	bobDone := make(chan error, 1)
+	go func() { bobDone <- read(bob) }()
+
+	var acked []string
+	send := func(n int) {
+		for range n {
+			i := len(acked) + 2
+			alice.send(map[string]any{"cmd": "direct", "peerId": "alice", "msg": fmt.Sprint(i), "toPeerIds": []string{"bob"}, "i": i})
+			acked = append(acked, alice.next("ack", "")["uid"].(string))
+		}
+	}
+	send(100)
+	killed := time.Now()
+	if err := g2.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-bobDone // bob's connection dropped
+	send(30)  // while bob is away (fewer than the inbox's 50)
+	bob2 := dial(t, "ws://"+g1.addr+"/")
+	bob2.open("app", "bob")
+	resumed := time.Since(killed)
+	go func() { bobDone <- read(bob2) }()
+	send(100)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		missing := 0
+		for _, id := range acked {
+			if !got[id] {
+				missing++
+			}
+		}
+		mu.Unlock()
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d acknowledged messages never reached bob", missing, len(acked))
+		}
+		time.Sleep(20 * time.Millisecond) // polling bob's reader, bounded by the deadline
+	}
+	t.Logf("bob resumed on the surviving gateway %s after SIGKILL; all %d acknowledged messages arrived", resumed.Round(time.Millisecond), len(acked))
+	if resumed > 5*time.Second {
+		t.Fatalf("resumed after %s, over 5 s", resumed)
 	}
 }
