@@ -228,19 +228,31 @@ func (ix *Indexer) applyBatch(ctx context.Context, msgs []jetstream.Msg) bool {
 	var last uint64
 	var pending uint64
 	var ops []applyOp
+	next := applied + 1 // the stream sequence that must be applied next
 	for _, m := range msgs {
 		meta, err := m.Metadata()
 		if err != nil {
 			ix.log.Error("history indexer: message without metadata, skipped", "err", err)
 			continue
 		}
-		last, pending = meta.Sequence.Stream, meta.NumPending
-		if last <= applied {
+		seq := meta.Sequence.Stream
+		if seq < next {
 			continue // a redelivery of what is applied (its ack was lost)
 		}
-		op, err := decodeOp(m)
+		if seq > next {
+			// Messages delivered to a pull request of an earlier run that
+			// died: acknowledging this batch (AckAll) would acknowledge
+			// them unseen. Read them from the stream.
+			gap, ok := ix.readGap(ctx, next, seq)
+			if !ok {
+				return false
+			}
+			ops = append(ops, gap...)
+		}
+		last, pending, next = seq, meta.NumPending, seq+1
+		op, err := decodeOp(m.Data(), m.Headers())
 		if err != nil {
-			ix.log.Error("history indexer: bad history record, skipped", "seq", last, "err", err)
+			ix.log.Error("history indexer: bad history record, skipped", "seq", seq, "err", err)
 			continue
 		}
 		ops = append(ops, op)
@@ -274,15 +286,58 @@ type applyOp struct {
 	del bool
 }
 
-func decodeOp(m jetstream.Msg) (applyOp, error) {
-	msg, err := jsstore.DecodeMessage(m.Data())
+func decodeOp(data []byte, hdr nats.Header) (applyOp, error) {
+	msg, err := jsstore.DecodeMessage(data)
 	if err != nil {
 		return applyOp{}, err
 	}
 	if msg.App == "" || msg.ID == "" {
 		return applyOp{}, fmt.Errorf("record without app or id")
 	}
-	return applyOp{m: msg, del: m.Headers().Get(opHeader) == opHeaderValue}, nil
+	return applyOp{m: msg, del: hdr.Get(opHeader) == opHeaderValue}, nil
+}
+
+// readGap reads the stream messages from sequence from to before to
+// (those that still exist), retrying until it can or ctx ends.
+func (ix *Indexer) readGap(ctx context.Context, from, to uint64) ([]applyOp, bool) {
+	backoff := 100 * time.Millisecond
+	for {
+		ops, err := ix.tryGap(ctx, from, to)
+		if err == nil {
+			return ops, true
+		}
+		ix.log.Warn("history indexer: reading skipped stream messages failed, retrying", "from", from, "to", to, "err", err)
+		if !sleep(ctx, backoff) {
+			return nil, false
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (ix *Indexer) tryGap(ctx context.Context, from, to uint64) ([]applyOp, error) {
+	info, err := ix.stream.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	from = max(from, info.State.FirstSeq) // older ones have expired
+	var ops []applyOp
+	for seq := from; seq < to; seq++ {
+		m, err := ix.stream.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		op, err := decodeOp(m.Data, m.Header)
+		if err != nil {
+			ix.log.Error("history indexer: bad history record, skipped", "seq", seq, "err", err)
+			continue
+		}
+		ops = append(ops, op)
+	}
+	ix.metrics.Gaps.Add(float64(len(ops)))
+	return ops, nil
 }
 
 // apply writes ops to the index: runs of messages concurrently (Badger

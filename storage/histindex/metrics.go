@@ -9,6 +9,7 @@ type Metrics struct {
 	Messages prometheus.Counter     // stream messages applied (deletes included)
 	Requests *prometheus.CounterVec // requests answered, by op and result
 	Wait     prometheus.Histogram   // time a request waited for the index to catch up
+	Gaps     prometheus.Counter     // messages read from the stream, not the consumer
 }
 
 func newMetrics() *Metrics {
@@ -25,10 +26,12 @@ func newMetrics() *Metrics {
 		Wait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rtgate_hist_indexer_wait_seconds",
 			Help:    "Time a history request waited for the indexer to apply the stream as far as it needed.",
 			Buckets: []float64{0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 3}}),
+		Gaps: prometheus.NewCounter(prometheus.CounterOpts{Name: "rtgate_hist_indexer_gap_messages_total",
+			Help: "History messages read from the stream directly: delivered to an earlier run's pull request that died unacknowledged."}),
 	}
 }
 
 // Collectors returns the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.Lag, m.Applied, m.Messages, m.Requests, m.Wait}
+	return []prometheus.Collector{m.Lag, m.Applied, m.Messages, m.Requests, m.Wait, m.Gaps}
 }
