@@ -37,6 +37,7 @@ type Bus struct {
 	pres presence
 
 	fenced   atomic.Bool
+	draining atomic.Bool // set by Drain: unregistrations keep their keys
 	lastOK   atomic.Int64 // unix ns of the last acked lease refresh
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -302,6 +303,14 @@ func (b *Bus) serveOne(fn func(context.Context, []byte) ([]byte, error), m *nats
 		m.Respond(append([]byte{0}, rep...))
 	}()
 }
+
+// Drain starts a graceful exit: from now on, a peer's last session
+// closing here does not delete its key, so its watchers see no `off`
+// while it reconnects to another node. The caller closes its client
+// connections (with a reconnect code), waits a grace period, then calls
+// Close, whose lease delete retires every key of this node at once: a
+// peer that came back elsewhere meanwhile stays online throughout.
+func (b *Bus) Drain() { b.draining.Store(true) }
 
 // Close leaves the cluster: it deletes the lease (the other nodes drop
 // this node's peers at once), stops the goroutines and waits for them.

@@ -81,6 +81,11 @@ func (b *Bus) count(ctx context.Context, k peerKey, d int) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.count[k] += d
+	if b.draining.Load() && d < 0 {
+		// Leaving: the keys stay until Close deletes the lease, which
+		// retires them all at once, after the clients moved elsewhere.
+		return nil
+	}
 	if b.fenced.Load() && d > 0 {
 		st.dirty[k] = struct{}{}
 		return ErrFenced

@@ -28,6 +28,7 @@ const (
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 120 * time.Second
 	maxHeaderBytes    = 64 << 10
+	leaveGrace        = 2 * time.Second // cluster: between closing the connections and leaving
 )
 
 // run starts the server described by args and getenv, writes logs and the
@@ -196,8 +197,20 @@ wait:
 	defer cancel()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Shutdown(sctx) }() // owned by run, which receives from httpDone
+	if s.cluster != nil {
+		// Peers whose last session closes now keep their presence keys
+		// until the lease goes (closeStore): they reconnect elsewhere
+		// meanwhile, and their watchers see no off/on.
+		s.cluster.bus.Drain()
+	}
 	if err := s.hub.Shutdown(sctx); err != nil {
 		log.Warn("hub shutdown did not finish", "err", err)
+	}
+	if s.cluster != nil {
+		select { // the grace period for clients to register elsewhere
+		case <-time.After(leaveGrace):
+		case <-sctx.Done():
+		}
 	}
 	if s.quic != nil {
 		s.quic.Close() // also closes WebTransport; waits for their goroutines

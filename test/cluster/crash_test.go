@@ -66,3 +66,31 @@ func TestGatewayCrashPresence(t *testing.T) {
 		})
 	}
 }
+
+// TestGracefulLeave: a node that drains before it closes lets its peers
+// reconnect elsewhere without their watchers seeing off/on; a peer that
+// did not come back goes off when the node closes.
+func TestGracefulLeave(t *testing.T) {
+	c := newCluster(t, 2)
+	n2 := c.startWith(t, 2, c.nats.Connect(2), 0)
+	w := openOn(t, c.nodes[0], "w", "b", "gone")
+	b := openOn(t, n2, "b")
+	gone := openOn(t, n2, "gone")
+	for range 2 {
+		if s := expectPresence(t, w, ""); s != protocol.StatusOn {
+			t.Fatalf("presence %s, want on", s)
+		}
+	}
+	n2.bus.Drain()
+	b.Drop()
+	gone.Drop()
+	openOn(t, c.nodes[1], "b") // b reconnects elsewhere; gone does not
+	n2.bus.Close()
+	if s := expectPresence(t, w, "gone"); s != protocol.StatusOff {
+		t.Fatalf("presence of gone %s, want off", s)
+	}
+	if !c.nodes[0].hub.Online(app, "b") {
+		t.Fatal("b offline after moving")
+	}
+	w.ExpectNone(t, 300*time.Millisecond) // and nothing about b
+}
