@@ -37,7 +37,7 @@ type Bus struct {
 	pres presence
 
 	fenced   atomic.Bool
-	draining atomic.Bool // set by Drain: unregistrations keep their keys
+	draining atomic.Bool  // set by Drain: unregistrations keep their keys
 	lastOK   atomic.Int64 // unix ns of the last acked lease refresh
 	ctx      context.Context
 	cancel   context.CancelFunc
