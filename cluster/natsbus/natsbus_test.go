@@ -1,10 +1,14 @@
 package natsbus_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,6 +93,48 @@ func TestReplicasGuard(t *testing.T) {
 	_, err := natsbus.Open(context.Background(), cfg)
 	if !errors.Is(err, natsbus.ErrAssetMismatch) {
 		t.Fatalf("Open against a 1-replica bucket = %v, want ErrAssetMismatch", err)
+	}
+	t.Log(err)
+}
+
+// TestOldServerRefused: a nats-server older than 2.15 is refused before
+// anything is written (acceptance test 11). The "server" is a fake that
+// speaks just the NATS handshake and says it is 2.14.9.
+func TestOldServerRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	go func() { // owned by the test: ends when the listener or the conn closes
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "INFO {\"server_id\":\"fake\",\"version\":\"2.14.9\",\"proto\":1,\"max_payload\":1048576,\"headers\":true}\r\n")
+		r := bufio.NewReader(c)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if strings.HasPrefix(line, "PING") {
+				io.WriteString(c, "PONG\r\n")
+			}
+		}
+	}()
+	nc, err := nats.Connect("nats://"+ln.Addr().String(), nats.MaxReconnects(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = natsbus.Open(context.Background(), testConfig(nc, "old"))
+	nc.Close()
+	<-done
+	if !errors.Is(err, natsbus.ErrServerVersion) {
+		t.Fatalf("Open against 2.14.9 = %v, want ErrServerVersion", err)
 	}
 	t.Log(err)
 }
