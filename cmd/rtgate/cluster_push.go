@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -22,13 +23,23 @@ func (n *clusterNode) startPush(hook *pushhook.Hook, cfg *config.Config, log *sl
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterStartTimeout)
 	defer cancel()
-	q, err := pushqueue.Open(ctx, pushqueue.Config{Conn: n.nc, Hook: hook, Replicas: replicas(&cfg.Cluster),
-		Logger: log.With("component", "pushqueue")})
-	if err != nil {
-		return nil, fmt.Errorf("cluster push queue: %w", err)
+	for {
+		// A cluster that just formed may not place the stream yet.
+		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
+		q, err := pushqueue.Open(actx, pushqueue.Config{Conn: n.nc, Hook: hook, Replicas: replicas(&cfg.Cluster),
+			Logger: log.With("component", "pushqueue")})
+		acancel()
+		if err == nil {
+			n.push = q
+			return q, nil
+		}
+		log.Warn("cluster push queue not ready, retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("cluster push queue: %w", err)
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
-	n.push = q
-	return q, nil
 }
 
 // pushCollectors are the push queue's metrics, none without one.

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -28,13 +30,26 @@ func (n *clusterNode) startHistory(cfg *config.Config, log *slog.Logger) error {
 	if name == "" {
 		name, _ = os.Hostname()
 	}
-	ix, err := histindex.Open(ctx, histindex.Config{Conn: n.nc, Dir: filepath.Join(cfg.Data, "hist-index"),
-		Name: consumerSafe(name), Logger: log.With("component", "hist-indexer")})
-	if err != nil {
-		return fmt.Errorf("history indexer: %w", err)
+	for {
+		// A cluster that just formed may not place the consumer yet.
+		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
+		ix, err := histindex.Open(actx, histindex.Config{Conn: n.nc, Dir: filepath.Join(cfg.Data, "hist-index"),
+			Name: consumerSafe(name), Logger: log.With("component", "hist-indexer")})
+		acancel()
+		if err == nil {
+			n.hist = ix
+			return nil
+		}
+		if errors.Is(err, histindex.ErrConfig) {
+			return fmt.Errorf("history indexer: %w", err)
+		}
+		log.Warn("history indexer not ready, retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("history indexer: %w", err)
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
-	n.hist = ix
-	return nil
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]`)
