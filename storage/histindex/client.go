@@ -104,8 +104,21 @@ func (c *Client) Query(ctx context.Context, q storage.HistoryQuery) ([]*storage.
 // Delete implements storage.History: the message leaves the history on
 // every indexer before Delete returns.
 func (c *Client) Delete(ctx context.Context, app, convID, msgID string, ts int64) error {
-	_, err := c.call(ctx, &request{Op: opDelete, App: app, Conv: convID, ID: msgID, Time: ts})
+	_, err := c.delete(ctx, app, convID, msgID, ts)
 	return err
+}
+
+// delete is Delete, returning the message deleted.
+func (c *Client) delete(ctx context.Context, app, convID, msgID string, ts int64) (*storage.Message, error) {
+	r, err := c.call(ctx, &request{Op: opDelete, App: app, Conv: convID, ID: msgID, Time: ts})
+	if err != nil {
+		return nil, err
+	}
+	ms, err := r.messages()
+	if err != nil || len(ms) != 1 {
+		return nil, fmt.Errorf("histindex: delete answered %d messages (%v)", len(ms), err)
+	}
+	return ms[0], nil
 }
 
 // Store is a storage.Store whose history queries and deletes go to the
@@ -125,7 +138,31 @@ func (s *Store) Query(ctx context.Context, q storage.HistoryQuery) ([]*storage.M
 	return s.hist.Query(ctx, q)
 }
 
-// Delete implements storage.History through the indexers.
+// Delete implements storage.History through the indexers, then takes the
+// message out of the inboxes that may hold it, as a single node does: its
+// direct recipients, or the group's present members but the sender.
 func (s *Store) Delete(ctx context.Context, app, convID, msgID string, ts int64) error {
-	return s.hist.Delete(ctx, app, convID, msgID, ts)
+	m, err := s.hist.delete(ctx, app, convID, msgID, ts)
+	if err != nil {
+		return err
+	}
+	peers := m.To
+	if m.Room != "" {
+		g, err := s.Store.Group(ctx, app, m.Room)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("histindex: deleted from the history; group %s for its inboxes: %w", m.Room, err)
+		}
+		if g != nil {
+			peers = g.Members
+		}
+	}
+	for _, p := range peers {
+		if p == m.From && m.Room != "" {
+			continue
+		}
+		if _, err := s.Store.Remove(ctx, app, p, []string{msgID}); err != nil {
+			return fmt.Errorf("histindex: deleted from the history; inbox of %s: %w", p, err)
+		}
+	}
+	return nil
 }

@@ -280,3 +280,53 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("NewClient without conn: %v", err)
 	}
 }
+
+// TestDeleteLeavesInboxes: a message deleted through Store (the REST API's
+// view of the cluster store) leaves the history and every inbox that held
+// it, direct and group, as on a single node.
+func TestDeleteLeavesInboxes(t *testing.T) {
+	c := natstest.Single(t)
+	nc := c.Connect(0)
+	ctx := ctxT(t, 60*time.Second)
+	st, err := jsstore.Open(ctx, nc, jsstore.Config{UnsafeSingleReplica: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ix := openIndexer(t, nc, "d", t.TempDir())
+	defer ix.Close()
+	cl, err := NewClient(ClientConfig{Conn: nc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped := Wrap(st, cl)
+	if err := st.CreateGroup(ctx, &storage.Group{App: "a", ID: "g", Members: []string{"s", "u3"}}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	direct := &storage.Message{App: "a", ID: "d1", From: "s", To: []string{"u1", "u2"}, ConvID: "c", Time: now, Text: "x"}
+	group := &storage.Message{App: "a", ID: "g1", From: "s", Room: "g", ConvID: "g", Time: now, Text: "y"}
+	kept := &storage.Message{App: "a", ID: "k1", From: "s", To: []string{"u1"}, ConvID: "c", Time: now + 1, Text: "z"}
+	for _, p := range []struct {
+		m     *storage.Message
+		inbox []string
+	}{{direct, []string{"u1", "u2"}}, {group, []string{"u3"}}, {kept, []string{"u1"}}} {
+		if err := st.Persist(ctx, p.m, p.inbox); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []*storage.Message{direct, group} {
+		if err := wrapped.Delete(ctx, "a", m.ConvID, m.ID, m.Time); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for peer, want := range map[string]int{"u1": 1, "u2": 0, "u3": 0} {
+		ms, err := st.Pending(ctx, "a", peer)
+		if err != nil || len(ms) != want {
+			t.Fatalf("%s pending after delete: %d messages (%v), want %d", peer, len(ms), err, want)
+		}
+	}
+	if ms, err := wrapped.Query(ctx, storage.HistoryQuery{App: "a"}); err != nil || len(ms) != 1 || ms[0].ID != "k1" {
+		t.Fatalf("history after delete: %v %v", ms, err)
+	}
+}

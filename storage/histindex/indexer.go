@@ -440,10 +440,11 @@ func (ix *Indexer) handle(ctx context.Context, data []byte) reply {
 			}
 			return ix.query(ctx, rq.Q.query())
 		}
-		if err := ix.delete(ctx, rq.App, rq.Conv, rq.ID, rq.Time); err != nil {
+		m, err := ix.delete(ctx, rq.App, rq.Conv, rq.ID, rq.Time)
+		if err != nil {
 			return errorReply(err)
 		}
-		return reply{}
+		return reply{Msgs: []json.RawMessage{jsstore.EncodeMessage(m)}}
 	}()
 	result := r.Code
 	if result == "" {
@@ -496,24 +497,25 @@ func (ix *Indexer) query(ctx context.Context, q storage.HistoryQuery) reply {
 }
 
 // delete removes a message from every indexer: it appends a delete record
-// to the stream and waits until it has applied it.
-func (ix *Indexer) delete(ctx context.Context, app, conv, id string, ts int64) error {
+// to the stream and waits until it has applied it. It returns the message
+// deleted.
+func (ix *Indexer) delete(ctx context.Context, app, conv, id string, ts int64) (*storage.Message, error) {
 	if app == "" || id == "" {
-		return fmt.Errorf("%w: delete needs app and id", storage.ErrInvalid)
+		return nil, fmt.Errorf("%w: delete needs app and id", storage.ErrInvalid)
 	}
 	ms, err := ix.store.Query(ctx, storage.HistoryQuery{App: app, ConvID: conv, Before: ts, BeforeID: id + "\x00", Limit: 1})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(ms) == 0 || ms[0].ID != id || ms[0].Time != ts || ms[0].ConvID != conv {
-		return storage.ErrNotFound
+		return nil, storage.ErrNotFound
 	}
 	msg := nats.NewMsg(jsstore.HistSubject(ix.cfg.Namespace, app, conv, ""))
 	msg.Header.Set(opHeader, opHeaderValue)
 	msg.Data = jsstore.EncodeMessage(&storage.Message{App: app, ConvID: conv, ID: id, Time: ts})
 	ack, err := ix.js.PublishMsg(ctx, msg, jetstream.WithMsgID(fmt.Sprintf("hdel.%s.%s.%d", app, id, ts)))
 	if err != nil {
-		return fmt.Errorf("histindex: append the delete record: %w", err)
+		return nil, fmt.Errorf("histindex: append the delete record: %w", err)
 	}
-	return ix.waitApplied(ctx, ack.Sequence)
+	return ms[0], ix.waitApplied(ctx, ack.Sequence)
 }
