@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -127,14 +128,25 @@ func (c *Client) delete(ctx context.Context, app, convID, msgID string, ts int64
 // to the core.
 type Store struct {
 	storage.Store
-	hist *Client
+	hist   *Client
+	closed atomic.Bool
 }
 
 // Wrap returns st with its history answered by c.
 func Wrap(st storage.Store, c *Client) *Store { return &Store{Store: st, hist: c} }
 
+// Close closes the store it wraps; history calls then answer
+// storage.ErrClosed.
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	return s.Store.Close()
+}
+
 // Query implements storage.History through the indexers.
 func (s *Store) Query(ctx context.Context, q storage.HistoryQuery) ([]*storage.Message, error) {
+	if s.closed.Load() {
+		return nil, storage.ErrClosed
+	}
 	return s.hist.Query(ctx, q)
 }
 
@@ -142,6 +154,9 @@ func (s *Store) Query(ctx context.Context, q storage.HistoryQuery) ([]*storage.M
 // message out of the inboxes that may hold it, as a single node does: its
 // direct recipients, or the group's present members but the sender.
 func (s *Store) Delete(ctx context.Context, app, convID, msgID string, ts int64) error {
+	if s.closed.Load() {
+		return storage.ErrClosed
+	}
 	m, err := s.hist.delete(ctx, app, convID, msgID, ts)
 	if err != nil {
 		return err

@@ -292,7 +292,6 @@ func TestDeleteLeavesInboxes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
 	ix := openIndexer(t, nc, "d", t.TempDir())
 	defer ix.Close()
 	cl, err := NewClient(ClientConfig{Conn: nc})
@@ -328,5 +327,14 @@ func TestDeleteLeavesInboxes(t *testing.T) {
 	}
 	if ms, err := wrapped.Query(ctx, storage.HistoryQuery{App: "a"}); err != nil || len(ms) != 1 || ms[0].ID != "k1" {
 		t.Fatalf("history after delete: %v %v", ms, err)
+	}
+	if err := wrapped.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wrapped.Query(ctx, storage.HistoryQuery{App: "a"}); !errors.Is(err, storage.ErrClosed) {
+		t.Fatalf("Query after Close: %v", err)
+	}
+	if err := wrapped.Delete(ctx, "a", "c", "k1", kept.Time); !errors.Is(err, storage.ErrClosed) {
+		t.Fatalf("Delete after Close: %v", err)
 	}
 }
