@@ -112,7 +112,13 @@ func TestAssetMismatch(t *testing.T) {
 		{"mm", njs.StreamConfig{Name: "MM_INBOX", Subjects: []string{"mm.inbox.*.*"}, Replicas: 3, MaxMsgsPerSubject: 10}, "max_msgs_per_subject is 10, want 50"},
 		{"rr", njs.StreamConfig{Name: "RR_INBOX", Subjects: []string{"rr.inbox.*.*"}, Replicas: 1, MaxMsgsPerSubject: 50}, "replicas is 1, want 3"},
 	} {
+		// A freshly formed cluster may not list every peer yet ("no
+		// suitable peers for placement"), as Open itself allows for.
 		st, err := js.CreateStream(ctx, tc.cfg)
+		for deadline := time.Now().Add(30 * time.Second); err != nil && strings.Contains(err.Error(), "no suitable peers") && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond)
+			st, err = js.CreateStream(ctx, tc.cfg)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
