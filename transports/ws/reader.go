@@ -25,9 +25,8 @@ func (c *conn) readLoop() {
 		c.rd.idle = 2 * cfg.PingInterval
 	}
 	c.rd.throttle = min(time.Second, c.rd.idle/4) // moving a deadline is not free
-	now := time.Now()
-	c.rd.bucket = inbound.NewBucket(cfg.CommandsPerSecond, cfg.Burst, now)
-	c.alive(now)
+	c.rd.bucket = inbound.NewBucket(cfg.CommandsPerSecond, cfg.Burst, time.Now())
+	c.alive()
 	c.serve()
 }
 
@@ -41,13 +40,13 @@ type readerState struct {
 	polled   bool // within a waitReadable: the first check was done
 }
 
-// alive extends the read deadline of a modern client (throttled); now is
-// the caller's clock reading, shared with the rate limit's.
-func (c *conn) alive(now time.Time) {
+// alive extends the read deadline of a modern client (throttled).
+func (c *conn) alive() {
 	r := &c.rd
 	if r.idle == 0 {
 		return
 	}
+	now := time.Now()
 	if now.Sub(r.extended) < r.throttle {
 		return
 	}
@@ -169,15 +168,14 @@ func (c *conn) readOne(cmd *protocol.Command) error {
 		}
 		switch {
 		case op == opPing:
-			now := time.Now()
-			c.alive(now)
-			if !c.rd.bucket.Take(now) {
+			c.alive()
+			if !c.rd.bucket.Take(time.Now()) {
 				c.Close(protocol.ClosePolicyViolation, "flood")
 				continue
 			}
 			c.queueControl(opPong, ctl)
 		case op == opPong:
-			c.alive(time.Now())
+			c.alive()
 			c.client.Touch()
 		case op == opClose:
 			// The client closes: echo its code after the queued frames
@@ -216,9 +214,8 @@ func (c *conn) handleMessage(op byte, buf []byte, cmd *protocol.Command) error {
 	if c.isClosing() {
 		return nil // drain until the client's close frame or CloseGrace
 	}
-	now := time.Now()
-	c.alive(now)
-	if !c.rd.bucket.Take(now) {
+	c.alive()
+	if !c.rd.bucket.Take(time.Now()) {
 		c.Close(protocol.ClosePolicyViolation, "flood")
 		return nil
 	}
