@@ -52,7 +52,7 @@ install_deps() {
 }
 
 printf 'test.sh: a first run on a fresh machine takes roughly 11 minutes or more (apt, npm, Maven and Go downloads, a cold build cache);\n'
-printf '         later runs a few minutes on 2 cores. Each part prints a "== ..." heading as it starts.\n'
+printf '         later runs about 8 minutes on 2 cores (measured: 7.5). Each part prints a "== ..." heading as it starts.\n'
 
 [ -n "${RTGATE_SKIP_INSTALL:-}" ] || install_deps
 
