@@ -21,7 +21,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  * A Java client exchanges direct and group messages with a Go SDK client
  * over raw QUIC (test/browser/gopeer) and with the legacy
  * lean-cloud-chat@1.0.4 client (node, from test/js/node_modules), and with
- * the browser JS SDK (web/dist/rtgate.mjs, in node, over long-poll).
+ * the browser JS SDK (web/dist/rtgate.mjs in node over long-poll, and
+ * /sdk/rtgate.mjs in a page of headless Debian Chromium over WebSocket).
  */
 class InteropTest {
     static RtgateServer server;
@@ -128,14 +129,29 @@ class InteropTest {
     @ParameterizedTest
     @EnumSource(value = RealtimeConfig.Dialect.class, names = {"V1_JSON", "MSGPACK"})
     void jsSdkOverLongPoll(RealtimeConfig.Dialect d) throws Exception {
+        chatWithJsSdk(d, "/js-sdk-peer.mjs", "longpoll");
+    }
+
+    /**
+     * The Java client chats with the JS SDK running in a real page of
+     * headless Debian Chromium (test/browser's harness), over the
+     * transport the SDK picks there: WebSocket.
+     */
+    @ParameterizedTest
+    @EnumSource(value = RealtimeConfig.Dialect.class, names = {"V1_JSON", "MSGPACK"})
+    void jsSdkInChromium(RealtimeConfig.Dialect d) throws Exception {
+        chatWithJsSdk(d, "/js-browser-peer.mjs", "websocket");
+    }
+
+    private void chatWithJsSdk(RealtimeConfig.Dialect d, String peerScript, String transport) throws Exception {
         Recorder rec = new Recorder();
         RealtimeConfig cfg = Peers.config(server, "dev", d, rec);
         String j = uid("java"), w = uid("web");
-        Path script = Path.of(InteropTest.class.getResource("/js-sdk-peer.mjs").toURI());
+        Path script = Path.of(InteropTest.class.getResource(peerScript).toURI());
         try (LinePeer js = new LinePeer(Arrays.asList("node", script.toString(), RtgateServer.REPO.toString(),
                 server.base(), "dev"))) {
             SessionManager java = Peers.open(cfg, rec, j, w);
-            assertEquals("longpoll", js.call("open", m("peer", w, "watch", list(j))).getAsJsonObject("reply")
+            assertEquals(transport, js.call("open", m("peer", w, "watch", list(j))).getAsJsonObject("reply")
                     .get("transport").getAsString());
             assertEquals(list(w), rec.await("online", j).peers);
             java.sendMessage(new AVMessage("hello browser", list(w)));
