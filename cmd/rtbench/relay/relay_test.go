@@ -18,6 +18,24 @@ import (
 	quictransport "github.com/rtgate/rtgate/transports/quic"
 )
 
+// openPeer dials url and opens a session for peer; the conn is closed at
+// the end of the test.
+func openPeer(t *testing.T, ctx context.Context, url string, o *wire.Options, peer string) wire.Conn {
+	t.Helper()
+	c, err := wire.Dial(ctx, url, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: "a", PeerID: peer}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := c.Recv(); err != nil || r.Kind != protocol.KindSessionOpened || r.PeerID != peer {
+		t.Fatalf("open %s: %+v, %v", peer, r, err)
+	}
+	return c
+}
+
 func TestRelayForwardsAndAcks(t *testing.T) {
 	for _, codec := range []wire.Codec{wire.CodecLegacy, wire.CodecJSON, wire.CodecMsgpack} {
 		t.Run(codec.String(), func(t *testing.T) {
@@ -27,21 +45,8 @@ func TestRelayForwardsAndAcks(t *testing.T) {
 			url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			dial := func(peer string) wire.Conn {
-				c, err := wire.Dial(ctx, url, &wire.Options{Codec: codec})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { c.Close() })
-				if err := c.Send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: "a", PeerID: peer}); err != nil {
-					t.Fatal(err)
-				}
-				if r, err := c.Recv(); err != nil || r.Kind != protocol.KindSessionOpened || r.PeerID != peer {
-					t.Fatalf("open %s: %+v, %v", peer, r, err)
-				}
-				return c
-			}
-			a, b := dial("a"), dial("b")
+			o := &wire.Options{Codec: codec}
+			a, b := openPeer(t, ctx, url, o, "a"), openPeer(t, ctx, url, o, "b")
 			if err := a.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "a", ToPeerIDs: []string{"b"}, Msg: "hi"}); err != nil {
 				t.Fatal(err)
 			}
@@ -87,21 +92,8 @@ func testRelayOverQUIC(t *testing.T, urlFormat string) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	dial := func(peer string) wire.Conn {
-		c, err := wire.Dial(ctx, fmt.Sprintf(urlFormat, ln.Addr()), &wire.Options{InsecureSkipVerify: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		if err := c.Send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: "a", PeerID: peer}); err != nil {
-			t.Fatal(err)
-		}
-		if r, err := c.Recv(); err != nil || r.Kind != protocol.KindSessionOpened || r.PeerID != peer {
-			t.Fatalf("open %s: %+v, %v", peer, r, err)
-		}
-		return c
-	}
-	a, b := dial("a"), dial("b")
+	url, o := fmt.Sprintf(urlFormat, ln.Addr()), &wire.Options{InsecureSkipVerify: true}
+	a, b := openPeer(t, ctx, url, o, "a"), openPeer(t, ctx, url, o, "b")
 	for i := range 100 {
 		if err := a.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "a", ToPeerIDs: []string{"b"}, Msg: fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)
