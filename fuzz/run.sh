@@ -6,7 +6,9 @@
 #
 # PATTERN, if given, keeps only the targets whose name matches it (grep -E).
 # FUZZ_PARALLEL sets the fuzzing workers per target (default 1: the
-# machine may be shared). A failing input is saved by `go test` under the
+# machine may be shared). FUZZ_JOBS runs that many targets at the same
+# time (default 1, one after the other); each still gets DURATION of wall
+# time, so compare their executions, not their durations. A failing input is saved by `go test` under the
 # package's testdata/fuzz/<Target>/ and printed; commit it with the fix so
 # that `go test` replays it. Exit status: 1 if any target failed.
 set -uo pipefail
@@ -19,6 +21,7 @@ fi
 duration=$1
 pattern=${2:-.}
 parallel=${FUZZ_PARALLEL:-1}
+jobs=${FUZZ_JOBS:-1}
 
 # Every "func FuzzXxx(" in a _test.go file, as "package-dir target".
 targets=$(grep -rE --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*\(' . \
@@ -33,13 +36,31 @@ fi
 total=0
 failed=0
 results=()
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
+# fuzz_one DIR NAME: one target, its output in $logs/DIR.NAME.log, its exit
+# status in $logs/DIR.NAME.rc.
+fuzz_one() {
+  go test -run '^$' -fuzz "^${2}\$" -fuzztime "$duration" -parallel "$parallel" "./$1" >"$logs/${1//\//_}.$2.log" 2>&1
+  echo $? >"$logs/${1//\//_}.$2.rc"
+}
+
+running=0
 while read -r dir name; do
   printf '== %s %s (%s)\n' "$dir" "$name" "$duration"
-  go test -run '^$' -fuzz "^${name}\$" -fuzztime "$duration" -parallel "$parallel" "./$dir" >"$log" 2>&1
-  rc=$?
-  execs=$(grep -oE 'execs: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+')
+  fuzz_one "$dir" "$name" &
+  running=$((running + 1))
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+done <<<"$targets"
+wait
+
+while read -r dir name; do
+  rc=$(cat "$logs/${dir//\//_}.$name.rc")
+  execs=$(grep -oE 'execs: [0-9]+' "$logs/${dir//\//_}.$name.log" | tail -n 1 | grep -oE '[0-9]+')
   execs=${execs:-0}
   total=$((total + execs))
   if [ "$rc" = 0 ]; then
@@ -47,7 +68,8 @@ while read -r dir name; do
   else
     failed=$((failed + 1))
     results+=("FAIL  $dir $name: $execs execs")
-    tail -n 30 "$log"
+    printf '\n-- %s %s failed:\n' "$dir" "$name"
+    tail -n 30 "$logs/${dir//\//_}.$name.log"
   fi
 done <<<"$targets"
 
