@@ -10,6 +10,17 @@
 // pin (--cert-sha256 overrides it). --signed-app and --master-key enable
 // the signature scenarios; without them they are reported as skipped.
 //
+// Against a cluster, --server takes several URLs, one per node:
+//
+//	go run ./cmd/rtconform --server http://127.0.0.1:8081,http://127.0.0.1:8082,http://127.0.0.1:8083
+//
+// Each scenario's connections then go to the servers in turn (its first
+// connection to the first server, the second to the second, ...), so
+// every scenario with two or more connections crosses nodes, over every
+// transport that all the servers serve. --ws, --longpoll, --quic, --wt
+// and --cert-sha256 then take one comma-separated value per server, in
+// the same order, or none.
+//
 // It prints one line per scenario and transport ("ok   ws-json/direct-ack",
 // "FAIL quic/receipts: ...") and a closing line "N passed, M failed". The
 // exit status is 0 when nothing failed, 1 on any failure, 2 on bad usage
@@ -65,12 +76,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	var o options
 	fs := flag.NewFlagSet("rtconform", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.server, "server", "", "the server's HTTP `URL`, e.g. http://127.0.0.1:8080 (WebSocket at /ws, long-poll at /lp/, /certinfo)")
-	fs.StringVar(&o.ws, "ws", "", "WebSocket `URL` (default: the --server URL with ws:// and /ws)")
-	fs.StringVar(&o.lp, "longpoll", "", "long-poll prefix `URL` (default: --server + /lp/)")
-	fs.StringVar(&o.quic, "quic", "", "raw QUIC `HOST:PORT` or quic://host:port (default: from /certinfo)")
-	fs.StringVar(&o.wt, "wt", "", "WebTransport `URL` https://host:port/wt (default: from /certinfo)")
-	fs.StringVar(&o.certSHA256, "cert-sha256", "", "hex SHA-256 of the server certificate to pin for wss, QUIC and WebTransport (default: from /certinfo)")
+	fs.StringVar(&o.server, "server", "", "the server's HTTP `URL`, e.g. http://127.0.0.1:8080 (WebSocket at /ws, long-poll at /lp/, /certinfo); "+
+		"a comma-separated list of a cluster's nodes spreads each scenario's connections over them in turn")
+	fs.StringVar(&o.ws, "ws", "", "WebSocket `URL` (default: the --server URL with ws:// and /ws); one per --server URL")
+	fs.StringVar(&o.lp, "longpoll", "", "long-poll prefix `URL` (default: --server + /lp/); one per --server URL")
+	fs.StringVar(&o.quic, "quic", "", "raw QUIC `HOST:PORT` or quic://host:port (default: from /certinfo); one per --server URL")
+	fs.StringVar(&o.wt, "wt", "", "WebTransport `URL` https://host:port/wt (default: from /certinfo); one per --server URL")
+	fs.StringVar(&o.certSHA256, "cert-sha256", "", "hex SHA-256 of the server certificate to pin for wss, QUIC and WebTransport (default: from /certinfo); one per --server URL")
 	fs.BoolVar(&o.insecure, "insecure", false, "accept any TLS certificate (tests only)")
 	fs.StringVar(&o.app, "app", "rtconform", "app `ID` the scenarios use: no signatures, recipients must be watched")
 	fs.StringVar(&o.signedApp, "signed-app", "", "app `ID` that requires signatures (enables the signature scenarios)")
@@ -116,29 +128,46 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "rtconform: unknown scenarios %v (see --list)\n", unknown)
 		return 2
 	}
-	if o.server != "" {
+	servers, err := o.perServer()
+	if err != nil {
+		fmt.Fprintln(stderr, "rtconform:", err)
+		return 2
+	}
+	for _, srv := range servers {
+		if srv.server == "" {
+			continue
+		}
 		// One line instead of every scenario failing on a refused app.
 		for _, a := range []struct{ id, flag string }{{o.app, "--app"}, {o.signedApp, "--signed-app"}} {
 			if a.id == "" {
 				continue
 			}
-			if reason := appRefused(ctx, o.server, a.id); reason != "" {
-				fmt.Fprintf(stderr, "rtconform: the server refuses app %q (%s): pass %s ID with an app it knows "+
+			if reason := appRefused(ctx, srv.server, a.id); reason != "" {
+				fmt.Fprintf(stderr, "rtconform: the server %s refuses app %q (%s): pass %s ID with an app it knows "+
 					"(--app: no signatures; --signed-app with --master-key: signatures), or run rtgate in dev mode (no apps configured)\n",
-					a.id, reason, a.flag)
+					srv.server, a.id, reason, a.flag)
 				return 2
 			}
 		}
 	}
-	ep, err := endpoints(ctx, o, stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "rtconform:", err)
-		return 2
+	perServer := make([][]conformance.Target, len(servers))
+	for i, srv := range servers {
+		ep, err := endpoints(ctx, srv, stderr)
+		if err != nil {
+			fmt.Fprintln(stderr, "rtconform:", err)
+			return 2
+		}
+		if perServer[i], err = conformance.Targets(ep, splitList(o.transports)); err != nil {
+			if len(servers) > 1 {
+				err = fmt.Errorf("%s: %w", srv.server, err)
+			}
+			fmt.Fprintln(stderr, "rtconform:", err)
+			return 2
+		}
 	}
-	targets, err := conformance.Targets(ep, splitList(o.transports))
-	if err != nil {
-		fmt.Fprintln(stderr, "rtconform:", err)
-		return 2
+	targets, partial := conformance.SpreadTargets(perServer)
+	if len(partial) > 0 {
+		fmt.Fprintf(stderr, "rtconform: left out %s: not served by every server\n", strings.Join(partial, ", "))
 	}
 	if len(targets) == 0 {
 		fmt.Fprintln(stderr, "rtconform: no target: give --server (and --quic/--wt, or a server with /certinfo)")
@@ -178,9 +207,46 @@ type certInfo struct {
 	QUIC         string `json:"quic"`
 }
 
-// endpoints derives the endpoints from the flags and, for what they leave
-// out, the server's /certinfo.
-func endpoints(ctx context.Context, o *options, stderr io.Writer) (conformance.Endpoints, error) {
+// server is one server's share of the endpoint flags.
+type server struct {
+	server, ws, lp, quic, wt, certSHA256 string
+	insecure                             bool
+}
+
+// perServer splits the endpoint flags into one server each: --server
+// (and the flags that override what it gives) may list several servers,
+// each flag with one value per server or none.
+func (o *options) perServer() ([]server, error) {
+	lists := map[string][]string{}
+	n := 1
+	for _, f := range []struct{ name, v string }{{"server", o.server}, {"ws", o.ws}, {"longpoll", o.lp},
+		{"quic", o.quic}, {"wt", o.wt}, {"cert-sha256", o.certSHA256}} {
+		l := splitList(f.v)
+		lists[f.name] = l
+		n = max(n, len(l))
+	}
+	for name, l := range lists {
+		if len(l) != 0 && len(l) != n {
+			return nil, fmt.Errorf("--%s has %d values for %d servers: give one per server, in the same order, or none", name, len(l), n)
+		}
+	}
+	at := func(name string, i int) string {
+		if l := lists[name]; len(l) > 0 {
+			return l[i]
+		}
+		return ""
+	}
+	out := make([]server, n)
+	for i := range out {
+		out[i] = server{server: at("server", i), ws: at("ws", i), lp: at("longpoll", i), quic: at("quic", i),
+			wt: at("wt", i), certSHA256: at("cert-sha256", i), insecure: o.insecure}
+	}
+	return out, nil
+}
+
+// endpoints derives one server's endpoints from the flags and, for what
+// they leave out, the server's /certinfo.
+func endpoints(ctx context.Context, o server, stderr io.Writer) (conformance.Endpoints, error) {
 	ep := conformance.Endpoints{WebSocket: o.ws, LongPoll: o.lp, WebTransport: o.wt,
 		PinSHA256: o.certSHA256, InsecureSkipVerify: o.insecure}
 	if o.quic != "" {

@@ -27,6 +27,13 @@ type Target struct {
 	Name string
 	// Dialer opens connections in the target's transport and dialect.
 	Dialer Dialer
+	// Spread, when set, holds one Dialer per server of a cluster, all in
+	// the target's transport and dialect: a scenario's connections then go
+	// to the servers in turn (its k-th Dial or DialRaw, counted from 0,
+	// uses Spread[k mod len(Spread)]), so every scenario with two or more
+	// connections crosses nodes. Nil means every connection uses Dialer.
+	// See SpreadTargets.
+	Spread []Dialer
 }
 
 // SignedApp names an app of the server under test that requires
@@ -205,7 +212,7 @@ type outcome struct {
 func runOne(ctx context.Context, tg Target, sc Scenario, cfg *Config) (res Result) {
 	start := time.Now()
 	res = Result{Target: tg.Name, Scenario: sc.Name, Status: Pass}
-	t := &T{ctx: ctx, target: tg.Name, scenario: sc.Name, d: tg.Dialer, cfg: cfg}
+	t := &T{ctx: ctx, target: tg.Name, scenario: sc.Name, d: tg.Dialer, spread: tg.Spread, cfg: cfg}
 	defer func() {
 		t.closeAll()
 		if v := recover(); v != nil {
@@ -228,11 +235,13 @@ type T struct {
 	ctx      context.Context
 	target   string
 	scenario string
-	d        Dialer
+	d        Dialer   // the target's Dialer: its dialect and framing
+	spread   []Dialer // the target's Spread
 	cfg      *Config
 
 	mu      sync.Mutex
 	clients []*Client // closed when the scenario ends; guarded by mu
+	dials   int       // connections dialed so far; guarded by mu
 }
 
 // Modern reports whether the target speaks a modern dialect (`error`
@@ -274,7 +283,7 @@ func (t *T) Peer(name string) string {
 func (t *T) Dial(name string) *Client {
 	ctx, cancel := context.WithTimeout(t.ctx, 2*t.cfg.Wait)
 	defer cancel()
-	conn, err := t.d.Dial(ctx)
+	conn, err := t.next().Dial(ctx)
 	if err != nil {
 		t.Fatalf("%s: dial: %v", name, err)
 	}
@@ -296,11 +305,24 @@ func (t *T) DialRaw(name string) *Client {
 	}
 	ctx, cancel := context.WithTimeout(t.ctx, 2*t.cfg.Wait)
 	defer cancel()
-	conn, err := t.d.DialRaw(ctx)
+	conn, err := t.next().DialRaw(ctx)
 	if err != nil {
 		t.Fatalf("%s: dial (raw): %v", name, err)
 	}
 	return t.track(newClient(t, name, conn))
+}
+
+// next returns the Dialer of the scenario's next connection: the
+// target's Dialer, or the next server's of its Spread.
+func (t *T) next() Dialer {
+	if len(t.spread) == 0 {
+		return t.d
+	}
+	t.mu.Lock()
+	k := t.dials
+	t.dials++
+	t.mu.Unlock()
+	return t.spread[k%len(t.spread)]
 }
 
 func (t *T) track(c *Client) *Client {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -60,7 +62,7 @@ func TestRunReport(t *testing.T) {
 		{"panics", func(t *T) { panic("boom") }},
 	}
 	var out bytes.Buffer
-	rep := Run(context.Background(), []Target{{"x", d}, {"y", d}}, scenarios,
+	rep := Run(context.Background(), []Target{{Name: "x", Dialer: d}, {Name: "y", Dialer: d}}, scenarios,
 		Config{Wait: 50 * time.Millisecond, Out: &out})
 	if rep.Passed != 2 || rep.Failed != 6 || rep.Skipped != 2 {
 		t.Fatalf("report %+v", rep)
@@ -128,3 +130,67 @@ func TestSelectAndTargets(t *testing.T) {
 		t.Error("asking for quic without its endpoint should fail")
 	}
 }
+
+// TestSpread: SpreadTargets keeps the names every server has, and a
+// scenario's connections (Dial and DialRaw alike) go to the servers in
+// turn, counted per scenario.
+func TestSpread(t *testing.T) {
+	var mu sync.Mutex
+	var dialed []string // "server/kind", in order
+	dialer := func(server int) Dialer {
+		note := func(kind string) *fakeConn {
+			mu.Lock()
+			dialed = append(dialed, fmt.Sprintf("%d/%s", server, kind))
+			mu.Unlock()
+			return &fakeConn{in: make(chan *protocol.Command, 8), done: make(chan struct{})}
+		}
+		return Dialer{
+			Dial:    func(context.Context) (Conn, error) { return note("dial"), nil },
+			DialRaw: func(context.Context) (RawConn, error) { return rawFake{note("raw")}, nil },
+		}
+	}
+	var perServer [][]Target
+	for s := range 3 {
+		ts := []Target{{Name: "ws", Dialer: dialer(s)}}
+		if s != 1 {
+			ts = append(ts, Target{Name: "quic", Dialer: dialer(s)})
+		}
+		perServer = append(perServer, ts)
+	}
+	spread, partial := SpreadTargets(perServer)
+	if len(spread) != 1 || spread[0].Name != "ws" || len(spread[0].Spread) != 3 || len(partial) != 1 || partial[0] != "quic" {
+		t.Fatalf("SpreadTargets: %+v, partial %v", spread, partial)
+	}
+	if one, _ := SpreadTargets(perServer[:1]); len(one) != 2 || one[0].Spread != nil {
+		t.Fatalf("one server: %+v", one)
+	}
+	for _, sc := range []struct {
+		s    Scenario
+		want string
+	}{
+		{Scenario{"four", func(t *T) {
+			t.Dial("a").Barrier("echo")
+			t.DialRaw("b").Barrier("echo")
+			t.Dial("c").Barrier("echo")
+			t.Dial("d").Barrier("echo")
+		}}, "[0/dial 1/raw 2/dial 0/dial]"},
+		{Scenario{"two", func(t *T) {
+			t.Dial("a").Barrier("echo")
+			t.Dial("b").Barrier("echo")
+		}}, "[0/dial 1/dial]"},
+	} {
+		dialed = nil
+		if rep := Run(context.Background(), spread, []Scenario{sc.s}, Config{Wait: time.Second}); rep.Passed != 1 {
+			t.Fatalf("%s: %s", sc.s.Name, rep)
+		}
+		if got := fmt.Sprint(dialed); got != sc.want {
+			t.Errorf("%s: servers dialed %s, want %s", sc.s.Name, got, sc.want)
+		}
+	}
+}
+
+// rawFake is a fakeConn that passes for a RawConn.
+type rawFake struct{ *fakeConn }
+
+func (rawFake) SendRaw([]byte) error { return nil }
+func (rawFake) Abort()               {}

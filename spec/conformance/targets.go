@@ -80,6 +80,49 @@ func Targets(ep Endpoints, names []string) ([]Target, error) {
 	return out, nil
 }
 
+// SpreadTargets joins the targets of several servers of one cluster
+// (perServer[i] is what Targets returned for server i) into targets whose
+// scenarios spread their connections over the servers (Target.Spread):
+// one per target name that every server has, in the order of the first
+// server's list. Names some servers lack are returned as the second
+// result. With one server it returns that server's targets unchanged.
+func SpreadTargets(perServer [][]Target) (spread []Target, partial []string) {
+	if len(perServer) == 0 {
+		return nil, nil
+	}
+	if len(perServer) == 1 {
+		return perServer[0], nil
+	}
+	byName := make([]map[string]Dialer, len(perServer))
+	for i, ts := range perServer {
+		byName[i] = make(map[string]Dialer, len(ts))
+		for _, t := range ts {
+			byName[i][t.Name] = t.Dialer
+		}
+	}
+	seen := map[string]bool{}
+	for _, ts := range perServer {
+		for _, t := range ts {
+			if seen[t.Name] {
+				continue
+			}
+			seen[t.Name] = true
+			ds := make([]Dialer, 0, len(perServer))
+			for _, m := range byName {
+				if d, ok := m[t.Name]; ok {
+					ds = append(ds, d)
+				}
+			}
+			if len(ds) < len(perServer) {
+				partial = append(partial, t.Name)
+				continue
+			}
+			spread = append(spread, Target{Name: t.Name, Dialer: ds[0], Spread: ds})
+		}
+	}
+	return spread, partial
+}
+
 // wsDialer dials WebSocket connections with the SDK's dialer, and raw ones
 // with gorilla directly.
 func wsDialer(url string, codec wire.Codec, opts wire.Options) Dialer {
