@@ -15,8 +15,12 @@ type Node string
 // sessions the receiving node holds. Frame is opaque to this package (the
 // core encodes it).
 type Delivery struct {
-	App   string
-	To    []string // recipient peer ids
+	App string
+	To  []string // recipient peer ids
+	// Group, when set, makes this an open group's frame: the receiving
+	// node writes it to its sessions in that open group (see OpenGroups),
+	// and To is empty.
+	Group string
 	Frame []byte
 }
 
@@ -57,6 +61,26 @@ type Presence interface {
 	// Watch sets the handler of every peer's transitions, replacing any
 	// earlier one. Each peer's transitions alternate on, off, on...
 	Watch(fn func(Transition)) (stop func())
+}
+
+// OpenGroups is the cluster-wide registry of the members of open
+// (transient, "tr") groups. Their membership is per session and never
+// stored: a node registers each session that enters an open group and
+// unregisters it when it leaves or ends, and every node learns from it
+// which nodes to send the group's messages to and how many peers are in
+// it. A node that dies takes its members with it.
+type OpenGroups interface {
+	// EnterGroup records that this node holds a session of peer in the
+	// open group. Calls are counted, as Presence.Register's are.
+	EnterGroup(ctx context.Context, app, group, peer string) error
+	// LeaveGroup undoes one EnterGroup.
+	LeaveGroup(ctx context.Context, app, group, peer string) error
+	// GroupNodes appends to dst the nodes holding members of the open
+	// group, from local memory.
+	GroupNodes(dst []Node, app, group string) []Node
+	// GroupSize reports from local memory how many distinct peers are in
+	// the open group, on all nodes.
+	GroupSize(app, group string) int
 }
 
 // Forwarder is request/reply to the owner node of a resource.

@@ -1,5 +1,5 @@
 // Package cluster is the seam between one rtgate node's core and the other
-// nodes of a cluster. It holds three small interfaces and an in-process
+// nodes of a cluster. It holds four small interfaces and an in-process
 // implementation of each:
 //
 //   - Deliverer carries a batch of frames to the node that holds their
@@ -8,6 +8,9 @@
 //     registers its 0→1 and unregisters its 1→0 transitions) and reports
 //     the cluster-wide on/off transitions of every peer, in one order that
 //     every node sees alike.
+//   - OpenGroups records which nodes hold sessions in which open
+//     (transient) groups, so that an open group's message goes to the
+//     nodes hosting its members and its online count is cluster-wide.
 //   - Forwarder is node-to-node request/reply (long-poll requests that
 //     reach a node other than the session's owner).
 //

@@ -17,6 +17,9 @@ type Local struct {
 
 	mu    sync.RWMutex
 	nodes map[Node]*LocalNode // guarded by mu
+
+	gmu    sync.Mutex
+	groups localGroups // guarded by gmu; nil until the first EnterGroup
 }
 
 const localStripes = 64
@@ -63,6 +66,7 @@ func (l *Local) remove(name Node) {
 	l.mu.Lock()
 	delete(l.nodes, name)
 	l.mu.Unlock()
+	l.dropGroupsOf(name)
 	for i := range l.stripes {
 		st := &l.stripes[i]
 		st.mu.Lock()
@@ -112,8 +116,8 @@ func (l *Local) emit(t Transition) {
 	}
 }
 
-// LocalNode is one node of a Local; it implements Deliverer, Presence and
-// Forwarder.
+// LocalNode is one node of a Local; it implements Deliverer, Presence,
+// OpenGroups and Forwarder.
 type LocalNode struct {
 	net  *Local
 	self Node

@@ -149,6 +149,10 @@ func (h *Hub) onDelivery(d *cluster.Delivery) {
 		return
 	}
 	h.metrics.ClusterIn.Inc()
+	if d.Group != "" {
+		h.writeOpen(d.App, d.Group, &cmd, nil)
+		return
+	}
 	kind := kindOf(&cmd)
 	persistent := cmd.Kind == protocol.KindDirect && !cmd.Transient
 	var buf [8]*session

@@ -175,3 +175,92 @@ func TestRedrain(t *testing.T) {
 	hubs[1].Redrain()
 	b.ExpectNone(t, 50*time.Millisecond)
 }
+
+// TestClusterOpenGroup: an open group's members on three nodes get its
+// messages (one delivery per other node hosting members, none to a node
+// without), every node counts its members alike, a session that leaves
+// or ends leaves the count, and a crashed node takes its members with it.
+func TestClusterOpenGroup(t *testing.T) {
+	l := cluster.NewLocal()
+	st := memory.New(memory.Config{})
+	var hubs []*core.Hub
+	var nodes []*cluster.LocalNode
+	for i := range 4 {
+		node := l.Node(cluster.Node(fmt.Sprintf("n%d", i)))
+		h, err := core.New(core.Config{Store: st, Deliverer: node, Presence: node})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hubs, nodes = append(hubs, h), append(nodes, node)
+	}
+	owner := coretest.Dial(hubs[0], false)
+	owner.Open(t, app, "owner")
+	create := roomCmd(protocol.KindRoomJoin, "owner", "")
+	create.Transient = true
+	send(t, owner, create)
+	room := owner.Expect(t, protocol.KindRoomJoined).RoomID
+	var members []*coretest.MemConn
+	for i := range 6 { // on nodes 0, 1 and 2; node 3 hosts none
+		name := fmt.Sprint("m", i)
+		c := coretest.Dial(hubs[i%3], false)
+		c.Open(t, app, name)
+		send(t, c, roomCmd(protocol.KindRoomJoin, name, room))
+		c.Expect(t, protocol.KindRoomJoined)
+		members = append(members, c)
+	}
+	// a peer with sessions on two nodes counts once
+	twin := coretest.Dial(hubs[1], false)
+	twin.Open(t, app, "m0")
+	send(t, twin, roomCmd(protocol.KindRoomJoin, "m0", room))
+	twin.Expect(t, protocol.KindRoomJoined)
+	members = append(members, twin)
+	for i, h := range hubs {
+		if n := h.OpenGroupOnline(app, room); n != 7 {
+			t.Fatalf("node %d: online = %d, want 7", i, n)
+		}
+	}
+
+	outs := func() (n float64) {
+		for _, h := range hubs {
+			n += testutil.ToFloat64(h.Metrics().ClusterOut)
+		}
+		return n
+	}
+	before := outs()
+	send(t, owner, &protocol.Command{Kind: protocol.KindDirect, PeerID: "owner", RoomID: room, Msg: "all", Transient: true})
+	for _, c := range members {
+		if got := c.Expect(t, protocol.KindDirect); got.Msg != "all" || got.RoomID != room || !got.Transient {
+			t.Fatalf("open group message = %+v", *got)
+		}
+	}
+	owner.ExpectNone(t, 20*time.Millisecond)
+	if got := outs() - before; got != 2 {
+		t.Fatalf("deliveries to other nodes = %v, want 2 (nodes 1 and 2)", got)
+	}
+	// a server-side send from a node hosting no member reaches them all
+	if _, err := hubs[3].SendAs(t.Context(), core.Send{App: &core.App{ID: app}, From: "srv", Room: room, Text: "rest"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range append(members, owner) {
+		if got := c.Expect(t, protocol.KindDirect); got.Msg != "rest" || got.FromPeerID != "srv" {
+			t.Fatalf("server send = %+v", *got)
+		}
+	}
+
+	// leaving and ending sessions leave the count on every node
+	send(t, members[1], roomCmd(protocol.KindRoomLeave, "m1", room))
+	members[1].Expect(t, protocol.KindRoomLeft)
+	members[2].Drop()
+	twin.Drop() // m0 stays, through its node-0 session
+	for i, h := range hubs {
+		if n := h.OpenGroupOnline(app, room); n != 5 {
+			t.Fatalf("node %d: online after a leave and two drops = %d, want 5", i, n)
+		}
+	}
+	nodes[2].Crash() // m2 (dropped already) and m5
+	for i, h := range hubs[:2] {
+		if n := h.OpenGroupOnline(app, room); n != 4 {
+			t.Fatalf("node %d: online after node 2 crashed = %d, want 4", i, n)
+		}
+	}
+}

@@ -67,6 +67,13 @@ type Config struct {
 	// local.
 	Deliverer cluster.Deliverer
 	Presence  cluster.Presence
+	// OpenGroups, in a cluster, registers this node's sessions in open
+	// (transient) groups, so that their messages reach members on every
+	// node and their online counts are cluster-wide. Nil means Presence,
+	// when it implements cluster.OpenGroups (cluster/natsbus and
+	// cluster.Local do); otherwise open groups are this node's only.
+	// Unused on a single node.
+	OpenGroups cluster.OpenGroups
 
 	// Redrain, in a cluster, reads a peer's inbox once more this long
 	// after its session opened, for messages stored while the other

@@ -34,11 +34,12 @@ type Hub struct {
 	// after a peer was added to a session's watch set.
 	afterWatch func(peer string)
 
-	dl        cluster.Deliverer // immutable
-	pr        cluster.Presence  // immutable
-	remote    bool              // other nodes may exist: deliveries consult pr; immutable
-	stopWatch func()            // set by New
-	stopSub   func()            // set by New; nil on a single node
+	dl        cluster.Deliverer  // immutable
+	pr        cluster.Presence   // immutable
+	og        cluster.OpenGroups // nil: open groups are this node's only; immutable
+	remote    bool               // other nodes may exist: deliveries consult pr; immutable
+	stopWatch func()             // set by New
+	stopSub   func()             // set by New; nil on a single node
 
 	mu       sync.Mutex
 	clients  map[*Client]struct{} // guarded by mu
@@ -73,6 +74,10 @@ func New(cfg Config) (*Hub, error) {
 		return nil, errors.New("core: Config.Deliverer and Config.Presence go together")
 	default:
 		h.remote = true
+		h.og = cfg.OpenGroups
+		if h.og == nil {
+			h.og, _ = cfg.Presence.(cluster.OpenGroups)
+		}
 	}
 	if err := h.startCluster(); err != nil {
 		return nil, err

@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"slices"
-	"sync"
-	"time"
 
 	"github.com/rtgate/rtgate/protocol"
 	"github.com/rtgate/rtgate/storage"
@@ -21,19 +19,6 @@ import (
 // Groups); open groups (tr) keep no member list: their members are the
 // sessions in openGroups, and a peer whose session ended rejoins
 // automatically within OpenGroupRejoin.
-
-// openGroups tracks the sessions in open (transient) groups on this node.
-type openGroups struct {
-	mu      sync.Mutex
-	members map[peerKey]map[*session]struct{} // (app, group) -> sessions; guarded by mu
-	of      map[*session]string               // session -> its open group; guarded by mu
-	rejoin  map[peerKey]rejoinTicket          // (app, peer) -> group to rejoin; guarded by mu
-}
-
-type rejoinTicket struct {
-	group string
-	until time.Time
-}
 
 func newGroupID() string {
 	var b [12]byte
@@ -311,103 +296,4 @@ func (c *Client) groupDirect(s *session, cmd *protocol.Command) error {
 		c.ackSent(s, cmd, m.ID, m.Time)
 	}
 	return nil
-}
-
-// enterOpenGroup puts s in the open group, leaving its previous one
-// silently (protocol-v1 §8 q21).
-func (h *Hub) enterOpenGroup(s *session, group string) {
-	og := &h.open
-	og.mu.Lock()
-	defer og.mu.Unlock()
-	if og.members == nil {
-		og.members = make(map[peerKey]map[*session]struct{})
-		og.of = make(map[*session]string)
-		og.rejoin = make(map[peerKey]rejoinTicket)
-	}
-	if old, ok := og.of[s]; ok {
-		h.dropOpenLocked(s, old)
-	}
-	k := peerKey{s.app.ID, group}
-	if og.members[k] == nil {
-		og.members[k] = make(map[*session]struct{})
-	}
-	og.members[k][s] = struct{}{}
-	og.of[s] = group
-}
-
-func (h *Hub) dropOpenLocked(s *session, group string) {
-	k := peerKey{s.app.ID, group}
-	delete(h.open.members[k], s)
-	if len(h.open.members[k]) == 0 {
-		delete(h.open.members, k)
-	}
-	delete(h.open.of, s)
-}
-
-func (h *Hub) exitOpenGroup(s *session, group string) {
-	h.open.mu.Lock()
-	if h.open.of[s] == group {
-		h.dropOpenLocked(s, group)
-	}
-	delete(h.open.rejoin, peerKey{s.app.ID, s.peer})
-	h.open.mu.Unlock()
-}
-
-func (h *Hub) inOpenGroup(s *session, group string) bool {
-	h.open.mu.Lock()
-	defer h.open.mu.Unlock()
-	return h.open.of[s] == group
-}
-
-// leaveRooms runs when a session ends: it leaves its open group, keeping a
-// rejoin ticket for OpenGroupRejoin.
-func (h *Hub) leaveRooms(s *session) {
-	h.open.mu.Lock()
-	defer h.open.mu.Unlock()
-	if g, ok := h.open.of[s]; ok {
-		h.dropOpenLocked(s, g)
-		h.open.rejoin[peerKey{s.app.ID, s.peer}] = rejoinTicket{group: g, until: h.cfg.Now().Add(h.cfg.OpenGroupRejoin)}
-	}
-}
-
-// rejoinOpenGroup puts a newly opened session back in its open group when
-// the peer left it less than OpenGroupRejoin ago.
-func (h *Hub) rejoinOpenGroup(s *session) {
-	h.open.mu.Lock()
-	t, ok := h.open.rejoin[peerKey{s.app.ID, s.peer}]
-	h.open.mu.Unlock()
-	if ok && h.cfg.Now().Before(t.until) {
-		h.enterOpenGroup(s, t.group)
-	}
-}
-
-// deliverOpen writes a transient group message to the open group's sessions.
-func (h *Hub) deliverOpen(m *storage.Message, origin *session) {
-	out := protocol.Command{Kind: protocol.KindDirect, FromPeerID: m.From, Msg: m.Text, ID: m.ID,
-		Timestamp: m.Time, RoomID: m.Room, Transient: true}
-	h.open.mu.Lock()
-	defer h.open.mu.Unlock()
-	for rs := range h.open.members[peerKey{m.App, m.Room}] {
-		if rs == origin {
-			continue
-		}
-		out.PeerID = rs.peer
-		if err := rs.push(&out); err != nil {
-			h.noteWrite(err)
-			continue
-		}
-		h.metrics.messageOut("group")
-	}
-}
-
-// OpenGroupOnline returns how many distinct peers are in an open group on
-// this node (REST transient_group/onlines).
-func (h *Hub) OpenGroupOnline(app, group string) int {
-	h.open.mu.Lock()
-	defer h.open.mu.Unlock()
-	peers := map[string]struct{}{}
-	for s := range h.open.members[peerKey{app, group}] {
-		peers[s.peer] = struct{}{}
-	}
-	return len(peers)
 }

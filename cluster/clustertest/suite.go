@@ -22,6 +22,7 @@ import (
 type Node interface {
 	cluster.Deliverer
 	cluster.Presence
+	cluster.OpenGroups
 	cluster.Forwarder
 }
 
@@ -47,31 +48,38 @@ func Run(t *testing.T, h Harness) {
 	t.Run("PresenceSequence", func(t *testing.T) { testPresence(t, h) })
 	t.Run("PresenceCounts", func(t *testing.T) { testCounts(t, h) })
 	t.Run("PresenceStorm", func(t *testing.T) { testStorm(t, h) })
+	t.Run("OpenGroups", func(t *testing.T) { testOpenGroups(t, h) })
 	t.Run("Forward", func(t *testing.T) { testForward(t, h) })
 	if h.Crash != nil {
 		t.Run("Crash", func(t *testing.T) { testCrash(t, h) })
+		t.Run("CrashOpenGroups", func(t *testing.T) { testCrashOpenGroups(t, h) })
 	}
 }
 
 // awkward ids: they must survive as subject or key tokens.
 const (
-	app  = "app.one *>"
-	peer = "peer.with >dots* and spaces"
+	app   = "app.one *>"
+	peer  = "peer.with >dots* and spaces"
+	group = "open.group *>"
 )
 
 func testDeliver(t *testing.T, h Harness) {
 	nodes := h.Nodes(t, 3)
 	got := make(chan cluster.Delivery, 16)
 	stop, err := nodes[2].Subscribe(func(d *cluster.Delivery) {
-		got <- cluster.Delivery{App: d.App, To: slices.Clone(d.To), Frame: slices.Clone(d.Frame)}
+		got <- cluster.Delivery{App: d.App, To: slices.Clone(d.To), Group: d.Group, Frame: slices.Clone(d.Frame)}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
 	want := cluster.Delivery{App: app, To: []string{peer, "b"}, Frame: []byte{0, 1, 2, 0xff}}
+	open := cluster.Delivery{App: app, Group: group, Frame: []byte{3}}
 	ctx := context.Background()
-	for _, from := range []Node{nodes[0], nodes[2]} {
+	for _, from := range []Node{nodes[0], nodes[2], nodes[1]} {
+		if from == nodes[1] {
+			want = open
+		}
 		// Delivery is at most once, and a new subscription takes a moment
 		// to reach every server of a NATS cluster: resend until one
 		// arrives.
@@ -82,7 +90,7 @@ func testDeliver(t *testing.T, h Harness) {
 		}
 		select {
 		case d := <-got:
-			if d.App != want.App || !slices.Equal(d.To, want.To) || string(d.Frame) != string(want.Frame) {
+			if d.App != want.App || !slices.Equal(d.To, want.To) || d.Group != want.Group || string(d.Frame) != string(want.Frame) {
 				t.Fatalf("got %+v, want %+v", d, want)
 			}
 		case <-time.After(50 * time.Millisecond):
@@ -369,4 +377,90 @@ func testCrash(t *testing.T, h Harness) {
 			t.Fatalf("node %d: nodes of the shared peer = %v", i, got)
 		}
 	}
+}
+
+// groupState is what node says of the open group: its size and the nodes
+// hosting members, sorted.
+func groupState(n Node) (int, []cluster.Node) {
+	nodes := n.GroupNodes(nil, app, group)
+	slices.Sort(nodes)
+	return n.GroupSize(app, group), nodes
+}
+
+// waitGroup waits until every node reports the open group with size
+// members on the nodes hosts.
+func waitGroup(t *testing.T, h Harness, nodes []Node, what string, size int, hosts ...Node) {
+	t.Helper()
+	want := make([]cluster.Node, 0, len(hosts))
+	for _, n := range hosts {
+		want = append(want, n.Self())
+	}
+	slices.Sort(want)
+	waitFor(t, h, what, func() bool {
+		for _, n := range nodes {
+			if got, gotHosts := groupState(n); got != size || !slices.Equal(gotHosts, want) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// testOpenGroups: members entering and leaving an open group on several
+// nodes (a peer on two nodes, a peer with two sessions on one) are seen
+// alike by every node: the group's size counts distinct peers, its nodes
+// are those holding members.
+func testOpenGroups(t *testing.T, h Harness) {
+	nodes := h.Nodes(t, 3)
+	ctx := context.Background()
+	enter := func(n Node, p string) {
+		t.Helper()
+		if err := n.EnterGroup(ctx, app, group, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leave := func(n Node, p string) {
+		t.Helper()
+		if err := n.LeaveGroup(ctx, app, group, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enter(nodes[0], peer)
+	enter(nodes[0], peer) // a second session of the same peer
+	enter(nodes[1], peer)
+	enter(nodes[1], "b")
+	if err := nodes[2].EnterGroup(ctx, app, "another", "c"); err != nil {
+		t.Fatal(err)
+	}
+	waitGroup(t, h, nodes, "two members on nodes 0 and 1", 2, nodes[0], nodes[1])
+	leave(nodes[0], peer)
+	leave(nodes[1], peer)
+	waitGroup(t, h, nodes, "one session left on node 0", 2, nodes[0], nodes[1])
+	leave(nodes[1], "b")
+	waitGroup(t, h, nodes, "node 1 empty", 1, nodes[0])
+	leave(nodes[0], peer)
+	waitGroup(t, h, nodes, "the group empty", 0)
+	for i, n := range nodes {
+		if got := n.GroupSize(app, "another"); got != 1 {
+			t.Fatalf("node %d: the other group's size = %d, want 1", i, got)
+		}
+	}
+}
+
+// testCrashOpenGroups: a node that crashes takes its open-group members
+// with it, on every other node.
+func testCrashOpenGroups(t *testing.T, h Harness) {
+	nodes := h.Nodes(t, 3)
+	ctx := context.Background()
+	for _, e := range []struct {
+		n int
+		p string
+	}{{2, "crash"}, {1, "both"}, {2, "both"}} {
+		if err := nodes[e.n].EnterGroup(ctx, app, group, e.p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitGroup(t, h, nodes, "members on nodes 1 and 2", 2, nodes[1], nodes[2])
+	h.Crash(t, nodes, 2)
+	waitGroup(t, h, nodes[:2], "the crashed node's members gone", 1, nodes[1])
 }

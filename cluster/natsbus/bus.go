@@ -118,7 +118,7 @@ const History = 1
 func ensureBucket(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.KeyValue, error) {
 	want := jetstream.KeyValueConfig{
 		Bucket:         Bucket,
-		Description:    "rtgate presence: p.<app>.<peer>.<node> and node leases n.<node>",
+		Description:    "rtgate presence: p.<app>.<peer>.<node>, open-group members g.<app>.<group>.<peer>.<node> and node leases n.<node>",
 		History:        History,
 		Storage:        jetstream.MemoryStorage,
 		Replicas:       cfg.Replicas,
@@ -334,15 +334,18 @@ func (b *Bus) Close() error {
 	return nil
 }
 
-// encodeDelivery: uvarint-prefixed app, count, peers, then the frame.
+// encodeDelivery: uvarint-prefixed app and open group, count, peers, then
+// the frame.
 func encodeDelivery(d *cluster.Delivery) []byte {
-	n := 2*binary.MaxVarintLen32 + len(d.App) + len(d.Frame)
+	n := 3*binary.MaxVarintLen32 + len(d.App) + len(d.Group) + len(d.Frame)
 	for _, p := range d.To {
 		n += binary.MaxVarintLen32 + len(p)
 	}
 	buf := make([]byte, 0, n)
 	buf = binary.AppendUvarint(buf, uint64(len(d.App)))
 	buf = append(buf, d.App...)
+	buf = binary.AppendUvarint(buf, uint64(len(d.Group)))
+	buf = append(buf, d.Group...)
 	buf = binary.AppendUvarint(buf, uint64(len(d.To)))
 	for _, p := range d.To {
 		buf = binary.AppendUvarint(buf, uint64(len(p)))
@@ -367,12 +370,16 @@ func decodeDelivery(b []byte) (*cluster.Delivery, error) {
 	if !ok {
 		return nil, errBadDelivery
 	}
+	group, ok := str()
+	if !ok {
+		return nil, errBadDelivery
+	}
 	count, k := binary.Uvarint(b)
 	if k <= 0 || count > uint64(len(b)) {
 		return nil, errBadDelivery
 	}
 	b = b[k:]
-	d := &cluster.Delivery{App: app, To: make([]string, 0, count)}
+	d := &cluster.Delivery{App: app, Group: group, To: make([]string, 0, count)}
 	for range count {
 		p, ok := str()
 		if !ok {

@@ -1,6 +1,6 @@
 // Package natsbus implements the cluster interfaces on NATS: core NATS for
 // deliveries and node-to-node requests, a JetStream key-value bucket for
-// presence (scaleout.md section 2.2).
+// presence (scaleout.md section 2.2) and open-group membership.
 //
 // Subjects (app and peer ids as unpadded base64url tokens, cluster.Token):
 //
@@ -20,6 +20,14 @@
 // key is present, and when the lease expires (the server writes a marker
 // into the same stream) its peers leave every node's map at that point.
 // Every node thus computes the same on/off transitions.
+//
+// Open groups: keys g.<app>.<group>.<peer>.<node> in the same bucket, put
+// on this node's first session of the peer in the open group and deleted
+// on its last, with the same counting, retries and lease. The same watch
+// keeps every node's map of each open group's members and the nodes
+// hosting them (cluster.OpenGroups): a message to the group goes as one
+// delivery (Delivery.Group) to each node hosting members, and its online
+// count is answered from memory.
 //
 // Fencing: a node that cannot refresh its lease for LeaseTTL-2s calls
 // Config.OnFence (the caller closes its sessions with a retryable code),

@@ -14,6 +14,12 @@ import (
 
 type peerKey struct{ app, peer string }
 
+// regKey is one registration this node counts and writes: a peer's
+// presence (group "") or its membership of an open group.
+type regKey struct{ app, peer, group string }
+
+func (k regKey) peerKey() peerKey { return peerKey{k.app, k.peer} }
+
 // presence is a Bus's presence state: this node's registrations (counted,
 // in stripes) and the cluster-wide map the applier builds from the watch.
 type presence struct {
@@ -24,6 +30,7 @@ type presence struct {
 	online map[peerKey]map[cluster.Node]struct{} // guarded by mu; written by the applier only
 	byNode map[cluster.Node]map[peerKey]struct{} // guarded by mu; written by the applier only
 	alive  map[cluster.Node]bool                 // guarded by mu; written by the applier only
+	groups openGroups                            // guarded by mu; written by the applier only
 
 	fnMu sync.Mutex
 	fn   func(cluster.Transition) // guarded by fnMu
@@ -34,22 +41,25 @@ const stripes = 64
 // stripe serialises this node's writes of some peers' keys.
 type stripe struct {
 	mu      sync.Mutex
-	count   map[peerKey]int          // registrations minus unregistrations; guarded by mu
-	written map[peerKey]cluster.Node // incarnation whose key is in the bucket; guarded by mu
-	dirty   map[peerKey]struct{}     // keys whose last write failed; guarded by mu
+	count   map[regKey]int          // registrations minus unregistrations; guarded by mu
+	written map[regKey]cluster.Node // incarnation whose key is in the bucket; guarded by mu
+	dirty   map[regKey]struct{}     // keys whose last write failed; guarded by mu
 }
 
 func (p *presence) init() {
 	p.seed = maphash.MakeSeed()
 	for i := range p.stripes {
-		p.stripes[i] = stripe{count: map[peerKey]int{}, written: map[peerKey]cluster.Node{}, dirty: map[peerKey]struct{}{}}
+		p.stripes[i] = stripe{count: map[regKey]int{}, written: map[regKey]cluster.Node{}, dirty: map[regKey]struct{}{}}
 	}
 	p.online = map[peerKey]map[cluster.Node]struct{}{}
 	p.byNode = map[cluster.Node]map[peerKey]struct{}{}
 	p.alive = map[cluster.Node]bool{}
+	p.groups.init()
 }
 
-func (p *presence) stripe(k peerKey) *stripe {
+// stripe returns the stripe of a peer's registrations (its presence and
+// its open groups alike).
+func (p *presence) stripe(k regKey) *stripe {
 	var h maphash.Hash
 	h.SetSeed(p.seed)
 	h.WriteString(k.app)
@@ -64,19 +74,28 @@ func peerKeyName(k peerKey, n cluster.Node) string {
 	return "p." + cluster.Token(k.app) + "." + cluster.Token(k.peer) + "." + string(n)
 }
 
+// keyName is the bucket key of a registration: p.<app>.<peer>.<node> for
+// presence, g.<app>.<group>.<peer>.<node> for an open group's member.
+func (k regKey) keyName(n cluster.Node) string {
+	if k.group == "" {
+		return peerKeyName(k.peerKey(), n)
+	}
+	return groupKeyName(k, n)
+}
+
 // Register implements cluster.Presence: the key p.<app>.<peer>.<node> is
 // put on this node's first registration. The registration counts even
 // when the write fails (the caller's Unregister balances it).
 func (b *Bus) Register(ctx context.Context, app, peer string) error {
-	return b.count(ctx, peerKey{app, peer}, 1)
+	return b.count(ctx, regKey{app: app, peer: peer}, 1)
 }
 
 // Unregister implements cluster.Presence: the key is deleted on the last.
 func (b *Bus) Unregister(ctx context.Context, app, peer string) error {
-	return b.count(ctx, peerKey{app, peer}, -1)
+	return b.count(ctx, regKey{app: app, peer: peer}, -1)
 }
 
-func (b *Bus) count(ctx context.Context, k peerKey, d int) error {
+func (b *Bus) count(ctx context.Context, k regKey, d int) error {
 	st := b.pres.stripe(k)
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -96,7 +115,7 @@ func (b *Bus) count(ctx context.Context, k peerKey, d int) error {
 // reconcileLocked makes the bucket hold k's key for the current
 // incarnation exactly when this node has registrations of k. Called with
 // st held, so one peer's writes are serialised.
-func (b *Bus) reconcileLocked(ctx context.Context, st *stripe, k peerKey) error {
+func (b *Bus) reconcileLocked(ctx context.Context, st *stripe, k regKey) error {
 	self := b.Self()
 	n := st.count[k]
 	w, written := st.written[k]
@@ -104,7 +123,7 @@ func (b *Bus) reconcileLocked(ctx context.Context, st *stripe, k peerKey) error 
 	switch {
 	case n > 0 && w != self:
 		ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
-		_, err = b.kv.Put(ctx, peerKeyName(k, self), nil)
+		_, err = b.kv.Put(ctx, k.keyName(self), nil)
 		cancel()
 		if err == nil {
 			b.m.PresenceKV.WithLabelValues("put").Inc()
@@ -113,7 +132,7 @@ func (b *Bus) reconcileLocked(ctx context.Context, st *stripe, k peerKey) error 
 	case n <= 0 && written:
 		if w == self {
 			ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
-			err = b.kv.Delete(ctx, peerKeyName(k, w))
+			err = b.kv.Delete(ctx, k.keyName(w))
 			cancel()
 		} // else: an old incarnation's key, purged when its lease expired
 		if err == nil {
@@ -139,7 +158,7 @@ func (b *Bus) reconcile(all bool) {
 	for i := range b.pres.stripes {
 		st := &b.pres.stripes[i]
 		st.mu.Lock()
-		var keys []peerKey
+		var keys []regKey
 		if all {
 			for k := range st.count {
 				keys = append(keys, k)
@@ -271,6 +290,9 @@ func (b *Bus) replay(entries []jetstream.KeyValueEntry) {
 		if k, node, ok := parsePeerKey(e.Key()); ok && e.Operation() == jetstream.KeyValuePut && p.alive[node] {
 			p.addLocked(k, node)
 		}
+		if k, node, ok := parseGroupKey(e.Key()); ok && e.Operation() == jetstream.KeyValuePut && p.alive[node] {
+			p.groups.add(k, node)
+		}
 	}
 }
 
@@ -304,6 +326,13 @@ func (b *Bus) applyEntry(e jetstream.KeyValueEntry) {
 			if p.removeLocked(k, node) {
 				out = append(out, cluster.Transition{App: k.app, Peer: k.peer})
 			}
+		}
+	} else if k, node, ok := parseGroupKey(e.Key()); ok {
+		switch {
+		case put && p.alive[node]:
+			p.groups.add(k, node)
+		case !put:
+			p.groups.remove(k, node)
 		}
 	}
 	p.mu.Unlock()
@@ -367,6 +396,7 @@ func (p *presence) nodeGoneLocked(node cluster.Node, out []cluster.Transition) [
 		}
 	}
 	delete(p.byNode, node)
+	p.groups.nodeGone(node)
 	return out
 }
 
@@ -381,6 +411,9 @@ func (b *Bus) purgeNode(n cluster.Node) {
 		s, err := b.js.Stream(ctx, "KV_"+Bucket)
 		if err == nil {
 			err = s.Purge(ctx, jetstream.WithPurgeSubject("$KV."+Bucket+".p.*.*."+string(n)))
+		}
+		if err == nil {
+			err = s.Purge(ctx, jetstream.WithPurgeSubject("$KV."+Bucket+".g.*.*.*."+string(n)))
 		}
 		if err != nil && b.ctx.Err() == nil {
 			b.log.Debug("purge a retired node's presence keys", "node", n, "err", err)

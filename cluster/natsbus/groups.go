@@ -1,0 +1,141 @@
+package natsbus
+
+import (
+	"context"
+	"strings"
+
+	"github.com/rtgate/rtgate/cluster"
+)
+
+// Open (transient) groups' members live in the presence bucket next to
+// the peers' keys: g.<app>.<group>.<peer>.<node> is put on this node's
+// first session of the peer in the group and deleted on its last, with
+// the same counting, retries, fencing and lease as the presence keys.
+// Every node applies them from the same ordered watch into openGroups, so
+// an open group's message goes to the nodes that host its members and its
+// online count is answered from memory; a node whose lease ends takes its
+// members out at that point of the stream.
+
+var _ cluster.OpenGroups = (*Bus)(nil)
+
+type groupKey struct{ app, group string }
+
+// openGroups is the cluster-wide map of open-group members, written by
+// the applier under presence.mu.
+type openGroups struct {
+	peers  map[groupKey]map[string]map[cluster.Node]struct{} // group -> member -> nodes holding it there
+	hosts  map[groupKey]map[cluster.Node]int                 // group -> node -> members it holds
+	byNode map[cluster.Node]map[regKey]struct{}              // node -> its memberships
+}
+
+func (g *openGroups) init() {
+	g.peers = map[groupKey]map[string]map[cluster.Node]struct{}{}
+	g.hosts = map[groupKey]map[cluster.Node]int{}
+	g.byNode = map[cluster.Node]map[regKey]struct{}{}
+}
+
+func (g *openGroups) add(k regKey, node cluster.Node) {
+	gk := groupKey{k.app, k.group}
+	members := g.peers[gk]
+	if members == nil {
+		members = map[string]map[cluster.Node]struct{}{}
+		g.peers[gk] = members
+	}
+	nodes := members[k.peer]
+	if nodes == nil {
+		nodes = map[cluster.Node]struct{}{}
+		members[k.peer] = nodes
+	}
+	if _, ok := nodes[node]; ok {
+		return
+	}
+	nodes[node] = struct{}{}
+	if g.hosts[gk] == nil {
+		g.hosts[gk] = map[cluster.Node]int{}
+	}
+	g.hosts[gk][node]++
+	if g.byNode[node] == nil {
+		g.byNode[node] = map[regKey]struct{}{}
+	}
+	g.byNode[node][k] = struct{}{}
+}
+
+func (g *openGroups) remove(k regKey, node cluster.Node) {
+	gk := groupKey{k.app, k.group}
+	nodes := g.peers[gk][k.peer]
+	if _, ok := nodes[node]; !ok {
+		return
+	}
+	delete(nodes, node)
+	if len(nodes) == 0 {
+		delete(g.peers[gk], k.peer)
+		if len(g.peers[gk]) == 0 {
+			delete(g.peers, gk)
+		}
+	}
+	if g.hosts[gk][node]--; g.hosts[gk][node] <= 0 {
+		delete(g.hosts[gk], node)
+		if len(g.hosts[gk]) == 0 {
+			delete(g.hosts, gk)
+		}
+	}
+	delete(g.byNode[node], k)
+}
+
+// nodeGone retires a node's memberships.
+func (g *openGroups) nodeGone(node cluster.Node) {
+	for k := range g.byNode[node] {
+		g.remove(k, node)
+	}
+	delete(g.byNode, node)
+}
+
+func groupKeyName(k regKey, n cluster.Node) string {
+	return "g." + cluster.Token(k.app) + "." + cluster.Token(k.group) + "." + cluster.Token(k.peer) + "." + string(n)
+}
+
+func parseGroupKey(key string) (regKey, cluster.Node, bool) {
+	parts := strings.Split(key, ".")
+	if len(parts) != 5 || parts[0] != "g" {
+		return regKey{}, "", false
+	}
+	app, err1 := cluster.FromToken(parts[1])
+	group, err2 := cluster.FromToken(parts[2])
+	peer, err3 := cluster.FromToken(parts[3])
+	if err1 != nil || err2 != nil || err3 != nil || group == "" {
+		return regKey{}, "", false
+	}
+	return regKey{app: app, peer: peer, group: group}, cluster.Node(parts[4]), true
+}
+
+// EnterGroup implements cluster.OpenGroups: the key
+// g.<app>.<group>.<peer>.<node> is put on this node's first session of
+// the peer in the group. Like Register, it counts even when the write
+// fails (it is retried; the caller's LeaveGroup balances it).
+func (b *Bus) EnterGroup(ctx context.Context, app, group, peer string) error {
+	return b.count(ctx, regKey{app: app, peer: peer, group: group}, 1)
+}
+
+// LeaveGroup implements cluster.OpenGroups: the key is deleted on the
+// last.
+func (b *Bus) LeaveGroup(ctx context.Context, app, group, peer string) error {
+	return b.count(ctx, regKey{app: app, peer: peer, group: group}, -1)
+}
+
+// GroupNodes implements cluster.OpenGroups.
+func (b *Bus) GroupNodes(dst []cluster.Node, app, group string) []cluster.Node {
+	b.pres.mu.RLock()
+	for n := range b.pres.groups.hosts[groupKey{app, group}] {
+		dst = append(dst, n)
+	}
+	b.pres.mu.RUnlock()
+	return dst
+}
+
+// GroupSize implements cluster.OpenGroups.
+func (b *Bus) GroupSize(app, group string) int {
+	b.pres.mu.RLock()
+	n := len(b.pres.groups.peers[groupKey{app, group}])
+	b.pres.mu.RUnlock()
+	return n
+}
