@@ -33,6 +33,7 @@ const (
 	wDirect = "direct"
 	wFanout = "fanout"
 	wIdle   = "idle"
+	wDrain  = "drain"
 )
 
 // Options is one measurement. Zero values are filled by defaults().
@@ -73,7 +74,17 @@ type Options struct {
 	// (/wt?datagrams=1): transient messages to an idle session then leave
 	// as datagrams, as they do over raw QUIC.
 	WTDatagrams bool
-	Progress    io.Writer // live line each second; nil for none
+	// Placement spreads the peers over the nodes of a cluster (cross,
+	// same or both; see nodeOf). "" means cross. No effect on one server.
+	Placement string
+	// Rounds (drain workload) is how many offline peers open and drain
+	// their inbox, one after the other. Zero means 100.
+	Rounds int
+	// DrainMsgs (drain workload) is how many persistent messages each
+	// round's peer has waiting (≤ 50, the inbox's default size). Zero
+	// means 50.
+	DrainMsgs int
+	Progress  io.Writer // live line each second; nil for none
 }
 
 func (o *Options) defaults() {
@@ -89,6 +100,11 @@ func (o *Options) defaults() {
 	def(&o.Size, 100)
 	def(&o.Workers, 16)
 	def(&o.MaxSteps, 12)
+	def(&o.Rounds, 100)
+	def(&o.DrainMsgs, 50)
+	if o.Placement == "" {
+		o.Placement = placeCross
+	}
 	if o.Dial <= 0 {
 		o.Dial = 32
 		if o.Transport == tQUIC || o.Transport == tWT {
@@ -141,9 +157,20 @@ func (o *Options) validate() error {
 		return fmt.Errorf("rtbench: unknown transport %q (ws-legacy, ws-json, ws-msgpack, quic, webtransport)", o.Transport)
 	}
 	switch o.Workload {
-	case wDirect, wFanout, wIdle:
+	case wDirect, wFanout, wIdle, wDrain:
 	default:
-		return fmt.Errorf("rtbench: unknown workload %q (direct, fanout, idle)", o.Workload)
+		return fmt.Errorf("rtbench: unknown workload %q (direct, fanout, idle, drain)", o.Workload)
+	}
+	switch o.Placement {
+	case placeCross, placeSame, placeBoth:
+	default:
+		return fmt.Errorf("rtbench: unknown placement %q (cross, same, both)", o.Placement)
+	}
+	if o.Rounds > 10000 || o.DrainMsgs > 50 {
+		return errors.New("rtbench: --rounds ≤ 10000 and --drain-msgs ≤ 50 (the inbox keeps 50 per peer)")
+	}
+	if o.Workload == wDrain && o.FindMax {
+		return errors.New("rtbench: --find-max does not apply to the drain workload")
 	}
 	if o.Size > protocol.MaxMessageBytes {
 		return fmt.Errorf("rtbench: --size %d is over the protocol's %d bytes", o.Size, protocol.MaxMessageBytes)
@@ -170,8 +197,17 @@ type bconn struct {
 	c       wire.Conn
 	peer    string                 // the peer id opened on it
 	to      string                 // direct: the receiver this sender sends to
-	replies chan *protocol.Command // opened/joined/error, for setup
+	replies chan *protocol.Command // opened/joined/added/removed/error, for setup
 	dead    atomic.Bool
+	quit    atomic.Bool // closed on purpose: its end is not an error
+	// drain workload: the offline messages this conn waits for. want and
+	// full are set before the session opens; recv counts offline
+	// messages in got and, at the want-th, stores the time in fullAt and
+	// closes full.
+	want   int64
+	got    atomic.Int64
+	fullAt atomic.Int64 // ns since the bench's base
+	full   chan struct{}
 }
 
 // bench drives one workload against one target.
@@ -179,7 +215,7 @@ type bench struct {
 	o      *Options
 	primed bool // the first phase ran (it warms up for o.Prime longer); runPhase only
 	t      *target
-	url    string
+	urls   []string // one per node of the target, node 0 first
 	wopt   wire.Options
 	qtr    *quic.Transport // shared by every QUIC/WT connection; nil for ws or --quic-socket-per-conn
 	base   time.Time       // monotonic origin of message timestamps
@@ -220,27 +256,17 @@ func newBench(o *Options, t *target) (*bench, error) {
 	rand.Read(rnd[:])
 	b := &bench{o: o, t: t, base: time.Now(), run: "rtb" + hex.EncodeToString(rnd[:])}
 	b.wopt = wire.Options{InsecureSkipVerify: true, WriteTimeout: 10 * time.Second, NoDatagrams: o.NoDatagrams}
+	for _, n := range t.nodes() {
+		u, err := nodeURL(o, n)
+		if err != nil {
+			return nil, err
+		}
+		b.urls = append(b.urls, u)
+	}
 	switch o.Transport {
 	case tWSLegacy, tWSJSON, tWSMP:
-		if err := checkLoopback(t.httpAddr); err != nil {
-			return nil, err
-		}
-		b.url = "ws://" + t.httpAddr + "/"
 		b.wopt.Codec = map[string]wire.Codec{tWSLegacy: wire.CodecLegacy, tWSJSON: wire.CodecJSON, tWSMP: wire.CodecMsgpack}[o.Transport]
 	case tQUIC, tWT:
-		if t.quicAddr == "" {
-			return nil, fmt.Errorf("rtbench: %s has no QUIC address (--quic)", t.name)
-		}
-		if err := checkLoopback(t.quicAddr); err != nil {
-			return nil, err
-		}
-		b.url = "quic://" + t.quicAddr
-		if o.Transport == tWT {
-			b.url = "https://" + t.quicAddr + "/wt"
-			if o.WTDatagrams {
-				b.url += "?datagrams=1"
-			}
-		}
 		if !o.QUICSocketPerConn {
 			// One UDP socket and one quic.Transport for all connections, as
 			// a real gateway or a browser would have; closed by close.
@@ -255,19 +281,46 @@ func newBench(o *Options, t *target) (*bench, error) {
 	return b, nil
 }
 
+// nodeURL is the URL rtbench dials on node t for o's transport.
+func nodeURL(o *Options, t *target) (string, error) {
+	switch o.Transport {
+	case tQUIC, tWT:
+		if t.quicAddr == "" {
+			return "", fmt.Errorf("rtbench: %s has no QUIC address (--quic)", t.name)
+		}
+		if err := checkLoopback(t.quicAddr); err != nil {
+			return "", err
+		}
+		if o.Transport == tQUIC {
+			return "quic://" + t.quicAddr, nil
+		}
+		u := "https://" + t.quicAddr + "/wt"
+		if o.WTDatagrams {
+			u += "?datagrams=1"
+		}
+		return u, nil
+	default:
+		if err := checkLoopback(t.httpAddr); err != nil {
+			return "", err
+		}
+		return "ws://" + t.httpAddr + "/", nil
+	}
+}
+
 func (b *bench) fail(err error) {
 	s := err.Error()
 	b.lastErr.Store(&s)
 }
 
-// dial connects and starts the receive loop, retrying a refused QUIC
-// handshake (quic-go's accept queue is small) with backoff.
-func (b *bench) dial(ctx context.Context, peer string) (*bconn, error) {
+// dial connects to node and starts the receive loop, retrying a refused
+// QUIC handshake (quic-go's accept queue is small) with backoff.
+// want > 0 makes the conn count offline messages up to want (drain).
+func (b *bench) dial(ctx context.Context, peer string, node int, want int64) (*bconn, error) {
 	var c wire.Conn
 	var err error
 	for try, wait := 0, 50*time.Millisecond; try < 6; try, wait = try+1, wait*2 {
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		c, err = wire.Dial(dctx, b.url, &b.wopt)
+		c, err = wire.Dial(dctx, b.urls[node], &b.wopt)
 		cancel()
 		if err == nil || ctx.Err() != nil {
 			break
@@ -281,6 +334,9 @@ func (b *bench) dial(ctx context.Context, peer string) (*bconn, error) {
 		return nil, err
 	}
 	bc := &bconn{c: c, peer: peer, replies: make(chan *protocol.Command, 8)}
+	if want > 0 {
+		bc.want, bc.full = want, make(chan struct{})
+	}
 	b.recvWG.Add(1)
 	go b.recv(bc) // owned by b.recvWG; ends when the conn closes
 	return bc, nil
@@ -307,9 +363,9 @@ func (b *bench) await(ctx context.Context, bc *bconn, k protocol.Kind) (*protoco
 	}
 }
 
-// open dials peer and opens its session watching watch.
-func (b *bench) open(ctx context.Context, peer string, watch []string) (*bconn, error) {
-	bc, err := b.dial(ctx, peer)
+// open dials peer on node and opens its session watching watch.
+func (b *bench) open(ctx context.Context, peer string, watch []string, node int) (*bconn, error) {
+	bc, err := b.dial(ctx, peer, node, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +420,7 @@ func (b *bench) setup(ctx context.Context) error {
 		recv := make([]*bconn, o.Pairs)
 		send := make([]*bconn, o.Pairs)
 		err := b.parallel(ctx, o.Pairs, func(ctx context.Context, i int) (err error) {
-			recv[i], err = b.open(ctx, fmt.Sprintf("%s-r%d", b.run, i), nil)
+			recv[i], err = b.open(ctx, fmt.Sprintf("%s-r%d", b.run, i), nil, nodeOf(len(b.urls), 'r', i, o.Placement))
 			return err
 		})
 		b.keep(recv)
@@ -372,7 +428,7 @@ func (b *bench) setup(ctx context.Context) error {
 			return fmt.Errorf("rtbench: opening receivers: %w", err)
 		}
 		err = b.parallel(ctx, o.Pairs, func(ctx context.Context, i int) (err error) {
-			send[i], err = b.open(ctx, fmt.Sprintf("%s-s%d", b.run, i), []string{recv[i].peer})
+			send[i], err = b.open(ctx, fmt.Sprintf("%s-s%d", b.run, i), []string{recv[i].peer}, nodeOf(len(b.urls), 's', i, o.Placement))
 			if err == nil {
 				send[i].to = recv[i].peer
 			}
@@ -386,7 +442,7 @@ func (b *bench) setup(ctx context.Context) error {
 	case wFanout:
 		mem := make([]*bconn, o.Members)
 		err := b.parallel(ctx, o.Members, func(ctx context.Context, i int) (err error) {
-			mem[i], err = b.open(ctx, fmt.Sprintf("%s-m%d", b.run, i), nil)
+			mem[i], err = b.open(ctx, fmt.Sprintf("%s-m%d", b.run, i), nil, nodeOf(len(b.urls), 'm', i, o.Placement))
 			return err
 		})
 		b.keep(mem)
@@ -417,13 +473,26 @@ func (b *bench) setup(ctx context.Context) error {
 		c := make([]*bconn, o.Conns)
 		err := b.parallel(ctx, o.Conns, func(ctx context.Context, i int) (err error) {
 			w := []string{fmt.Sprintf("%s-i%d", b.run, (i+1)%o.Conns), fmt.Sprintf("%s-i%d", b.run, (i+2)%o.Conns)}
-			c[i], err = b.open(ctx, fmt.Sprintf("%s-i%d", b.run, i), w)
+			c[i], err = b.open(ctx, fmt.Sprintf("%s-i%d", b.run, i), w, nodeOf(len(b.urls), 'i', i, o.Placement))
 			return err
 		})
 		b.keep(c)
 		if err != nil {
 			return fmt.Errorf("rtbench: opening idle sessions: %w", err)
 		}
+	case wDrain:
+		// drainSenders senders on node 0; each round's peer dials when
+		// its round comes (drain.go).
+		snd := make([]*bconn, drainSenders)
+		err := b.parallel(ctx, len(snd), func(ctx context.Context, i int) (err error) {
+			snd[i], err = b.open(ctx, fmt.Sprintf("%s-ds%d", b.run, i), nil, 0)
+			return err
+		})
+		b.keep(snd)
+		if err != nil {
+			return fmt.Errorf("rtbench: opening the drain senders: %w", err)
+		}
+		b.senders = snd
 	}
 	return nil
 }
@@ -478,7 +547,7 @@ func (b *bench) recv(bc *bconn) {
 				continue
 			}
 			bc.dead.Store(true)
-			if !b.closing.Load() {
+			if !b.closing.Load() && !bc.quit.Load() {
 				b.connErrs.Add(1)
 				b.fail(fmt.Errorf("%s: %w", bc.peer, err))
 			}
@@ -486,10 +555,16 @@ func (b *bench) recv(bc *bconn) {
 		}
 		switch cmd.Kind {
 		case protocol.KindDirect:
+			if bc.full != nil && cmd.Offline {
+				if bc.got.Add(1) == bc.want {
+					bc.fullAt.Store(int64(time.Since(b.base)))
+					close(bc.full)
+				}
+			}
 			b.delivered(bc, cmd)
 		case protocol.KindAck:
 			b.acks.Add(1)
-		case protocol.KindSessionOpened, protocol.KindRoomJoined, protocol.KindRoomReject, protocol.KindError:
+		case protocol.KindSessionOpened, protocol.KindSessionAdded, protocol.KindSessionRemoved, protocol.KindRoomJoined, protocol.KindRoomReject, protocol.KindError:
 			if cmd.Kind == protocol.KindError {
 				b.errs.Add(1)
 				b.fail(fmt.Errorf("%s: error %d %s", bc.peer, cmd.Code, cmd.Reason))

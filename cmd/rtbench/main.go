@@ -13,6 +13,15 @@
 //	fanout  one group of M members, K of which send to the group.
 //	idle    C connections, each with an open session watching two peers;
 //	        reports the server's RSS, Go heap and goroutines per connection.
+//	drain   rounds in which a peer opens with 50 persistent messages
+//	        waiting; reports open → last message p50/p99.
+//
+// Clusters: --addr and --quic take a comma-separated list of nodes, and
+// --spawn-cluster N starts N rtgate nodes with embedded JetStream
+// nats-servers (R3, sync_interval always) on loopback. Peers are spread
+// over the nodes by --placement: cross puts a sender on node i and its
+// receiver on node i+1, same puts both on node i, both measures same
+// then cross on the same cluster.
 //
 // --find-max steps the rate up until p99 > --max-p99 or anything is lost.
 // --relay runs the workload against the bare relay (package relay, spawned
@@ -42,6 +51,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -74,8 +84,9 @@ func (s *strList) Set(v string) error { *s = append(*s, v); return nil }
 // cli is everything run reads from flags.
 type cli struct {
 	o          Options
-	addr, quic string
-	serverPID  int
+	addr, quic string // comma-separated: one per node
+	serverPID  string // comma-separated pids, one per node of --addr
+	cluster    int    // --spawn-cluster: nodes to start, 0 for one server
 	metrics    string
 	relay      bool
 	compare    bool
@@ -98,7 +109,7 @@ func parse(args []string, stderr io.Writer) (*cli, error) {
 	o := &c.o
 	fs := flag.NewFlagSet("rtbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.Workload, "workload", wDirect, "direct, fanout or idle")
+	fs.StringVar(&o.Workload, "workload", wDirect, "direct, fanout, idle or drain")
 	fs.StringVar(&o.Transport, "transport", tWSLegacy, "ws-legacy, ws-json, ws-msgpack, quic or webtransport")
 	fs.IntVar(&o.Pairs, "pairs", 1000, "direct: sender/receiver pairs (2 connections each)")
 	fs.IntVar(&o.Members, "members", 100, "fanout: group members")
@@ -123,10 +134,14 @@ func parse(args []string, stderr io.Writer) (*cli, error) {
 	fs.Float64Var(&o.StepFactor, "step-factor", 1.5, "find-max: rate multiplier per step")
 	fs.Float64Var(&o.GenLimit, "gen-limit", 80, "mark a step generator-limited when rtbench used more than this % of its cores (GOMAXPROCS); a find-max whose deciding steps are generator-limited is not reported as the server's maximum")
 	fs.IntVar(&o.MaxSteps, "max-steps", 12, "find-max: at most this many steps")
+	fs.StringVar(&o.Placement, "placement", placeCross, "several nodes: cross (sender on node i, receiver on node i+1), same (both on node i) or both (same, then cross, on the same cluster; prints the difference)")
+	fs.IntVar(&o.Rounds, "rounds", 100, "drain: rounds (peers that open with messages waiting), one after the other")
+	fs.IntVar(&o.DrainMsgs, "drain-msgs", 50, "drain: persistent messages waiting for each round's peer (≤ 50)")
+	fs.IntVar(&c.cluster, "spawn-cluster", 0, "with --spawn-server PATH: start `N` rtgate nodes (≥ 2) with embedded nats-servers (--nats-embed, R3, sync_interval always) routed to each other on loopback, unpinned")
 	fs.IntVar(&o.Retries, "retries", 0, "find-max: re-run a failing step this many times before it counts as failed (noisy machines)")
-	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "rtgate HTTP/WebSocket `HOST:PORT` (loopback)")
-	fs.StringVar(&c.quic, "quic", "127.0.0.1:4433", "rtgate QUIC/WebTransport UDP `HOST:PORT` (loopback)")
-	fs.IntVar(&c.serverPID, "server-pid", 0, "rtgate's pid, for RSS and CPU from /proc")
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "rtgate HTTP/WebSocket `HOST:PORT` (loopback); a comma-separated list for the nodes of a cluster")
+	fs.StringVar(&c.quic, "quic", "127.0.0.1:4433", "rtgate QUIC/WebTransport UDP `HOST:PORT` (loopback); a list, one per --addr node")
+	fs.StringVar(&c.serverPID, "server-pid", "", "rtgate's `pid`, for RSS and CPU from /proc; a list, one per --addr node (their sum is reported)")
 	fs.StringVar(&c.metrics, "metrics", "", "rtgate's Prometheus `URL` (default http://ADDR/metrics)")
 	fs.BoolVar(&c.relay, "relay", false, "run against the bare relay only")
 	fs.BoolVar(&c.compare, "compare", false, "run against rtgate, then against the relay; print ratios")
@@ -153,15 +168,25 @@ func parse(args []string, stderr io.Writer) (*cli, error) {
 		return nil, err
 	}
 	if c.spawn == "" && !c.relay {
-		if err := checkLoopback(c.addr); err != nil {
-			return nil, err
+		for _, a := range append(strings.Split(c.addr, ","), strings.Split(c.quic, ",")...) {
+			if err := checkLoopback(a); err != nil {
+				return nil, err
+			}
 		}
-		if err := checkLoopback(c.quic); err != nil {
-			return nil, err
+	}
+	if c.cluster != 0 {
+		switch {
+		case c.cluster < 2 || c.cluster > 5:
+			return nil, errors.New("rtbench: --spawn-cluster takes 2 to 5 nodes")
+		case c.spawn == "" || c.spawn == "self":
+			return nil, errors.New("rtbench: --spawn-cluster needs --spawn-server PATH (the rtgate binary)")
+		case c.relay || c.compare:
+			return nil, errors.New("rtbench: --spawn-cluster does not run the relay (--relay, --compare)")
 		}
 	}
 	if c.metrics == "" {
-		c.metrics = "http://" + c.addr + "/metrics"
+		first, _, _ := strings.Cut(c.addr, ",")
+		c.metrics = "http://" + first + "/metrics"
 	}
 	if !c.quiet {
 		o.Progress = stderr
@@ -190,6 +215,41 @@ type Machine struct {
 	ClientGOGC  int    `json:"client_gogc,omitempty"`       // --gogc; 0: the default
 }
 
+// givenTarget is the server (or cluster) of --addr, --quic and
+// --server-pid: comma-separated lists, one entry per node.
+func givenTarget(c *cli) (*target, error) {
+	addrs := strings.Split(c.addr, ",")
+	quics := strings.Split(c.quic, ",")
+	var pids []string
+	if c.serverPID != "" {
+		pids = strings.Split(c.serverPID, ",")
+	}
+	if len(quics) != len(addrs) && c.quic != "127.0.0.1:4433" {
+		return nil, fmt.Errorf("rtbench: %d --quic addresses for %d --addr nodes", len(quics), len(addrs))
+	}
+	if len(pids) > 0 && len(pids) != len(addrs) {
+		return nil, fmt.Errorf("rtbench: %d --server-pid pids for %d --addr nodes", len(pids), len(addrs))
+	}
+	var nodes []*target
+	for i, a := range addrs {
+		t := &target{name: "rtgate", httpAddr: a, metricsURL: "http://" + a + "/metrics"}
+		if i < len(quics) {
+			t.quicAddr = quics[i]
+		}
+		if i < len(pids) {
+			pid, err := strconv.Atoi(strings.TrimSpace(pids[i]))
+			if err != nil || pid <= 0 {
+				return nil, fmt.Errorf("rtbench: --server-pid %q: not a pid", pids[i])
+			}
+			t.pid = pid
+		}
+		nodes = append(nodes, t)
+	}
+	nodes[0].metricsURL = c.metrics
+	nodes[0].more = nodes[1:]
+	return nodes[0], nil
+}
+
 func loadAvg() string {
 	b, _ := os.ReadFile("/proc/loadavg")
 	f := strings.Fields(string(b))
@@ -211,6 +271,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer stopProf()
 	rep := &Report{Args: args, Machine: Machine{CPUs: runtime.NumCPU(), LoadAvg: loadAvg(), Go: runtime.Version()}}
 	spawning := c.spawn != "" || c.relay || c.compare
+	if c.cluster > 0 {
+		// Several servers and nats-servers on a 2-core machine: no CPU of
+		// their own for anyone; the report gives each side's CPU.
+		rep.Notes = append(rep.Notes, fmt.Sprintf("cluster of %d rtgate nodes with embedded nats-servers (R3, sync_interval always), spawned unpinned; srv CPU%% and RSS are the sum of the nodes", c.cluster))
+		c.pin = false
+	}
 	if c.pin && spawning && runtime.NumCPU() >= 2 {
 		if err := pinSelf(c.cliCPUs); err != nil {
 			fmt.Fprintln(stderr, "rtbench:", err, "(running unpinned)")
@@ -233,8 +299,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	type runSpec struct {
-		name  string
-		start func() (*target, error)
+		name       string
+		start      func() (*target, error)
+		placements []string // measured one after the other on the same target
 	}
 	var runs []runSpec
 	procs := 0
@@ -242,10 +309,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		procs = max(1, c.srvProcs)
 		rep.Machine.ServerProcs = procs
 	}
+	placements := []string{c.o.Placement}
+	if c.o.Placement == placeBoth {
+		placements = []string{placeSame, placeCross}
+	}
 	if !c.relay {
 		runs = append(runs, runSpec{"rtgate", func() (*target, error) {
 			if c.spawn == "" {
-				return &target{name: "rtgate", httpAddr: c.addr, quicAddr: c.quic, pid: c.serverPID, metricsURL: c.metrics}, nil
+				return givenTarget(c)
+			}
+			if c.cluster > 0 {
+				return spawnCluster(ctx, clusterSpec{path: c.spawn, nodes: c.cluster, args: c.serverArgs, log: stderr})
 			}
 			spec := spawnSpec{name: "rtgate", path: c.spawn, cpus: c.srvCPUs, procs: procs, log: stderr, dataDir: true,
 				args: []string{"--listen", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--log-level", "warn", "--debug-addr", "127.0.0.1:0"}}
@@ -268,7 +342,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				go fetchProfile(ctx, t, c.o.Warmup+c.o.Duration, c.cpuProfile, stderr)
 			}
 			return t, err
-		}})
+		}, placements})
 	}
 	if c.relay || c.compare {
 		runs = append(runs, runSpec{"relay", func() (*target, error) {
@@ -282,7 +356,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				t.name = "relay"
 			}
 			return t, err
-		}})
+		}, []string{placeCross}})
 	}
 	var failure error
 	for _, r := range runs {
@@ -290,21 +364,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		o := c.o
-		res, err := measure(ctx, &o, t)
+		for _, pl := range r.placements {
+			o := c.o
+			o.Placement = pl
+			res, err := measure(ctx, &o, t)
+			if res != nil {
+				rep.Results = append(rep.Results, res)
+			}
+			if err != nil {
+				failure = fmt.Errorf("%s: %w", r.name, err)
+				break
+			}
+		}
 		if t.stop != nil {
 			t.stop()
 		}
-		if res != nil {
-			rep.Results = append(rep.Results, res)
-		}
-		if err != nil {
-			failure = fmt.Errorf("%s: %w", r.name, err)
+		if failure != nil {
 			break
 		}
 	}
 	rep.Machine.LoadAvgEnd = loadAvg()
-	if len(rep.Results) == 2 {
+	if len(rep.Results) == 2 && rep.Results[1].Target == "relay" {
 		rep.Ratios = ratios(rep.Results[0], rep.Results[1])
 	}
 	if c.jsonOut {

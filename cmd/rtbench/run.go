@@ -89,7 +89,7 @@ func (b *bench) runPhase(ctx context.Context, id int, rate float64) PhaseResult 
 					float64(arr-lastArr)/now.Sub(last).Seconds(), ph.hist.Quantile(0.5), ph.hist.Quantile(0.99),
 					sec.Quantile(0.99), b.errs.Load()+b.connErrs.Load()-errs0)
 				if srvErr == nil {
-					if s, err := readProc(strconv.Itoa(b.t.pid)); err == nil {
+					if s, err := b.readServer(); err == nil {
 						line += fmt.Sprintf(" srv-rss=%dMB", s.rssKB>>10)
 					}
 				}
@@ -155,11 +155,25 @@ func (b *bench) runPhase(ctx context.Context, id int, rate float64) PhaseResult 
 	return res
 }
 
+// readServer samples the server's process, or the sum of a cluster's
+// (CPU ticks and RSS added over the nodes).
 func (b *bench) readServer() (procSample, error) {
-	if b.t.pid == 0 {
-		return procSample{}, fmt.Errorf("no server pid")
+	var sum procSample
+	for i, n := range b.t.nodes() {
+		if n.pid == 0 {
+			return procSample{}, fmt.Errorf("no server pid")
+		}
+		s, err := readProc(strconv.Itoa(n.pid))
+		if err != nil {
+			return procSample{}, err
+		}
+		if i == 0 {
+			sum.at = s.at
+		}
+		sum.cpuTicks += s.cpuTicks
+		sum.rssKB += s.rssKB
 	}
-	return readProc(strconv.Itoa(b.t.pid))
+	return sum, nil
 }
 
 func sleepUntil(ctx context.Context, t time.Time) {
@@ -238,6 +252,8 @@ type Result struct {
 	Workload   string        `json:"workload"`
 	Size       int           `json:"size"`
 	Persistent bool          `json:"persistent"`
+	Nodes      int           `json:"nodes"`               // servers the peers were spread over
+	Placement  string        `json:"placement,omitempty"` // with several nodes: cross or same
 	Conns      int           `json:"connections"`
 	SetupSec   float64       `json:"setup_sec"`
 	Phase      *PhaseResult  `json:"result,omitempty"`
@@ -246,9 +262,10 @@ type Result struct {
 	// GenLimited (find-max): a step at or above MaxRate was
 	// generator-limited, so MaxRate is a floor of the server's maximum,
 	// not its maximum.
-	GenLimited bool        `json:"find_max_generator_limited,omitempty"`
-	Idle       *IdleResult `json:"idle,omitempty"`
-	IdleGC     bool        `json:"idle_gc_forced,omitempty"` // the server ran a GC before each memory reading
+	GenLimited bool         `json:"find_max_generator_limited,omitempty"`
+	Idle       *IdleResult  `json:"idle,omitempty"`
+	Drain      *DrainResult `json:"drain,omitempty"`
+	IdleGC     bool         `json:"idle_gc_forced,omitempty"` // the server ran a GC before each memory reading
 }
 
 // genLimitedMax reports whether a find-max result with the highest
@@ -282,7 +299,11 @@ func measure(ctx context.Context, o *Options, t *target) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Target: t.name, Transport: o.Transport, Workload: o.Workload, Size: o.Size, Persistent: o.Persistent}
+	res := &Result{Target: t.name, Transport: o.Transport, Workload: o.Workload, Size: o.Size, Persistent: o.Persistent,
+		Nodes: len(t.nodes())}
+	if res.Nodes > 1 {
+		res.Placement = o.Placement
+	}
 	var idle IdleResult
 	var m0 metricsSample
 	var p0 procSample
@@ -301,6 +322,9 @@ func measure(ctx context.Context, o *Options, t *target) (*Result, error) {
 		return res, err
 	}
 	switch {
+	case o.Workload == wDrain:
+		res.Drain, err = b.runDrain(ctx)
+		return res, err
 	case o.Workload == wIdle:
 		sleepUntil(ctx, time.Now().Add(o.Settle))
 		idle.Conns = len(b.conns)

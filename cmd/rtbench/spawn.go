@@ -21,7 +21,14 @@ type target struct {
 	metricsURL string // Prometheus text, "" when none
 	debugAddr  string // HOST:PORT of rtgate's --debug-addr listener, "" when none
 	stop       func() // ends what rtbench started; nil for a given server
+	// more are the other nodes of a cluster (each with its own addresses
+	// and pid; their stop is nil: this target's stop ends them all).
+	// Empty for a single server.
+	more []*target
 }
+
+// nodes returns t and the other nodes of its cluster, node 0 first.
+func (t *target) nodes() []*target { return append([]*target{t}, t.more...) }
 
 // spawnSpec describes a server process rtbench starts.
 type spawnSpec struct {
@@ -34,6 +41,9 @@ type spawnSpec struct {
 	// dataDir is created as a temporary directory and passed as
 	// "--data DIR" when true.
 	dataDir bool
+	// timeout bounds the start (until the address line); 0 means
+	// spawnTimeout.
+	timeout time.Duration
 }
 
 // spawnTimeout bounds a server's start.
@@ -102,7 +112,11 @@ func spawn(ctx context.Context, spec spawnSpec) (*target, error) {
 		cmd.Wait()
 		close(exited)
 	}()
-	timer := time.NewTimer(spawnTimeout)
+	timeout := spec.timeout
+	if timeout <= 0 {
+		timeout = spawnTimeout
+	}
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	for {
 		select {
@@ -124,7 +138,7 @@ func spawn(ctx context.Context, spec spawnSpec) (*target, error) {
 			}
 		case <-timer.C:
 			t.stop()
-			return nil, fmt.Errorf("rtbench: %s did not print its address within %v", spec.name, spawnTimeout)
+			return nil, fmt.Errorf("rtbench: %s did not print its address within %v", spec.name, timeout)
 		case <-ctx.Done():
 			t.stop()
 			return nil, ctx.Err()

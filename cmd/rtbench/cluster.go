@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Placements of a pair's two peers over the nodes of a cluster.
+const (
+	placeCross = "cross" // the sender on node i, its receiver on node i+1
+	placeSame  = "same"  // both on node i
+	placeBoth  = "both"  // same, then cross, on the same cluster
+)
+
+// clusterStartTimeout bounds the start of a spawned cluster: every node
+// waits for the others' routes and a JetStream meta leader, then creates
+// or checks its streams and buckets.
+const clusterStartTimeout = 90 * time.Second
+
+// clusterSpec is a cluster of rtgate nodes rtbench starts on loopback.
+type clusterSpec struct {
+	path  string   // the rtgate binary
+	nodes int      // how many (≥ 2)
+	args  []string // extra arguments for every node
+	log   io.Writer
+}
+
+// spawnCluster starts spec.nodes rtgate processes, each with an embedded
+// JetStream nats-server (--nats-embed, sync_interval always, R3 assets)
+// routed to the others, on loopback ports it picks, and waits until every
+// node's /healthz says "cluster":"ok". The returned target is node 0;
+// its stop ends every node. A start that fails because a picked port was
+// taken meanwhile is retried once with new ports.
+func spawnCluster(ctx context.Context, spec clusterSpec) (*target, error) {
+	t, err := spawnClusterOnce(ctx, spec)
+	if err != nil && ctx.Err() == nil {
+		fmt.Fprintf(spec.log, "rtbench: cluster start failed (%v); retrying once with new ports\n", err)
+		t, err = spawnClusterOnce(ctx, spec)
+	}
+	return t, err
+}
+
+func spawnClusterOnce(ctx context.Context, spec clusterSpec) (*target, error) {
+	n := spec.nodes
+	ports, err := freePorts(2 * n)
+	if err != nil {
+		return nil, err
+	}
+	routes := make([]string, n)
+	for i := range n {
+		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", ports[n+i])
+	}
+	nodes := make([]*target, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() { // owned by spawnClusterOnce, which waits on wg
+			defer wg.Done()
+			args := []string{"--listen", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--log-level", "warn", "--debug-addr", "127.0.0.1:0",
+				"--node-name", fmt.Sprintf("n%d", i+1), "--nats-embed",
+				"--nats-listen", fmt.Sprintf("127.0.0.1:%d", ports[i]),
+				"--nats-cluster", fmt.Sprintf("127.0.0.1:%d", ports[n+i]),
+				"--nats-routes", strings.Join(routes, ",")}
+			nodes[i], errs[i] = spawn(ctx, spawnSpec{name: fmt.Sprintf("rtgate n%d", i+1), path: spec.path,
+				args: append(args, spec.args...), log: spec.log, dataDir: true, timeout: clusterStartTimeout})
+		}()
+	}
+	wg.Wait()
+	var stops []func()
+	for _, t := range nodes {
+		if t != nil {
+			stops = append(stops, t.stop)
+		}
+	}
+	stopAll := func() { // SIGTERM to every node at once: each leaves gracefully (about 2 s)
+		var wg sync.WaitGroup
+		for _, stop := range stops {
+			wg.Add(1)
+			go func() { defer wg.Done(); stop() }() // owned by stopAll
+		}
+		wg.Wait()
+	}
+	if err := errors.Join(errs...); err != nil {
+		stopAll()
+		return nil, err
+	}
+	hctx, cancel := context.WithTimeout(ctx, clusterStartTimeout)
+	defer cancel()
+	for _, t := range nodes {
+		if err := waitClusterHealthy(hctx, t); err != nil {
+			stopAll()
+			return nil, err
+		}
+	}
+	head := nodes[0]
+	head.name = "rtgate"
+	head.more = nodes[1:]
+	for _, t := range head.more {
+		t.name, t.stop = "rtgate", nil
+	}
+	head.stop = stopAll
+	return head, nil
+}
+
+// waitClusterHealthy polls t's /healthz until it answers 200 with
+// "cluster":"ok", or ctx ends.
+func waitClusterHealthy(ctx context.Context, t *target) error {
+	url := "http://" + t.httpAddr + "/healthz"
+	var last string
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			var v map[string]any
+			derr := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&v)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && derr == nil && v["cluster"] == "ok" {
+				return nil
+			}
+			last = fmt.Sprintf("%s %v", resp.Status, v)
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("rtbench: %s (%s) not healthy in a cluster: %s", t.name, t.httpAddr, last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// freePorts returns n distinct loopback TCP ports that were free a moment
+// ago (listened on with port 0, then closed).
+func freePorts(n int) ([]int, error) {
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("rtbench: pick a free port: %w", err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// nodeOf returns the node (index into n nodes) of the i-th peer of role
+// under placement: senders of pair i go to node i mod n; their receivers
+// to the same node (same) or the next one (cross). Other roles spread
+// round-robin. With one node everything is on node 0.
+func nodeOf(n int, role byte, i int, placement string) int {
+	if n <= 1 {
+		return 0
+	}
+	if role == 'r' && placement == placeCross {
+		return (i + 1) % n
+	}
+	return i % n
+}
