@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +41,10 @@ type clusterSpec struct {
 // its stop ends every node. A start that fails because a picked port was
 // taken meanwhile is retried once with new ports.
 func spawnCluster(ctx context.Context, spec clusterSpec) (*target, error) {
+	if _, ok := spec.log.(*os.File); !ok {
+		// Every node's stderr is copied to log by a goroutine of its own.
+		spec.log = &lockedWriter{w: spec.log}
+	}
 	t, err := spawnClusterOnce(ctx, spec)
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintf(spec.log, "rtbench: cluster start failed (%v); retrying once with new ports\n", err)
@@ -109,6 +114,18 @@ func spawnClusterOnce(ctx context.Context, spec clusterSpec) (*target, error) {
 	}
 	head.stop = stopAll
 	return head, nil
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer // guarded by mu
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // waitClusterHealthy polls t's /healthz until it answers 200 with
