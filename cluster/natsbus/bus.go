@@ -38,6 +38,7 @@ type Bus struct {
 
 	fenced   atomic.Bool
 	draining atomic.Bool  // set by Drain: unregistrations keep their keys
+	leaseMu  sync.Mutex   // serialises lease writes
 	lastOK   atomic.Int64 // unix ns of the last acked lease refresh
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -310,7 +311,16 @@ func (b *Bus) serveOne(fn func(context.Context, []byte) ([]byte, error), m *nats
 // connections (with a reconnect code), waits a grace period, then calls
 // Close, whose lease delete retires every key of this node at once: a
 // peer that came back elsewhere meanwhile stays online throughout.
-func (b *Bus) Drain() { b.draining.Store(true) }
+// Drain also rewrites the lease without its URL (waiting at most
+// Config.Timeout), so that no router hands out this node any more.
+func (b *Bus) Drain() {
+	if b.draining.Swap(true) || b.cfg.URL == "" || b.fenced.Load() {
+		return
+	}
+	if err := b.lease(b.ctx, b.Self(), 0); err != nil {
+		b.log.Warn("drain: lease not rewritten without the URL", "node", b.Self(), "err", err)
+	}
+}
 
 // Close leaves the cluster: it deletes the lease (the other nodes drop
 // this node's peers at once), stops the goroutines and waits for them.

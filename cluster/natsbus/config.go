@@ -46,6 +46,11 @@ type Config struct {
 	// LeaseTTL-FenceMargin fences itself. Zero means 2 s (at least
 	// LeaseRefresh is kept before the fence).
 	FenceMargin time.Duration
+	// URL is the public WebSocket URL of this node that its lease
+	// advertises to the cluster (ws://, wss://, http:// or https://; the
+	// routers of every node hand out the live nodes' URLs, see
+	// Bus.URLs). The bus does not interpret it. Empty advertises none.
+	URL string
 	// Timeout bounds one JetStream call. Zero means 5 s.
 	Timeout time.Duration
 	// OnFence is called (on the refresher goroutine) when the node fences

@@ -19,7 +19,9 @@
 // bucket and applies it in stream order: a node is alive while its lease
 // key is present, and when the lease expires (the server writes a marker
 // into the same stream) its peers leave every node's map at that point.
-// Every node thus computes the same on/off transitions.
+// Every node thus computes the same on/off transitions. The lease value
+// ({"t":time,"url":Config.URL}) advertises the node's public URL: Bus.URLs
+// lists the live nodes' URLs for the routers (none while a node drains).
 //
 // Open groups: keys g.<app>.<group>.<peer>.<node> in the same bucket, put
 // on this node's first session of the peer in the open group and deleted

@@ -138,3 +138,50 @@ func TestOldServerRefused(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestURLs: each node's lease advertises its URL; every node lists the
+// live nodes' URLs in node order, drops a draining node at once and a
+// closed one when its lease goes, and a node with no URL is not listed.
+func TestURLs(t *testing.T) {
+	c := natstest.Start(t, 3)
+	urls := []string{"ws://127.0.0.1:1001/", "ws://127.0.0.1:1002/", ""}
+	buses := make([]*natsbus.Bus, 3)
+	for i := range buses {
+		cfg := testConfig(c.Connect(i), fmt.Sprintf("node%d", i))
+		cfg.URL = urls[i]
+		buses[i] = open(t, cfg)
+	}
+	waitURLs := func(want ...string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for _, b := range buses {
+			for got := b.URLs(); fmt.Sprint(got) != fmt.Sprint(want); got = b.URLs() {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: URLs() = %v, want %v", b.Self(), got, want)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+	waitURLs(urls[0], urls[1])
+	// Refreshes keep the URL (several refresh periods).
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		for _, b := range buses {
+			if got := b.URLs(); fmt.Sprint(got) != fmt.Sprint(urls[:2]) {
+				t.Fatalf("%s: URLs() = %v after refreshes", b.Self(), got)
+			}
+		}
+	}
+	buses[0].Drain()
+	waitURLs(urls[1]) // the draining node is no longer handed out
+	// Its later refreshes do not advertise it again.
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if got := buses[2].URLs(); fmt.Sprint(got) != fmt.Sprint(urls[1:2]) {
+			t.Fatalf("URLs() = %v after the drained node's refreshes", got)
+		}
+	}
+	buses[0].Close()
+	buses[1].Close()
+	buses = buses[2:]
+	waitURLs()
+}

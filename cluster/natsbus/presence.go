@@ -2,7 +2,9 @@ package natsbus
 
 import (
 	"context"
+	"encoding/json"
 	"hash/maphash"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +33,7 @@ type presence struct {
 	byNode map[cluster.Node]map[peerKey]struct{} // guarded by mu; written by the applier only
 	alive  map[cluster.Node]bool                 // guarded by mu; written by the applier only
 	groups openGroups                            // guarded by mu; written by the applier only
+	urls   map[cluster.Node]string               // advertised URL of each alive node that has one; guarded by mu; written by the applier only
 
 	fnMu sync.Mutex
 	fn   func(cluster.Transition) // guarded by fnMu
@@ -55,6 +58,7 @@ func (p *presence) init() {
 	p.byNode = map[cluster.Node]map[peerKey]struct{}{}
 	p.alive = map[cluster.Node]bool{}
 	p.groups.init()
+	p.urls = map[cluster.Node]string{}
 }
 
 // stripe returns the stripe of a peer's registrations (its presence and
@@ -284,6 +288,7 @@ func (b *Bus) replay(entries []jetstream.KeyValueEntry) {
 	for _, e := range entries {
 		if node, ok := strings.CutPrefix(e.Key(), "n."); ok && e.Operation() == jetstream.KeyValuePut {
 			p.alive[cluster.Node(node)] = true
+			p.setURLLocked(cluster.Node(node), e.Value())
 		}
 	}
 	for _, e := range entries {
@@ -310,6 +315,7 @@ func (b *Bus) applyEntry(e jetstream.KeyValueEntry) {
 		}
 		if put {
 			p.alive[n] = true
+			p.setURLLocked(n, e.Value())
 		} else {
 			out = p.nodeGoneLocked(n, out)
 			if n != b.Self() {
@@ -387,6 +393,7 @@ func (p *presence) removeLocked(k peerKey, node cluster.Node) bool {
 // peers leave the map at this point of the stream.
 func (p *presence) nodeGoneLocked(node cluster.Node, out []cluster.Transition) []cluster.Transition {
 	delete(p.alive, node)
+	delete(p.urls, node)
 	for k := range p.byNode[node] {
 		set := p.online[k]
 		delete(set, node)
@@ -434,15 +441,63 @@ func parsePeerKey(key string) (peerKey, cluster.Node, bool) {
 	return peerKey{app, peer}, cluster.Node(parts[3]), true
 }
 
+// leaseValue is the JSON value of a lease key. (Leases written before it
+// held a bare RFC 3339 time: they parse as no URL.)
+type leaseValue struct {
+	Time string `json:"t"`             // when it was written (RFC 3339, UTC)
+	URL  string `json:"url,omitempty"` // Config.URL; empty while the node drains
+}
+
+// setURLLocked records the URL a lease value advertises (none: forgotten).
+func (p *presence) setURLLocked(n cluster.Node, value []byte) {
+	var v leaseValue
+	if json.Unmarshal(value, &v) != nil || v.URL == "" {
+		delete(p.urls, n)
+		return
+	}
+	p.urls[n] = v.URL
+}
+
+// URLs returns the distinct URLs the live nodes advertise (Config.URL),
+// ordered by node, from local memory. A node leaves the list when its
+// lease goes (it left, or crashed and its lease expired) and as soon as
+// it starts draining.
+func (b *Bus) URLs() []string {
+	b.pres.mu.RLock()
+	nodes := make([]cluster.Node, 0, len(b.pres.urls))
+	for n := range b.pres.urls {
+		nodes = append(nodes, n)
+	}
+	slices.Sort(nodes)
+	out := make([]string, 0, len(nodes))
+	for _, n := range nodes {
+		if u := b.pres.urls[n]; !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	b.pres.mu.RUnlock()
+	return out
+}
+
 // lease publishes node's lease key with its TTL, waiting at most timeout
-// (0: Config.Timeout) for the ack.
+// (0: Config.Timeout) for the ack. The value advertises Config.URL unless
+// the node is draining.
 func (b *Bus) lease(ctx context.Context, node cluster.Node, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = b.cfg.Timeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	_, err := b.js.Publish(ctx, "$KV."+Bucket+"."+leaseKey(node), []byte(time.Now().UTC().Format(time.RFC3339)),
+	// One write at a time, so that a refresh that read "not draining"
+	// cannot land after Drain's write without the URL.
+	b.leaseMu.Lock()
+	defer b.leaseMu.Unlock()
+	v := leaseValue{Time: time.Now().UTC().Format(time.RFC3339)}
+	if !b.draining.Load() {
+		v.URL = b.cfg.URL
+	}
+	value, _ := json.Marshal(v) // two strings always encode
+	_, err := b.js.Publish(ctx, "$KV."+Bucket+"."+leaseKey(node), value,
 		jetstream.WithMsgTTL(b.cfg.LeaseTTL))
 	if err != nil {
 		b.m.KVErrors.Inc()

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/rtgate/rtgate/cluster"
 	"github.com/rtgate/rtgate/cluster/natsbus"
 	"github.com/rtgate/rtgate/compat/pushqueue"
+	"github.com/rtgate/rtgate/compat/router"
 	"github.com/rtgate/rtgate/internal/config"
 	"github.com/rtgate/rtgate/internal/natsembed"
 	"github.com/rtgate/rtgate/storage"
@@ -38,10 +41,11 @@ type clusterNode struct {
 }
 
 // joinCluster starts the embedded server if asked, connects to NATS and
-// opens the bus. onFence is told when the node fences itself, onReconnect
-// when its NATS connection came back (live copies may have been lost
-// meanwhile: the hub re-reads its sessions' inboxes).
-func joinCluster(cfg *config.Config, log *slog.Logger, onFence func(string), onReconnect func()) (*clusterNode, error) {
+// opens the bus, whose lease advertises the URL advertise ("" none).
+// onFence is told when the node fences itself, onReconnect when its NATS
+// connection came back (live copies may have been lost meanwhile: the hub
+// re-reads its sessions' inboxes).
+func joinCluster(cfg *config.Config, log *slog.Logger, advertise string, onFence func(string), onReconnect func()) (*clusterNode, error) {
 	cl := &cfg.Cluster
 	ctx, cancel := context.WithTimeout(context.Background(), clusterStartTimeout)
 	defer cancel()
@@ -108,13 +112,47 @@ func joinCluster(cfg *config.Config, log *slog.Logger, onFence func(string), onR
 	}
 	n.bus, err = natsbus.Open(ctx, natsbus.Config{
 		Conn: n.nc, Name: cl.Name, UnsafeReplicas: cl.UnsafeSingleReplica, Replicas: replicas(cl),
-		OnFence: onFence, Logger: log.With("component", "cluster"),
+		URL: advertise, OnFence: onFence, Logger: log.With("component", "cluster"),
 	})
 	if err != nil {
 		n.close()
 		return nil, err
 	}
 	return n, nil
+}
+
+// advertisedURL is the URL a cluster node advertises to every node's
+// router (cluster.advertiseURL, --advertise-url): "" on a single node or
+// with "off"; the given URL; else the public URL; else ws://<first listen
+// address>/ (wss:// for a TLS-only node), unless its host is unspecified.
+func advertisedURL(cfg *config.Config, socks *sockets, log *slog.Logger) (string, error) {
+	cl := &cfg.Cluster
+	if !cl.Enabled() || cl.AdvertiseURL == "off" {
+		return "", nil
+	}
+	if u := cmp.Or(cl.AdvertiseURL, cfg.PublicURL); u != "" {
+		if err := router.CheckURL(u); err != nil {
+			return "", fmt.Errorf("%w: advertised URL (--advertise-url, else --public-url): %v", config.ErrInvalid, err)
+		}
+		log.Info("advertising this node's URL to the cluster's routers", "url", u)
+		return u, nil
+	}
+	scheme, lns := "ws", socks.http
+	if len(lns) == 0 {
+		scheme, lns = "wss", socks.https
+	}
+	if len(lns) == 0 {
+		return "", nil
+	}
+	a, ok := lns[0].Addr().(*net.TCPAddr)
+	if !ok || a.IP.IsUnspecified() {
+		log.Warn("this node listens on every interface and advertises no URL: the cluster's routers do not hand it out; set --advertise-url (or --public-url) to its address, or --advertise-url off behind a load balancer",
+			"listen", lns[0].Addr().String())
+		return "", nil
+	}
+	u := scheme + "://" + a.String() + "/"
+	log.Info("advertising this node's URL to the cluster's routers", "url", u)
+	return u, nil
 }
 
 // openStore opens the cluster store on JetStream (inboxes, groups, send

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -266,5 +267,61 @@ func TestGatewayKillUnderLoad(t *testing.T) {
 	t.Logf("bob resumed on the surviving gateway %s after SIGKILL; all %d acknowledged messages arrived", resumed.Round(time.Millisecond), len(acked))
 	if resumed > 5*time.Second {
 		t.Fatalf("resumed after %s, over 5 s", resumed)
+	}
+}
+
+// TestClusterRouter: every node's /v1/route hands out the live nodes'
+// advertised URLs in turn: node 0 its listen address (the default),
+// node 1 its --public-url, node 2 none (--advertise-url off). A node that
+// leaves is no longer handed out.
+func TestClusterRouter(t *testing.T) {
+	nodes := startEmbedCluster(t, 3, func(i int) []string {
+		switch i {
+		case 1:
+			return []string{"--public-url", "http://n1.example.org:1234"}
+		case 2:
+			return []string{"--advertise-url", "off"}
+		}
+		return nil
+	})
+	// answers asks node i's router n times; want is every URL it should
+	// name, each at least once and nothing else.
+	answers := func(i, n int) []string {
+		var got []string
+		for range n {
+			code, _, body := httpGet(t, "http://"+nodes[i].addr+"/v1/route?appId=app")
+			var v struct {
+				Server, Secondary string
+				TTL               int
+			}
+			if code != 200 || json.Unmarshal([]byte(body), &v) != nil || v.TTL != 60 {
+				t.Fatalf("node %d router: %d %s", i, code, body)
+			}
+			got = append(got, v.Server)
+		}
+		slices.Sort(got)
+		return slices.Compact(got)
+	}
+	want := []string{"ws://" + nodes[0].addr + "/", "ws://n1.example.org:1234/"}
+	slices.Sort(want)
+	deadline := time.Now().Add(20 * time.Second)
+	for i := range nodes {
+		for got := answers(i, 4); fmt.Sprint(got) != fmt.Sprint(want); got = answers(i, 4) {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d router hands out %v, want %v", i, got, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if err := nodes[0].stop(t); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 3; i++ {
+		for got := answers(i, 2); fmt.Sprint(got) != "[ws://n1.example.org:1234/]"; got = answers(i, 2) {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d router hands out %v after node 0 left", i, got)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 }

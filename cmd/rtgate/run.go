@@ -59,7 +59,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	s, err := build(cfg, log)
+	advertise, err := advertisedURL(cfg, socks, log)
+	if err != nil {
+		socks.close()
+		return err
+	}
+	s, err := build(cfg, log, advertise)
 	if err != nil {
 		socks.close()
 		return err

@@ -69,8 +69,9 @@ type server struct {
 }
 
 // build opens the store and wires the hub, the transports and the compat
-// endpoints for cfg.
-func build(cfg *config.Config, log *slog.Logger) (*server, error) {
+// endpoints for cfg. advertise is the URL a cluster node advertises to the
+// cluster's routers ("" none; see advertisedURL).
+func build(cfg *config.Config, log *slog.Logger, advertise string) (*server, error) {
 	var apps core.Apps
 	if cfg.DevMode() {
 		log.Warn("dev mode: no app configured, so any appId is accepted without keys or signatures; define apps with --app or a config file")
@@ -91,7 +92,7 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 	var hubRef atomic.Pointer[core.Hub]
 	if cfg.Cluster.Enabled() {
 		var err error
-		node, err = joinCluster(cfg, log, func(reason string) {
+		node, err = joinCluster(cfg, log, advertise, func(reason string) {
 			if h := hubRef.Load(); h != nil {
 				h.Fence(reason)
 			}
@@ -225,8 +226,13 @@ func build(cfg *config.Config, log *slog.Logger) (*server, error) {
 		s.closeStore()
 		return nil, err
 	}
+	var nodeURLs func() []string
+	if node != nil {
+		nodeURLs = node.bus.URLs // the live nodes' advertised URLs, in turn
+	}
 	s.router, err = router.New(router.Config{
 		PublicURL:      cfg.PublicURL,
+		Nodes:          nodeURLs,
 		Apps:           apps,
 		AllowedOrigins: cfg.AllowedOrigins,
 	})

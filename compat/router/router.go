@@ -11,7 +11,13 @@
 // callback name, 404 (code 4100) for an appId the configured apps do not
 // know.
 //
-// Concurrency: a Handler is immutable after New and safe for concurrent use.
+// In a cluster (Config.Nodes set), the answer names the live nodes' own
+// URLs in turn (round robin), `secondary` being the next one, and its ttl
+// is at most a minute, so that clients that cache it find the other nodes
+// soon after one dies. With no node URL known, it answers as on one node.
+//
+// Concurrency: a Handler's configuration is immutable after New; it is
+// safe for concurrent use.
 //
 // Imports: the standard library, core (the Apps interface) and protocol
 // (close codes reused as error codes), internal/origin (CORS).
@@ -21,10 +27,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rtgate/rtgate/core"
@@ -46,6 +54,7 @@ const (
 	maxCallbackBytes = 128       // longest JSONP callback name accepted
 	defaultTTL       = time.Hour // Config.TTL zero value
 	defaultGroupID   = "g0"      // Config.GroupID zero value
+	maxNodeTTL       = time.Minute
 )
 
 // ErrBadPublicURL is returned by New for a public URL it cannot use.
@@ -75,6 +84,13 @@ type Config struct {
 	// Apps, when non-nil, refuses app ids it does not know with 404. Nil
 	// accepts every non-empty app id (dev mode).
 	Apps core.Apps
+	// Nodes, when set, returns the WebSocket URLs of the cluster's live
+	// nodes (each with the rules of PublicURL; ones it cannot use are
+	// skipped). The handler hands them out in turn, starting at a random
+	// one, and ignores PublicURL and SecondaryURL while the list has a
+	// usable URL. Nil, or an empty list, answers with PublicURL as on a
+	// single node. It is called once per request.
+	Nodes func() []string
 	// AllowedOrigins lists the origins allowed to read the answer
 	// cross-origin ("https://chat.example.org", compared
 	// case-insensitively; "*" allows any). Empty means any origin (Access-Control-Allow-Origin: *), which the v1 JS
@@ -89,6 +105,7 @@ type Handler struct {
 	public    *url.URL      // nil: use the request's Host
 	secondary *url.URL      // nil: same as public
 	forceTLS  [2]bool       // public, secondary: https/wss given, always wss
+	next      atomic.Uint64 // round robin over Config.Nodes
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -102,6 +119,9 @@ func New(cfg Config) (*Handler, error) {
 		cfg.GroupID = defaultGroupID
 	}
 	h := &Handler{cfg: cfg, origins: origin.New(cfg.AllowedOrigins)}
+	// Routers that clients reach in turn (DNS round robin) should not all
+	// start with the same node.
+	h.next.Store(rand.Uint64())
 	var err error
 	if h.public, h.forceTLS[0], err = parsePublic(cfg.PublicURL); err != nil {
 		return nil, err
@@ -110,6 +130,16 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	return h, nil
+}
+
+// CheckURL returns nil when s is usable as Config.PublicURL or as a URL
+// of Config.Nodes, else an error wrapping ErrBadPublicURL.
+func CheckURL(s string) error {
+	if s == "" {
+		return fmt.Errorf("%w: empty", ErrBadPublicURL)
+	}
+	_, _, err := parsePublic(s)
+	return err
 }
 
 // parsePublic checks a public URL; "" gives nil.
@@ -200,6 +230,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	secure := q.Get("secure") == "1" || r.TLS != nil // asked for, or asked over TLS
+	if server, secondary, ok := h.nodeURLs(secure); ok {
+		writeJSON(w, cb, http.StatusOK, route{
+			Server:    server,
+			TTL:       int64(min(h.cfg.TTL, maxNodeTTL) / time.Second),
+			GroupID:   h.cfg.GroupID,
+			Secondary: secondary,
+		})
+		return
+	}
 	server := wsURL(h.public, h.forceTLS[0], secure, r.Host)
 	secondary := server
 	if h.secondary != nil {
@@ -211,6 +250,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		GroupID:   h.cfg.GroupID,
 		Secondary: secondary,
 	})
+}
+
+// nodeURLs picks the next node of Config.Nodes and the one after it, as
+// WebSocket URLs; ok is false when there is no usable node URL.
+func (h *Handler) nodeURLs(secure bool) (server, secondary string, ok bool) {
+	if h.cfg.Nodes == nil {
+		return "", "", false
+	}
+	var urls []string
+	for _, s := range h.cfg.Nodes() {
+		u, tls, err := parsePublic(s)
+		if err != nil || u == nil {
+			continue
+		}
+		urls = append(urls, wsURL(u, tls, secure, ""))
+	}
+	if len(urls) == 0 {
+		return "", "", false
+	}
+	i := h.next.Add(1) % uint64(len(urls))
+	return urls[i], urls[(i+1)%uint64(len(urls))], true
 }
 
 // validCallback reports whether cb is a plain JavaScript identifier (what

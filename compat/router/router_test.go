@@ -3,9 +3,11 @@ package router_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -213,5 +215,71 @@ func TestOverHTTPS(t *testing.T) {
 	}
 	if want := "wss://" + strings.TrimPrefix(srv.URL, "https://") + "/"; r.Server != want {
 		t.Fatalf("server %s, want %s", r.Server, want)
+	}
+}
+
+// TestNodes: with a cluster's node URLs, the router hands them out in
+// turn (secondary: the next one), with secure=1 as wss, a ttl of at most
+// a minute, skipping URLs it cannot use; with none it answers as one node.
+func TestNodes(t *testing.T) {
+	var nodes []string
+	h := newHandler(t, router.Config{PublicURL: "http://lb:80", Apps: core.StaticApps{"app1": &core.App{ID: "app1"}},
+		Nodes: func() []string { return nodes }})
+	route := func(target string) map[string]any {
+		t.Helper()
+		a := get(t, h, "GET", target, nil)
+		var v map[string]any
+		if a.status != 200 || json.Unmarshal([]byte(a.body), &v) != nil {
+			t.Fatalf("%s: %d %s", target, a.status, a.body)
+		}
+		return v
+	}
+	if v := route("/v1/route?appId=app1"); v["server"] != "ws://lb:80/" || v["ttl"] != 3600.0 {
+		t.Fatalf("no nodes: %v", v)
+	}
+	nodes = []string{"ws://127.0.0.1:1/", "http://127.0.0.1:2", "ftp://bad", "https://n3.example.org/rt"}
+	want := []string{"ws://127.0.0.1:1/", "ws://127.0.0.1:2/", "wss://n3.example.org/rt"}
+	var got []string
+	for i := 0; i < 9; i++ {
+		v := route("/v1/route?appId=app1")
+		got = append(got, v["server"].(string))
+		if v["ttl"] != 60.0 || v["groupId"] != "g0" {
+			t.Fatalf("answer %v", v)
+		}
+		if i > 0 && got[i] == got[i-1] {
+			t.Fatalf("the same node twice in a row: %v", got)
+		}
+		k := slices.Index(want, got[i])
+		if k < 0 {
+			t.Fatalf("server %q is not a node URL %v", got[i], want)
+		}
+		if v["secondary"] != want[(k+1)%3] {
+			t.Fatalf("secondary %v after server %v", v["secondary"], got[i])
+		}
+	}
+	// In turn: every three consecutive answers name the three nodes.
+	for i := 0; i+3 <= len(got); i++ {
+		w := slices.Clone(got[i : i+3])
+		slices.Sort(w)
+		if fmt.Sprint(w) != fmt.Sprint(want) {
+			t.Fatalf("answers %v: %v is not every node once", got, got[i:i+3])
+		}
+	}
+	if v := route("/v1/route?appId=app1&secure=1"); !strings.HasPrefix(v["server"].(string), "wss://") ||
+		!strings.HasPrefix(v["secondary"].(string), "wss://") {
+		t.Fatalf("secure=1: %v", v)
+	}
+	if a := get(t, h, "GET", "/v1/route?appId=nope", nil); a.status != 404 {
+		t.Fatalf("unknown app with nodes: %d %s", a.status, a.body)
+	}
+	nodes = []string{"ftp://only-bad"}
+	if v := route("/v1/route?appId=app1"); v["server"] != "ws://lb:80/" {
+		t.Fatalf("no usable node: %v", v)
+	}
+	// A short configured ttl stays.
+	h2 := newHandler(t, router.Config{TTL: 10 * time.Second, Nodes: func() []string { return []string{"ws://a:1/"} }})
+	if a := get(t, h2, "GET", "/v1/route?appId=x", nil); !strings.Contains(a.body, `"ttl":10,`) || !strings.Contains(a.body, `"server":"ws://a:1/"`) ||
+		!strings.Contains(a.body, `"secondary":"ws://a:1/"`) {
+		t.Fatalf("one node, ttl 10: %s", a.body)
 	}
 }

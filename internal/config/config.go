@@ -206,6 +206,15 @@ type Cluster struct {
 	// <data>/hist-index and answers every node's history queries
 	// (docs/cluster.md). Needs cluster mode.
 	HistoryIndexer bool `json:"historyIndexer,omitempty"`
+	// AdvertiseURL is this node's WebSocket URL that the cluster's
+	// routers hand out (ws://, wss://, http:// or https://): every node's
+	// /v1/route names the live nodes' advertised URLs in turn. Empty
+	// means the public URL (PublicURL) if set, else ws://<first listen
+	// address>/ (wss:// for a TLS-only node), and nothing when that
+	// address's host is unspecified (0.0.0.0, ::). "off" advertises
+	// nothing: behind a load balancer, whose address the router then
+	// answers (PublicURL or the request's Host) as on a single node.
+	AdvertiseURL string `json:"advertiseURL,omitempty"`
 }
 
 // Enabled reports whether the node is a cluster member.
@@ -339,6 +348,9 @@ const (
 	EnvNodeName   = "RTGATE_NODE_NAME"    // cluster node name
 )
 
+// EnvAdvertise is the URL the cluster's routers hand out for this node, or off.
+const EnvAdvertise = "RTGATE_ADVERTISE_URL"
+
 // DefaultQUIC is the default UDP address of QUIC and WebTransport.
 const DefaultQUIC = "127.0.0.1:4433"
 
@@ -370,7 +382,7 @@ type flags struct {
 	memTableMB int
 
 	nats, natsCreds, natsNKey, natsCA, natsCert, natsKey string
-	nodeName, natsListen, natsCluster                    string
+	nodeName, natsListen, natsCluster, advertise         string
 	natsRoutes                                           list
 	natsEmbed, natsUnsafeR1, histIndexer                 bool
 }
@@ -409,6 +421,7 @@ func newFlagSet(name string, out io.Writer, f *flags) *flag.FlagSet {
 	fs.StringVar(&f.natsListen, "nats-listen", "", "client `HOST:PORT` of the embedded nats-server (default 127.0.0.1:4222)")
 	fs.StringVar(&f.natsCluster, "nats-cluster", "", "route `HOST:PORT` of the embedded nats-server")
 	fs.Var(&f.natsRoutes, "nats-routes", "route `URL[,URL...]` of every embedded nats-server of the cluster (nats-route://host:port), repeatable")
+	fs.StringVar(&f.advertise, "advertise-url", "", "this cluster node's WebSocket `URL` that every node's router hands out in turn, or off behind a load balancer (default: --public-url, else ws://<listen address>/; env "+EnvAdvertise+")")
 	fs.BoolVar(&f.histIndexer, "history-indexer", false, "run a history indexer on this cluster node (index in <data>/hist-index; one or two per cluster)")
 	fs.BoolVar(&f.natsUnsafeR1, "nats-unsafe-single-replica", false, "keep 1 replica of the JetStream assets instead of 3 (one nats-server only; its loss loses messages)")
 	fs.Var(&f.origins, "allowed-origin", "allowed browser `ORIGIN`, repeatable (default any; env "+EnvOrigins+", comma-separated)")
@@ -500,6 +513,9 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	if v := getenv(EnvNodeName); v != "" {
 		c.Cluster.Name = v
 	}
+	if v := getenv(EnvAdvertise); v != "" {
+		c.Cluster.AdvertiseURL = v
+	}
 	signatures := false
 	if v := getenv(EnvSignatures); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -558,11 +574,12 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	}
 	for name, dst := range map[string]*string{"nats-creds": &c.Cluster.Creds, "nats-nkey": &c.Cluster.NKeySeed,
 		"nats-ca": &c.Cluster.CAFile, "nats-cert": &c.Cluster.CertFile, "nats-key": &c.Cluster.KeyFile,
-		"node-name": &c.Cluster.Name, "nats-listen": &c.Cluster.EmbedListen, "nats-cluster": &c.Cluster.EmbedCluster} {
+		"node-name": &c.Cluster.Name, "nats-listen": &c.Cluster.EmbedListen, "nats-cluster": &c.Cluster.EmbedCluster,
+		"advertise-url": &c.Cluster.AdvertiseURL} {
 		if f.set[name] {
 			*dst = map[string]string{"nats-creds": f.natsCreds, "nats-nkey": f.natsNKey, "nats-ca": f.natsCA,
 				"nats-cert": f.natsCert, "nats-key": f.natsKey, "node-name": f.nodeName,
-				"nats-listen": f.natsListen, "nats-cluster": f.natsCluster}[name]
+				"nats-listen": f.natsListen, "nats-cluster": f.natsCluster, "advertise-url": f.advertise}[name]
 		}
 	}
 	if f.set["nats-routes"] {
@@ -682,6 +699,8 @@ func (c *Config) validate() error {
 		return bad("cluster: routes need embedCluster (--nats-cluster HOST:PORT), the embedded server's route address")
 	} else if cl.HistoryIndexer && !cl.Enabled() {
 		return bad("cluster: historyIndexer (--history-indexer) needs cluster mode (--nats or --nats-embed)")
+	} else if cl.AdvertiseURL != "" && !cl.Enabled() {
+		return bad("cluster: advertiseURL (--advertise-url) needs cluster mode (--nats or --nats-embed)")
 	}
 	if c.QUICEnabled() {
 		if err := checkAddr(c.QUIC); err != nil {

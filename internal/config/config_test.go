@@ -340,15 +340,22 @@ func TestErrorsPointAtTheMistake(t *testing.T) {
 
 func TestCluster(t *testing.T) {
 	c, err := config.Load([]string{"--nats-embed", "--nats-cluster", "127.0.0.1:6222",
-		"--nats-routes", "nats-route://127.0.0.1:6222,nats-route://127.0.0.1:6223", "--node-name", "a"},
-		envOf(map[string]string{config.EnvNATS: "nats://x:4222,nats://y:4222", config.EnvNATSCreds: "/c.creds"}), io.Discard)
+		"--nats-routes", "nats-route://127.0.0.1:6222,nats-route://127.0.0.1:6223", "--node-name", "a",
+		"--advertise-url", "ws://n1.example.org:8080/"},
+		envOf(map[string]string{config.EnvNATS: "nats://x:4222,nats://y:4222", config.EnvNATSCreds: "/c.creds",
+			config.EnvAdvertise: "ws://overridden-by-the-flag/"}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := config.Cluster{NATS: []string{"nats://x:4222", "nats://y:4222"}, Creds: "/c.creds", Name: "a", Embed: true,
-		EmbedCluster: "127.0.0.1:6222", Routes: []string{"nats-route://127.0.0.1:6222", "nats-route://127.0.0.1:6223"}}
+		EmbedCluster: "127.0.0.1:6222", Routes: []string{"nats-route://127.0.0.1:6222", "nats-route://127.0.0.1:6223"},
+		AdvertiseURL: "ws://n1.example.org:8080/"}
 	if !reflect.DeepEqual(c.Cluster, want) || !c.Cluster.Enabled() {
 		t.Fatalf("cluster = %+v, want %+v", c.Cluster, want)
+	}
+	c, err = config.Load([]string{"--nats", "nats://x"}, envOf(map[string]string{config.EnvAdvertise: "off"}), io.Discard)
+	if err != nil || c.Cluster.AdvertiseURL != "off" {
+		t.Fatalf("%s=off: %+v, %v", config.EnvAdvertise, c.Cluster, err)
 	}
 	c, err = config.Load(nil, nil, io.Discard)
 	if err != nil || c.Cluster.Enabled() {
@@ -359,6 +366,7 @@ func TestCluster(t *testing.T) {
 		{"--nats", "nats://x", "--nats-cert", "a"},
 		{"--nats-routes", "nats-route://127.0.0.1:1"},
 		{"--nats-embed", "--nats-routes", "nats-route://127.0.0.1:1"},
+		{"--advertise-url", "off"}, // needs cluster mode
 	} {
 		if _, err := config.Load(args, nil, io.Discard); !errors.Is(err, config.ErrInvalid) {
 			t.Errorf("%v: %v, want ErrInvalid", args, err)
