@@ -55,8 +55,6 @@ type conn struct {
 	raw     syscall.RawConn // the socket, or nil; see idle.go
 	fr      frameReader     // owned by the reader (whichever goroutine it is on)
 	rd      readerState     // owned by the reader
-	// readableFn is c.readable bound once (a method value allocates).
-	readableFn func(fd uintptr) bool
 
 	q outq.Queue // the outbound queue and the close state
 	// writeBy is the write deadline in force; owned by the writer (one
@@ -94,8 +92,7 @@ func newConn(h *Handler, netConn net.Conn, d dialect, remote string) *conn {
 		Pool:    &h.bufs,
 		Metrics: h.metrics.queue,
 	})
-	c.fr.src = netConn
-	c.readableFn = c.readable
+	c.fr.src = (*socketReader)(c)
 	return c
 }
 

@@ -18,136 +18,141 @@ import (
 func (c *conn) readLoop() {
 	h := c.h
 	cfg := &h.cfg
+	r := &c.rd
 	// Modern clients get server pings; one that sends nothing (not even a
 	// pong) for two intervals is dead. Legacy clients rely on the core's
 	// read timeout.
 	if c.dialect != dialectLegacy && cfg.PingInterval > 0 {
-		c.rd.idle = 2 * cfg.PingInterval
+		r.idle = 2 * cfg.PingInterval
 	}
-	c.rd.throttle = min(time.Second, c.rd.idle/4) // moving a deadline is not free
-	c.rd.bucket = inbound.NewBucket(cfg.CommandsPerSecond, cfg.Burst, time.Now())
+	r.step = r.idle
+	if hd := cfg.IdleHandover; hd > 0 && (r.idle == 0 || hd < r.idle) {
+		r.step, r.handover = hd, true
+	}
+	r.throttle = min(time.Second, r.step/2) // moving a deadline is not free
+	r.bucket = inbound.NewBucket(cfg.CommandsPerSecond, cfg.Burst, time.Now())
 	c.alive()
 	c.serve()
 }
 
 // readerState is the reader's own state, kept in conn (not on its stack)
 // because the reader moves between goroutines (see serve).
+//
+// Read deadlines: while the reader runs on its working goroutine ("deep")
+// the socket's read deadline is kept about step ahead of the last frame,
+// moved at most once per throttle (alive), not per frame. With a handover
+// step that deadline passing is not an error: at a frame boundary the
+// reader hands over to a small idle goroutine (errHandover); inside a
+// frame the read goes on under the parked deadline (park). Parked, the
+// deadline is the client's idle deadline (none for legacy).
 type readerState struct {
-	idle     time.Duration // read deadline extension; 0: none (legacy)
-	throttle time.Duration
-	extended time.Time
+	idle     time.Duration // the client's read deadline; 0: none (legacy)
+	step     time.Duration // the deadline kept ahead of a deep reader: IdleHandover, or idle
+	throttle time.Duration // alive moves the deadline at most once per throttle
+	extended time.Time     // when alive last moved the deadline
 	bucket   inbound.Bucket
-	polled   bool // within a waitReadable: the first check was done
+	handover bool // step is IdleHandover: its passing hands the reader over
+	deep     bool // the deadline in force is extended+step (else the parked one)
+	boundary bool // the reader waits for a new frame with nothing buffered
 }
 
-// alive extends the read deadline of a modern client (throttled).
+// alive keeps the read deadline of a deep reader step ahead (throttled).
 // It reads the clock itself: passing a time.Time down from the callers
 // made their frames large enough to double every idle reader's goroutine
 // stack (2 to 4 KiB per connection, measured with rtbench's idle
 // workload); keep the reader's frames small.
 func (c *conn) alive() {
 	r := &c.rd
-	if r.idle == 0 {
-		return
+	if r.step == 0 {
+		return // legacy without a handover: no deadline
 	}
 	now := time.Now()
-	if now.Sub(r.extended) < r.throttle {
+	if r.deep && now.Sub(r.extended) < r.throttle {
 		return
 	}
-	r.extended = now
+	r.extended, r.deep = now, true
 	c.mu.Lock()
 	if !c.graceArmed {
-		c.netConn.SetReadDeadline(now.Add(r.idle))
+		c.netConn.SetReadDeadline(now.Add(r.step))
 	}
 	c.mu.Unlock()
 }
 
-// serve reads frames until the connection ends. When gorilla's buffer is
-// empty after a frame, serve first waits for the socket on this goroutine
-// for up to Config.IdleHandover (waitWarm: a busy connection stays here).
-// If nothing comes, the reader would otherwise park deep inside gorilla
-// with the stack the frames' handling grew (8 KiB, never shrunk at such a
-// depth): instead serve hands over to a new goroutine, idleRead, which
-// waits for the socket in a shallow frame on a fresh (2 KiB) stack, and
-// returns. Exactly one goroutine is the reader at any time.
+// park puts the parked deadline in force: the client's idle deadline from
+// the last move (none for legacy). The close grace, once armed, stays.
+func (c *conn) park() {
+	r := &c.rd
+	r.deep = false
+	var d time.Time
+	if r.idle > 0 {
+		d = r.extended.Add(r.idle)
+	}
+	c.mu.Lock()
+	if !c.graceArmed {
+		c.netConn.SetReadDeadline(d)
+	}
+	c.mu.Unlock()
+}
+
+// serve reads frames until the connection ends. A busy reader reads on
+// its own goroutine, parking in the socket read between frames as a plain
+// relay does (no deadline move per frame, no readiness probe). When the
+// handover deadline passes while it waits for a new frame, the reader
+// would otherwise stay parked with the stack the frames' handling grew
+// (8 KiB): instead serve hands over to a new goroutine, idleRead, which
+// waits for the socket on a fresh (2 KiB) stack, and returns. Exactly one
+// goroutine is the reader at any time.
 func (c *conn) serve() {
-	var cmd protocol.Command // reused: the core does not keep it past Handle
 	for {
-		if err := c.readOne(&cmd); err != nil {
-			c.endRead(err)
-			return
-		}
-		if c.raw != nil && c.fr.buffered() == 0 && !c.waitWarm() {
+		err := c.readOne()
+		if err == errHandover {
 			go c.idleRead()
 			return
 		}
+		if err != nil {
+			c.endRead(err)
+			return
+		}
+		if c.h.cfg.IdleHandover < 0 && c.fr.buffered() == 0 && !c.q.Closed() {
+			go c.idleRead() // hand over after every frame
+			return
+		}
 	}
 }
 
-// idleRead waits until the socket is readable (or fails, or its deadline
-// passes), then reads on.
+// idleRead is the reader parked on a small stack: it waits for the next
+// frame under the parked deadline, then reads on.
 func (c *conn) idleRead() {
-	c.waitReadable()
+	c.park()
 	c.serve()
 }
 
-// waitWarm waits up to Config.IdleHandover for the socket to become
-// readable, under a read deadline it sets for the wait and then puts back.
-// It reports false when the wait timed out (the caller hands over), true
-// otherwise: data, EOF or an error that the next read reports.
-func (c *conn) waitWarm() bool {
-	handover := c.h.cfg.IdleHandover
-	if handover <= 0 {
-		return false
-	}
-	r := &c.rd
-	var restore time.Time // the deadline alive() keeps; zero for legacy
-	if c.q.Closed() {     // read on here until the client's close frame or CloseGrace
-		return true
-	}
-	c.mu.Lock()
-	deadline := time.Now().Add(handover)
-	if r.idle > 0 {
-		restore = r.extended.Add(r.idle)
-		deadline = minTime(deadline, restore)
-	}
-	c.netConn.SetReadDeadline(deadline)
-	c.mu.Unlock()
-	err := c.waitReadable()
-	c.mu.Lock()
-	if !c.graceArmed { // writeClose set the close grace deadline meanwhile
-		c.netConn.SetReadDeadline(restore)
-	}
-	c.mu.Unlock()
-	return !errors.Is(err, os.ErrDeadlineExceeded)
-}
+// errHandover: the handover deadline passed while the reader waited for a
+// new frame; nothing was consumed.
+var errHandover = errors.New("ws: reader idle: hand over")
 
-// readable is the callback of the reader's syscall.RawConn Reads, which
-// wait until the socket is readable: the first call of a Read checks
-// (peekReadable: the poller's edge may have come before the wait began);
-// a later call means the poller woke the waiter, which it does only for
-// new data, EOF or an error, so it returns true without another system
-// call. It is bound once (conn.readableFn) so a wait allocates nothing.
-func (c *conn) readable(fd uintptr) bool {
-	if c.rd.polled {
-		return true
-	}
-	c.rd.polled = true
-	return peekReadable(fd)
-}
+// socketReader is the frame reader's source: the socket, with the
+// handover deadline's timeouts turned into a handover (at a frame
+// boundary) or a longer wait (inside a frame), so that frameReader.Next,
+// which cannot resume after an error mid-frame, never sees them.
+type socketReader conn
 
-// waitReadable waits until the socket is readable, fails or its read
-// deadline passes; see readable.
-func (c *conn) waitReadable() error {
-	c.rd.polled = false
-	return c.raw.Read(c.readableFn)
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
+func (sr *socketReader) Read(p []byte) (int, error) {
+	c := (*conn)(sr)
+	for {
+		n, err := c.netConn.Read(p)
+		if n > 0 || err == nil {
+			return n, nil // an error comes again on the next read
+		}
+		r := &c.rd
+		if !r.deep || !r.handover || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, err
+		}
+		if r.boundary {
+			return 0, errHandover
+		}
+		c.park() // inside a frame: read on under the parked deadline
 	}
-	return a
 }
 
 // errPeerClosed ends the reader after the client's close frame.
@@ -155,12 +160,15 @@ var errPeerClosed = errors.New("ws: client sent a close frame")
 
 // readOne reads frames until it has handled one data message (control
 // frames are answered on the way); a non-nil error ends the connection.
-func (c *conn) readOne(cmd *protocol.Command) error {
+func (c *conn) readOne() error {
 	h := c.h
 	cfg := &h.cfg
 	// Wait for the next frame before taking a message buffer from the pool:
-	// a connection parked here (no RawConn wait: TLS) holds none.
-	if err := c.fr.need(1); err != nil {
+	// a connection parked here holds none.
+	c.rd.boundary = true
+	err := c.fr.need(1)
+	c.rd.boundary = false
+	if err != nil {
 		return err
 	}
 	bp := h.getReadBuf()
@@ -187,7 +195,7 @@ func (c *conn) readOne(cmd *protocol.Command) error {
 			c.Close(protocol.CloseCode(closeCode(ctl)), "")
 			return errPeerClosed
 		default:
-			return c.handleMessage(op, *bp, cmd)
+			return c.handleMessage(op, *bp)
 		}
 	}
 }
@@ -211,8 +219,12 @@ func (c *conn) frameFailed(err error) error {
 	return err
 }
 
-// handleMessage hands one data message to the core.
-func (c *conn) handleMessage(op byte, buf []byte, cmd *protocol.Command) error {
+// handleMessage hands one data message to the core. The decoded command
+// lives in its frame, which is off the stack while the reader waits (so
+// not inlined: the idle reader's stack stays small).
+//
+//go:noinline
+func (c *conn) handleMessage(op byte, buf []byte) error {
 	h := c.h
 	m := h.metrics
 	if c.isClosing() {
@@ -239,16 +251,17 @@ func (c *conn) handleMessage(op byte, buf []byte, cmd *protocol.Command) error {
 		c.Close(protocol.CloseInvalidPayload, "text frame is not valid UTF-8")
 		return nil
 	}
+	var cmd protocol.Command // the core does not keep it past Handle
 	var err error
 	if c.dialect == dialectMsgpack {
-		err = protocol.DecodeMsgpack(buf, cmd)
+		err = protocol.DecodeMsgpack(buf, &cmd)
 	} else {
-		err = protocol.DecodeJSON(buf, cmd)
+		err = protocol.DecodeJSON(buf, &cmd)
 	}
 	if err != nil {
-		err = c.client.BadFrame(cmd, err)
+		err = c.client.BadFrame(&cmd, err)
 	} else {
-		err = c.client.Handle(cmd)
+		err = c.client.Handle(&cmd)
 	}
 	// Decoded strings never alias buf, which readOne gives back to the pool.
 	inbound.Handled(c, err, h.log, c.info)

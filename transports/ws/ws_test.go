@@ -394,6 +394,31 @@ func TestIdleHandover(t *testing.T) {
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			c := s.dial(t, d.subprotocol)
+			// First (well within the modern client's 200 ms deadline): a
+			// frame that arrives in pieces, each pause longer than the
+			// handover deadline, reads whole (frameReader cannot resume
+			// after a timeout, so none may reach it mid-frame).
+			body := protocol.AppendJSON(nil, &protocol.Command{Kind: protocol.KindKeepalive})
+			if d.subprotocol == ws.SubprotocolMsgpack {
+				body = protocol.AppendMsgpack(nil, &protocol.Command{Kind: protocol.KindKeepalive})
+			}
+			op := byte(0x81)
+			if d.subprotocol == ws.SubprotocolMsgpack {
+				op = 0x82
+			}
+			frame := append([]byte{op, 0x80 | byte(len(body)), 0, 0, 0, 0}, body...)
+			keepalive(t, c) // the reader is on its working goroutine, handover deadline 30 ms ahead
+			for i, part := range [][]byte{frame[:1], frame[1:7], frame[7:]} {
+				if i > 0 {
+					time.Sleep(40 * time.Millisecond)
+				}
+				if _, err := c.ws.UnderlyingConn().Write(part); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if f, err := c.Recv(5 * time.Second); err != nil || f.Kind != protocol.KindKeepalive {
+				t.Fatalf("keepalive sent in pieces: %v %v", f, err)
+			}
 			for _, pause := range []time.Duration{0, 5 * time.Millisecond, 80 * time.Millisecond, 10 * time.Millisecond, 300 * time.Millisecond} {
 				if d.subprotocol != "" && pause > 100*time.Millisecond {
 					// Reading answers the server's pings: keep doing so.
