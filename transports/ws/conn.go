@@ -57,10 +57,15 @@ type conn struct {
 	rd      readerState     // owned by the reader
 
 	q outq.Queue // the outbound queue and the close state
-	// writeBy is the write deadline in force; owned by the writer (one
-	// writeLoop at a time, handed over under the queue's lock).
-	writeBy    time.Time
+	// writeBy is the write deadline in force, as Handler.clock time;
+	// owned by the writer (one at a time, handed over under the queue's
+	// lock).
+	writeBy    time.Duration
 	writerDone chan struct{} // closed when the last writer (close frame sent, or aborted) is done
+	// wbuf is what tryWrite has still to write; writeFn is c.writeSome
+	// bound once (a method value allocates). Owned by the writer.
+	wbuf    []byte
+	writeFn func(fd uintptr) bool
 
 	mu         sync.Mutex
 	graceArmed bool        // the close frame was sent and the read deadline is CloseGrace; guarded by mu
@@ -88,11 +93,12 @@ func newConn(h *Handler, netConn net.Conn, d dialect, remote string) *conn {
 	c.q.Init(outq.Config{
 		Limit:   h.cfg.QueueBytes,
 		Encode:  enc,
-		Wake:    func() { go c.writeLoop() },
+		Wake:    c.wake,
 		Pool:    &h.bufs,
 		Metrics: h.metrics.queue,
 	})
 	c.fr.src = (*socketReader)(c)
+	c.writeFn = c.writeSome
 	return c
 }
 
@@ -156,15 +162,87 @@ func (c *conn) queueControl(op byte, payload []byte) {
 	c.q.PushControl(append(frame, payload...))
 }
 
-// writeLoop is the connection's only socket writer while it runs (see
-// kickLocked). It drains the queue in batches and returns when it finds
-// the queue empty; on close it sends the close frame, gives the client
-// CloseGrace to answer before the reader gives up, and closes writerDone.
-func (c *conn) writeLoop() {
+// wake is the queue's Wake: a frame or a close was queued and no writer
+// runs, so the caller (any goroutine that pushed) is now the writer. It
+// hands what is queued to the socket itself with a non-blocking write:
+// a connection whose socket takes each batch at once costs no goroutine
+// and no hand-off per batch, and an idle connection still has no writer
+// goroutine. What the socket does not take at once, a close, or more
+// than maxInline batches go to a writer goroutine (writeFrom), which may
+// block in the write under its deadline; the caller never blocks.
+func (c *conn) wake() {
+	if c.raw == nil {
+		go c.writeLoop()
+		return
+	}
+	for i := 0; ; i++ {
+		b := c.q.Take()
+		if b.State != outq.Open {
+			go c.writeFrom(b, 0)
+			return
+		}
+		if b.Empty() {
+			return // the queue marked the writer stopped
+		}
+		n := c.tryWrite(b.Buf)
+		if n < len(b.Buf) {
+			go c.writeFrom(b, n)
+			return
+		}
+		c.written(&b)
+		if i+1 == maxInline {
+			go c.writeLoop()
+			return
+		}
+	}
+}
+
+// maxInline bounds the batches one wake writes on the pushing goroutine
+// (more were queued while it wrote: a busy connection gets a writer).
+const maxInline = 2
+
+// tryWrite writes what the socket takes of p without waiting and returns
+// the bytes written; an error (the socket is full, failed or closed)
+// writes nothing more, and the writer goroutine's blocking write finds
+// it again.
+func (c *conn) tryWrite(p []byte) int {
+	c.wbuf = p
+	c.raw.Write(c.writeFn)
+	n := len(p) - len(c.wbuf)
+	c.wbuf = nil
+	return n
+}
+
+// writeSome is tryWrite's RawConn callback (bound once as c.writeFn): one
+// write(2) of c.wbuf on the non-blocking socket, never a wait.
+func (c *conn) writeSome(fd uintptr) bool {
+	if n, _ := syscall.Write(int(fd), c.wbuf); n > 0 {
+		c.wbuf = c.wbuf[n:]
+	}
+	return true
+}
+
+// written accounts a batch handed to the socket and recycles its buffer.
+func (c *conn) written(b *outq.Batch) {
+	m := c.h.metrics
+	m.framesOut[c.dialect].Add(float64(b.N))
+	m.bytesOut[c.dialect].Add(float64(len(b.Buf)))
+	c.q.Done(len(b.Buf), b.N)
+	c.q.Recycle(b.Buf)
+}
+
+// writeLoop is a writer goroutine that starts with nothing in hand.
+func (c *conn) writeLoop() { c.writeFrom(c.q.Take(), 0) }
+
+// writeFrom is the connection's only socket writer while it runs (see
+// wake): it writes b, whose first off bytes are already written, then
+// drains the queue in batches and returns when it finds the queue empty;
+// on close it sends the close frame, gives the client CloseGrace to
+// answer before the reader gives up, and closes writerDone.
+func (c *conn) writeFrom(b outq.Batch, off int) {
 	cfg := &c.h.cfg
 	m := c.h.metrics
-	for {
-		b := c.q.Take()
+	for ; ; b, off = c.q.Take(), 0 {
 		if b.State == outq.Aborted {
 			c.q.Recycle(b.Buf)
 			m.closed(0)
@@ -173,11 +251,8 @@ func (c *conn) writeLoop() {
 		}
 		if len(b.Buf) > 0 {
 			c.armWrite(cfg.WriteTimeout)
-			_, err := c.netConn.Write(b.Buf)
-			m.framesOut[c.dialect].Add(float64(b.N))
-			m.bytesOut[c.dialect].Add(float64(len(b.Buf)))
-			c.q.Done(len(b.Buf), b.N)
-			c.q.Recycle(b.Buf)
+			_, err := c.netConn.Write(b.Buf[off:])
+			c.written(&b)
 			if err != nil {
 				c.h.log.Debug("ws write failed", "remote", c.info.RemoteAddr, "err", err)
 				m.closed(0)
@@ -203,12 +278,12 @@ func (c *conn) writeLoop() {
 // change under a lock, which a busy connection would otherwise pay on
 // every batch.
 func (c *conn) armWrite(timeout time.Duration) {
-	now := time.Now()
-	if c.writeBy.Sub(now) >= timeout-timeout/4 {
+	now := c.h.clock()
+	if c.writeBy-now >= timeout-timeout/4 {
 		return
 	}
-	c.writeBy = now.Add(timeout)
-	c.netConn.SetWriteDeadline(c.writeBy)
+	c.writeBy = now + timeout
+	c.netConn.SetWriteDeadline(c.h.at(c.writeBy))
 }
 
 // finish marks the last writer done (the queue starts no writer again):

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,14 +63,23 @@ type Handler struct {
 	bufs        outq.Pool      // outbound queue buffers, shared by all conns
 	readBufs    sync.Pool      // *[]byte inbound frame buffers, shared by all conns
 	wg          sync.WaitGroup // one per connection: its reader (which waits for its writer)
+	epoch       time.Time      // when New ran: the origin of clock
 }
+
+// clock returns the monotonic time since the handler was made: the
+// connections keep their deadlines as such 8-byte offsets (a time.Time is
+// 24 bytes, and every connection holds two).
+func (h *Handler) clock() time.Duration { return time.Since(h.epoch) }
+
+// at returns the wall-clock time of clock reading d, for a deadline.
+func (h *Handler) at(d time.Duration) time.Time { return h.epoch.Add(d) }
 
 var _ http.Handler = (*Handler)(nil)
 
 // New returns a handler serving hub with cfg.
 func New(hub *core.Hub, cfg Config) *Handler {
 	cfg = cfg.withDefaults()
-	h := &Handler{hub: hub, cfg: cfg, log: cfg.Logger, metrics: newMetrics(),
+	h := &Handler{hub: hub, cfg: cfg, log: cfg.Logger, metrics: newMetrics(), epoch: time.Now(),
 		checkOrigin: origin.Check(cfg.AllowedOrigins, cfg.CheckOrigin)}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.HandshakeTimeout,

@@ -45,7 +45,7 @@ func tcpPair(t *testing.T) (server, client net.Conn) {
 func TestHandoverDeadline(t *testing.T) {
 	const step = 20 * time.Millisecond
 	srv, cl := tcpPair(t)
-	c := &conn{netConn: srv}
+	c := &conn{h: &Handler{epoch: time.Now()}, netConn: srv}
 	c.fr.src = (*socketReader)(c)
 	c.rd = readerState{idle: time.Hour, step: step, throttle: step / 2, handover: true}
 	masked := func(p string) []byte { return append([]byte{0x81, 0x80 | byte(len(p)), 0, 0, 0, 0}, p...) }

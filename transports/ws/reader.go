@@ -49,7 +49,7 @@ type readerState struct {
 	idle     time.Duration // the client's read deadline; 0: none (legacy)
 	step     time.Duration // the deadline kept ahead of a deep reader: IdleHandover, or idle
 	throttle time.Duration // alive moves the deadline at most once per throttle
-	extended time.Time     // when alive last moved the deadline
+	extended time.Duration // when alive last moved the deadline (Handler.clock)
 	bucket   inbound.Bucket
 	handover bool // step is IdleHandover: its passing hands the reader over
 	deep     bool // the deadline in force is extended+step (else the parked one)
@@ -66,14 +66,14 @@ func (c *conn) alive() {
 	if r.step == 0 {
 		return // legacy without a handover: no deadline
 	}
-	now := time.Now()
-	if r.deep && now.Sub(r.extended) < r.throttle {
+	now := c.h.clock()
+	if r.deep && now-r.extended < r.throttle {
 		return
 	}
 	r.extended, r.deep = now, true
 	c.mu.Lock()
 	if !c.graceArmed {
-		c.netConn.SetReadDeadline(now.Add(r.step))
+		c.netConn.SetReadDeadline(c.h.at(now + r.step))
 	}
 	c.mu.Unlock()
 }
@@ -85,7 +85,7 @@ func (c *conn) park() {
 	r.deep = false
 	var d time.Time
 	if r.idle > 0 {
-		d = r.extended.Add(r.idle)
+		d = c.h.at(r.extended + r.idle)
 	}
 	c.mu.Lock()
 	if !c.graceArmed {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -483,4 +484,49 @@ func TestClientFrameErrorsClose1002(t *testing.T) {
 			t.Fatalf("got %+v, %v; want opened i=7", got, err)
 		}
 	})
+}
+
+// TestWriterOrderWhenSocketFills: a receiver that stops reading fills its
+// socket, so the writer's non-blocking writes on the pushing goroutine
+// stop part-way and a writer goroutine takes over the rest of the batch
+// (conn.wake): once the receiver reads again, every message arrives once,
+// whole and in order.
+func TestWriterOrderWhenSocketFills(t *testing.T) {
+	const n, size = 3000, 4000 // ~12 MB: more than loopback's socket buffers
+	s := newServer(t, ws.Config{CommandsPerSecond: -1, QueueBytes: 64 << 20})
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			bob, alice := s.dial(t, d.subprotocol), s.dial(t, d.subprotocol)
+			open := func(c *wsClient, peer string, watch ...string) {
+				if watch == nil {
+					watch = []string{}
+				}
+				if err := c.Send(&protocol.Command{Kind: protocol.KindSessionOpen, AppID: "fill", PeerID: peer, SessionPeerIDs: watch}); err != nil {
+					t.Fatal(err)
+				}
+				if f, err := c.Recv(5 * time.Second); err != nil || f.Kind != protocol.KindSessionOpened {
+					t.Fatalf("open %s: %v %v", peer, f, err)
+				}
+			}
+			open(bob, "bob-"+d.name)
+			open(alice, "alice-"+d.name, "bob-"+d.name)
+			pad := strings.Repeat("x", size)
+			for i := range n {
+				msg := fmt.Sprintf("%06d%s", i, pad)
+				if err := alice.Send(&protocol.Command{Kind: protocol.KindDirect, PeerID: "alice-" + d.name, ToPeerIDs: []string{"bob-" + d.name}, Msg: msg, Transient: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			keepalive(t, alice) // every message was handled (and queued or written)
+			for i := range n {
+				f, err := bob.Recv(10 * time.Second)
+				if err != nil {
+					t.Fatalf("message %d: %v", i, err)
+				}
+				if want := fmt.Sprintf("%06d%s", i, pad); f.Kind != protocol.KindDirect || f.Msg != want {
+					t.Fatalf("message %d: got %v %.20q, want %.20q", i, f.Kind, f.Msg, want)
+				}
+			}
+		})
+	}
 }

@@ -68,21 +68,25 @@ func (m *Metrics) disconnect(c Class) {
 	}
 }
 
-// Pool pools pending buffers across a transport's connections so an idle
-// connection holds none. Buffers that grew past maxPooled are left to the
-// GC. A nil *Pool allocates.
-type Pool struct{ p sync.Pool }
+// Pool pools pending buffers and frame indexes across a transport's
+// connections so an idle connection holds none. Buffers that grew past
+// maxPooled are left to the GC. A nil *Pool allocates.
+type Pool struct {
+	bufs slicePool[byte]
+	recs slicePool[rec]
+}
 
 const (
 	initialBuf = 512
 	maxPooled  = 64 << 10
+	maxRecs    = 1024
 )
 
 // Get returns an empty buffer.
 func (p *Pool) Get() []byte {
 	if p != nil {
-		if b, ok := p.p.Get().(*[]byte); ok {
-			return (*b)[:0]
+		if b := p.bufs.get(); b != nil {
+			return b[:0]
 		}
 	}
 	return make([]byte, 0, initialBuf)
@@ -93,6 +97,48 @@ func (p *Pool) Put(b []byte) {
 	if p == nil || b == nil || cap(b) > maxPooled {
 		return
 	}
-	b = b[:0]
-	p.p.Put(&b)
+	p.bufs.put(b[:0])
+}
+
+// getRecs returns an empty frame index, nil when the pool has none.
+func (p *Pool) getRecs() []rec {
+	if p == nil {
+		return nil
+	}
+	return p.recs.get()
+}
+
+// putRecs returns a frame index, cleared (it holds presence keys).
+func (p *Pool) putRecs(r []rec) {
+	if p == nil || cap(r) == 0 || cap(r) > maxRecs {
+		return
+	}
+	r = r[:cap(r)]
+	clear(r)
+	p.recs.put(r[:0])
+}
+
+// slicePool pools slices without an allocation per put: sync.Pool holds
+// pointers, and the boxes that get empties are kept for the next put
+// (boxing the slice afresh would allocate on every put).
+type slicePool[T any] struct{ full, empty sync.Pool }
+
+func (p *slicePool[T]) get() []T {
+	b, ok := p.full.Get().(*[]T)
+	if !ok {
+		return nil
+	}
+	s := *b
+	*b = nil
+	p.empty.Put(b)
+	return s
+}
+
+func (p *slicePool[T]) put(s []T) {
+	b, _ := p.empty.Get().(*[]T)
+	if b == nil {
+		b = new([]T)
+	}
+	*b = s
+	p.full.Put(b)
 }

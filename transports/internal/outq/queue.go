@@ -157,6 +157,9 @@ func (q *Queue) lockOpen() error {
 	if q.buf == nil {
 		q.buf = q.cfg.Pool.Get()
 	}
+	if q.recs == nil {
+		q.recs = q.cfg.Pool.getRecs()
+	}
 	return nil
 }
 
@@ -377,9 +380,11 @@ func (q *Queue) Take() Batch {
 	switch {
 	case b.State != Open:
 		q.finished = true
+		q.cfg.Pool.putRecs(q.recs)
 		q.recs = nil
 	case b.Empty():
 		q.writing = false
+		q.cfg.Pool.putRecs(q.recs)
 		q.recs = nil // an idle queue keeps no index
 	}
 	return b
@@ -402,6 +407,7 @@ func (q *Queue) TakeEach(fn func(frame []byte)) (st State, bytes, frames int) {
 	q.taken += bytes
 	q.takenN += frames
 	q.cfg.Pool.Put(q.buf)
+	q.cfg.Pool.putRecs(q.recs)
 	q.buf, q.recs = nil, nil // a long-poll session waits between polls: keep no index
 	if q.state != Open {
 		q.finished = true
