@@ -78,7 +78,10 @@ func (c *Client) direct(s *session, cmd *protocol.Command) error {
 	}
 	h.metrics.messageIn(kind)
 
-	to := make([]string, 0, len(cmd.ToPeerIDs))
+	// The recipients and the message record stay on this stack for a
+	// transient message; storeDirect copies both for the store.
+	var toBuf [4]string
+	to := toBuf[:0]
 	for _, p := range cmd.ToPeerIDs {
 		if e := checkPeerIDs("toPeerIds", p); e != nil {
 			return c.fail(cmd.I, e.Code, protocol.ErrCodeBadCommand, e.Reason)
@@ -100,25 +103,15 @@ func (c *Client) direct(s *session, cmd *protocol.Command) error {
 		return err
 	}
 	m := storage.Message{
-		App:    s.app.ID,
-		ID:     h.newMessageID(),
-		From:   s.peer,
-		To:     to,
-		Text:   cmd.Msg,
-		Time:   h.nowMs(),
-		FromIP: remoteIP(c.conn.Info().RemoteAddr),
+		App:  s.app.ID,
+		ID:   h.newMessageID(),
+		From: s.peer,
+		Text: cmd.Msg,
+		Time: h.nowMs(),
 	}
 	if !cmd.Transient && len(to) > 0 {
-		m.Receipt = cmd.Receipt && len(to) == 1
-		m.ConvID = ConvID(append([]string{s.peer}, to...))
-		sent.tag(&m, cmd.ID)
-		ctx, cancel := h.storeCtx()
-		err := h.persist(ctx, s.app, &m, to)
-		cancel()
-		if err != nil {
-			h.log.Error("persist message", "app", m.App, "from", m.From, "err", err)
-			h.finishSent(sent, false, "", 0)
-			return c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "message not stored")
+		if stored, err := c.storeDirect(s, cmd, sent, &m, to); !stored {
+			return err
 		}
 	}
 	h.deliver(&m, to, cmd.Transient, s)
@@ -127,6 +120,32 @@ func (c *Client) direct(s *session, cmd *protocol.Command) error {
 		c.ackSent(s, cmd, m.ID, m.Time)
 	}
 	return nil
+}
+
+// storeDirect stores m, a persistent message from s to the recipients
+// to, before its delivery. The store keeps what it is given, so it gets a
+// copy of m and of to on the heap (the caller's stay on its stack); m
+// gets the stored record back. stored is false when the store failed: err
+// is then what direct returns (nil after an `error` reply).
+func (c *Client) storeDirect(s *session, cmd *protocol.Command, sent *sentEntry, m *storage.Message, to []string) (stored bool, err error) {
+	h := c.hub
+	pm := new(storage.Message)
+	*pm = *m
+	pm.To = slices.Clone(to)
+	pm.FromIP = remoteIP(c.conn.Info().RemoteAddr)
+	pm.Receipt = cmd.Receipt && len(to) == 1
+	pm.ConvID = ConvID(append([]string{s.peer}, to...))
+	sent.tag(pm, cmd.ID)
+	ctx, cancel := h.storeCtx()
+	err = h.persist(ctx, s.app, pm, pm.To)
+	cancel()
+	if err != nil {
+		h.log.Error("persist message", "app", pm.App, "from", pm.From, "err", err)
+		h.finishSent(sent, false, "", 0)
+		return false, c.fail(cmd.I, protocol.CloseInternal, protocol.ErrCodeInternal, "message not stored")
+	}
+	*m = *pm
+	return true, nil
 }
 
 // ackSent acknowledges cmd, a persistent message from s, as stored with
