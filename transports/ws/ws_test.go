@@ -493,7 +493,9 @@ func TestClientFrameErrorsClose1002(t *testing.T) {
 // whole and in order.
 func TestWriterOrderWhenSocketFills(t *testing.T) {
 	const n, size = 3000, 4000 // ~12 MB: more than loopback's socket buffers
-	s := newServer(t, ws.Config{CommandsPerSecond: -1, QueueBytes: 64 << 20})
+	// The writer blocks while bob does not read: give it time on a loaded
+	// machine (the default 10 s would drop bob as a dead client).
+	s := newServer(t, ws.Config{CommandsPerSecond: -1, QueueBytes: 64 << 20, WriteTimeout: 5 * time.Minute})
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			bob, alice := s.dial(t, d.subprotocol), s.dial(t, d.subprotocol)
