@@ -71,7 +71,9 @@ type Presence interface {
 // it. A node that dies takes its members with it.
 type OpenGroups interface {
 	// EnterGroup records that this node holds a session of peer in the
-	// open group. Calls are counted, as Presence.Register's are.
+	// open group. Calls are counted, as Presence.Register's are. When it
+	// returns, this node's GroupNodes and GroupSize include the change
+	// (other nodes' follow shortly); LeaveGroup likewise.
 	EnterGroup(ctx context.Context, app, group, peer string) error
 	// LeaveGroup undoes one EnterGroup.
 	LeaveGroup(ctx context.Context, app, group, peer string) error

@@ -409,7 +409,8 @@ func waitGroup(t *testing.T, h Harness, nodes []Node, what string, size int, hos
 // testOpenGroups: members entering and leaving an open group on several
 // nodes (a peer on two nodes, a peer with two sessions on one) are seen
 // alike by every node: the group's size counts distinct peers, its nodes
-// are those holding members.
+// are those holding members. A node sees its own change as soon as the
+// call returns.
 func testOpenGroups(t *testing.T, h Harness) {
 	nodes := h.Nodes(t, 3)
 	ctx := context.Background()
@@ -429,6 +430,10 @@ func testOpenGroups(t *testing.T, h Harness) {
 	enter(nodes[0], peer) // a second session of the same peer
 	enter(nodes[1], peer)
 	enter(nodes[1], "b")
+	// A node's own view shows its change when the call returns.
+	if got := nodes[1].GroupNodes(nil, app, group); !slices.Contains(got, nodes[1].Self()) {
+		t.Fatalf("right after EnterGroup, node 1's view of the group's nodes is %v", got)
+	}
 	if err := nodes[2].EnterGroup(ctx, app, "another", "c"); err != nil {
 		t.Fatal(err)
 	}
@@ -439,6 +444,9 @@ func testOpenGroups(t *testing.T, h Harness) {
 	leave(nodes[1], "b")
 	waitGroup(t, h, nodes, "node 1 empty", 1, nodes[0])
 	leave(nodes[0], peer)
+	if got := nodes[0].GroupSize(app, group); got != 0 {
+		t.Fatalf("right after the last LeaveGroup, node 0 counts %d members", got)
+	}
 	waitGroup(t, h, nodes, "the group empty", 0)
 	for i, n := range nodes {
 		if got := n.GroupSize(app, "another"); got != 1 {

@@ -3,6 +3,7 @@ package natsbus
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/rtgate/rtgate/cluster"
 )
@@ -122,7 +123,8 @@ func (b *Bus) LeaveGroup(ctx context.Context, app, group, peer string) error {
 	return b.count(ctx, regKey{app: app, peer: peer, group: group}, -1)
 }
 
-// GroupNodes implements cluster.OpenGroups.
+// GroupNodes implements cluster.OpenGroups. This node's own entries are
+// in it when EnterGroup returns (and gone when LeaveGroup returns).
 func (b *Bus) GroupNodes(dst []cluster.Node, app, group string) []cluster.Node {
 	b.pres.mu.RLock()
 	for n := range b.pres.groups.hosts[groupKey{app, group}] {
@@ -138,4 +140,38 @@ func (b *Bus) GroupSize(app, group string) int {
 	n := len(b.pres.groups.peers[groupKey{app, group}])
 	b.pres.mu.RUnlock()
 	return n
+}
+
+// maxGroupAwait bounds how long a membership change waits for this
+// node's own view to show it.
+const maxGroupAwait = time.Second
+
+// awaitGroup waits, bounded, until the applier has applied this node's
+// own write of an open-group key (k.group set): so that right after
+// EnterGroup or LeaveGroup this node's GroupSize and GroupNodes include
+// it, as a single node's would. Presence keys (k.group "") return at
+// once.
+func (b *Bus) awaitGroup(ctx context.Context, k regKey, node cluster.Node, in bool) {
+	if k.group == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, maxGroupAwait)
+	defer cancel()
+	gk := groupKey{k.app, k.group}
+	for {
+		b.pres.mu.RLock()
+		_, has := b.pres.groups.peers[gk][k.peer][node]
+		moved := b.pres.moved
+		b.pres.mu.RUnlock()
+		if has == in {
+			return
+		}
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return // it will show; the write itself succeeded
+		case <-b.ctx.Done():
+			return
+		}
+	}
 }

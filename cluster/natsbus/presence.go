@@ -34,6 +34,7 @@ type presence struct {
 	alive  map[cluster.Node]bool                 // guarded by mu; written by the applier only
 	groups openGroups                            // guarded by mu; written by the applier only
 	urls   map[cluster.Node]string               // advertised URL of each alive node that has one; guarded by mu; written by the applier only
+	moved  chan struct{}                         // guarded by mu; closed and replaced when groups changed
 
 	fnMu sync.Mutex
 	fn   func(cluster.Transition) // guarded by fnMu
@@ -59,6 +60,7 @@ func (p *presence) init() {
 	p.alive = map[cluster.Node]bool{}
 	p.groups.init()
 	p.urls = map[cluster.Node]string{}
+	p.moved = make(chan struct{})
 }
 
 // stripe returns the stripe of a peer's registrations (its presence and
@@ -126,18 +128,22 @@ func (b *Bus) reconcileLocked(ctx context.Context, st *stripe, k regKey) error {
 	var err error
 	switch {
 	case n > 0 && w != self:
-		ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
-		_, err = b.kv.Put(ctx, k.keyName(self), nil)
+		wctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+		_, err = b.kv.Put(wctx, k.keyName(self), nil)
 		cancel()
 		if err == nil {
 			b.m.PresenceKV.WithLabelValues("put").Inc()
 			st.written[k] = self
+			b.awaitGroup(ctx, k, self, true)
 		}
 	case n <= 0 && written:
 		if w == self {
-			ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
-			err = b.kv.Delete(ctx, k.keyName(w))
+			wctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+			err = b.kv.Delete(wctx, k.keyName(w))
 			cancel()
+			if err == nil {
+				b.awaitGroup(ctx, k, w, false)
+			}
 		} // else: an old incarnation's key, purged when its lease expired
 		if err == nil {
 			b.m.PresenceKV.WithLabelValues("delete").Inc()
@@ -340,6 +346,8 @@ func (b *Bus) applyEntry(e jetstream.KeyValueEntry) {
 		case !put:
 			p.groups.remove(k, node)
 		}
+		close(p.moved)
+		p.moved = make(chan struct{})
 	}
 	p.mu.Unlock()
 	if len(out) == 0 {

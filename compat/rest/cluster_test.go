@@ -48,6 +48,16 @@ func TestClusterREST(t *testing.T) {
 
 	restScript(one)
 	restScript(clu)
+	compareRuns(t, one, clu)
+	if clu.calls < 3*len(clu.nodes) {
+		t.Fatalf("only %d calls", clu.calls)
+	}
+}
+
+// compareRuns fails t at the first line where the two runs' transcripts
+// differ.
+func compareRuns(t *testing.T, one, clu *restRun) {
+	t.Helper()
 	want, got := one.transcript(), clu.transcript()
 	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
 	for i := range max(len(wl), len(gl)) {
@@ -61,9 +71,6 @@ func TestClusterREST(t *testing.T) {
 		if w != g {
 			t.Fatalf("line %d differs:\nsingle node: %s\ncluster:     %s\n\nsingle node transcript:\n%s", i+1, w, g, want)
 		}
-	}
-	if clu.calls < 3*len(clu.nodes) {
-		t.Fatalf("only %d calls", clu.calls)
 	}
 	t.Logf("%d REST calls and session frames compared (%d lines)", clu.calls, len(gl))
 }

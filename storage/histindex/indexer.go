@@ -192,10 +192,8 @@ func (ix *Indexer) run(ctx context.Context) {
 	defer ix.wg.Done()
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		fctx, fcancel := context.WithTimeout(ctx, time.Second)
-		batch, err := ix.cons.Fetch(ix.cfg.Batch, jetstream.FetchContext(fctx))
+		msgs, err := ix.fetch(ctx)
 		if err != nil {
-			fcancel()
 			if ctx.Err() != nil {
 				return
 			}
@@ -206,11 +204,6 @@ func (ix *Indexer) run(ctx context.Context) {
 			backoff = min(2*backoff, 5*time.Second)
 			continue
 		}
-		var msgs []jetstream.Msg
-		for m := range batch.Messages() {
-			msgs = append(msgs, m)
-		}
-		fcancel()
 		if len(msgs) == 0 {
 			continue
 		}
@@ -219,6 +212,34 @@ func (ix *Indexer) run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// fetch returns the next messages of the stream: up to Batch of those
+// waiting, or, when none is, the first to arrive within a second. (A
+// Fetch of Batch waits until the batch is full or its time is up: it
+// held a lone message, and every read-your-writes query waiting for it,
+// for up to that second.)
+func (ix *Indexer) fetch(ctx context.Context) ([]jetstream.Msg, error) {
+	batch, err := ix.cons.FetchNoWait(ix.cfg.Batch)
+	if err != nil {
+		return nil, err
+	}
+	var msgs []jetstream.Msg
+	for m := range batch.Messages() {
+		msgs = append(msgs, m)
+	}
+	if len(msgs) > 0 {
+		return msgs, nil
+	}
+	fctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if batch, err = ix.cons.Fetch(1, jetstream.FetchContext(fctx)); err != nil {
+		return nil, err
+	}
+	for m := range batch.Messages() {
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
 }
 
 // applyBatch applies msgs (stream order) until it succeeds or ctx ends,
