@@ -195,37 +195,32 @@ func (s *Store) commitLoop() {
 		batch = append(batch[:0], o)
 		cost := o.cost
 		durable := o.durable
-		var wait <-chan time.Time // set while lingering for a sync to fill
+		lingered := false
 	fill:
 		for len(batch) < maxBatchOps && cost < maxBatchCost {
-			if wait == nil && durable && s.c.syncEvery > 0 {
+			if !lingered && durable && s.c.syncEvery > 0 {
+				// Sleep through the rest of the sync interval, then take
+				// what arrived meanwhile: waking for every op as it
+				// arrives would cost a wake-up of this goroutine per
+				// message. Ops queue in s.c.ops (bounded) meanwhile.
+				lingered = true
 				if d := s.c.syncEvery - time.Since(s.c.lastSync); d > 0 {
 					linger.Reset(d)
-					wait = linger.C
+					<-linger.C
 				}
 			}
-			var ok bool
-			if wait == nil {
-				select {
-				case o, ok = <-s.c.ops:
-				default:
+			select {
+			case o, ok := <-s.c.ops:
+				if !ok {
 					break fill
 				}
-			} else {
-				select {
-				case o, ok = <-s.c.ops:
-				case <-wait:
-					break fill
-				}
-			}
-			if !ok {
+				batch = append(batch, o)
+				cost += o.cost
+				durable = durable || o.durable
+			default:
 				break fill
 			}
-			batch = append(batch, o)
-			cost += o.cost
-			durable = durable || o.durable
 		}
-		linger.Stop() // no stale tick after Stop (Go 1.23 timers)
 		s.commitAndSync(batch, &synced)
 		if len(s.index.q) > maxLazy {
 			s.flushIndex(time.Now(), true)
