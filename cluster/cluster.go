@@ -85,6 +85,17 @@ type OpenGroups interface {
 	GroupSize(app, group string) int
 }
 
+// Syncer is implemented by a Presence whose local memory follows the
+// cluster's changes with a delay (cluster/natsbus: an ordered watch).
+// Sync waits until the local memory holds every change the cluster had
+// acknowledged when Sync was called: a peer whose first session opened
+// anywhere before the call (its Register returned) is then Online here,
+// and one whose last session closed is not. A Presence whose memory is
+// always current (Local) does not implement it.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
 // Forwarder is request/reply to the owner node of a resource.
 type Forwarder interface {
 	// Self is this node's current incarnation.

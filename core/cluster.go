@@ -53,6 +53,24 @@ func (h *Hub) unregister(s *session) {
 	}
 }
 
+// syncPresence makes the Presence's memory current before an answer that
+// lists online peers (opened, added, query-result): a peer whose `opened`
+// was written on any node before this command arrived is listed, and a
+// later transition cannot announce it again. On failure (NATS
+// unavailable) the answer comes from memory as it is.
+func (h *Hub) syncPresence() {
+	if h.prSync == nil {
+		return
+	}
+	ctx, cancel := h.storeCtx()
+	err := h.prSync.Sync(ctx)
+	cancel()
+	if err != nil {
+		h.metrics.ClusterErrors.Inc()
+		h.log.Debug("presence sync", "err", err)
+	}
+}
+
 // onTransition writes a presence event to every session on this node
 // watching the peer. The Presence calls it for one peer at a time, in
 // transition order.

@@ -37,6 +37,7 @@ type Hub struct {
 	dl        cluster.Deliverer  // immutable
 	pr        cluster.Presence   // immutable
 	og        cluster.OpenGroups // nil: open groups are this node's only; immutable
+	prSync    cluster.Syncer     // pr when its memory lags the cluster's, else nil; immutable
 	remote    bool               // other nodes may exist: deliveries consult pr; immutable
 	stopWatch func()             // set by New
 	stopSub   func()             // set by New; nil on a single node
@@ -78,6 +79,7 @@ func New(cfg Config) (*Hub, error) {
 		if h.og == nil {
 			h.og, _ = cfg.Presence.(cluster.OpenGroups)
 		}
+		h.prSync, _ = h.pr.(cluster.Syncer)
 	}
 	if err := h.startCluster(); err != nil {
 		return nil, err

@@ -78,6 +78,9 @@ func (c *Client) watchAll(s *session, peers []string) ([]string, error) {
 	if e := c.reserveWatches(s, fresh); e != nil {
 		return online, e
 	}
+	if len(peers) > 0 {
+		c.hub.syncPresence()
+	}
 	defer func() { c.giveWatches(s, fresh) }() // what was not used
 	for _, p := range peers {
 		if _, ok := s.watch[p]; !ok {
@@ -139,6 +142,9 @@ func (c *Client) remove(s *session, cmd *protocol.Command) error {
 
 func (c *Client) query(s *session, cmd *protocol.Command) error {
 	online := []string{}
+	if len(cmd.SessionPeerIDs) > 0 {
+		c.hub.syncPresence()
+	}
 	for _, p := range cmd.SessionPeerIDs {
 		if c.hub.pr.Online(s.app.ID, p) {
 			online = append(online, p)

@@ -50,6 +50,7 @@ var (
 	_ cluster.Deliverer = (*Bus)(nil)
 	_ cluster.Presence  = (*Bus)(nil)
 	_ cluster.Forwarder = (*Bus)(nil)
+	_ cluster.Syncer    = (*Bus)(nil)
 )
 
 // Open checks the server, creates or validates the presence bucket, takes

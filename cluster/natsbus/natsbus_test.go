@@ -185,3 +185,40 @@ func TestURLs(t *testing.T) {
 	buses = buses[2:]
 	waitURLs()
 }
+
+// TestSyncReadsYourWrites: after a Register or Unregister returned on one
+// node, Sync on another node (connected to another server) makes its
+// Online answer reflect it, every time. Without Sync the other node's
+// watch often lags.
+func TestSyncReadsYourWrites(t *testing.T) {
+	c := natstest.Start(t, 3)
+	a := open(t, testConfig(c.Connect(0), "a"))
+	b := open(t, testConfig(c.Connect(1), "b"))
+	ctx := context.Background()
+	lagged := 0
+	for k := range 100 {
+		peer := fmt.Sprintf("peer-%d", k)
+		if err := a.Register(ctx, "app", peer); err != nil {
+			t.Fatal(err)
+		}
+		if !b.Online("app", peer) {
+			lagged++
+		}
+		if err := b.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !b.Online("app", peer) {
+			t.Fatalf("round %d: %s not online on b after Register on a and Sync on b", k, peer)
+		}
+		if err := a.Unregister(ctx, "app", peer); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if b.Online("app", peer) {
+			t.Fatalf("round %d: %s still online on b after Unregister on a and Sync on b", k, peer)
+		}
+	}
+	t.Logf("without Sync, b's memory lagged a's Register in %d of 100 rounds", lagged)
+}

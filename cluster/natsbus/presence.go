@@ -3,6 +3,8 @@ package natsbus
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"hash/maphash"
 	"slices"
 	"strings"
@@ -38,6 +40,10 @@ type presence struct {
 
 	fnMu sync.Mutex
 	fn   func(cluster.Transition) // guarded by fnMu
+
+	appliedMu sync.Mutex
+	applied   uint64        // highest bucket stream sequence applied; guarded by appliedMu
+	advanced  chan struct{} // closed (and replaced) when applied grows; guarded by appliedMu
 }
 
 const stripes = 64
@@ -61,6 +67,51 @@ func (p *presence) init() {
 	p.groups.init()
 	p.urls = map[cluster.Node]string{}
 	p.moved = make(chan struct{})
+	p.advanced = make(chan struct{})
+}
+
+// setApplied records that the watch applied the bucket's stream up to seq
+// and wakes the Sync calls waiting for it.
+func (p *presence) setApplied(seq uint64) {
+	p.appliedMu.Lock()
+	if seq > p.applied {
+		p.applied = seq
+		close(p.advanced)
+		p.advanced = make(chan struct{})
+	}
+	p.appliedMu.Unlock()
+}
+
+// Sync implements cluster.Syncer: it reads the bucket stream's last
+// sequence from the stream leader (one request) and waits until the
+// ordered watch applied that far, within ctx and Config.Timeout. A last
+// message that was purged before the watch saw it (a retired node's keys)
+// holds the wait until the next write, a lease refresh at most
+// Config.LeaseRefresh later.
+func (b *Bus) Sync(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+	defer cancel()
+	s, err := b.js.Stream(ctx, "KV_"+Bucket)
+	if err != nil {
+		return unavailable(err)
+	}
+	last := s.CachedInfo().State.LastSeq
+	p := &b.pres
+	for {
+		p.appliedMu.Lock()
+		applied, advanced := p.applied, p.advanced
+		p.appliedMu.Unlock()
+		if applied >= last {
+			return nil
+		}
+		select {
+		case <-advanced:
+		case <-ctx.Done():
+			return fmt.Errorf("natsbus: presence watch at %d, bucket at %d: %w", applied, last, unavailable(ctx.Err()))
+		case <-b.ctx.Done():
+			return unavailable(errors.New("bus closed"))
+		}
+	}
 }
 
 // stripe returns the stripe of a peer's registrations (its presence and
@@ -273,12 +324,16 @@ func (b *Bus) apply(ready chan<- error) {
 				}
 				replaying = false
 				b.replay(initial)
+				for _, e := range initial {
+					b.pres.setApplied(e.Revision())
+				}
 				initial = nil
 				ready <- nil
 				continue
 			}
 			if e != nil {
 				b.applyEntry(e)
+				b.pres.setApplied(e.Revision())
 			}
 		}
 		clear(batch)
