@@ -54,10 +54,12 @@ func (h *Hub) unregister(s *session) {
 }
 
 // syncPresence makes the Presence's memory current before an answer that
-// lists online peers (opened, added, query-result): a peer whose `opened`
-// was written on any node before this command arrived is listed, and a
-// later transition cannot announce it again. On failure (NATS
-// unavailable) the answer comes from memory as it is.
+// lists online peers (opened, added, query-result) and before a message
+// to an open group picks its nodes: a peer whose `opened` (or `joined`)
+// was written on any node before this command arrived is counted, and a
+// later transition cannot announce it again. It costs one round trip to
+// the bucket's stream leader, shared by concurrent calls. On failure
+// (NATS unavailable) the answer comes from memory as it is.
 func (h *Hub) syncPresence() {
 	if h.prSync == nil {
 		return

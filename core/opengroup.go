@@ -156,6 +156,9 @@ func (h *Hub) deliverOpen(m *storage.Message, origin *session) {
 	if h.og == nil {
 		return
 	}
+	// A member that joined on another node before this message was sent
+	// must be in the view (as on one node): catch up with the bucket.
+	h.syncPresence()
 	var buf [4]cluster.Node
 	nodes := h.og.GroupNodes(buf[:0], m.App, m.Room)
 	self := h.dl.Self()

@@ -87,8 +87,19 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	}
 	self := incarnation(cfg.Name)
 	b.self.Store(&self)
-	if err := b.lease(ctx, self, 0); err != nil {
-		return nil, fmt.Errorf("natsbus: first lease: %w", err)
+	// The bucket's stream may have no leader yet (just created, or a
+	// cluster still forming: "no response from stream"): retry until ctx
+	// ends.
+	for {
+		if err = b.lease(ctx, self, 0); err == nil {
+			break
+		}
+		b.log.Info("first presence lease not written yet; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("natsbus: first lease: %w", err)
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 	b.lastOK.Store(time.Now().UnixNano())
 	b.ctx, b.cancel = context.WithCancel(context.Background())

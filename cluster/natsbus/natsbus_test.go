@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -221,4 +222,32 @@ func TestSyncReadsYourWrites(t *testing.T) {
 		}
 	}
 	t.Logf("without Sync, b's memory lagged a's Register in %d of 100 rounds", lagged)
+
+	// Concurrent calls share requests, and each still sees the writes
+	// acknowledged before it.
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for k := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			peer := fmt.Sprintf("concurrent-%d", k)
+			if err := a.Register(ctx, "app", peer); err != nil {
+				errs <- err
+				return
+			}
+			if err := b.Sync(ctx); err != nil {
+				errs <- err
+				return
+			}
+			if !b.Online("app", peer) {
+				errs <- fmt.Errorf("%s not online on b after Sync", peer)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

@@ -44,6 +44,18 @@ type presence struct {
 	appliedMu sync.Mutex
 	applied   uint64        // highest bucket stream sequence applied; guarded by appliedMu
 	advanced  chan struct{} // closed (and replaced) when applied grows; guarded by appliedMu
+
+	seqMu   sync.Mutex
+	seqBusy bool     // a last-sequence request is in flight; guarded by seqMu
+	seqNext *seqRead // answered by the next request, not sent yet; guarded by seqMu
+}
+
+// seqRead is one read of the bucket stream's last sequence, shared by the
+// Sync calls made before its request was sent.
+type seqRead struct {
+	done chan struct{} // closed once seq and err are set
+	seq  uint64
+	err  error
 }
 
 const stripes = 64
@@ -88,14 +100,17 @@ func (p *presence) setApplied(seq uint64) {
 // message that was purged before the watch saw it (a retired node's keys)
 // holds the wait until the next write, a lease refresh at most
 // Config.LeaseRefresh later.
+//
+// Concurrent calls share requests: at most one is in flight per node, and
+// the calls made meanwhile share the next one (sent after they were
+// made, so it sees every write acknowledged before them).
 func (b *Bus) Sync(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
 	defer cancel()
-	s, err := b.js.Stream(ctx, "KV_"+Bucket)
+	last, err := b.lastSeq(ctx)
 	if err != nil {
 		return unavailable(err)
 	}
-	last := s.CachedInfo().State.LastSeq
 	p := &b.pres
 	for {
 		p.appliedMu.Lock()
@@ -111,6 +126,51 @@ func (b *Bus) Sync(ctx context.Context) error {
 		case <-b.ctx.Done():
 			return unavailable(errors.New("bus closed"))
 		}
+	}
+}
+
+// lastSeq returns the bucket stream's last sequence, read by a request
+// sent after the call.
+func (b *Bus) lastSeq(ctx context.Context) (uint64, error) {
+	p := &b.pres
+	p.seqMu.Lock()
+	r := p.seqNext
+	if r == nil {
+		r = &seqRead{done: make(chan struct{})}
+		p.seqNext = r
+	}
+	if !p.seqBusy {
+		p.seqBusy, p.seqNext = true, nil
+		b.wg.Add(1)
+		go b.readSeqs(r) // owned by the Bus (wg); ends when no read waits
+	}
+	p.seqMu.Unlock()
+	select {
+	case <-r.done:
+		return r.seq, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// readSeqs answers r, then each read that gathered while the previous
+// request was in flight, one request each.
+func (b *Bus) readSeqs(r *seqRead) {
+	defer b.wg.Done()
+	p := &b.pres
+	for r != nil {
+		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.Timeout)
+		s, err := b.js.Stream(ctx, "KV_"+Bucket)
+		cancel()
+		if err == nil {
+			r.seq = s.CachedInfo().State.LastSeq
+		}
+		r.err = err
+		close(r.done)
+		p.seqMu.Lock()
+		r, p.seqNext = p.seqNext, nil
+		p.seqBusy = r != nil
+		p.seqMu.Unlock()
 	}
 }
 
