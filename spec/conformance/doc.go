@@ -6,6 +6,10 @@
 // in-process server (conformance_test.go, what CI runs) as well as against
 // any running rtgate (go run ./cmd/rtconform --server URL).
 //
+// Against a cluster, SpreadTargets joins the nodes' targets: a scenario's
+// connections then go to the nodes in turn, so that its peers talk across
+// nodes (cmd/rtconform --server URL1,URL2,URL3).
+//
 // Every scenario uses fresh random peer ids, so scenarios may run in
 // parallel and against a shared long-running server. Every wait is bounded
 // (Config.Wait per expected frame). Where the dialects differ (the legacy
