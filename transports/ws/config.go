@@ -47,8 +47,11 @@ type Config struct {
 	// frame on its own goroutine (whose stack grew handling frames) before
 	// it hands the wait over to a fresh goroutine with a small stack, so
 	// that a busy connection does not pay a goroutine start and a stack
-	// growth per frame, and an idle one costs about 2 KiB of stack. Zero
-	// means 1 s; negative hands over after every frame.
+	// growth per frame, and an idle one costs about 2 KiB of stack. The
+	// reader's read deadline carries it, moved at most every
+	// IdleHandover/2, so the handover comes between 1/2 and 1 IdleHandover
+	// after the last frame. Zero means 1 s; negative hands over after
+	// every frame.
 	IdleHandover time.Duration
 
 	// CheckOrigin decides whether a browser page from the request's Origin

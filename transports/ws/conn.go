@@ -30,18 +30,19 @@ const (
 //
 // Gorilla performs the handshake only. The reader parses client frames
 // itself (frameReader: RFC 6455 framing, masking, fragmentation, control
-// frames); the writer goroutine owns the write half of the socket and
-// writes frames it builds itself: server frames are unmasked, so a frame is a 2–10 byte
+// frames); the writer owns the write half of the socket and writes frames
+// it builds itself: server frames are unmasked, so a frame is a 2–10 byte
 // header and the encoded command. Write encodes straight into the outbound
 // queue (outq), and the writer hands everything queued to the socket in
 // one write(2) per batch, instead of gorilla's one write per message.
 //
-// The writer runs only while there is something to write: the queue wakes
-// one (writeLoop on a new goroutine) when a frame or a close is queued and
-// none runs, and it returns once it finds the queue empty, so an idle
-// connection has no writer goroutine. The queue owns the close state; the
-// last writer sends the close frame (or drops the queue) and closes
-// writerDone.
+// The writer exists only while there is something to write: the queue
+// makes the goroutine that queued a frame or a close the writer when none
+// runs (wake), which writes without waiting and hands what is left to a
+// writer goroutine (writeFrom) that returns once it finds the queue
+// empty, so an idle connection has no writer goroutine. The queue owns
+// the close state; the last writer sends the close frame (or drops the
+// queue) and closes writerDone.
 //
 // Close ordering: a close frame follows the frames queued before Close
 // (a reply the core wrote just before closing reaches the client), except
@@ -52,7 +53,7 @@ type conn struct {
 	dialect dialect         // immutable
 	info    core.ConnInfo   // immutable
 	client  *core.Client    // set before the goroutines start
-	raw     syscall.RawConn // the socket, or nil; see idle.go
+	raw     syscall.RawConn // the socket, or nil; see rawconn.go
 	fr      frameReader     // owned by the reader (whichever goroutine it is on)
 	rd      readerState     // owned by the reader
 

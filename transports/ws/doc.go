@@ -24,18 +24,22 @@
 // 14 KiB per connection). Each connection then has a reader goroutine,
 // which owns the connection — it decodes frames, calls core.Client.Handle
 // in order, and at the end waits for the writer, closes the socket and
-// calls core.Client.Disconnect once — and, only while frames are queued, a
-// writer goroutine, the only goroutine that writes to the socket.
-// core.Conn.Write (any goroutine) encodes the command into the outbound
-// queue (internal/outq), which starts the writer if none runs (at most
-// one at a time), which hands the whole queue to the socket in one write
-// with a deadline and returns when the queue is empty; an idle connection
-// has no writer goroutine. Modern dialects' pings come from a timer.
-// The reader, too, sheds its stack while idle: when its frame reader has
-// nothing buffered after a frame it hands over to a fresh goroutine that waits for the
-// socket to become readable (RawConn, MSG_PEEK on Linux) in a shallow frame
-// and then reads on, so an idle connection is one 2 KiB stack (see
-// idle.go). Exactly one goroutine is the reader at a time.
+// calls core.Client.Disconnect once. core.Conn.Write (any goroutine)
+// encodes the command into the outbound queue (internal/outq); when no
+// writer runs, the pushing goroutine becomes the writer and hands the
+// queue to the socket with one non-blocking write (conn.wake). Only what
+// the socket does not take at once, a close, or a connection that keeps
+// its writer busy gets a writer goroutine, which writes with a deadline
+// and returns when the queue is empty: no caller ever blocks on a
+// socket, and an idle connection has no writer goroutine. Modern
+// dialects' pings come from a timer.
+// The reader parks in the socket read between frames, as a relay does
+// (no readiness probe, no deadline move per frame: its read deadline is
+// kept Config.IdleHandover ahead and moved at most every half of it).
+// When that deadline passes while it waits for a new frame, the reader
+// hands over to a fresh goroutine that waits under the client's own
+// deadline in a shallow frame, so an idle connection is one 2 KiB stack
+// (see reader.go). Exactly one goroutine is the reader at a time.
 // The writer builds frames itself (server frames are unmasked: a 2–10 byte
 // header and the payload), so a burst of N frames costs one write(2), not
 // N as with gorilla's NextWriter; pongs and pings go through the same

@@ -11,7 +11,7 @@ import (
 // The server's read side of RFC 6455: rtgate parses client frames itself
 // (gorilla only performs the handshake), so the reader's buffer and state
 // are its own and the idle wait can see whether anything is buffered
-// without reaching into a dependency (see idle.go).
+// without reaching into a dependency (see reader.go).
 
 // Errors of frameReader.Next. A *frameError fails the connection with its
 // close code; errTooLong closes it with 4109.
