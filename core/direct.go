@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rtgate/rtgate/protocol"
@@ -26,18 +27,59 @@ const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 // (as strings) in the order the messages arrived: stores order messages of
 // the same millisecond by id.
 func (h *Hub) newMessageID() string {
-	var b [14]byte
-	n := h.seq.Add(1)
+	var b [idLen]byte
+	return string(appendID(b[:0], h.seq.Add(1)))
+}
+
+const idLen = 14
+
+// appendID appends the id of sequence number n (see newMessageID).
+func appendID(dst []byte, n uint64) []byte {
+	var b [idLen]byte
 	for i := 10; i >= 0; i-- {
 		b[i] = base62[n%62]
 		n /= 62
 	}
 	r := rand.Uint64()
-	for i := 11; i < 14; i++ {
+	for i := 11; i < idLen; i++ {
 		b[i] = base62[r%62]
 		r /= 62
 	}
-	return string(b[:])
+	return append(dst, b[:]...)
+}
+
+// idsPerBlock is how many transient messages' ids share one string.
+const idsPerBlock = 64
+
+// idBlock is idsPerBlock ids of consecutive sequence numbers, back to
+// back in one string; next is the index of the next one to hand out.
+type idBlock struct {
+	s    string
+	next atomic.Int32
+}
+
+// transientID returns an id like newMessageID's for a message that is
+// never stored: a substring of a shared block, so a transient message
+// costs no allocation of its own for it. A kept id would keep its whole
+// block alive, so stored messages take newMessageID's. A block's ids are
+// all handed out before the next block reserves its sequence numbers, so
+// transient ids follow the order of arrival among themselves (not with
+// stored messages' ids, which are the ones stores order).
+func (h *Hub) transientID() string {
+	for {
+		b := h.ids.Load()
+		if b != nil {
+			if i := int(b.next.Add(1)) - 1; i < idsPerBlock {
+				return b.s[i*idLen : (i+1)*idLen]
+			}
+		}
+		n := h.seq.Add(idsPerBlock) - idsPerBlock + 1
+		buf := make([]byte, 0, idsPerBlock*idLen)
+		for i := range uint64(idsPerBlock) {
+			buf = appendID(buf, n+i)
+		}
+		h.ids.CompareAndSwap(b, &idBlock{s: string(buf)})
+	}
 }
 
 // ConvID returns the v1 conversation id of a peer conversation: the lower
@@ -102,12 +144,11 @@ func (c *Client) direct(s *session, cmd *protocol.Command) error {
 	if done {
 		return err
 	}
-	m := storage.Message{
-		App:  s.app.ID,
-		ID:   h.newMessageID(),
-		From: s.peer,
-		Text: cmd.Msg,
-		Time: h.nowMs(),
+	m := storage.Message{App: s.app.ID, From: s.peer, Text: cmd.Msg, Time: h.nowMs()}
+	if cmd.Transient {
+		m.ID = h.transientID()
+	} else {
+		m.ID = h.newMessageID()
 	}
 	if !cmd.Transient && len(to) > 0 {
 		if stored, err := c.storeDirect(s, cmd, sent, &m, to); !stored {

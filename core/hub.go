@@ -28,6 +28,7 @@ type Hub struct {
 	claims  storage.SendClaims // the store's, if it has them (a cluster store); immutable
 	open    openGroups
 	seq     atomic.Uint64             // message sequence, see newMessageID
+	ids     atomic.Pointer[idBlock]   // transient messages' ids, see transientID
 	sctx    atomic.Pointer[sharedCtx] // see storeCtx
 
 	// afterWatch, when set (by tests only, before use), runs in watchAll
