@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"time"
 )
 
 // Node names one node incarnation: a node's name plus a boot id, so a node
@@ -94,6 +95,23 @@ type OpenGroups interface {
 // always current (Local) does not implement it.
 type Syncer interface {
 	Sync(ctx context.Context) error
+}
+
+// Rejoins keeps, cluster-wide and for a while, the open group a peer was
+// in when its session there ended: a session of that peer that opens
+// within that time, on any node, rejoins the group (v1 put a reconnecting
+// peer back in its open group).
+type Rejoins interface {
+	// KeepRejoin records that peer's session in the open group ended;
+	// the record lasts ttl (rounded to a second), or until the next
+	// KeepRejoin or DropRejoin of the peer. When it returns, this node's
+	// Rejoin shows it (other nodes' follow shortly); DropRejoin likewise.
+	KeepRejoin(ctx context.Context, app, peer, group string, ttl time.Duration) error
+	// DropRejoin forgets the peer's record (it left its group).
+	DropRejoin(ctx context.Context, app, peer string) error
+	// Rejoin returns, from local memory, the open group the peer may
+	// rejoin, or "".
+	Rejoin(app, peer string) string
 }
 
 // Forwarder is request/reply to the owner node of a resource.

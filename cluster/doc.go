@@ -1,5 +1,5 @@
 // Package cluster is the seam between one rtgate node's core and the other
-// nodes of a cluster. It holds four small interfaces and an in-process
+// nodes of a cluster. It holds five small interfaces and an in-process
 // implementation of each:
 //
 //   - Deliverer carries a batch of frames to the node that holds their
@@ -10,7 +10,9 @@
 //     every node sees alike.
 //   - OpenGroups records which nodes hold sessions in which open
 //     (transient) groups, so that an open group's message goes to the
-//     nodes hosting its members and its online count is cluster-wide.
+//     nodes hosting its members and its online count is cluster-wide;
+//     Rejoins keeps the open group of a peer whose session ended, so that
+//     it rejoins it when it opens again on any node.
 //   - Forwarder is node-to-node request/reply (long-poll requests that
 //     reach a node other than the session's owner).
 //

@@ -18,8 +18,9 @@ type Local struct {
 	mu    sync.RWMutex
 	nodes map[Node]*LocalNode // guarded by mu
 
-	gmu    sync.Mutex
-	groups localGroups // guarded by gmu; nil until the first EnterGroup
+	gmu     sync.Mutex
+	groups  localGroups             // guarded by gmu; nil until the first EnterGroup
+	rejoins map[peerKey]localRejoin // guarded by gmu; nil until the first KeepRejoin
 }
 
 const localStripes = 64
@@ -117,7 +118,7 @@ func (l *Local) emit(t Transition) {
 }
 
 // LocalNode is one node of a Local; it implements Deliverer, Presence,
-// OpenGroups and Forwarder.
+// OpenGroups, Rejoins and Forwarder.
 type LocalNode struct {
 	net  *Local
 	self Node

@@ -1,6 +1,9 @@
 package cluster
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // groupKey names an open group of an app.
 type groupKey struct{ app, group string }
@@ -108,4 +111,46 @@ func (l *Local) dropGroupsOf(node Node) {
 			delete(l.groups, k)
 		}
 	}
+}
+
+// localRejoin is a Local's record of a peer's open group to rejoin.
+type localRejoin struct {
+	group string
+	until time.Time
+}
+
+var _ Rejoins = (*LocalNode)(nil)
+
+// KeepRejoin implements Rejoins.
+func (n *LocalNode) KeepRejoin(_ context.Context, app, peer, group string, ttl time.Duration) error {
+	l := n.net
+	l.gmu.Lock()
+	defer l.gmu.Unlock()
+	if l.rejoins == nil {
+		l.rejoins = map[peerKey]localRejoin{}
+	}
+	l.rejoins[peerKey{app, peer}] = localRejoin{group, time.Now().Add(ttl)}
+	return nil
+}
+
+// DropRejoin implements Rejoins.
+func (n *LocalNode) DropRejoin(_ context.Context, app, peer string) error {
+	l := n.net
+	l.gmu.Lock()
+	defer l.gmu.Unlock()
+	delete(l.rejoins, peerKey{app, peer})
+	return nil
+}
+
+// Rejoin implements Rejoins.
+func (n *LocalNode) Rejoin(app, peer string) string {
+	l := n.net
+	l.gmu.Lock()
+	defer l.gmu.Unlock()
+	r, ok := l.rejoins[peerKey{app, peer}]
+	if !ok || !time.Now().Before(r.until) {
+		delete(l.rejoins, peerKey{app, peer})
+		return ""
+	}
+	return r.group
 }

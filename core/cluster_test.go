@@ -179,7 +179,9 @@ func TestRedrain(t *testing.T) {
 // TestClusterOpenGroup: an open group's members on three nodes get its
 // messages (one delivery per other node hosting members, none to a node
 // without), every node counts its members alike, a session that leaves
-// or ends leaves the count, and a crashed node takes its members with it.
+// or ends leaves the count, a crashed node takes its members with it, and
+// a peer whose session ended rejoins on another node (but not after it
+// left the group).
 func TestClusterOpenGroup(t *testing.T) {
 	l := cluster.NewLocal()
 	st := memory.New(memory.Config{})
@@ -262,5 +264,24 @@ func TestClusterOpenGroup(t *testing.T) {
 		if n := h.OpenGroupOnline(app, room); n != 4 {
 			t.Fatalf("node %d: online after node 2 crashed = %d, want 4", i, n)
 		}
+	}
+
+	// m3's session (node 0) ends and it opens again on node 1: back in
+	// the group. m4 (node 1) leaves, then opens again on node 3: not.
+	members[3].Drop()
+	m3 := coretest.Dial(hubs[1], false)
+	m3.Open(t, app, "m3")
+	send(t, members[4], roomCmd(protocol.KindRoomLeave, "m4", room))
+	members[4].Expect(t, protocol.KindRoomLeft)
+	members[4].Drop()
+	m4 := coretest.Dial(hubs[3], false)
+	m4.Open(t, app, "m4")
+	send(t, owner, &protocol.Command{Kind: protocol.KindDirect, PeerID: "owner", RoomID: room, Msg: "back", Transient: true})
+	if got := m3.Expect(t, protocol.KindDirect); got.Msg != "back" {
+		t.Fatalf("rejoined member got %+v", *got)
+	}
+	m4.ExpectNone(t, 30*time.Millisecond)
+	if n := hubs[3].OpenGroupOnline(app, room); n != 3 { // owner, m0, m3
+		t.Fatalf("online after the rejoin = %d, want 3", n)
 	}
 }

@@ -72,7 +72,9 @@ type Config struct {
 	// node and their online counts are cluster-wide. Nil means Presence,
 	// when it implements cluster.OpenGroups (cluster/natsbus and
 	// cluster.Local do); otherwise open groups are this node's only.
-	// Unused on a single node.
+	// When it also implements cluster.Rejoins, a peer whose session in an
+	// open group ended rejoins it on whichever node it opens again within
+	// OpenGroupRejoin. Unused on a single node.
 	OpenGroups cluster.OpenGroups
 
 	// Redrain, in a cluster, reads a peer's inbox once more this long

@@ -39,6 +39,7 @@ type Hub struct {
 	pr        cluster.Presence   // immutable
 	og        cluster.OpenGroups // nil: open groups are this node's only; immutable
 	prSync    cluster.Syncer     // pr when its memory lags the cluster's, else nil; immutable
+	rj        cluster.Rejoins    // og's, if it keeps rejoins; nil otherwise; immutable
 	remote    bool               // other nodes may exist: deliveries consult pr; immutable
 	stopWatch func()             // set by New
 	stopSub   func()             // set by New; nil on a single node
@@ -81,6 +82,7 @@ func New(cfg Config) (*Hub, error) {
 			h.og, _ = cfg.Presence.(cluster.OpenGroups)
 		}
 		h.prSync, _ = h.pr.(cluster.Syncer)
+		h.rj, _ = h.og.(cluster.Rejoins)
 	}
 	if err := h.startCluster(); err != nil {
 		return nil, err

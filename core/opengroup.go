@@ -82,6 +82,15 @@ func (h *Hub) exitOpenGroup(s *session, group string) {
 	if in {
 		h.openLeft(s, group)
 	}
+	if h.rj != nil {
+		ctx, cancel := h.storeCtx()
+		err := h.rj.DropRejoin(ctx, s.app.ID, s.peer)
+		cancel()
+		if err != nil {
+			h.metrics.ClusterErrors.Inc()
+			h.log.Warn("open group rejoin drop", "app", s.app.ID, "peer", s.peer, "err", err)
+		}
+	}
 }
 
 func (h *Hub) inOpenGroup(s *session, group string) bool {
@@ -100,18 +109,34 @@ func (h *Hub) leaveRooms(s *session) {
 		h.open.rejoin[peerKey{s.app.ID, s.peer}] = rejoinTicket{group: g, until: h.cfg.Now().Add(h.cfg.OpenGroupRejoin)}
 	}
 	h.open.mu.Unlock()
-	if ok {
-		h.openLeft(s, g)
+	if !ok {
+		return
+	}
+	h.openLeft(s, g)
+	if h.rj != nil {
+		ctx, cancel := h.storeCtx()
+		err := h.rj.KeepRejoin(ctx, s.app.ID, s.peer, g, h.cfg.OpenGroupRejoin)
+		cancel()
+		if err != nil {
+			h.metrics.ClusterErrors.Inc()
+			h.log.Warn("open group rejoin keep", "app", s.app.ID, "peer", s.peer, "err", err)
+		}
 	}
 }
 
 // rejoinOpenGroup puts a newly opened session back in its open group when
-// the peer left it less than OpenGroupRejoin ago.
+// the peer left it less than OpenGroupRejoin ago: on this node, or, in a
+// cluster, on any node.
 func (h *Hub) rejoinOpenGroup(s *session) {
 	h.open.mu.Lock()
 	t, ok := h.open.rejoin[peerKey{s.app.ID, s.peer}]
 	h.open.mu.Unlock()
-	if ok && h.cfg.Now().Before(t.until) {
+	switch {
+	case h.rj != nil: // the cluster's record, which an explicit leave on another node dropped
+		if g := h.rj.Rejoin(s.app.ID, s.peer); g != "" {
+			h.enterOpenGroup(s, g)
+		}
+	case ok && h.cfg.Now().Before(t.until):
 		h.enterOpenGroup(s, t.group)
 	}
 }
@@ -202,10 +227,11 @@ func (h *Hub) writeOpen(app, group string, out *protocol.Command, origin *sessio
 }
 
 // OpenGroupOnline returns how many distinct peers are in an open group
-// (REST transient_group/onlines): on every node in a cluster, as this
-// node's registry has seen them so far; on this node otherwise.
+// (REST transient_group/onlines): on every node in a cluster (after
+// catching up with the cluster's registry), on this node otherwise.
 func (h *Hub) OpenGroupOnline(app, group string) int {
 	if h.og != nil {
+		h.syncPresence() // a member that joined on another node before the call counts
 		return h.og.GroupSize(app, group)
 	}
 	h.open.mu.Lock()

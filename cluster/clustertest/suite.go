@@ -23,6 +23,7 @@ type Node interface {
 	cluster.Deliverer
 	cluster.Presence
 	cluster.OpenGroups
+	cluster.Rejoins
 	cluster.Forwarder
 }
 
@@ -49,6 +50,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("PresenceCounts", func(t *testing.T) { testCounts(t, h) })
 	t.Run("PresenceStorm", func(t *testing.T) { testStorm(t, h) })
 	t.Run("OpenGroups", func(t *testing.T) { testOpenGroups(t, h) })
+	t.Run("Rejoins", func(t *testing.T) { testRejoins(t, h) })
 	t.Run("Forward", func(t *testing.T) { testForward(t, h) })
 	if h.Crash != nil {
 		t.Run("Crash", func(t *testing.T) { testCrash(t, h) })
@@ -471,4 +473,53 @@ func testCrashOpenGroups(t *testing.T, h Harness) {
 	waitGroup(t, h, nodes, "members on nodes 1 and 2", 2, nodes[1], nodes[2])
 	h.Crash(t, nodes, 2)
 	waitGroup(t, h, nodes[:2], "the crashed node's members gone", 1, nodes[1])
+}
+
+// testRejoins: a rejoin record kept on one node shows on every node (at
+// once on its own), is replaced by the next one, goes everywhere when
+// dropped on another node, and ends by itself after its time.
+func testRejoins(t *testing.T, h Harness) {
+	nodes := h.Nodes(t, 3)
+	ctx := context.Background()
+	everywhere := func(what, p, want string) {
+		t.Helper()
+		waitFor(t, h, what, func() bool {
+			for _, n := range nodes {
+				if n.Rejoin(app, p) != want {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	if err := nodes[0].KeepRejoin(ctx, app, peer, group, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got := nodes[0].Rejoin(app, peer); got != group {
+		t.Fatalf("right after KeepRejoin, node 0's record is %q", got)
+	}
+	everywhere("the record on every node", peer, group)
+	if err := nodes[2].KeepRejoin(ctx, app, peer, "second", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	everywhere("the next record on every node", peer, "second")
+	if err := nodes[1].DropRejoin(ctx, app, peer); err != nil {
+		t.Fatal(err)
+	}
+	if got := nodes[1].Rejoin(app, peer); got != "" {
+		t.Fatalf("right after DropRejoin, node 1's record is %q", got)
+	}
+	everywhere("the record dropped on every node", peer, "")
+	if err := nodes[1].DropRejoin(ctx, app, "never kept"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := nodes[2].KeepRejoin(ctx, app, "brief", group, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	everywhere("the brief record on every node", "brief", group)
+	everywhere("the brief record expired on every node", "brief", "")
+	if d := time.Since(start); d < 900*time.Millisecond {
+		t.Fatalf("a 1 s record ended after %v", d)
+	}
 }

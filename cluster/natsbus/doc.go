@@ -29,7 +29,9 @@
 // keeps every node's map of each open group's members and the nodes
 // hosting them (cluster.OpenGroups): a message to the group goes as one
 // delivery (Delivery.Group) to each node hosting members, and its online
-// count is answered from memory.
+// count is answered from memory. r.<app>.<peer> holds the open group a
+// peer may rejoin (cluster.Rejoins), written with the rejoin window as
+// its per-message TTL.
 //
 // Fencing: a node that cannot refresh its lease for LeaseTTL-2s calls
 // Config.OnFence (the caller closes its sessions with a retryable code),

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/rtgate/rtgate/cluster"
 )
 
@@ -17,7 +20,15 @@ import (
 // online count is answered from memory; a node whose lease ends takes its
 // members out at that point of the stream.
 
-var _ cluster.OpenGroups = (*Bus)(nil)
+// A peer whose session in an open group ended may rejoin it on any node
+// for a while: r.<app>.<peer> holds the group, written with a per-message
+// TTL (the rejoin window), and every node keeps the current ones from the
+// same watch; the TTL's expiry marker removes it everywhere.
+
+var (
+	_ cluster.OpenGroups = (*Bus)(nil)
+	_ cluster.Rejoins    = (*Bus)(nil)
+)
 
 type groupKey struct{ app, group string }
 
@@ -27,12 +38,14 @@ type openGroups struct {
 	peers  map[groupKey]map[string]map[cluster.Node]struct{} // group -> member -> nodes holding it there
 	hosts  map[groupKey]map[cluster.Node]int                 // group -> node -> members it holds
 	byNode map[cluster.Node]map[regKey]struct{}              // node -> its memberships
+	rejoin map[peerKey]string                                // peer -> the open group it may rejoin
 }
 
 func (g *openGroups) init() {
 	g.peers = map[groupKey]map[string]map[cluster.Node]struct{}{}
 	g.hosts = map[groupKey]map[cluster.Node]int{}
 	g.byNode = map[cluster.Node]map[regKey]struct{}{}
+	g.rejoin = map[peerKey]string{}
 }
 
 func (g *openGroups) add(k regKey, node cluster.Node) {
@@ -155,23 +168,100 @@ func (b *Bus) awaitGroup(ctx context.Context, k regKey, node cluster.Node, in bo
 	if k.group == "" {
 		return
 	}
+	gk := groupKey{k.app, k.group}
+	b.awaitView(ctx, func() bool {
+		_, has := b.pres.groups.peers[gk][k.peer][node]
+		return has == in
+	})
+}
+
+// awaitView waits, at most maxGroupAwait, until cond (called with
+// presence.mu read-locked) holds for the applied view. The write it waits
+// for succeeded: should the wait time out, the view shows it later.
+func (b *Bus) awaitView(ctx context.Context, cond func() bool) {
 	ctx, cancel := context.WithTimeout(ctx, maxGroupAwait)
 	defer cancel()
-	gk := groupKey{k.app, k.group}
 	for {
 		b.pres.mu.RLock()
-		_, has := b.pres.groups.peers[gk][k.peer][node]
+		ok := cond()
 		moved := b.pres.moved
 		b.pres.mu.RUnlock()
-		if has == in {
+		if ok {
 			return
 		}
 		select {
 		case <-moved:
 		case <-ctx.Done():
-			return // it will show; the write itself succeeded
+			return
 		case <-b.ctx.Done():
 			return
 		}
 	}
+}
+
+func rejoinKeyName(app, peer string) string {
+	return "r." + cluster.Token(app) + "." + cluster.Token(peer)
+}
+
+func parseRejoinKey(key string) (peerKey, bool) {
+	parts := strings.Split(key, ".")
+	if len(parts) != 3 || parts[0] != "r" {
+		return peerKey{}, false
+	}
+	app, err1 := cluster.FromToken(parts[1])
+	peer, err2 := cluster.FromToken(parts[2])
+	if err1 != nil || err2 != nil {
+		return peerKey{}, false
+	}
+	return peerKey{app, peer}, true
+}
+
+// rejoinDeleteTTL is the life of a rejoin record's delete: long enough
+// for every watcher to apply it, after which the server's marker (kept a
+// minute) replaces it, so that dropped records leave nothing behind.
+const rejoinDeleteTTL = 2 * time.Second
+
+// KeepRejoin implements cluster.Rejoins. It returns once this node's
+// view holds the record (DropRejoin: once it does not).
+func (b *Bus) KeepRejoin(ctx context.Context, app, peer, group string, ttl time.Duration) error {
+	ttl = max(ttl.Round(time.Second), time.Second)
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+	defer cancel()
+	if _, err := b.js.Publish(ctx, "$KV."+Bucket+"."+rejoinKeyName(app, peer), []byte(group), jetstream.WithMsgTTL(ttl)); err != nil {
+		b.m.KVErrors.Inc()
+		return unavailable(err)
+	}
+	b.m.PresenceKV.WithLabelValues("rejoin").Inc()
+	k := peerKey{app, peer}
+	b.awaitView(ctx, func() bool { return b.pres.groups.rejoin[k] == group })
+	return nil
+}
+
+// DropRejoin implements cluster.Rejoins: a delete that itself expires
+// (a plain KV delete would stay in the bucket for good). It writes
+// nothing when this node knows of no record for the peer.
+func (b *Bus) DropRejoin(ctx context.Context, app, peer string) error {
+	if b.Rejoin(app, peer) == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+	defer cancel()
+	m := nats.NewMsg("$KV." + Bucket + "." + rejoinKeyName(app, peer))
+	m.Header.Set("KV-Operation", "DEL")
+	if _, err := b.js.PublishMsg(ctx, m, jetstream.WithMsgTTL(rejoinDeleteTTL)); err != nil {
+		b.m.KVErrors.Inc()
+		return unavailable(err)
+	}
+	b.m.PresenceKV.WithLabelValues("rejoin").Inc()
+	k := peerKey{app, peer}
+	b.awaitView(ctx, func() bool { return b.pres.groups.rejoin[k] == "" })
+	return nil
+}
+
+// Rejoin implements cluster.Rejoins.
+func (b *Bus) Rejoin(app, peer string) string {
+	b.pres.mu.RLock()
+	g := b.pres.groups.rejoin[peerKey{app, peer}]
+	b.pres.mu.RUnlock()
+	return g
 }

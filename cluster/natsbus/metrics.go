@@ -5,7 +5,7 @@ import "github.com/prometheus/client_golang/prometheus"
 // Metrics are a Bus's collectors; the caller registers them.
 type Metrics struct {
 	RTT         prometheus.Gauge       // last NATS round trip, seconds
-	PresenceKV  *prometheus.CounterVec // presence KV writes, by op: put, delete, lease
+	PresenceKV  *prometheus.CounterVec // presence KV writes, by op: put, delete, lease, rejoin
 	KVErrors    prometheus.Counter
 	Fences      prometheus.Counter // times the node fenced itself
 	Transitions prometheus.Counter // presence transitions applied from the watch
@@ -19,7 +19,7 @@ func NewMetrics() *Metrics {
 		RTT: prometheus.NewGauge(prometheus.GaugeOpts{Name: "rtgate_nats_rtt_seconds",
 			Help: "Round trip to the NATS server, measured every lease refresh."}),
 		PresenceKV: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rtgate_presence_kv_writes_total",
-			Help: "Writes to the presence bucket, by op (put, delete, lease)."}, []string{"op"}),
+			Help: "Writes to the presence bucket, by op (put, delete, lease, rejoin)."}, []string{"op"}),
 		KVErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "rtgate_presence_kv_errors_total",
 			Help: "Failed writes to the presence bucket."}),
 		Fences: prometheus.NewCounter(prometheus.CounterOpts{Name: "rtgate_node_fences_total",

@@ -36,7 +36,7 @@ type presence struct {
 	alive  map[cluster.Node]bool                 // guarded by mu; written by the applier only
 	groups openGroups                            // guarded by mu; written by the applier only
 	urls   map[cluster.Node]string               // advertised URL of each alive node that has one; guarded by mu; written by the applier only
-	moved  chan struct{}                         // guarded by mu; closed and replaced when groups changed
+	moved  chan struct{}                         // guarded by mu; closed and replaced when groups changed (see awaitView)
 
 	fnMu sync.Mutex
 	fn   func(cluster.Transition) // guarded by fnMu
@@ -419,6 +419,9 @@ func (b *Bus) replay(entries []jetstream.KeyValueEntry) {
 		if k, node, ok := parseGroupKey(e.Key()); ok && e.Operation() == jetstream.KeyValuePut && p.alive[node] {
 			p.groups.add(k, node)
 		}
+		if k, ok := parseRejoinKey(e.Key()); ok && e.Operation() == jetstream.KeyValuePut {
+			p.groups.rejoin[k] = string(e.Value())
+		}
 	}
 }
 
@@ -460,6 +463,14 @@ func (b *Bus) applyEntry(e jetstream.KeyValueEntry) {
 			p.groups.add(k, node)
 		case !put:
 			p.groups.remove(k, node)
+		}
+		close(p.moved)
+		p.moved = make(chan struct{})
+	} else if k, ok := parseRejoinKey(e.Key()); ok {
+		if put {
+			p.groups.rejoin[k] = string(e.Value())
+		} else { // deleted, or expired (its TTL's marker)
+			delete(p.groups.rejoin, k)
 		}
 		close(p.moved)
 		p.moved = make(chan struct{})

@@ -335,6 +335,14 @@ func restScript(r *restRun) {
 	for range 3 { // on each node of a cluster
 		r.call("GET", "/1.1/rtm/transient_group/onlines?gid="+open.ObjectID, appHdr, "")
 	}
+	// o2 opens again, on another node: back in the group; o3, which left,
+	// opens again: not.
+	r.session(2, "o2")
+	r.session(0, "o3")
+	r.settle("open group of 3", func(h *core.Hub) bool { return h.OpenGroupOnline(appID, open.ObjectID) == 3 })
+	for range 3 { // on each node of a cluster
+		r.call("GET", "/1.1/rtm/transient_group/onlines?gid="+open.ObjectID, appHdr, "")
+	}
 	r.call("GET", "/1.1/rtm/transient_group/onlines?gid=000000000000000000000000", appHdr, "")
 	r.call("GET", "/1.1/rtm/transient_group/onlines", appHdr, "")
 
