@@ -32,8 +32,9 @@ type rejoinTicket struct {
 }
 
 // enterOpenGroup puts s in the open group, leaving its previous one
-// silently (protocol-v1 §8 q21).
-func (h *Hub) enterOpenGroup(s *session, group string) {
+// silently (protocol-v1 §8 q21). registered says the caller registered
+// s's entry with the cluster already (openEntered).
+func (h *Hub) enterOpenGroup(s *session, group string, registered bool) {
 	og := &h.open
 	og.mu.Lock()
 	if og.members == nil {
@@ -44,6 +45,9 @@ func (h *Hub) enterOpenGroup(s *session, group string) {
 	old, had := og.of[s]
 	if had && old == group {
 		og.mu.Unlock()
+		if registered {
+			h.openLeft(s, group) // in it already: undo the second registration
+		}
 		return
 	}
 	if had {
@@ -59,7 +63,9 @@ func (h *Hub) enterOpenGroup(s *session, group string) {
 	if had {
 		h.openLeft(s, old)
 	}
-	h.openEntered(s, group)
+	if !registered {
+		h.openEntered(s, group)
+	}
 }
 
 func (h *Hub) dropOpenLocked(s *session, group string) {
@@ -134,10 +140,10 @@ func (h *Hub) rejoinOpenGroup(s *session) {
 	switch {
 	case h.rj != nil: // the cluster's record, which an explicit leave on another node dropped
 		if g := h.rj.Rejoin(s.app.ID, s.peer); g != "" {
-			h.enterOpenGroup(s, g)
+			h.enterOpenGroup(s, g, false)
 		}
 	case ok && h.cfg.Now().Before(t.until):
-		h.enterOpenGroup(s, t.group)
+		h.enterOpenGroup(s, t.group, false)
 	}
 }
 

@@ -100,11 +100,16 @@ func (c *Client) join(s *session, cmd *protocol.Command) error {
 
 // joined replies to a successful join and tells the members.
 func (c *Client) joined(s *session, cmd *protocol.Command, g *storage.Group, added []string) error {
-	c.write(&protocol.Command{Kind: protocol.KindRoomJoined, PeerID: s.peer, RoomID: g.ID, ByPeerID: s.peer, I: cmd.I})
 	if g.Transient {
-		c.hub.enterOpenGroup(s, g.ID)
+		// The cluster learns of the member before it gets `joined`: a
+		// message sent to the group once it has is sent to its node. The
+		// session itself is a member after the reply, as on one node.
+		c.hub.openEntered(s, g.ID)
+		c.write(&protocol.Command{Kind: protocol.KindRoomJoined, PeerID: s.peer, RoomID: g.ID, ByPeerID: s.peer, I: cmd.I})
+		c.hub.enterOpenGroup(s, g.ID, true)
 		return nil
 	}
+	c.write(&protocol.Command{Kind: protocol.KindRoomJoined, PeerID: s.peer, RoomID: g.ID, ByPeerID: s.peer, I: cmd.I})
 	if len(added) > 0 {
 		c.hub.groupEvent(s.app.ID, g.ID, &protocol.Command{Kind: protocol.KindRoomMembersJoined, RoomID: g.ID,
 			RoomPeerIDs: added, ByPeerID: s.peer}, nil)
