@@ -8,7 +8,8 @@ import (
 
 // open handles `session open`: a new session, or a re-open of one already
 // open on this connection (answered `opened` again). Pending inbox messages
-// follow the `opened` reply, oldest first, with offline:true.
+// follow the `opened` reply, oldest first, with offline:true, before any
+// push (the session is held until they are written).
 func (c *Client) open(cmd *protocol.Command) error {
 	if e := checkPeerIDs("peerId", cmd.PeerID); e != nil {
 		return e
@@ -56,8 +57,12 @@ func (c *Client) open(cmd *protocol.Command) error {
 	}
 	c.write(&protocol.Command{Kind: protocol.KindSessionOpened, PeerID: s.peer, AppID: s.app.ID,
 		OnlineSessionPeerIDs: online, I: cmd.I})
-	s.release(c.hub.noteWrite)
+	// The pending inbox follows `opened` before any push: a live message
+	// sent once the client saw `opened` (its sender may be on another
+	// node, faster than a cluster store's read) stays behind the older
+	// offline ones.
 	err = c.redeliver(s)
+	s.release(c.hub.noteWrite)
 	if c.hub.remote && c.hub.cfg.Redrain > 0 {
 		c.hub.redrainLater(c, s)
 	}
