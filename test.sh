@@ -103,6 +103,16 @@ else
   fail "node compat suite skipped: no binary"
 fi
 
+log "node --test (test/js against a 3-node cluster: RTGATE_CLUSTER=3, about a minute)"
+# The same lean-cloud-chat suite once more, each file against three rtgate
+# nodes with embedded NATS (nothing to install: nats-server is in the
+# binary); node 0's router hands the clients out to the nodes in turn.
+if [ -n "${RTGATE_BIN:-}" ]; then
+  (cd test/js && RTGATE_CLUSTER=3 node --test --test-concurrency=3) || fail "node compat suite on a cluster"
+else
+  fail "node compat suite on a cluster skipped: no binary"
+fi
+
 log "node --test (test/browser: headless Chromium)"
 if [ -z "${RTGATE_BIN:-}" ]; then
   fail "browser suite skipped: no binary"

@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
-const { startServer, loadChat, Peer, uid, withTimeout } = require('./lib/harness');
+const { startTarget, loadChat, Peer, uid, withTimeout } = require('./lib/harness');
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 let server;
@@ -65,7 +65,7 @@ before(async () => {
   binDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtgate-gopeer-'));
   execFileSync('go', ['build', '-o', path.join(binDir, 'gopeer'), './test/browser/gopeer'],
     { cwd: repoRoot, stdio: 'inherit', timeout: 300000 });
-  server = await startServer();
+  server = await startTarget(); // a cluster with RTGATE_CLUSTER
   AVChatClient = loadChat(server.base);
 });
 
@@ -78,9 +78,17 @@ test('Go SDK peer and lean-cloud-chat exchange messages over WebSocket', async (
   const appId = 'compat-gosdk';
   const gopher = uid('gopher');
   const js = new Peer(AVChatClient, { appId, peerId: uid('js'), watchingPeerIds: [gopher] });
-  const go = goPeer('ws://' + server.addr + '/', appId);
+  let go;
   try {
     await js.open();
+    // On a cluster, the Go peer connects to another node than chat.js.
+    let goAddr = server.addr;
+    if (server.nodes) {
+      const jsNode = server.nodeOf(js.socket.url);
+      assert.ok(jsNode >= 0, js.socket.url);
+      goAddr = server.nodes[(jsNode + 1) % server.nodes.length].addr;
+    }
+    go = goPeer('ws://' + goAddr + '/', appId);
     const opened = await go.call('open', { peer: gopher, watch: [js.peerId] });
     assert.deepEqual(opened.online, [js.peerId], 'the Go peer sees the JS peer online');
     assert.equal(opened.transport, 'ws');
@@ -102,7 +110,7 @@ test('Go SDK peer and lean-cloud-chat exchange messages over WebSocket', async (
     await go.call('close', { peer: gopher });
     await js.next('offline', (peers) => peers.includes(gopher));
   } finally {
-    await go.stop();
+    if (go) await go.stop();
     await js.close();
   }
 });

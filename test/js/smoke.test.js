@@ -3,7 +3,7 @@
 // sessions and exchanges a message through a real rtgate binary.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { useServer, once } = require('./lib/harness');
+const { useServer, once, rest, CLUSTER } = require('./lib/harness');
 
 const ctx = useServer();
 
@@ -45,6 +45,26 @@ test('router answers through the redirected XMLHttpRequest', async () => {
   });
   assert.equal(res.status, 200);
   const body = JSON.parse(res.responseText);
-  assert.equal(body.server, `wss://${ctx.server.addr}/`);
+  if (CLUSTER) {
+    // One of the nodes (round robin), wss:// for secure=1.
+    assert.ok(ctx.server.nodes.some((s) => body.server === `wss://${s.addr}/`), body.server);
+  } else {
+    assert.equal(body.server, `wss://${ctx.server.addr}/`);
+  }
   assert.equal(body.groupId, 'g0');
+});
+
+// Only on a cluster (RTGATE_CLUSTER): there is one node otherwise.
+if (CLUSTER) test('cluster: every node\'s router hands out every node, in turn', async () => {
+  const want = ctx.server.nodes.map((s) => `ws://${s.addr}/`).sort();
+  for (const node of ctx.server.nodes) {
+    const got = [];
+    for (let i = 0; i < want.length; i++) {
+      const { status, body } = await rest(node.base, '/v1/route?appId=smoke-app');
+      assert.equal(status, 200);
+      assert.notEqual(body.secondary, body.server, 'secondary is another node');
+      got.push(body.server);
+    }
+    assert.deepEqual(got.sort(), want, `router of ${node.addr}: ${want.length} answers name ${want.length} nodes`);
+  }
 });

@@ -10,7 +10,8 @@ const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
-const { before, after } = require('node:test');
+const net = require('node:net');
+const { before, after, beforeEach, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 // Real timers, captured before any test mocks them (keepalive.test.js
 // enables node:test's MockTimers; our own timeouts must keep working).
@@ -33,8 +34,13 @@ function binary() {
   return builtBinary;
 }
 
+// RTGATE_CLUSTER=N (N >= 2) runs every file against a cluster of N rtgate
+// nodes (embedded NATS, R3) instead of one server: see startCluster.
+const CLUSTER = Number(process.env.RTGATE_CLUSTER || 0) >= 2 ? Number(process.env.RTGATE_CLUSTER) : 0;
+
 // startServer runs rtgate on 127.0.0.1 with a fresh data dir (unless
-// opts.data is given) and resolves once it listens:
+// opts.data is given) and resolves once it listens (opts.startMs, default
+// 30 s):
 // { base: 'http://127.0.0.1:PORT', addr, data, output(), stop(), restart() }.
 // opts.listen fixes the address (default 127.0.0.1:0, a free port); opts.args
 // are extra flags (e.g. ['--app', 'id:key:master', '--signatures']).
@@ -49,12 +55,17 @@ function startServer(opts = {}) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  // The output also goes to <data>/rtgate.log, to read after a failure.
+  const logFile = fs.createWriteStream(path.join(data, 'rtgate.log'), { flags: 'a' });
+  child.stdout.on('data', (c) => logFile.write(c));
+  child.stderr.on('data', (c) => logFile.write(c));
+  child.on('exit', () => logFile.end());
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error('rtgate did not start:\n' + out));
-    }, 30000);
+    }, opts.startMs || 30000);
     const onData = (chunk) => {
       out += chunk;
       const m = /rtgate listening on http:\/\/(\S+)/.exec(out);
@@ -85,6 +96,117 @@ function startServer(opts = {}) {
   });
 }
 
+// freePorts returns n distinct free loopback TCP ports (bound, then released).
+async function freePorts(n) {
+  const servers = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const srv = net.createServer();
+      await new Promise((resolve, reject) => { srv.once('error', reject); srv.listen(0, '127.0.0.1', resolve); });
+      servers.push(srv);
+    }
+    return servers.map((srv) => srv.address().port);
+  } finally {
+    await Promise.all(servers.map((srv) => new Promise((resolve) => srv.close(resolve))));
+  }
+}
+
+// startCluster runs n rtgate nodes that form one cluster (each with an
+// embedded nats-server, JetStream R3, routes to the others, all on
+// 127.0.0.1; node 0 also runs the history indexer) and resolves once every
+// node listens, /healthz reports the cluster on each under distinct node
+// names, and node 0's router hands out all n nodes. It resolves with
+// { nodes, base, addr (node 0's), names, nodeOf(url), output(), stop(signal),
+// restart(signal = 'SIGKILL') }. opts.args go to every node. restart stops
+// every node with signal and starts them again on the same addresses, data
+// dirs and route ports; its result has previousExit (node 0's).
+async function startCluster(n, opts = {}) {
+  const routePorts = opts.routePorts || await freePorts(n);
+  const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`).join(',');
+  const datas = opts.datas || routePorts.map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'rtgate-js-data-')));
+  const listens = opts.listens || routePorts.map(() => '127.0.0.1:0');
+  const started = await Promise.allSettled(routePorts.map((p, i) => startServer({
+    data: datas[i],
+    listen: listens[i],
+    startMs: 120000,
+    args: ['--node-name', `js${i}`, '--nats-embed', '--nats-listen', '127.0.0.1:0',
+      '--nats-cluster', `127.0.0.1:${p}`, '--nats-routes', routes,
+      ...(i === 0 ? ['--history-indexer'] : []), ...(opts.args || [])],
+  })));
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(started.filter((r) => r.status === 'fulfilled').map((r) => r.value.stop('SIGKILL')));
+    throw failed.reason;
+  }
+  const nodes = started.map((r) => r.value);
+  const c = {
+    cluster: true,
+    nodes,
+    base: nodes[0].base,
+    addr: nodes[0].addr,
+    data: datas[0],
+    names: [],
+    // nodeOf returns the index of the node a ws:// or http:// URL points at (-1: none).
+    nodeOf(url) {
+      const host = new URL(url).host;
+      return nodes.findIndex((s) => s.addr === host);
+    },
+    output: () => nodes.map((s, i) => `--- node ${i} ---\n${s.output()}`).join('\n'),
+    async stop(signal = 'SIGTERM') {
+      const res = await Promise.all(nodes.map((s) => s.stop(signal)));
+      return res.find((r) => r.code !== 0) || res[0];
+    },
+    async restart(signal = 'SIGKILL') {
+      const res = await Promise.all(nodes.map((s) => s.stop(signal)));
+      const next = await startCluster(n, { ...opts, routePorts, datas, listens: nodes.map((s) => s.addr) });
+      next.previousExit = res[0];
+      return next;
+    },
+  };
+  try {
+    for (const s of nodes) {
+      const h = await rest(s.base, '/healthz');
+      assert.equal(h.status, 200, `healthz of ${s.addr}: ${h.text}`);
+      assert.equal(h.body.cluster, 'ok', `healthz of ${s.addr}: ${h.text}`);
+      c.names.push(h.body.node);
+    }
+    assert.equal(new Set(c.names).size, n, `distinct node names: ${c.names}`);
+    // The leases that advertise the nodes' URLs reach node 0's router.
+    const want = nodes.map((s) => `ws://${s.addr}/`).sort();
+    const args = opts.args || [];
+    const app = args.includes('--app') ? args[args.indexOf('--app') + 1].split(':')[0] : 'harness';
+    const deadline = Date.now() + 30000;
+    for (;;) {
+      const seen = new Set();
+      for (let i = 0; i < 2 * n; i++) {
+        const r = await rest(c.base, `/v1/route?appId=${encodeURIComponent(app)}`);
+        seen.add(r.body.server);
+      }
+      if (JSON.stringify([...seen].sort()) === JSON.stringify(want)) break;
+      if (Date.now() > deadline) throw new Error(`node 0's router hands out ${[...seen]}, want ${want}`);
+      await new Promise((r) => realSetTimeout(r, 100));
+    }
+  } catch (err) {
+    await c.stop('SIGKILL');
+    throw new Error(`${err.message}\n${c.output()}`);
+  }
+  latestCluster = c;
+  return c;
+}
+
+// The cluster started last: the one whose node 0 answers chat.js's router
+// requests (a restart keeps node 0's address).
+let latestCluster = null;
+
+// startTarget starts what this run tests: startCluster(RTGATE_CLUSTER, opts)
+// when RTGATE_CLUSTER >= 2, else startServer(opts).
+function startTarget(opts = {}) {
+  return CLUSTER ? startCluster(CLUSTER, opts) : startServer(opts);
+}
+
+// Every Peer built in this process, in order (the cluster checks of useServer).
+const allPeers = [];
+
 // useServer is the per-file setup of the suite: it registers node:test
 // before/after hooks that start one server (startServer(opts)) and point
 // chat.js at it (loadChat), then stop it with SIGTERM and assert it exits 0.
@@ -99,9 +221,18 @@ function useServer({ appId, ...opts } = {}) {
     peer: (peerId, settings = {}) => new Peer(ctx.AVChatClient, { appId, peerId, ...settings }),
   };
   before(async () => {
-    ctx.server = await startServer(opts);
+    ctx.server = await startTarget(opts);
     ctx.AVChatClient = loadChat(ctx.server.base);
   });
+  if (CLUSTER) {
+    // On a cluster, chat.js asks node 0's router, which hands out the
+    // nodes in turn: the clients a test opened must be on as many
+    // different nodes as possible (each client asks once, at its first
+    // open). Otherwise the run would prove nothing about the cluster.
+    let mark = 0;
+    beforeEach(() => { mark = allPeers.length; });
+    afterEach(() => { assertSpread(allPeers.slice(mark)); });
+  }
   after(async () => {
     if (ctx.server) {
       const { code } = await ctx.server.stop('SIGTERM');
@@ -109,6 +240,26 @@ function useServer({ appId, ...opts } = {}) {
     }
   });
   return ctx;
+}
+
+// assertSpread asserts that the clients of peers that opened landed on
+// min(count, nodes) different cluster nodes, for each cluster they first
+// opened on (a restarted cluster's router starts its turn anew). A client
+// that re-opens reuses the node the router gave it, so only each client's
+// first socket counts.
+function assertSpread(peers) {
+  const byCluster = new Map();
+  for (const p of peers) {
+    if (!p.firstOpen) continue;
+    const list = byCluster.get(p.firstOpen.cluster) || [];
+    list.push(p.firstOpen.node);
+    byCluster.set(p.firstOpen.cluster, list);
+  }
+  for (const [cluster, on] of byCluster) {
+    assert.ok(on.every((i) => i >= 0), `every client is on a cluster node: ${on}`);
+    const want = Math.min(on.length, cluster.nodes.length);
+    assert.equal(new Set(on).size, want, `clients on nodes ${on}: want ${want} different nodes`);
+  }
 }
 
 // routerXHR returns an XMLHttpRequest stand-in, just enough for chat.js's
@@ -250,6 +401,7 @@ class Peer {
     this.settings = settings;
     this.peerId = settings.peerId;
     this.chat = new AVChatClient(settings);
+    allPeers.push(this);
     this.events = {};
     this.sequence = []; // [name, value] of every event, in emission order
     this.waiters = [];
@@ -274,7 +426,11 @@ class Peer {
       const s = sockets.slice(before).find((ws) => !ws.claimed && ws.rawOut.some((f) => {
         try { const c = JSON.parse(f); return c.cmd === 'session' && c.op === 'open' && c.peerId === this.peerId; } catch { return false; }
       }));
-      if (s) { s.claimed = true; this.sockets.push(s); }
+      if (s) {
+        s.claimed = true;
+        this.sockets.push(s);
+        if (!this.firstOpen && latestCluster) this.firstOpen = { cluster: latestCluster, node: latestCluster.nodeOf(s.url) };
+      }
     }
   }
 
@@ -425,7 +581,12 @@ function settle(p) {
 // storeSettled resolves once the server's store has no delayed inbox
 // entries (/metrics rtgate_store_inbox_delayed 0): a crash then cannot
 // redeliver what was acknowledged (see storage.inboxDelay).
+// On a cluster (RTGATE_CLUSTER) there is no such delay: the JetStream
+// store deletes an acknowledged message from the R3 inbox stream before
+// the ack command completes (storage/jetstream Remove), so a crash after
+// that cannot bring it back; it returns at once.
 async function storeSettled(base, ms = 10000) {
+  if (CLUSTER) return;
   const deadline = Date.now() + ms;
   for (;;) {
     const { text } = await rest(base, '/metrics');
@@ -442,7 +603,7 @@ async function closeAll(...peers) {
 }
 
 module.exports = {
-  startServer, useServer, loadChat, routerXHR, once, binary, sockets, Peer, uid,
+  startServer, startCluster, startTarget, CLUSTER, useServer, loadChat, routerXHR, once, binary, sockets, Peer, uid,
   hmac, signSession, signRoom, nowSeconds, rest, rawClient, withTimeout, settle, closeAll, storeSettled,
   realSetTimeout, realClearTimeout,
 };
