@@ -11,7 +11,18 @@ const ctx = useServer({ appId });
 const { peer } = ctx;
 const headers = { 'X-LC-Id': appId, 'X-LC-Key': 'any-key-in-dev-mode' };
 const convid = (...peers) => crypto.createHash('md5').update([...peers].sort().join(':')).digest('hex');
-const logs = (query) => rest(ctx.server.base, `/1.1/rtm/messages/logs?${new URLSearchParams(query)}`, { headers });
+// logs asks node 0 (on a cluster, every node: each must answer the same,
+// read-your-writes, though only node 0 runs the history indexer).
+async function logs(query) {
+  const at = (base) => rest(base, `/1.1/rtm/messages/logs?${new URLSearchParams(query)}`, { headers });
+  const res = await at(ctx.server.base);
+  for (const node of (ctx.server.nodes || []).slice(1)) {
+    const other = await at(node.base);
+    assert.equal(other.status, res.status, `history through ${node.addr}`);
+    assert.deepEqual(other.body, res.body, `history through ${node.addr}`);
+  }
+  return res;
+}
 
 test('a direct message sent by chat.js is in the history under md5(sorted peers)', async () => {
   const alice = peer(uid('zed-alice')); // sorts after bob: the convid sorts the ids
