@@ -121,7 +121,10 @@ func get(u string) ([]byte, error) {
 	return body, err
 }
 
-var deliveriesIn = regexp.MustCompile(`(?m)^rtgate_cluster_deliveries_in_total (\d+)`)
+var (
+	deliveriesIn = regexp.MustCompile(`(?m)^rtgate_cluster_deliveries_in_total (\d+)`)
+	forwarded    = regexp.MustCompile(`(?m)^rtgate_longpoll_forwarded_total (\d+)`)
+)
 
 // TestSpreadOverCluster is issue 13's conformance test: every scenario,
 // signatures included, over every transport (WebSocket in three dialects,
@@ -129,7 +132,9 @@ var deliveriesIn = regexp.MustCompile(`(?m)^rtgate_cluster_deliveries_in_total (
 // connections spread over three rtgate nodes of one cluster by
 // `--server URL1,URL2,URL3`. It fails if any scenario fails or is
 // skipped, and checks that frames did cross nodes: every node received
-// deliveries from the others.
+// deliveries from the others. Then the long-poll targets again with
+// --longpoll-any-node: every request of a session to the next node, as
+// behind a round-robin proxy (every node forwarded some).
 func TestSpreadOverCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs three rtgate binaries")
@@ -169,6 +174,28 @@ func TestSpreadOverCluster(t *testing.T) {
 		m := deliveriesIn.FindSubmatch(body)
 		if m == nil || string(m[1]) == "0" {
 			t.Errorf("node %d received no deliveries from the other nodes (%q): the scenarios did not cross nodes", i, m)
+		}
+	}
+
+	// Long-poll without sticky sessions: each session's requests go to
+	// every node in turn, and the nodes forward them to its owner.
+	out.Reset()
+	errOut.Reset()
+	wantLP := 2 * len(conformance.All())
+	code = run(context.Background(), []string{"--server", strings.Join(urls, ","), "--longpoll-any-node",
+		"--transports", "longpoll,longpoll-json", "--app", "conform-app",
+		"--signed-app", "conform-signed", "--master-key", "signed-master", "--wait", "10s"}, &out, &errOut)
+	if code != 0 || errOut.Len() != 0 || !strings.HasSuffix(out.String(), fmt.Sprintf("\n%d passed, 0 failed\n", wantLP)) {
+		t.Fatalf("rtconform --longpoll-any-node: exit %d, want all %d long-poll runs passed; stderr:\n%s\nstdout:\n%s",
+			code, wantLP, errOut.String(), out.String())
+	}
+	for i, u := range urls {
+		body, err := get(u + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := forwarded.FindSubmatch(body); m == nil || string(m[1]) == "0" {
+			t.Errorf("node %d forwarded no long-poll request (%q)", i, m)
 		}
 	}
 }

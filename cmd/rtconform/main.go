@@ -19,7 +19,9 @@
 // every scenario with two or more connections crosses nodes, over every
 // transport that all the servers serve. --ws, --longpoll, --quic, --wt
 // and --cert-sha256 then take one comma-separated value per server, in
-// the same order, or none.
+// the same order, or none. With --longpoll-any-node each long-poll
+// session's requests after its open go to every server in turn, as behind
+// a round-robin proxy without sticky sessions.
 //
 // It prints one line per scenario and transport ("ok   ws-json/direct-ack",
 // "FAIL quic/receipts: ...") and a closing line "N passed, M failed". The
@@ -70,6 +72,7 @@ type options struct {
 	timeout                  time.Duration
 	parallel                 int
 	list                     bool
+	lpAnyNode                bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -83,6 +86,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.quic, "quic", "", "raw QUIC `HOST:PORT` or quic://host:port (default: from /certinfo); one per --server URL")
 	fs.StringVar(&o.wt, "wt", "", "WebTransport `URL` https://host:port/wt (default: from /certinfo); one per --server URL")
 	fs.StringVar(&o.certSHA256, "cert-sha256", "", "hex SHA-256 of the server certificate to pin for wss, QUIC and WebTransport (default: from /certinfo); one per --server URL")
+	fs.BoolVar(&o.lpAnyNode, "longpoll-any-node", false, "with several --server URLs: send each long-poll session's requests to every server in turn "+
+		"(a cluster without sticky sessions forwards them to the session's node)")
 	fs.BoolVar(&o.insecure, "insecure", false, "accept any TLS certificate (tests only)")
 	fs.StringVar(&o.app, "app", "rtconform", "app `ID` the scenarios use: no signatures, recipients must be watched")
 	fs.StringVar(&o.signedApp, "signed-app", "", "app `ID` that requires signatures (enables the signature scenarios)")
@@ -150,14 +155,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	perServer := make([][]conformance.Target, len(servers))
+	if o.lpAnyNode && len(servers) < 2 {
+		fmt.Fprintln(stderr, "rtconform: --longpoll-any-node needs several --server URLs")
+		return 2
+	}
+	eps := make([]conformance.Endpoints, len(servers))
 	for i, srv := range servers {
-		ep, err := endpoints(ctx, srv, stderr)
-		if err != nil {
+		if eps[i], err = endpoints(ctx, srv, stderr); err != nil {
 			fmt.Fprintln(stderr, "rtconform:", err)
 			return 2
 		}
-		if perServer[i], err = conformance.Targets(ep, splitList(o.transports)); err != nil {
+	}
+	if o.lpAnyNode {
+		// Each session's requests go to its node, then the next ones.
+		for i := range eps {
+			for k := 1; k < len(eps); k++ {
+				eps[i].LongPollOthers = append(eps[i].LongPollOthers, eps[(i+k)%len(eps)].LongPoll)
+			}
+		}
+	}
+	perServer := make([][]conformance.Target, len(servers))
+	for i, srv := range servers {
+		if perServer[i], err = conformance.Targets(eps[i], splitList(o.transports)); err != nil {
 			if len(servers) > 1 {
 				err = fmt.Errorf("%s: %w", srv.server, err)
 			}

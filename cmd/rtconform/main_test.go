@@ -184,6 +184,7 @@ func TestUsage(t *testing.T) {
 		{"bad server URL", []string{"--server", "ftp://x"}, 2},
 		{"stray argument", []string{"--server", "http://127.0.0.1:1", "extra"}, 2},
 		{"one --quic for two servers", []string{"--server", "http://127.0.0.1:1,http://127.0.0.1:2", "--quic", "127.0.0.1:1"}, 2},
+		{"--longpoll-any-node with one server", []string{"--server", "http://127.0.0.1:1", "--longpoll-any-node"}, 2},
 		{"a bad URL among servers", []string{"--server", "http://127.0.0.1:1,ftp://x"}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

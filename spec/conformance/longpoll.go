@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rtgate/rtgate/protocol"
@@ -22,8 +23,12 @@ import (
 // loopback a failed request is a failure of the server under test.
 type lpConn struct {
 	base string // ends in "/"
-	hc   *http.Client
-	sid  string
+	// others, when set, are more nodes' prefixes (ending in "/"): the
+	// requests after the open go to base and others in turn.
+	others []string
+	turn   atomic.Uint64 // requests made so far
+	hc     *http.Client
+	sid    string
 
 	ctx    context.Context // canceled by Close: ends a held poll
 	cancel context.CancelFunc
@@ -41,7 +46,7 @@ type lpConn struct {
 
 var _ RawConn = (*lpConn)(nil)
 
-func dialLongPoll(ctx context.Context, base string, modern bool, hc *http.Client) (*lpConn, error) {
+func dialLongPoll(ctx context.Context, base string, others []string, modern bool, hc *http.Client) (*lpConn, error) {
 	dialect := "v1"
 	if modern {
 		dialect = "rtgate.json.1"
@@ -61,7 +66,7 @@ func dialLongPoll(ctx context.Context, base string, modern bool, hc *http.Client
 	if open.SID == "" || open.Dialect != dialect {
 		return nil, fmt.Errorf("long-poll open answered sid %q dialect %q, want dialect %s", open.SID, open.Dialect, dialect)
 	}
-	c := &lpConn{base: base, hc: hc, sid: open.SID}
+	c := &lpConn{base: base, others: others, hc: hc, sid: open.SID}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
 }
@@ -90,7 +95,13 @@ func lpDo(hc *http.Client, req *http.Request, out any) error {
 
 func (c *lpConn) url(endpoint string, q url.Values) string {
 	q.Set("sid", c.sid)
-	return c.base + endpoint + "?" + q.Encode()
+	base := c.base
+	if len(c.others) > 0 {
+		if k := c.turn.Add(1) % uint64(len(c.others)+1); k > 0 {
+			base = c.others[k-1]
+		}
+	}
+	return base + endpoint + "?" + q.Encode()
 }
 
 func (c *lpConn) Send(cmd *protocol.Command) error {

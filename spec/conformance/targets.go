@@ -16,6 +16,12 @@ type Endpoints struct {
 	WebSocket string
 	// LongPoll is the long-poll prefix: http://host:port/lp/.
 	LongPoll string
+	// LongPollOthers, when set, are the long-poll prefixes of the other
+	// nodes of a cluster that serves long-poll without sticky sessions: a
+	// session is opened at LongPoll, and its later requests (send, poll,
+	// close) go to LongPoll and these in turn, as behind a round-robin
+	// proxy; the nodes forward them to the session's node.
+	LongPollOthers []string
 	// QUIC is the raw QUIC address: quic://host:port.
 	QUIC string
 	// WebTransport is the WebTransport URL: https://host:port/wt.
@@ -55,8 +61,8 @@ func Targets(ep Endpoints, names []string) ([]Target, error) {
 		"ws-msgpack":    {ep.WebSocket, func() Dialer { return wsDialer(ep.WebSocket, wire.CodecMsgpack, opts) }},
 		"quic":          {ep.QUIC, func() Dialer { return streamDialer(ep.QUIC, false, opts) }},
 		"webtransport":  {ep.WebTransport, func() Dialer { return streamDialer(ep.WebTransport, true, opts) }},
-		"longpoll":      {ep.LongPoll, func() Dialer { return longPollDialer(ep.LongPoll, false, hc) }},
-		"longpoll-json": {ep.LongPoll, func() Dialer { return longPollDialer(ep.LongPoll, true, hc) }},
+		"longpoll":      {ep.LongPoll, func() Dialer { return longPollDialer(ep.LongPoll, ep.LongPollOthers, false, hc) }},
+		"longpoll-json": {ep.LongPoll, func() Dialer { return longPollDialer(ep.LongPoll, ep.LongPollOthers, true, hc) }},
 	}
 	explicit := names != nil
 	if !explicit {
@@ -161,13 +167,22 @@ func streamDialer(url string, wt bool, opts wire.Options) Dialer {
 }
 
 // longPollDialer opens long-poll sessions in the v1 dialect or, when
-// modern, rtgate.json.1.
-func longPollDialer(base string, modern bool, hc *http.Client) Dialer {
-	if !strings.HasSuffix(base, "/") {
-		base += "/"
+// modern, rtgate.json.1; others are more nodes for the sessions' requests
+// (Endpoints.LongPollOthers).
+func longPollDialer(base string, others []string, modern bool, hc *http.Client) Dialer {
+	slash := func(s string) string {
+		if !strings.HasSuffix(s, "/") {
+			s += "/"
+		}
+		return s
+	}
+	base = slash(base)
+	var more []string
+	for _, o := range others {
+		more = append(more, slash(o))
 	}
 	dial := func(ctx context.Context) (RawConn, error) {
-		c, err := dialLongPoll(ctx, base, modern, hc)
+		c, err := dialLongPoll(ctx, base, more, modern, hc)
 		if err != nil {
 			return nil, err
 		}
