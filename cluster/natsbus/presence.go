@@ -105,6 +105,11 @@ func (p *presence) setApplied(seq uint64) {
 // the calls made meanwhile share the next one (sent after they were
 // made, so it sees every write acknowledged before them).
 func (b *Bus) Sync(ctx context.Context) error {
+	if !b.nc.IsConnected() {
+		// A request would wait in the reconnect buffer for the whole
+		// timeout; the answer from memory is all there is.
+		return fmt.Errorf("%w: NATS not connected (%s)", cluster.ErrUnavailable, b.nc.Status())
+	}
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
 	defer cancel()
 	last, err := b.lastSeq(ctx)
