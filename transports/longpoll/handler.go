@@ -284,6 +284,7 @@ func (h *Handler) open(w http.ResponseWriter, r *http.Request) {
 		PingTimeout:  h.cfg.PingTimeout.Milliseconds(),
 		MaxPayload:   h.cfg.MaxPayload,
 	})
+	s.armExpiry()
 	h.reply(w, http.StatusOK, resp)
 }
 

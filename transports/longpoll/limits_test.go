@@ -123,3 +123,21 @@ func TestNeverPolledSessionExpiresSooner(t *testing.T) {
 		}
 	})
 }
+
+// TestSlowOpenDoesNotExpire: a session's first-poll clock starts when its
+// open is answered, not when the open began. An open slowed down (here by
+// the admission hook, as a starved process would be) past
+// FirstPollTimeout used to find its session expired and answer 503
+// "server shutting down" on a hub that was not shutting down (found by
+// FuzzLongPoll under load).
+func TestSlowOpenDoesNotExpire(t *testing.T) {
+	l := newLP(t, func(c *longpoll.Config) {
+		c.PollTimeout = time.Millisecond
+		c.PingTimeout = 5 * time.Millisecond
+		c.Admit = func(*http.Request) (func(), bool) {
+			time.Sleep(50 * time.Millisecond) // ten first-poll timeouts
+			return func() {}, true
+		}
+	})
+	sidOf(t, l.openFrom("192.0.2.1:4000"))
+}

@@ -117,9 +117,22 @@ func newSession(h *Handler, sid string, d sessionDialect, remote string) *sessio
 		Metrics:    h.metrics.queue,
 	})
 	s.mu.Lock() // checkExpiry reads timer under mu
-	s.timer = time.AfterFunc(h.cfg.FirstPollTimeout, s.checkExpiry)
+	// Not armed yet: armExpiry starts the first-poll clock once the open is
+	// answered, so a session cannot expire while its open is still running.
+	s.timer = time.AfterFunc(time.Duration(1<<62), s.checkExpiry)
 	s.mu.Unlock()
 	return s
+}
+
+// armExpiry starts the session's first-poll clock; open calls it just
+// before it answers with the session id.
+func (s *session) armExpiry() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.removed {
+		s.lastPoll = time.Now()
+		s.timer.Reset(s.h.cfg.FirstPollTimeout)
+	}
 }
 
 // Info implements core.Conn.
