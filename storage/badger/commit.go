@@ -48,6 +48,12 @@ type committer struct {
 
 	crashAt func(crashPoint) bool // Config.crashAt (crash.go)
 	flushed func()                // Config.flushed
+
+	// Scratch for the delayed entries a transaction adds (txn.lazyAdds,
+	// txn.idxAdds), reused from batch to batch: the delayed queues copy
+	// them.
+	lazyBuf []lazyRef
+	idxBuf  []idxRef
 }
 
 // op is one write operation handed to the committer.
@@ -310,8 +316,13 @@ func (s *Store) commit(batch []*op) {
 // failed without writing keeps its own error in op.err.
 func (s *Store) commitOnce(batch []*op) error {
 	t := &txn{Txn: s.db.NewTransaction(true), store: s, inboxes: map[string]*inboxIndex{},
-		seq: s.c.seq, maxTime: s.c.maxTime}
+		seq: s.c.seq, maxTime: s.c.maxTime, lazyAdds: s.c.lazyBuf[:0], idxAdds: s.c.idxBuf[:0]}
 	defer t.Discard()
+	defer func() { // the queues copied what they keep
+		clear(t.lazyAdds)
+		clear(t.idxAdds)
+		s.c.lazyBuf, s.c.idxBuf = t.lazyAdds[:0], t.idxAdds[:0]
+	}()
 	defer func() {
 		if t.snap != nil {
 			t.snapIt.Close()

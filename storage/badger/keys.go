@@ -162,6 +162,13 @@ var recordEncoders = sync.Pool{New: func() any {
 // which sealRecord fills in, and then, with a ClientID, ClientID and
 // ClientSum.
 func encodeRecord(m *storage.Message, peers []string, seq bool) (rec []byte, n int, err error) {
+	return appendRecord(nil, m, peers, seq)
+}
+
+// appendRecord appends m's record (see encodeRecord) to dst and returns
+// the extended buffer: the record is out[len(dst):], and n counts from
+// its start.
+func appendRecord(dst []byte, m *storage.Message, peers []string, seq bool) (out []byte, n int, err error) {
 	e := recordEncoders.Get().(*recordEncoder)
 	defer recordEncoders.Put(e)
 	e.buf.Reset()
@@ -184,8 +191,19 @@ func encodeRecord(m *storage.Message, peers []string, seq bool) (rec []byte, n i
 			return nil, 0, err
 		}
 	}
-	return bytes.Clone(e.buf.Bytes()), n, nil
+	if dst == nil {
+		return bytes.Clone(e.buf.Bytes()), n, nil
+	}
+	return append(dst, e.buf.Bytes()...), n, nil
 }
+
+// persistBufs recycles the buffers that hold a Persist's record key and
+// record: badger copies both into its memtable and log on commit, so
+// once the write has returned nothing refers to them.
+var persistBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// maxPooledBuf bounds the buffers kept in persistBufs.
+const maxPooledBuf = 16 << 10
 
 // sealRecord returns the record to write from rec (from encodeRecord, n
 // its 8-field length): the 8 fields alone, or, with delayed entries

@@ -26,16 +26,26 @@ func (s *Store) PersistOffline(ctx context.Context, m *storage.Message, inbox, o
 		return fmt.Errorf("%w: message needs App and ID", storage.ErrInvalid)
 	}
 	peers, mayDelay, delayed := inboxPeers(inbox, offline)
-	recordKey := messageKey(m.App, m.Time, m.ID)
 	conv, from := keyString(tConv, m.App, m.ConvID), keyString(tFrom, m.App, m.From)
 	var own *storage.Message // for Remove, while delayed entries are in memory
 	if len(delayed) > 0 {
 		own = m.Clone()
 	}
-	record, n, err := encodeRecord(m, delayed, s.inboxDelay > 0)
+	// The record key, then the record, in one recycled buffer.
+	buf := persistBufs.Get().(*[]byte)
+	b := append(appendTime(appendKey((*buf)[:0], tMessage, m.App), m.Time), m.ID...)
+	recordKey := b[:len(b):len(b)]
+	b, n, err := appendRecord(b, m, delayed, s.inboxDelay > 0)
 	if err != nil {
 		return fmt.Errorf("badger: encode message: %w", err)
 	}
+	record := b[len(recordKey):]
+	defer func() {
+		if cap(b) <= maxPooledBuf {
+			*buf = b[:0]
+			persistBufs.Put(buf)
+		}
+	}()
 	return s.write(ctx, 3+2*len(peers), true, func(t *txn) error {
 		// Delay the history index entries (index.go) and the inbox
 		// entries (lazy.go) if m is not too old.
