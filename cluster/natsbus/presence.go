@@ -31,12 +31,12 @@ type presence struct {
 	stripes [stripes]stripe
 
 	mu     sync.RWMutex
-	online map[peerKey]map[cluster.Node]struct{} // guarded by mu; written by the applier only
-	byNode map[cluster.Node]map[peerKey]struct{} // guarded by mu; written by the applier only
-	alive  map[cluster.Node]bool                 // guarded by mu; written by the applier only
-	groups openGroups                            // guarded by mu; written by the applier only
-	urls   map[cluster.Node]string               // advertised URL of each alive node that has one; guarded by mu; written by the applier only
-	moved  chan struct{}                         // guarded by mu; closed and replaced when groups changed (see awaitView)
+	online map[peerKey]nodeSet         // guarded by mu; written by the applier only
+	byNode map[cluster.Node]*nodePeers // guarded by mu; written by the applier only
+	alive  map[cluster.Node]bool       // guarded by mu; written by the applier only
+	groups openGroups                  // guarded by mu; written by the applier only
+	urls   map[cluster.Node]string     // advertised URL of each alive node that has one; guarded by mu; written by the applier only
+	moved  chan struct{}               // guarded by mu; closed and replaced when groups changed (see awaitView)
 
 	fnMu sync.Mutex
 	fn   func(cluster.Transition) // guarded by fnMu
@@ -73,8 +73,8 @@ func (p *presence) init() {
 	for i := range p.stripes {
 		p.stripes[i] = stripe{count: map[regKey]int{}, written: map[regKey]cluster.Node{}, dirty: map[regKey]struct{}{}}
 	}
-	p.online = map[peerKey]map[cluster.Node]struct{}{}
-	p.byNode = map[cluster.Node]map[peerKey]struct{}{}
+	p.online = map[peerKey]nodeSet{}
+	p.byNode = map[cluster.Node]*nodePeers{}
 	p.alive = map[cluster.Node]bool{}
 	p.groups.init()
 	p.urls = map[cluster.Node]string{}
@@ -306,9 +306,7 @@ func (b *Bus) reconcile(all bool) {
 // Nodes implements cluster.Presence.
 func (b *Bus) Nodes(dst []cluster.Node, app, peer string) []cluster.Node {
 	b.pres.mu.RLock()
-	for n := range b.pres.online[peerKey{app, peer}] {
-		dst = append(dst, n)
-	}
+	dst = b.pres.online[peerKey{app, peer}].appendTo(dst)
 	b.pres.mu.RUnlock()
 	return dst
 }
@@ -316,7 +314,7 @@ func (b *Bus) Nodes(dst []cluster.Node, app, peer string) []cluster.Node {
 // Online implements cluster.Presence.
 func (b *Bus) Online(app, peer string) bool {
 	b.pres.mu.RLock()
-	on := len(b.pres.online[peerKey{app, peer}]) > 0
+	_, on := b.pres.online[peerKey{app, peer}]
 	b.pres.mu.RUnlock()
 	return on
 }
@@ -495,36 +493,94 @@ func (b *Bus) applyEntry(e jetstream.KeyValueEntry) {
 	}
 }
 
+// nodeSet is the nodes a peer is online on. Almost every peer is on one
+// node, so the first is held inline, without a map or slice of its own:
+// with 100 000 peers on other nodes a map per peer made the presence map
+// 530 bytes a peer (BenchmarkPresenceMemory). A peer with no node is not
+// in presence.online at all.
+type nodeSet struct {
+	one  cluster.Node   // "" only in a set being emptied
+	more []cluster.Node // the others, for a peer on several nodes
+}
+
+func (s nodeSet) has(n cluster.Node) bool {
+	return s.one == n || slices.Contains(s.more, n)
+}
+
+func (s nodeSet) empty() bool { return s.one == "" && len(s.more) == 0 }
+
+// with returns s plus n (n not in s).
+func (s nodeSet) with(n cluster.Node) nodeSet {
+	if s.one == "" {
+		s.one = n
+	} else {
+		s.more = append(s.more, n)
+	}
+	return s
+}
+
+// without returns s less n.
+func (s nodeSet) without(n cluster.Node) nodeSet {
+	if s.one == n {
+		s.one = ""
+		if len(s.more) > 0 {
+			s.one = s.more[len(s.more)-1]
+			s.more = s.more[:len(s.more)-1]
+		}
+	} else if i := slices.Index(s.more, n); i >= 0 {
+		s.more = slices.Delete(s.more, i, i+1)
+	}
+	if len(s.more) == 0 {
+		s.more = nil
+	}
+	return s
+}
+
+func (s nodeSet) appendTo(dst []cluster.Node) []cluster.Node {
+	if s.one != "" {
+		dst = append(dst, s.one)
+	}
+	return append(dst, s.more...)
+}
+
+// nodePeers is one node's peers. name is the node's name in a string of
+// its own, which every nodeSet holding the node shares: the name parsed
+// from a key is a slice of that key, and keeping it would keep the key.
+type nodePeers struct {
+	name  cluster.Node
+	peers map[peerKey]struct{}
+}
+
 // addLocked adds node to k's nodes and reports whether k came online.
 func (p *presence) addLocked(k peerKey, node cluster.Node) bool {
 	set := p.online[k]
-	if set == nil {
-		set = make(map[cluster.Node]struct{}, 1)
-		p.online[k] = set
-	}
-	if _, ok := set[node]; ok {
+	if set.has(node) {
 		return false
 	}
-	set[node] = struct{}{}
-	if p.byNode[node] == nil {
-		p.byNode[node] = map[peerKey]struct{}{}
+	np := p.byNode[node]
+	if np == nil {
+		np = &nodePeers{name: cluster.Node(strings.Clone(string(node))), peers: map[peerKey]struct{}{}}
+		p.byNode[np.name] = np
 	}
-	p.byNode[node][k] = struct{}{}
-	return len(set) == 1
+	np.peers[k] = struct{}{}
+	p.online[k] = set.with(np.name)
+	return set.empty()
 }
 
 // removeLocked removes node from k's nodes and reports whether k went off.
 func (p *presence) removeLocked(k peerKey, node cluster.Node) bool {
 	set := p.online[k]
-	if _, ok := set[node]; !ok {
+	if !set.has(node) {
 		return false
 	}
-	delete(set, node)
-	delete(p.byNode[node], k)
-	if len(set) == 0 {
+	if np := p.byNode[node]; np != nil {
+		delete(np.peers, k)
+	}
+	if set = set.without(node); set.empty() {
 		delete(p.online, k)
 		return true
 	}
+	p.online[k] = set
 	return false
 }
 
@@ -533,12 +589,14 @@ func (p *presence) removeLocked(k peerKey, node cluster.Node) bool {
 func (p *presence) nodeGoneLocked(node cluster.Node, out []cluster.Transition) []cluster.Transition {
 	delete(p.alive, node)
 	delete(p.urls, node)
-	for k := range p.byNode[node] {
-		set := p.online[k]
-		delete(set, node)
-		if len(set) == 0 {
-			delete(p.online, k)
-			out = append(out, cluster.Transition{App: k.app, Peer: k.peer})
+	if np := p.byNode[node]; np != nil {
+		for k := range np.peers {
+			if set := p.online[k].without(node); set.empty() {
+				delete(p.online, k)
+				out = append(out, cluster.Transition{App: k.app, Peer: k.peer})
+			} else {
+				p.online[k] = set
+			}
 		}
 	}
 	delete(p.byNode, node)

@@ -158,8 +158,9 @@ func printPlacementDiff(w io.Writer, rs []*Result) {
 	if s.GenLimited || c.GenLimited {
 		gen = " (GENERATOR-LIMITED step: rtbench was over --gen-limit)"
 	}
-	fmt.Fprintf(w, "cross-node vs same-node at %.0f msgs/s: p99 %s vs %s (cross − same = %s), p50 %s vs %s%s\n",
-		c.Rate, us(c.P99us), us(s.P99us), signedUs(c.P99us-s.P99us), us(c.P50us), us(s.P50us), gen)
+	fmt.Fprintf(w, "cross-node vs same-node at %.0f msgs/s: p99 %s vs %s (cross − same = %s), p50 %s vs %s; rtbench's own send lag p99 %s / %s, CPU %.0f%% / %.0f%%%s\n",
+		c.Rate, us(c.P99us), us(s.P99us), signedUs(c.P99us-s.P99us), us(c.P50us), us(s.P50us),
+		us(c.LagP99us), us(s.LagP99us), c.ClientCPU, s.ClientCPU, gen)
 }
 
 func signedUs(v int64) string {
