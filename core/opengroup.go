@@ -148,30 +148,26 @@ func (h *Hub) rejoinOpenGroup(s *session) {
 }
 
 // openEntered tells the cluster that s entered the open group.
-func (h *Hub) openEntered(s *session, group string) {
+func (h *Hub) openEntered(s *session, group string) { h.openRegister(s, group, true) }
+
+// openLeft tells the cluster that s left the open group.
+func (h *Hub) openLeft(s *session, group string) { h.openRegister(s, group, false) }
+
+func (h *Hub) openRegister(s *session, group string, enter bool) {
 	if h.og == nil {
 		return
 	}
 	ctx, cancel := h.storeCtx()
-	err := h.og.EnterGroup(ctx, s.app.ID, group, s.peer)
+	var err error
+	if enter {
+		err = h.og.EnterGroup(ctx, s.app.ID, group, s.peer)
+	} else {
+		err = h.og.LeaveGroup(ctx, s.app.ID, group, s.peer)
+	}
 	cancel()
 	if err != nil { // the registry retries it; meanwhile members elsewhere may miss messages
 		h.metrics.ClusterErrors.Inc()
-		h.log.Warn("open group enter", "app", s.app.ID, "group", group, "peer", s.peer, "err", err)
-	}
-}
-
-// openLeft tells the cluster that s left the open group.
-func (h *Hub) openLeft(s *session, group string) {
-	if h.og == nil {
-		return
-	}
-	ctx, cancel := h.storeCtx()
-	err := h.og.LeaveGroup(ctx, s.app.ID, group, s.peer)
-	cancel()
-	if err != nil {
-		h.metrics.ClusterErrors.Inc()
-		h.log.Warn("open group leave", "app", s.app.ID, "group", group, "peer", s.peer, "err", err)
+		h.log.Warn("open group registration", "app", s.app.ID, "group", group, "peer", s.peer, "enter", enter, "err", err)
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/core/coretest"
 	"github.com/rtgate/rtgate/protocol"
-	"github.com/rtgate/rtgate/storage/badger"
 )
 
 // TestHistoryThroughAllNodes is acceptance test 8 of scaleout.md section
@@ -23,19 +22,7 @@ import (
 // a single Badger node's pages for the same script (generated ids and
 // times numbered in order of appearance).
 func TestHistoryThroughAllNodes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("three nats-servers and Badger")
-	}
-	single, err := badger.New(badger.Config{Dir: t.TempDir(), MemTableSize: 4 << 20, GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { single.Close() })
-	one := &restRun{t: t, nodes: []*env{newEnv(t, single, nil)}}
-	clu := &restRun{t: t, nodes: newClusterNodes(t, 3)}
-	historyScript(one)
-	historyScript(clu)
-	compareRuns(t, one, clu)
+	runOnBoth(t, historyScript)
 }
 
 // next returns c's next frame of kind k, skipping frames of other kinds
