@@ -19,12 +19,13 @@ import (
 // Bus is one node's link to the cluster over NATS. It implements
 // cluster.Deliverer, cluster.Presence and cluster.Forwarder.
 type Bus struct {
-	cfg Config
-	log *slog.Logger
-	m   *Metrics
-	nc  *nats.Conn
-	js  jetstream.JetStream
-	kv  jetstream.KeyValue
+	cfg    Config
+	log    *slog.Logger
+	m      *Metrics
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	kv     jetstream.KeyValue // the peers bucket
+	leases jetstream.KeyValue // the leases bucket
 
 	self atomic.Pointer[cluster.Node] // current incarnation
 
@@ -73,7 +74,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	// A cluster that just formed may not place an R3 asset yet ("no
 	// suitable peers"): retry until ctx ends.
 	for {
-		if b.kv, err = ensureBucket(ctx, js, cfg); err == nil {
+		if b.kv, b.leases, err = ensureBuckets(ctx, js, cfg); err == nil {
 			break
 		}
 		if errors.Is(err, ErrAssetMismatch) {
@@ -81,7 +82,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("natsbus: presence bucket: %w", err)
+			return nil, fmt.Errorf("natsbus: presence buckets: %w", err)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -120,27 +121,58 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	return b, nil
 }
 
-// History is how many writes of one presence key the bucket keeps: 1, as
-// scaleout.md proposes. (More would let a lagging watcher still see every
-// write, but nats-server 2.15.3 then never expires the per-message TTL of
-// the lease keys: a crashed node's lease stayed forever in our tests.)
-const History = 1
+// History is how many writes of one key the peers bucket keeps. A
+// watcher that lags behind a burst of writes to one key still reads them
+// all (with History 1 it was moved past replaced writes and missed blips);
+// 64 is the most a KV bucket keeps. Writes older than CompactAfter are
+// rolled up, so a key holds about one message at rest.
+const History = 64
 
-// ensureBucket creates the presence bucket, or checks that an existing one
-// has the documented configuration.
-func ensureBucket(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.KeyValue, error) {
-	want := jetstream.KeyValueConfig{
-		Bucket:         Bucket,
-		Description:    "rtgate presence: p.<app>.<peer>.<node>, open-group members g.<app>.<group>.<peer>.<node> and node leases n.<node>",
-		History:        History,
+// LeaseMarkerTTL is how long the leases bucket keeps the marker of an
+// expired lease.
+const LeaseMarkerTTL = time.Minute
+
+// ensureBuckets creates the presence buckets, or checks that existing ones
+// have the documented configuration.
+//
+// Two buckets, because nats-server raises a message's TTL to the stream's
+// SubjectDeleteMarkerTTL when the stream keeps more than one message per
+// subject (stream.go, "If subject delete markers are used, ensure message
+// TTL is that at minimum"): with History 64 and 1-minute markers, a 10 s
+// lease would last a minute. So the leases (TTL, markers) keep History 1,
+// and the peer keys (no TTL) keep History.
+func ensureBuckets(ctx context.Context, js jetstream.JetStream, cfg Config) (peers, leases jetstream.KeyValue, err error) {
+	peers, err = ensureBucket(ctx, js, cfg, jetstream.KeyValueConfig{
+		Bucket:      PeersBucket,
+		Description: "rtgate presence: p.<app>.<peer>.<node>, open-group members g.<app>.<group>.<peer>.<node>, retire records x.<node>",
+		History:     History,
+		Storage:     jetstream.MemoryStorage,
+		Replicas:    cfg.Replicas,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	leases, err = ensureBucket(ctx, js, cfg, jetstream.KeyValueConfig{
+		Bucket:         LeasesBucket,
+		Description:    "rtgate node leases n.<node>, with a per-key TTL",
+		History:        1,
 		Storage:        jetstream.MemoryStorage,
 		Replicas:       cfg.Replicas,
-		LimitMarkerTTL: time.Minute,
+		LimitMarkerTTL: LeaseMarkerTTL,
+	})
+	if err != nil {
+		return nil, nil, err
 	}
+	return peers, leases, nil
+}
+
+// ensureBucket creates the bucket want, or checks that an existing one has
+// its configuration.
+func ensureBucket(ctx context.Context, js jetstream.JetStream, cfg Config, want jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	if kv, err := js.KeyValue(ctx, Bucket); err == nil {
-		s, err := js.Stream(ctx, "KV_"+Bucket)
+	if kv, err := js.KeyValue(ctx, want.Bucket); err == nil {
+		s, err := js.Stream(ctx, "KV_"+want.Bucket)
 		if err != nil {
 			return nil, err
 		}
@@ -155,12 +187,12 @@ func ensureBucket(ctx context.Context, js jetstream.JetStream, cfg Config) (jets
 		if got.MaxMsgsPerSubject != int64(want.History) {
 			diffs = append(diffs, fmt.Sprintf("history %d, want %d", got.MaxMsgsPerSubject, want.History))
 		}
-		if !got.AllowMsgTTL || got.SubjectDeleteMarkerTTL != want.LimitMarkerTTL {
-			diffs = append(diffs, fmt.Sprintf("per-key TTLs %v with marker TTL %s, want true with %s",
-				got.AllowMsgTTL, got.SubjectDeleteMarkerTTL, want.LimitMarkerTTL))
+		if wantTTL := want.LimitMarkerTTL > 0; got.AllowMsgTTL != wantTTL || got.SubjectDeleteMarkerTTL != want.LimitMarkerTTL {
+			diffs = append(diffs, fmt.Sprintf("per-key TTLs %v with marker TTL %s, want %v with %s",
+				got.AllowMsgTTL, got.SubjectDeleteMarkerTTL, wantTTL, want.LimitMarkerTTL))
 		}
 		if len(diffs) > 0 {
-			return nil, fmt.Errorf("%w: bucket %s: %v (fix or remove it by hand; rtgate never recreates it)", ErrAssetMismatch, Bucket, diffs)
+			return nil, fmt.Errorf("%w: bucket %s: %v (fix or remove it by hand; rtgate never recreates it)", ErrAssetMismatch, want.Bucket, diffs)
 		}
 		return kv, nil
 	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
@@ -321,7 +353,7 @@ func (b *Bus) serveOne(fn func(context.Context, []byte) ([]byte, error), m *nats
 // closing here does not delete its key, so its watchers see no `off`
 // while it reconnects to another node. The caller closes its client
 // connections (with a reconnect code), waits a grace period, then calls
-// Close, whose lease delete retires every key of this node at once: a
+// Close, whose retire record retires every key of this node at once: a
 // peer that came back elsewhere meanwhile stays online throughout.
 // Drain also rewrites the lease without its URL (waiting at most
 // Config.Timeout), so that no router hands out this node any more.
@@ -334,8 +366,8 @@ func (b *Bus) Drain() {
 	}
 }
 
-// Close leaves the cluster: it deletes the lease (the other nodes drop
-// this node's peers at once), stops the goroutines and waits for them.
+// Close leaves the cluster: it writes its retire record and deletes its
+// lease (the other nodes drop this node's peers at once), stops the goroutines and waits for them.
 // The caller closes the NATS connection afterwards.
 func (b *Bus) Close() error {
 	b.closeOne.Do(func() {
@@ -347,10 +379,8 @@ func (b *Bus) Close() error {
 		b.subscribeLocked(b.Self())
 		b.subMu.Unlock()
 		b.wg.Wait()
-		if b.kv != nil && !b.fenced.Load() && b.nc.IsConnected() {
-			ctx, cancel := context.WithTimeout(context.Background(), b.cfg.Timeout)
-			b.kv.Delete(ctx, leaseKey(b.Self()))
-			cancel()
+		if b.leases != nil && !b.fenced.Load() && b.nc.IsConnected() {
+			b.leave(b.Self())
 		}
 	})
 	return nil

@@ -19,8 +19,16 @@ import (
 // consumer limits the design relies on (scaleout.md section 3.4).
 const MinServerVersion = "2.15.0"
 
-// Bucket is the presence bucket's name.
-const Bucket = "RT_PRESENCE"
+// The presence buckets (docs/cluster.md, "Presence"). Versions before
+// them used one bucket, RT_PRESENCE, which is no longer read or written.
+const (
+	// PeersBucket holds p.<app>.<peer>.<node> (a node holds the peer) and
+	// x.<node> (the node incarnation is retired) keys; every node applies
+	// its ordered watch.
+	PeersBucket = "RT_PRESENCE_PEERS"
+	// LeasesBucket holds the node leases n.<node>, with a per-key TTL.
+	LeasesBucket = "RT_PRESENCE_LEASES"
+)
 
 // Config configures a Bus. Conn is required; the zero value of every other
 // field is its documented default.
@@ -51,6 +59,11 @@ type Config struct {
 	// routers of every node hand out the live nodes' URLs, see
 	// Bus.URLs). The bus does not interpret it. Empty advertises none.
 	URL string
+	// CompactAfter: a write of a peer key replaces the key's earlier
+	// writes when the last one is older than this, and a retired node's
+	// keys are purged this long after its retirement. A watcher lagging
+	// more than this may miss an off/on blip. Zero means 30 s.
+	CompactAfter time.Duration
 	// Timeout bounds one JetStream call. Zero means 5 s.
 	Timeout time.Duration
 	// OnFence is called (on the refresher goroutine) when the node fences
@@ -100,6 +113,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 5 * time.Second
+	}
+	if c.CompactAfter <= 0 {
+		c.CompactAfter = 30 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

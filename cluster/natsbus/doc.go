@@ -1,5 +1,5 @@
 // Package natsbus implements the cluster interfaces on NATS: core NATS for
-// deliveries and node-to-node requests, a JetStream key-value bucket for
+// deliveries and node-to-node requests, JetStream key-value buckets for
 // presence (scaleout.md section 2.2) and open-group membership.
 //
 // Subjects (app and peer ids as unpadded base64url tokens, cluster.Token):
@@ -11,27 +11,34 @@
 // <node> is the incarnation name-<boot id base32>: a node that restarts or
 // fences itself comes back as a new node.
 //
-// Presence: bucket RT_PRESENCE (memory, History 1, per-message TTLs). Keys
-// p.<app>.<peer>.<node> are Put on this node's first registration of a
-// peer and Deleted on its last (serialised per peer); n.<node> is the
+// Presence: two KV buckets, memory. RT_PRESENCE_PEERS (History 64, no
+// TTLs) holds p.<app>.<peer>.<node>, Put on this node's first
+// registration of a peer and Deleted on its last (serialised per peer),
+// and x.<node>, a node incarnation's retire record. RT_PRESENCE_LEASES
+// (History 1, per-message TTLs with expiry markers) holds n.<node>, the
 // node's lease, published with a TTL (Nats-TTL, LeaseTTL) and refreshed
-// every LeaseRefresh. Every node runs one ordered watch of the whole
-// bucket and applies it in stream order: a node is alive while its lease
-// key is present, and when the lease expires (the server writes a marker
-// into the same stream) its peers leave every node's map at that point.
-// Every node thus computes the same on/off transitions. The lease value
-// ({"t":time,"url":Config.URL}) advertises the node's public URL: Bus.URLs
-// lists the live nodes' URLs for the routers (none while a node drains).
+// every LeaseRefresh. Every node runs one ordered watch of the peers
+// bucket and applies it in stream order: a peer key counts unless its
+// node is retired, and a retire record drops its node's peers from every
+// node's map at that point. A watch of the leases turns an expired or
+// deleted lease into the retire record (created once, compare-and-swap).
+// Every node thus computes the same on/off transitions, and History 64
+// lets a lagging watcher still read every write. The server raises a
+// message TTL to the marker TTL in a stream keeping more than one
+// message per subject, hence the leases' own History 1 bucket.
+// The lease value ({"t":time,"url":Config.URL}) advertises the node's
+// public URL: Bus.URLs lists the live nodes' URLs for the routers (none
+// while a node drains).
 //
-// Open groups: keys g.<app>.<group>.<peer>.<node> in the same bucket, put
+// Open groups: keys g.<app>.<group>.<peer>.<node> in the peers bucket, put
 // on this node's first session of the peer in the open group and deleted
 // on its last, with the same counting, retries and lease. The same watch
 // keeps every node's map of each open group's members and the nodes
 // hosting them (cluster.OpenGroups): a message to the group goes as one
 // delivery (Delivery.Group) to each node hosting members, and its online
-// count is answered from memory. r.<app>.<peer> holds the open group a
-// peer may rejoin (cluster.Rejoins), written with the rejoin window as
-// its per-message TTL.
+// count is answered from memory. r.<app>.<peer>, in the leases bucket
+// (exact TTLs), holds the open group a peer may rejoin (cluster.Rejoins),
+// written with the rejoin window as its per-message TTL.
 //
 // Fencing: a node that cannot refresh its lease for LeaseTTL-2s calls
 // Config.OnFence (the caller closes its sessions with a retryable code),

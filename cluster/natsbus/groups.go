@@ -11,7 +11,7 @@ import (
 	"github.com/rtgate/rtgate/cluster"
 )
 
-// Open (transient) groups' members live in the presence bucket next to
+// Open (transient) groups' members live in the presence peers bucket next to
 // the peers' keys: g.<app>.<group>.<peer>.<node> is put on this node's
 // first session of the peer in the group and deleted on its last, with
 // the same counting, retries, fencing and lease as the presence keys.
@@ -21,9 +21,10 @@ import (
 // members out at that point of the stream.
 
 // A peer whose session in an open group ended may rejoin it on any node
-// for a while: r.<app>.<peer> holds the group, written with a per-message
-// TTL (the rejoin window), and every node keeps the current ones from the
-// same watch; the TTL's expiry marker removes it everywhere.
+// for a while: r.<app>.<peer> holds the group, written into the leases
+// bucket (History 1, so its TTL is exact) with a per-message TTL (the
+// rejoin window), and every node keeps the current ones from its watch of
+// that bucket; the TTL's expiry marker removes it everywhere.
 
 var (
 	_ cluster.OpenGroups = (*Bus)(nil)
@@ -227,7 +228,7 @@ func (b *Bus) KeepRejoin(ctx context.Context, app, peer, group string, ttl time.
 	ttl = max(ttl.Round(time.Second), time.Second)
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
 	defer cancel()
-	if _, err := b.js.Publish(ctx, "$KV."+Bucket+"."+rejoinKeyName(app, peer), []byte(group), jetstream.WithMsgTTL(ttl)); err != nil {
+	if _, err := b.js.Publish(ctx, "$KV."+LeasesBucket+"."+rejoinKeyName(app, peer), []byte(group), jetstream.WithMsgTTL(ttl)); err != nil {
 		b.m.KVErrors.Inc()
 		return unavailable(err)
 	}
@@ -246,7 +247,7 @@ func (b *Bus) DropRejoin(ctx context.Context, app, peer string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
 	defer cancel()
-	m := nats.NewMsg("$KV." + Bucket + "." + rejoinKeyName(app, peer))
+	m := nats.NewMsg("$KV." + LeasesBucket + "." + rejoinKeyName(app, peer))
 	m.Header.Set("KV-Operation", "DEL")
 	if _, err := b.js.PublishMsg(ctx, m, jetstream.WithMsgTTL(rejoinDeleteTTL)); err != nil {
 		b.m.KVErrors.Inc()

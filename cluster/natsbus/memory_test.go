@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 // online peer (scaleout.md 7, benchmark "gateway memory per 100k online
 // peers"). Three nats-servers run as child processes, so their memory is
 // not in this heap. A Bus (the gateway under measure) watches the
-// presence bucket while RTGATE_BENCH_PRESENCE_PEERS (100 000) peers are
+// presence buckets while RTGATE_BENCH_PRESENCE_PEERS (100 000) peers are
 // registered on three other nodes, written straight into the bucket as
 // those nodes' Bus would write them (a lease key per node, then
 // p.<app>.<peer>.<node> per peer). Once the Bus shows the last of them
@@ -64,14 +64,14 @@ func BenchmarkPresenceMemory(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	kv, err := js.KeyValue(ctx, natsbus.Bucket)
+	leases, err := js.KeyValue(ctx, natsbus.LeasesBucket)
 	if err != nil {
 		b.Fatal(err)
 	}
 	nodes := make([]string, remotes)
 	for i := range nodes {
-		nodes[i] = fmt.Sprintf("gw%d-%013d", i+1, i+1)             // shaped like an incarnation, name-<boot id>
-		if _, err := kv.Put(ctx, "n."+nodes[i], nil); err != nil { // a lease with no TTL: alive for the whole run
+		nodes[i] = fmt.Sprintf("gw%d-%013d", i+1, i+1)                 // shaped like an incarnation, name-<boot id>
+		if _, err := leases.Put(ctx, "n."+nodes[i], nil); err != nil { // a lease with no TTL: alive for the whole run
 			b.Fatal(err)
 		}
 	}
@@ -81,7 +81,7 @@ func BenchmarkPresenceMemory(b *testing.B) {
 		heap0 := liveHeap()
 		t0 := time.Now()
 		for i := range peers {
-			subj := "$KV." + natsbus.Bucket + ".p." + cluster.Token(app) + "." + cluster.Token(peer(i)) + "." + nodes[i%remotes]
+			subj := "$KV." + natsbus.PeersBucket + ".p." + cluster.Token(app) + "." + cluster.Token(peer(i)) + "." + nodes[i%remotes]
 			if _, err := js.PublishAsync(subj, nil, jetstream.WithStallWait(time.Minute)); err != nil {
 				b.Fatal(err)
 			}
@@ -116,7 +116,7 @@ func BenchmarkPresenceMemory(b *testing.B) {
 		b.StopTimer()
 		// Take them off again, so a second iteration starts from empty.
 		for i := range peers {
-			subj := "$KV." + natsbus.Bucket + ".p." + cluster.Token(app) + "." + cluster.Token(peer(i)) + "." + nodes[i%remotes]
+			subj := "$KV." + natsbus.PeersBucket + ".p." + cluster.Token(app) + "." + cluster.Token(peer(i)) + "." + nodes[i%remotes]
 			del := &nats.Msg{Subject: subj, Header: nats.Header{"KV-Operation": []string{"DEL"}}} // what kv.Delete sends
 			if _, err := js.PublishMsgAsync(del, jetstream.WithStallWait(time.Minute)); err != nil {
 				b.Fatal(err)

@@ -60,7 +60,7 @@ func TestConformanceR3(t *testing.T) {
 	})
 }
 
-// TestBucketConfig: the presence bucket is created with exactly the
+// TestBucketConfig: the presence buckets are created with exactly the
 // documented configuration (acceptance test 11).
 func TestBucketConfig(t *testing.T) {
 	c := natstest.Start(t, 3)
@@ -69,14 +69,21 @@ func TestBucketConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := js.Stream(context.Background(), "KV_"+natsbus.Bucket)
-	if err != nil {
-		t.Fatal(err)
+	stream := func(name string) jetstream.StreamConfig {
+		s, err := js.Stream(context.Background(), "KV_"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.CachedInfo().Config
 	}
-	got := s.CachedInfo().Config
-	if got.Replicas != 3 || got.Storage != jetstream.MemoryStorage || got.MaxMsgsPerSubject != natsbus.History ||
-		!got.AllowMsgTTL || got.SubjectDeleteMarkerTTL != time.Minute || !got.AllowDirect {
-		t.Fatalf("bucket stream config = %+v", got)
+	if got := stream(natsbus.PeersBucket); got.Replicas != 3 || got.Storage != jetstream.MemoryStorage ||
+		got.MaxMsgsPerSubject != natsbus.History || got.AllowMsgTTL || got.SubjectDeleteMarkerTTL != 0 ||
+		!got.AllowDirect || !got.AllowRollup {
+		t.Fatalf("peers bucket stream config = %+v", got)
+	}
+	if got := stream(natsbus.LeasesBucket); got.Replicas != 3 || got.Storage != jetstream.MemoryStorage ||
+		got.MaxMsgsPerSubject != 1 || !got.AllowMsgTTL || got.SubjectDeleteMarkerTTL != natsbus.LeaseMarkerTTL {
+		t.Fatalf("leases bucket stream config = %+v", got)
 	}
 }
 
@@ -262,5 +269,96 @@ func TestSyncReadsYourWrites(t *testing.T) {
 	start := time.Now()
 	if err := a.Sync(ctx); !errors.Is(err, cluster.ErrUnavailable) || time.Since(start) > time.Second {
 		t.Fatalf("Sync without NATS = %v after %v, want ErrUnavailable at once", err, time.Since(start))
+	}
+}
+
+// TestServerRaisesTTLWithHistory pins the nats-server rule that makes the
+// leases a bucket of their own: in a stream with subject delete markers
+// and more than one message per subject, a message's TTL is raised to the
+// marker TTL (a 1 s lease would last a minute). With one message per
+// subject it is kept. If this test fails, the server changed the rule.
+func TestServerRaisesTTLWithHistory(t *testing.T) {
+	c := natstest.Single(t)
+	js, err := jetstream.New(c.Connect(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		perSubject int64
+		wantTTL    string
+	}{{1, "1s"}, {2, "60"}} {
+		name := fmt.Sprintf("TTL%d", tc.perSubject)
+		s, err := js.CreateStream(ctx, jetstream.StreamConfig{
+			Name: name, Subjects: []string{name + ".>"}, Storage: jetstream.MemoryStorage,
+			MaxMsgsPerSubject: tc.perSubject, AllowMsgTTL: true, SubjectDeleteMarkerTTL: time.Minute,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.Publish(ctx, name+".lease", nil, jetstream.WithMsgTTL(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		m, err := s.GetLastMsgForSubject(ctx, name+".lease")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Header.Get("Nats-TTL"); got != tc.wantTTL {
+			t.Fatalf("%d per subject: stored Nats-TTL %q, want %q", tc.perSubject, got, tc.wantTTL)
+		}
+	}
+}
+
+// TestCompaction: quick writes of one peer key are all kept (a lagging
+// watcher reads them); a write after CompactAfter replaces them.
+func TestCompaction(t *testing.T) {
+	c := natstest.Single(t)
+	cfg := testConfig(c.Connect(0), "x")
+	cfg.Replicas, cfg.UnsafeReplicas, cfg.CompactAfter = 1, true, 500*time.Millisecond
+	b := open(t, cfg)
+	js, err := jetstream.New(c.Connect(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	msgs := func() uint64 {
+		t.Helper()
+		s, err := js.Stream(ctx, "KV_"+natsbus.PeersBucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(ctx, jetstream.WithSubjectFilter("$KV."+natsbus.PeersBucket+".p.>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n uint64
+		for _, c := range info.State.Subjects {
+			n += c
+		}
+		return n
+	}
+	for range 3 {
+		if err := b.Register(ctx, "a", "p"); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Unregister(ctx, "a", "p"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := msgs(); n != 6 {
+		t.Fatalf("%d messages after 6 quick writes, want 6 (all kept)", n)
+	}
+	// The rule is about age: wait past CompactAfter before the next write.
+	time.Sleep(cfg.CompactAfter + 100*time.Millisecond)
+	if err := b.Register(ctx, "a", "p"); err != nil {
+		t.Fatal(err)
+	}
+	if n := msgs(); n != 1 {
+		t.Fatalf("%d messages after a write past CompactAfter, want 1", n)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !b.Online("a", "p"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("p is not online after the compacting write")
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rtgate/rtgate/cluster"
@@ -30,19 +31,19 @@ type presence struct {
 	seed    maphash.Seed
 	stripes [stripes]stripe
 
-	mu     sync.RWMutex
-	online map[peerKey]nodeSet         // guarded by mu; written by the applier only
-	byNode map[cluster.Node]*nodePeers // guarded by mu; written by the applier only
-	alive  map[cluster.Node]bool       // guarded by mu; written by the applier only
-	groups openGroups                  // guarded by mu; written by the applier only
-	urls   map[cluster.Node]string     // advertised URL of each alive node that has one; guarded by mu; written by the applier only
-	moved  chan struct{}               // guarded by mu; closed and replaced when groups changed (see awaitView)
+	mu      sync.RWMutex
+	online  map[peerKey]nodeSet         // guarded by mu; written by the applier only
+	byNode  map[cluster.Node]*nodePeers // guarded by mu; written by the applier only
+	retired map[cluster.Node]bool       // incarnations whose retire record was applied; guarded by mu; written by the applier only
+	groups  openGroups                  // guarded by mu; written by the applier only
+	urls    map[cluster.Node]string     // advertised URL of each node whose lease is present and that has one; guarded by mu; written by the lease watcher
+	moved   chan struct{}               // guarded by mu; closed and replaced when groups changed (see awaitView)
 
 	fnMu sync.Mutex
 	fn   func(cluster.Transition) // guarded by fnMu
 
 	appliedMu sync.Mutex
-	applied   uint64        // highest bucket stream sequence applied; guarded by appliedMu
+	applied   [2]uint64     // highest stream sequence applied, by bucket (peersSeq, leasesSeq); guarded by appliedMu
 	advanced  chan struct{} // closed (and replaced) when applied grows; guarded by appliedMu
 
 	seqMu   sync.Mutex
@@ -50,11 +51,17 @@ type presence struct {
 	seqNext *seqRead // answered by the next request, not sent yet; guarded by seqMu
 }
 
-// seqRead is one read of the bucket stream's last sequence, shared by the
-// Sync calls made before its request was sent.
+// The buckets' indexes in presence.applied and seqRead.seq.
+const (
+	peersSeq  = 0
+	leasesSeq = 1
+)
+
+// seqRead is one read of the buckets' streams' last sequences, shared by
+// the Sync calls made before its requests were sent.
 type seqRead struct {
 	done chan struct{} // closed once seq and err are set
-	seq  uint64
+	seq  [2]uint64
 	err  error
 }
 
@@ -66,44 +73,47 @@ type stripe struct {
 	count   map[regKey]int          // registrations minus unregistrations; guarded by mu
 	written map[regKey]cluster.Node // incarnation whose key is in the bucket; guarded by mu
 	dirty   map[regKey]struct{}     // keys whose last write failed; guarded by mu
+	last    map[regKey]time.Time    // when this incarnation last wrote the key; guarded by mu
+	pruned  time.Time               // when last was last pruned; guarded by mu
 }
 
 func (p *presence) init() {
 	p.seed = maphash.MakeSeed()
 	for i := range p.stripes {
-		p.stripes[i] = stripe{count: map[regKey]int{}, written: map[regKey]cluster.Node{}, dirty: map[regKey]struct{}{}}
+		p.stripes[i] = stripe{count: map[regKey]int{}, written: map[regKey]cluster.Node{}, dirty: map[regKey]struct{}{}, last: map[regKey]time.Time{}}
 	}
 	p.online = map[peerKey]nodeSet{}
 	p.byNode = map[cluster.Node]*nodePeers{}
-	p.alive = map[cluster.Node]bool{}
+	p.retired = map[cluster.Node]bool{}
 	p.groups.init()
 	p.urls = map[cluster.Node]string{}
 	p.moved = make(chan struct{})
 	p.advanced = make(chan struct{})
 }
 
-// setApplied records that the watch applied the bucket's stream up to seq
-// and wakes the Sync calls waiting for it.
-func (p *presence) setApplied(seq uint64) {
+// setApplied records that the watch of bucket i applied its stream up to
+// seq and wakes the Sync calls waiting for it.
+func (p *presence) setApplied(i int, seq uint64) {
 	p.appliedMu.Lock()
-	if seq > p.applied {
-		p.applied = seq
+	if seq > p.applied[i] {
+		p.applied[i] = seq
 		close(p.advanced)
 		p.advanced = make(chan struct{})
 	}
 	p.appliedMu.Unlock()
 }
 
-// Sync implements cluster.Syncer: it reads the bucket stream's last
-// sequence from the stream leader (one request) and waits until the
-// ordered watch applied that far, within ctx and Config.Timeout. A last
-// message that was purged before the watch saw it (a retired node's keys)
-// holds the wait until the next write, a lease refresh at most
-// Config.LeaseRefresh later.
+// Sync implements cluster.Syncer: it reads both buckets' streams' last
+// sequences from their stream leaders (one request each) and waits until
+// the two watches applied that far, within ctx and Config.Timeout. (A
+// stream's last message that was removed before its watch saw it holds
+// the wait until the next write there: the peers bucket purges only keys
+// retired CompactAfter ago, long applied; the leases bucket is written
+// every LeaseRefresh.)
 //
-// Concurrent calls share requests: at most one is in flight per node, and
-// the calls made meanwhile share the next one (sent after they were
-// made, so it sees every write acknowledged before them).
+// Concurrent calls share requests: at most one read is in flight per
+// node, and the calls made meanwhile share the next one (sent after they
+// were made, so it sees every write acknowledged before them).
 func (b *Bus) Sync(ctx context.Context) error {
 	if !b.nc.IsConnected() {
 		// A request would wait in the reconnect buffer for the whole
@@ -121,22 +131,22 @@ func (b *Bus) Sync(ctx context.Context) error {
 		p.appliedMu.Lock()
 		applied, advanced := p.applied, p.advanced
 		p.appliedMu.Unlock()
-		if applied >= last {
+		if applied[peersSeq] >= last[peersSeq] && applied[leasesSeq] >= last[leasesSeq] {
 			return nil
 		}
 		select {
 		case <-advanced:
 		case <-ctx.Done():
-			return fmt.Errorf("natsbus: presence watch at %d, bucket at %d: %w", applied, last, unavailable(ctx.Err()))
+			return fmt.Errorf("natsbus: presence watches at %v, buckets at %v: %w", applied, last, unavailable(ctx.Err()))
 		case <-b.ctx.Done():
 			return unavailable(errors.New("bus closed"))
 		}
 	}
 }
 
-// lastSeq returns the bucket stream's last sequence, read by a request
+// lastSeq returns the buckets' streams' last sequences, read by requests
 // sent after the call.
-func (b *Bus) lastSeq(ctx context.Context) (uint64, error) {
+func (b *Bus) lastSeq(ctx context.Context) ([2]uint64, error) {
 	p := &b.pres
 	p.seqMu.Lock()
 	r := p.seqNext
@@ -154,23 +164,26 @@ func (b *Bus) lastSeq(ctx context.Context) (uint64, error) {
 	case <-r.done:
 		return r.seq, r.err
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return [2]uint64{}, ctx.Err()
 	}
 }
 
 // readSeqs answers r, then each read that gathered while the previous
-// request was in flight, one request each.
+// requests were in flight.
 func (b *Bus) readSeqs(r *seqRead) {
 	defer b.wg.Done()
 	p := &b.pres
 	for r != nil {
-		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.Timeout)
-		s, err := b.js.Stream(ctx, "KV_"+Bucket)
-		cancel()
-		if err == nil {
-			r.seq = s.CachedInfo().State.LastSeq
+		for i, name := range [2]string{PeersBucket, LeasesBucket} {
+			ctx, cancel := context.WithTimeout(b.ctx, b.cfg.Timeout)
+			s, err := b.js.Stream(ctx, "KV_"+name)
+			cancel()
+			if err != nil {
+				r.err = err
+				break
+			}
+			r.seq[i] = s.CachedInfo().State.LastSeq
 		}
-		r.err = err
 		close(r.done)
 		p.seqMu.Lock()
 		r, p.seqNext = p.seqNext, nil
@@ -190,7 +203,8 @@ func (p *presence) stripe(k regKey) *stripe {
 	return &p.stripes[h.Sum64()%stripes]
 }
 
-func leaseKey(n cluster.Node) string { return "n." + string(n) }
+func leaseKey(n cluster.Node) string  { return "n." + string(n) }
+func retireKey(n cluster.Node) string { return "x." + string(n) }
 
 func peerKeyName(k peerKey, n cluster.Node) string {
 	return "p." + cluster.Token(k.app) + "." + cluster.Token(k.peer) + "." + string(n)
@@ -242,25 +256,42 @@ func (b *Bus) reconcileLocked(ctx context.Context, st *stripe, k regKey) error {
 	n := st.count[k]
 	w, written := st.written[k]
 	var err error
+	// A write replaces the key's older writes (a rollup) when the last
+	// one is older than CompactAfter: every watcher has read them by then,
+	// and the bucket then holds about one message per key, not History.
+	last, ok := st.last[k]
+	compact := !ok || time.Since(last) > b.cfg.CompactAfter
 	switch {
 	case n > 0 && w != self:
 		wctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
-		_, err = b.kv.Put(wctx, k.keyName(self), nil)
+		if compact {
+			m := nats.NewMsg("$KV." + PeersBucket + "." + k.keyName(self))
+			m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+			_, err = b.js.PublishMsg(wctx, m)
+		} else {
+			_, err = b.kv.Put(wctx, k.keyName(self), nil)
+		}
 		cancel()
 		if err == nil {
 			b.m.PresenceKV.WithLabelValues("put").Inc()
 			st.written[k] = self
+			st.last[k] = time.Now()
 			b.awaitGroup(ctx, k, self, true)
 		}
 	case n <= 0 && written:
 		if w == self {
 			wctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
-			err = b.kv.Delete(wctx, k.keyName(w))
+			if compact {
+				err = b.kv.Purge(wctx, k.keyName(w)) // a delete that rolls up
+			} else {
+				err = b.kv.Delete(wctx, k.keyName(w))
+			}
 			cancel()
 			if err == nil {
+				st.last[k] = time.Now()
 				b.awaitGroup(ctx, k, w, false)
 			}
-		} // else: an old incarnation's key, purged when its lease expired
+		} // else: an old incarnation's key, purged after its retirement
 		if err == nil {
 			b.m.PresenceKV.WithLabelValues("delete").Inc()
 			delete(st.written, k)
@@ -292,6 +323,14 @@ func (b *Bus) reconcile(all bool) {
 		}
 		for k := range st.dirty {
 			keys = append(keys, k)
+		}
+		if time.Since(st.pruned) > b.cfg.CompactAfter {
+			st.pruned = time.Now()
+			for k, t := range st.last {
+				if _, held := st.count[k]; !held && time.Since(t) > b.cfg.CompactAfter {
+					delete(st.last, k) // its next write compacts anyway
+				}
+			}
 		}
 		for _, k := range keys {
 			if b.ctx.Err() != nil {
@@ -331,11 +370,13 @@ func (b *Bus) Watch(fn func(cluster.Transition)) func() {
 	}
 }
 
-// apply runs the ordered watch of the whole bucket: first the replay of
+// apply runs the ordered watch of the peers bucket: first the replay of
 // current values (reported on ready), then every change in stream order.
 // A second goroutine moves entries off the watcher's channel into a queue
-// at once, so that the server never waits on a slow applier: with History
-// 1 a watcher that lags is moved past the writes the stream replaced.
+// at once, so that the server never waits on a slow applier. The leases
+// bucket is read after the peers' replay (so a peer key seen there had
+// its node's lease written before) and then watched for expiries, which
+// are turned into retire records in the peers stream.
 func (b *Bus) apply(ready chan<- error) {
 	defer b.wg.Done()
 	w, err := b.kv.WatchAll(b.ctx)
@@ -386,45 +427,174 @@ func (b *Bus) apply(ready chan<- error) {
 					continue
 				}
 				replaying = false
-				b.replay(initial)
+				lw, leases, err := b.leaseSnapshot()
+				if err != nil {
+					ready <- err
+					return
+				}
+				defer lw.Stop()
+				b.replay(initial, leases)
 				for _, e := range initial {
-					b.pres.setApplied(e.Revision())
+					b.pres.setApplied(peersSeq, e.Revision())
 				}
 				initial = nil
+				b.wg.Add(1)
+				go b.watchLeases(lw)
 				ready <- nil
 				continue
 			}
 			if e != nil {
 				b.applyEntry(e)
-				b.pres.setApplied(e.Revision())
+				b.pres.setApplied(peersSeq, e.Revision())
 			}
 		}
 		clear(batch)
 	}
 }
 
-// replay builds the map from current values: a node counts as alive only
-// if its lease key is present.
-func (b *Bus) replay(entries []jetstream.KeyValueEntry) {
+// leaseSnapshot starts the watch of the leases bucket and returns it with
+// the nodes whose lease is present now.
+func (b *Bus) leaseSnapshot() (jetstream.KeyWatcher, map[cluster.Node]bool, error) {
+	lw, err := b.leases.WatchAll(b.ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	leases := map[cluster.Node]bool{}
+	for {
+		select {
+		case <-b.ctx.Done():
+			lw.Stop()
+			return nil, nil, b.ctx.Err()
+		case e := <-lw.Updates():
+			if e == nil {
+				return lw, leases, nil
+			}
+			if node, ok := strings.CutPrefix(e.Key(), "n."); ok && e.Operation() == jetstream.KeyValuePut {
+				leases[cluster.Node(node)] = true
+				b.pres.mu.Lock()
+				b.pres.setURLLocked(cluster.Node(node), e.Value())
+				b.pres.mu.Unlock()
+			}
+			if k, ok := parseRejoinKey(e.Key()); ok && e.Operation() == jetstream.KeyValuePut {
+				b.pres.mu.Lock()
+				b.pres.groups.rejoin[k] = string(e.Value())
+				b.pres.mu.Unlock()
+			}
+			b.pres.setApplied(leasesSeq, e.Revision())
+		}
+	}
+}
+
+// watchLeases turns every lease that expires or is deleted into a retire
+// record x.<node> in the peers bucket, keeps the nodes' URLs, and keeps
+// the open groups' rejoin records (r.<app>.<peer>). Owned by the Bus (wg).
+func (b *Bus) watchLeases(lw jetstream.KeyWatcher) {
+	defer b.wg.Done()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case e := <-lw.Updates():
+			if e == nil {
+				continue
+			}
+			b.applyLeasesEntry(e)
+			b.pres.setApplied(leasesSeq, e.Revision())
+		}
+	}
+}
+
+// applyLeasesEntry applies one change of the leases bucket.
+func (b *Bus) applyLeasesEntry(e jetstream.KeyValueEntry) {
+	p := &b.pres
+	if k, ok := parseRejoinKey(e.Key()); ok {
+		p.mu.Lock()
+		if e.Operation() == jetstream.KeyValuePut {
+			p.groups.rejoin[k] = string(e.Value())
+		} else { // deleted, or expired (its TTL's marker)
+			delete(p.groups.rejoin, k)
+		}
+		close(p.moved)
+		p.moved = make(chan struct{})
+		p.mu.Unlock()
+		return
+	}
+	node, ok := strings.CutPrefix(e.Key(), "n.")
+	if !ok {
+		return
+	}
+	n := cluster.Node(node)
+	p.mu.Lock()
+	done := p.retired[n]
+	if e.Operation() == jetstream.KeyValuePut && !done {
+		p.setURLLocked(n, e.Value())
+	} else {
+		delete(p.urls, n)
+	}
+	p.mu.Unlock()
+	if e.Operation() != jetstream.KeyValuePut && !done {
+		b.log.Info("a node's lease ended", "node", n, "op", e.Operation().String())
+		b.retire(b.ctx, n)
+	}
+}
+
+// retire writes node's retire record (once: a compare-and-swap create, so
+// the nodes that see its lease end at the same time write one record).
+func (b *Bus) retire(ctx context.Context, n cluster.Node) {
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+	defer cancel()
+	_, err := b.kv.Create(ctx, retireKey(n), nil)
+	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) && ctx.Err() == nil {
+		b.m.KVErrors.Inc()
+		b.log.Warn("write a retire record", "node", n, "err", err)
+		return
+	}
+	if err == nil {
+		b.m.PresenceKV.WithLabelValues("retire").Inc()
+	}
+}
+
+// replay builds the map from current values: a node's peer keys count
+// unless its retire record is there. A node that holds keys, is not
+// retired and has no lease (it died while no node watched) is retired
+// now, through the stream like any other.
+func (b *Bus) replay(entries []jetstream.KeyValueEntry, leases map[cluster.Node]bool) {
 	p := &b.pres
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	for _, e := range entries {
-		if node, ok := strings.CutPrefix(e.Key(), "n."); ok && e.Operation() == jetstream.KeyValuePut {
-			p.alive[cluster.Node(node)] = true
-			p.setURLLocked(cluster.Node(node), e.Value())
+		if node, ok := strings.CutPrefix(e.Key(), "x."); ok && e.Operation() == jetstream.KeyValuePut {
+			p.retired[cluster.Node(node)] = true
 		}
 	}
 	for _, e := range entries {
-		if k, node, ok := parsePeerKey(e.Key()); ok && e.Operation() == jetstream.KeyValuePut && p.alive[node] {
+		if k, node, ok := parsePeerKey(e.Key()); ok && e.Operation() == jetstream.KeyValuePut && !p.retired[node] {
 			p.addLocked(k, node)
 		}
-		if k, node, ok := parseGroupKey(e.Key()); ok && e.Operation() == jetstream.KeyValuePut && p.alive[node] {
+		if k, node, ok := parseGroupKey(e.Key()); ok && e.Operation() == jetstream.KeyValuePut && !p.retired[node] {
 			p.groups.add(k, node)
 		}
-		if k, ok := parseRejoinKey(e.Key()); ok && e.Operation() == jetstream.KeyValuePut {
-			p.groups.rejoin[k] = string(e.Value())
+	}
+	var dead, stale []cluster.Node
+	for n := range p.byNode {
+		if !leases[n] {
+			dead = append(dead, n)
 		}
+	}
+	for n := range p.groups.byNode {
+		if _, listed := p.byNode[n]; !listed && !leases[n] {
+			dead = append(dead, n)
+		}
+	}
+	for n := range p.retired {
+		stale = append(stale, n)
+	}
+	p.mu.Unlock()
+	for _, n := range dead {
+		b.log.Info("retiring a node that holds presence keys without a lease", "node", n)
+		b.retire(b.ctx, n)
+	}
+	for _, n := range stale {
+		b.purgeLater(n)
 	}
 }
 
@@ -434,24 +604,20 @@ func (b *Bus) applyEntry(e jetstream.KeyValueEntry) {
 	p := &b.pres
 	var out []cluster.Transition
 	put := e.Operation() == jetstream.KeyValuePut
+	retiredSelf := false
 	p.mu.Lock()
-	if node, ok := strings.CutPrefix(e.Key(), "n."); ok {
+	if node, ok := strings.CutPrefix(e.Key(), "x."); ok {
 		n := cluster.Node(node)
-		if !put {
-			b.log.Info("a node left the cluster", "node", n, "op", e.Operation().String())
-		}
-		if put {
-			p.alive[n] = true
-			p.setURLLocked(n, e.Value())
-		} else {
+		if put && !p.retired[n] {
+			b.log.Info("a node left the cluster", "node", n)
+			p.retired[n] = true
 			out = p.nodeGoneLocked(n, out)
-			if n != b.Self() {
-				b.purgeNode(n)
-			}
+			retiredSelf = n == b.Self()
+			b.purgeLater(n)
 		}
 	} else if k, node, ok := parsePeerKey(e.Key()); ok {
 		switch {
-		case put && p.alive[node]:
+		case put && !p.retired[node]:
 			if p.addLocked(k, node) {
 				out = append(out, cluster.Transition{App: k.app, Peer: k.peer, Online: true})
 			}
@@ -462,23 +628,20 @@ func (b *Bus) applyEntry(e jetstream.KeyValueEntry) {
 		}
 	} else if k, node, ok := parseGroupKey(e.Key()); ok {
 		switch {
-		case put && p.alive[node]:
+		case put && !p.retired[node]:
 			p.groups.add(k, node)
 		case !put:
 			p.groups.remove(k, node)
 		}
 		close(p.moved)
 		p.moved = make(chan struct{})
-	} else if k, ok := parseRejoinKey(e.Key()); ok {
-		if put {
-			p.groups.rejoin[k] = string(e.Value())
-		} else { // deleted, or expired (its TTL's marker)
-			delete(p.groups.rejoin, k)
-		}
-		close(p.moved)
-		p.moved = make(chan struct{})
 	}
 	p.mu.Unlock()
+	if retiredSelf {
+		// The others retired this incarnation (its lease ran out while it
+		// was stalled): fence, and come back as a new one.
+		b.fence(0)
+	}
 	if len(out) == 0 {
 		return
 	}
@@ -584,10 +747,9 @@ func (p *presence) removeLocked(k peerKey, node cluster.Node) bool {
 	return false
 }
 
-// nodeGoneLocked retires node (its lease expired or was deleted): its
-// peers leave the map at this point of the stream.
+// nodeGoneLocked retires node: its peers leave the map at this point of
+// the stream.
 func (p *presence) nodeGoneLocked(node cluster.Node, out []cluster.Transition) []cluster.Transition {
-	delete(p.alive, node)
 	delete(p.urls, node)
 	if np := p.byNode[node]; np != nil {
 		for k := range np.peers {
@@ -604,20 +766,32 @@ func (p *presence) nodeGoneLocked(node cluster.Node, out []cluster.Transition) [
 	return out
 }
 
-// purgeNode removes a retired node's peer keys from the bucket (every
-// node does it, idempotently; it adds no events).
-func (b *Bus) purgeNode(n cluster.Node) {
+// purgeLater removes a retired node's peer and group keys and retire record from
+// the bucket CompactAfter from now (every node does it, idempotently; a
+// stream purge adds no events): a watcher lagging less than that still
+// reads every write the node made before its retirement.
+func (b *Bus) purgeLater(n cluster.Node) {
 	b.wg.Add(1)
-	go func() {
+	go func() { // owned by the Bus (wg); ends with b.ctx
 		defer b.wg.Done()
+		t := time.NewTimer(b.cfg.CompactAfter)
+		defer t.Stop()
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-t.C:
+		}
 		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.Timeout)
 		defer cancel()
-		s, err := b.js.Stream(ctx, "KV_"+Bucket)
+		s, err := b.js.Stream(ctx, "KV_"+PeersBucket)
 		if err == nil {
-			err = s.Purge(ctx, jetstream.WithPurgeSubject("$KV."+Bucket+".p.*.*."+string(n)))
+			err = s.Purge(ctx, jetstream.WithPurgeSubject("$KV."+PeersBucket+".p.*.*."+string(n)))
 		}
 		if err == nil {
-			err = s.Purge(ctx, jetstream.WithPurgeSubject("$KV."+Bucket+".g.*.*.*."+string(n)))
+			err = s.Purge(ctx, jetstream.WithPurgeSubject("$KV."+PeersBucket+".g.*.*.*."+string(n)))
+		}
+		if err == nil {
+			err = s.Purge(ctx, jetstream.WithPurgeSubject("$KV."+PeersBucket+"."+retireKey(n)))
 		}
 		if err != nil && b.ctx.Err() == nil {
 			b.log.Debug("purge a retired node's presence keys", "node", n, "err", err)
@@ -638,8 +812,7 @@ func parsePeerKey(key string) (peerKey, cluster.Node, bool) {
 	return peerKey{app, peer}, cluster.Node(parts[3]), true
 }
 
-// leaseValue is the JSON value of a lease key. (Leases written before it
-// held a bare RFC 3339 time: they parse as no URL.)
+// leaseValue is the JSON value of a lease key.
 type leaseValue struct {
 	Time string `json:"t"`             // when it was written (RFC 3339, UTC)
 	URL  string `json:"url,omitempty"` // Config.URL; empty while the node drains
@@ -657,8 +830,8 @@ func (p *presence) setURLLocked(n cluster.Node, value []byte) {
 
 // URLs returns the distinct URLs the live nodes advertise (Config.URL),
 // ordered by node, from local memory. A node leaves the list when its
-// lease goes (it left, or crashed and its lease expired) and as soon as
-// it starts draining.
+// lease goes (it left, or crashed and its lease expired), when it is
+// retired, and as soon as it starts draining.
 func (b *Bus) URLs() []string {
 	b.pres.mu.RLock()
 	nodes := make([]cluster.Node, 0, len(b.pres.urls))
@@ -694,7 +867,7 @@ func (b *Bus) lease(ctx context.Context, node cluster.Node, timeout time.Duratio
 		v.URL = b.cfg.URL
 	}
 	value, _ := json.Marshal(v) // two strings always encode
-	_, err := b.js.Publish(ctx, "$KV."+Bucket+"."+leaseKey(node), value,
+	_, err := b.js.Publish(ctx, "$KV."+LeasesBucket+"."+leaseKey(node), value,
 		jetstream.WithMsgTTL(b.cfg.LeaseTTL))
 	if err != nil {
 		b.m.KVErrors.Inc()
@@ -735,18 +908,25 @@ func (b *Bus) refresh() {
 		} else {
 			b.log.Warn("presence lease not refreshed", "node", b.Self(), "err", err)
 		}
-		if since := time.Since(time.Unix(0, b.lastOK.Load())); since >= b.cfg.LeaseTTL-b.cfg.FenceMargin {
+		if since := time.Since(time.Unix(0, b.lastOK.Load())); since >= b.cfg.LeaseTTL-b.cfg.FenceMargin && !b.fenced.Load() {
 			b.fence(since)
 		}
 	}
 }
 
 // fence marks the node fenced and lets the caller close its sessions:
-// its lease is about to expire, and the other nodes will drop its peers.
+// its lease is about to expire (or did: since 0 means the cluster retired
+// this incarnation), and the other nodes will drop its peers. The
+// refresher brings it back under a new incarnation.
 func (b *Bus) fence(since time.Duration) {
-	b.fenced.Store(true)
+	if !b.fenced.CompareAndSwap(false, true) {
+		return
+	}
 	b.m.Fences.Inc()
 	reason := "node lost the cluster for " + since.Round(time.Millisecond).String() + "; reconnect elsewhere"
+	if since == 0 {
+		reason = "the cluster retired this node's incarnation; reconnect elsewhere"
+	}
 	b.log.Error("fencing this node off the cluster", "node", b.Self(), "reason", reason)
 	if b.cfg.OnFence != nil {
 		b.cfg.OnFence(reason)
@@ -770,8 +950,18 @@ func (b *Bus) rejoin() {
 	b.lastOK.Store(time.Now().UnixNano())
 	b.fenced.Store(false)
 	b.log.Info("rejoined the cluster under a new incarnation", "old", old, "node", next)
-	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.Timeout)
-	b.kv.Delete(ctx, leaseKey(old)) // retire the old one now rather than at its expiry
-	cancel()
+	// Re-put the peers still held first, then retire the old incarnation
+	// now rather than at its lease's expiry: a peer held throughout shows
+	// no off/on where the other nodes had not dropped it yet.
 	b.reconcile(true)
+	b.leave(old)
+}
+
+// leave retires incarnation n at once: its retire record, then its lease
+// deleted.
+func (b *Bus) leave(n cluster.Node) {
+	b.retire(context.Background(), n)
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.Timeout)
+	defer cancel()
+	b.leases.Delete(ctx, leaseKey(n))
 }
