@@ -72,35 +72,22 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	b := &Bus{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, nc: cfg.Conn, js: js}
 	b.pres.init()
 	// A cluster that just formed may not place an R3 asset yet ("no
-	// suitable peers"): retry until ctx ends.
-	for {
-		if b.kv, b.leases, err = ensureBuckets(ctx, js, cfg); err == nil {
-			break
-		}
-		if errors.Is(err, ErrAssetMismatch) {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("natsbus: presence buckets: %w", err)
-		case <-time.After(250 * time.Millisecond):
-		}
+	// suitable peers"), nor answer for a stream whose leader is not
+	// elected ("no response from stream"): each step retries until ctx
+	// or StartTimeout ends.
+	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
+	defer cancel()
+	err = b.retry(ctx, "create or check the presence buckets", func(ctx context.Context) (err error) {
+		b.kv, b.leases, err = ensureBuckets(ctx, js, cfg)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: presence buckets: %w", err)
 	}
 	self := incarnation(cfg.Name)
 	b.self.Store(&self)
-	// The bucket's stream may have no leader yet (just created, or a
-	// cluster still forming: "no response from stream"): retry until ctx
-	// ends.
-	for {
-		if err = b.lease(ctx, self, 0); err == nil {
-			break
-		}
-		b.log.Info("first presence lease not written yet; retrying", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("natsbus: first lease: %w", err)
-		case <-time.After(250 * time.Millisecond):
-		}
+	if err := b.retry(ctx, "write the first lease", func(ctx context.Context) error { return b.lease(ctx, self, 0) }); err != nil {
+		return nil, fmt.Errorf("natsbus: first lease: %w", err)
 	}
 	b.lastOK.Store(time.Now().UnixNano())
 	b.ctx, b.cancel = context.WithCancel(context.Background())
@@ -119,6 +106,28 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	}
 	b.log.Info("joined the cluster", "node", self, "server", cfg.Conn.ConnectedServerVersion())
 	return b, nil
+}
+
+// retry runs step until it succeeds, returns an error no retry can mend
+// (a mismatched asset, a closed connection), or ctx ends; it waits 250 ms
+// doubling to 2 s between attempts and returns the last error.
+func (b *Bus) retry(ctx context.Context, what string, step func(context.Context) error) error {
+	wait := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := step(ctx)
+		if err == nil || errors.Is(err, ErrAssetMismatch) || errors.Is(err, nats.ErrConnectionClosed) {
+			return err
+		}
+		b.log.Warn("cluster not ready, retrying", "step", what, "attempt", attempt, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 // History is how many writes of one key the peers bucket keeps. A

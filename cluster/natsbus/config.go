@@ -64,6 +64,10 @@ type Config struct {
 	// keys are purged this long after its retirement. A watcher lagging
 	// more than this may miss an off/on blip. Zero means 30 s.
 	CompactAfter time.Duration
+	// StartTimeout bounds Open's retries while a cluster forms (buckets
+	// not placed yet, stream leaders not elected), within Open's context.
+	// Zero means 60 s.
+	StartTimeout time.Duration
 	// Timeout bounds one JetStream call. Zero means 5 s.
 	Timeout time.Duration
 	// OnFence is called (on the refresher goroutine) when the node fences
@@ -113,6 +117,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 5 * time.Second
+	}
+	if c.StartTimeout <= 0 {
+		c.StartTimeout = time.Minute
 	}
 	if c.CompactAfter <= 0 {
 		c.CompactAfter = 30 * time.Second

@@ -2,6 +2,7 @@ package natsbus_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -361,4 +362,68 @@ func TestCompaction(t *testing.T) {
 			t.Fatal("p is not online after the compacting write")
 		}
 	}
+}
+
+// TestOpenWhileClusterForms: Open, started while two of the three
+// servers are down (no JetStream quorum: no bucket, no lease can be
+// written), retries each step and succeeds once the cluster has formed
+// again, as when three nodes start at the same time.
+func TestOpenWhileClusterForms(t *testing.T) {
+	c := natstest.Start(t, 3)
+	first := open(t, testConfig(c.Connect(0), "first")) // the buckets exist
+	first.Close()
+	c.Shutdown(1)
+	c.Shutdown(2)
+	opened := make(chan error, 1)
+	var logs syncBuffer
+	go func() { // owned by the test: ends with Open
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		cfg := testConfig(c.Connect(0), "late")
+		cfg.StartTimeout = 90 * time.Second
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		b, err := natsbus.Open(ctx, cfg)
+		if err == nil {
+			t.Cleanup(func() { b.Close() })
+		}
+		opened <- err
+	}()
+	select {
+	case err := <-opened:
+		t.Fatalf("Open without a JetStream quorum returned %v", err)
+	case <-time.After(2 * time.Second): // it is still retrying
+	}
+	c.Restart(1)
+	c.Restart(2)
+	select {
+	case err := <-opened:
+		if err != nil {
+			t.Fatalf("Open after the cluster formed again: %v", err)
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatal("Open did not return")
+	}
+	if n := strings.Count(logs.String(), "cluster not ready, retrying"); n == 0 {
+		t.Fatal("Open did not retry")
+	} else {
+		t.Logf("Open retried %d times", n)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

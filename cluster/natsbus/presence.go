@@ -379,7 +379,11 @@ func (b *Bus) Watch(fn func(cluster.Transition)) func() {
 // are turned into retire records in the peers stream.
 func (b *Bus) apply(ready chan<- error) {
 	defer b.wg.Done()
-	w, err := b.kv.WatchAll(b.ctx)
+	var w jetstream.KeyWatcher
+	err := b.retry(b.ctx, "watch the peers bucket", func(ctx context.Context) (err error) {
+		w, err = b.kv.WatchAll(ctx)
+		return err
+	})
 	if err != nil {
 		ready <- err
 		return
@@ -455,7 +459,11 @@ func (b *Bus) apply(ready chan<- error) {
 // leaseSnapshot starts the watch of the leases bucket and returns it with
 // the nodes whose lease is present now.
 func (b *Bus) leaseSnapshot() (jetstream.KeyWatcher, map[cluster.Node]bool, error) {
-	lw, err := b.leases.WatchAll(b.ctx)
+	var lw jetstream.KeyWatcher
+	err := b.retry(b.ctx, "watch the leases bucket", func(ctx context.Context) (err error) {
+		lw, err = b.leases.WatchAll(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, nil, err
 	}
