@@ -152,7 +152,7 @@ func parse(args []string, stderr io.Writer) (*cli, error) {
 	fs.IntVar(&c.srvProcs, "server-procs", 2, "GOMAXPROCS of spawned servers (and the relay) when pinned to --server-cpus: 2 on one CPU lets one slot run while a thread blocks in fsync (rtgate's own default on one CPU)")
 	fs.StringVar(&c.cliCPUs, "client-cpus", "1", "taskset CPU list of rtbench itself")
 	fs.IntVar(&c.cliProcs, "client-procs", 0, "GOMAXPROCS of rtbench itself when pinned (default: the number of --client-cpus)")
-	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "with --spawn-server: the server's CPU profile goes to `FILE` (self: the whole run; a binary: the first phase, through its --debug-addr listener)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "with --spawn-server: the server's CPU profile goes to `FILE` (self: the whole run; a binary: the first phase, through its --debug-addr listener; a cluster: FILE.n1, FILE.n2, ... one per node)")
 	fs.IntVar(&c.gogc, "gogc", 0, "GOGC of rtbench itself (the generator; servers keep theirs). 0 keeps the Go default (100); with 2000 QUIC connections on one core the generator's GC pauses show as latency")
 	fs.StringVar(&c.selfProf, "selfprofile", "", "write rtbench's own CPU profile to `FILE` (is the generator the bottleneck?)")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the report as JSON on stdout")
@@ -319,7 +319,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return givenTarget(c)
 			}
 			if c.cluster > 0 {
-				return spawnCluster(ctx, clusterSpec{path: c.spawn, nodes: c.cluster, args: c.serverArgs, log: stderr})
+				t, err := spawnCluster(ctx, clusterSpec{path: c.spawn, nodes: c.cluster, args: c.serverArgs, log: stderr})
+				if err == nil && c.cpuProfile != "" {
+					// One profile per node: FILE.n1, FILE.n2, ...
+					for i, n := range t.nodes() {
+						go fetchProfile(ctx, n, c.o.Warmup+c.o.Duration, fmt.Sprintf("%s.n%d", c.cpuProfile, i+1), stderr)
+					}
+				}
+				return t, err
 			}
 			spec := spawnSpec{name: "rtgate", path: c.spawn, cpus: c.srvCPUs, procs: procs, log: stderr, dataDir: true,
 				args: []string{"--listen", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--log-level", "warn", "--debug-addr", "127.0.0.1:0"}}
