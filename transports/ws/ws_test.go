@@ -391,11 +391,13 @@ func TestMetrics(t *testing.T) {
 // legacy client (which has no transport deadline), and a modern client
 // that stops answering pings is still dropped by its own deadline.
 func TestIdleHandover(t *testing.T) {
-	s := newServer(t, ws.Config{IdleHandover: 30 * time.Millisecond, PingInterval: 100 * time.Millisecond})
+	// Modern clients' deadline is 2×PingInterval = 500 ms: room for a
+	// loaded machine's scheduling delays around the 80 ms pauses.
+	s := newServer(t, ws.Config{IdleHandover: 30 * time.Millisecond, PingInterval: 250 * time.Millisecond})
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			c := s.dial(t, d.subprotocol)
-			// First (well within the modern client's 200 ms deadline): a
+			// First (well within the modern client's 500 ms deadline): a
 			// frame that arrives in pieces, each pause longer than the
 			// handover deadline, reads whole (frameReader cannot resume
 			// after a timeout, so none may reach it mid-frame).
@@ -420,8 +422,8 @@ func TestIdleHandover(t *testing.T) {
 			if f, err := c.Recv(5 * time.Second); err != nil || f.Kind != protocol.KindKeepalive {
 				t.Fatalf("keepalive sent in pieces: %v %v", f, err)
 			}
-			for _, pause := range []time.Duration{0, 5 * time.Millisecond, 80 * time.Millisecond, 10 * time.Millisecond, 300 * time.Millisecond} {
-				if d.subprotocol != "" && pause > 100*time.Millisecond {
+			for _, pause := range []time.Duration{0, 5 * time.Millisecond, 80 * time.Millisecond, 10 * time.Millisecond, 700 * time.Millisecond} {
+				if d.subprotocol != "" && pause > 250*time.Millisecond {
 					// Reading answers the server's pings: keep doing so.
 					if _, err := c.Recv(pause); !errors.Is(err, transporttest.ErrTimeout) {
 						t.Fatalf("recv while pausing: %v", err)
@@ -435,7 +437,7 @@ func TestIdleHandover(t *testing.T) {
 				return
 			}
 			c.ws.SetPingHandler(func(string) error { return nil }) // no pongs from now on
-			time.Sleep(500 * time.Millisecond)                     // dead after 2 intervals
+			time.Sleep(1200 * time.Millisecond)                    // dead after 2 intervals
 			expectClose(t, c, protocol.CloseReadTimeout)
 		})
 	}
