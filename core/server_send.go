@@ -33,7 +33,9 @@ type Send struct {
 
 // SendAs delivers a message as peer From, like a super peer would: no watch
 // needed. Persistent messages are stored (history and inboxes) before it
-// returns. It returns the stored message (ID and Time set).
+// returns. In a cluster, recipients whose session opened on any node
+// before the call get it live. It returns the stored message (ID and Time
+// set).
 func (h *Hub) SendAs(ctx context.Context, s Send) (*storage.Message, error) {
 	if err := protocol.CheckPeerID(s.From); err != nil {
 		return nil, fmt.Errorf("%w: from peer: %w", ErrBadSend, err)
@@ -79,6 +81,10 @@ func (h *Hub) SendAs(ctx context.Context, s Send) (*storage.Message, error) {
 			return nil, err
 		}
 	}
+	// A recipient whose `opened` was answered on another node before this
+	// call gets the live copy, as on one node (a REST send is not on the
+	// hot path: it can afford the presence view's round trip).
+	h.syncPresence()
 	h.deliver(m, to, s.Transient, nil)
 	return m, nil
 }
