@@ -151,7 +151,9 @@ func (s *Store) Query(ctx context.Context, q storage.HistoryQuery) ([]*storage.M
 }
 
 // Delete implements storage.History through the indexers, then takes the
-// message out of the inboxes that may hold it, as a single node does: its
+// message out of every inbox it was persisted into: those its history
+// records name (when the store wrapped can say, as the JetStream store
+// does), else the inboxes that may hold it, as a single node does: its
 // direct recipients, or the group's present members but the sender.
 func (s *Store) Delete(ctx context.Context, app, convID, msgID string, ts int64) error {
 	if s.closed.Load() {
@@ -161,23 +163,52 @@ func (s *Store) Delete(ctx context.Context, app, convID, msgID string, ts int64)
 	if err != nil {
 		return err
 	}
-	peers := m.To
-	if m.Room != "" {
-		g, err := s.Store.Group(ctx, app, m.Room)
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("histindex: deleted from the history; group %s for its inboxes: %w", m.Room, err)
-		}
-		if g != nil {
-			peers = g.Members
+	var peers []string
+	known := false
+	if rf, ok := s.Store.(recipientFinder); ok {
+		if peers, known, err = rf.Recipients(ctx, m); err != nil {
+			return fmt.Errorf("histindex: deleted from the history; its inboxes: %w", err)
 		}
 	}
-	for _, p := range peers {
-		if p == m.From && m.Room != "" {
-			continue
+	if !known {
+		guess, err := s.guessInboxes(ctx, m)
+		if err != nil {
+			return err
 		}
+		peers = append(peers, guess...)
+	}
+	for _, p := range peers {
 		if _, err := s.Store.Remove(ctx, app, p, []string{msgID}); err != nil {
 			return fmt.Errorf("histindex: deleted from the history; inbox of %s: %w", p, err)
 		}
 	}
 	return nil
+}
+
+// recipientFinder is a store that knows which inboxes a message was
+// persisted into (storage/jetstream.Store).
+type recipientFinder interface {
+	Recipients(ctx context.Context, m *storage.Message) (peers []string, known bool, err error)
+}
+
+// guessInboxes returns the inboxes that may hold m: its direct recipients,
+// or its group's present members but the sender.
+func (s *Store) guessInboxes(ctx context.Context, m *storage.Message) ([]string, error) {
+	if m.Room == "" {
+		return m.To, nil
+	}
+	g, err := s.Store.Group(ctx, m.App, m.Room)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return nil, fmt.Errorf("histindex: deleted from the history; group %s for its inboxes: %w", m.Room, err)
+	}
+	if g == nil {
+		return m.To, nil
+	}
+	var peers []string
+	for _, p := range g.Members {
+		if p != m.From {
+			peers = append(peers, p)
+		}
+	}
+	return peers, nil
 }

@@ -13,8 +13,9 @@
 //     atomic batches allowed (for group fan-out later);
 //   - stream RT_HIST, subjects rt.hist.<app>.<conv>.<from>: every
 //     persistent message once, the record the history indexer
-//     (storage/histindex) reads, plus its delete records (header Rt-Op:
-//     delete, no ClientID);
+//     (storage/histindex) reads, naming the inboxes it was persisted
+//     into (Recipients), plus its delete records (header Rt-Op: delete,
+//     no ClientID);
 //   - KV bucket RT_GROUPS, keys g.<app>.<group>: one JSON value per group,
 //     changed only by compare-and-swap on its revision;
 //   - KV bucket RT_SENDS, keys s.<app>.<from>.<client id>: the send claims

@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -89,6 +90,78 @@ func (s *Store) ClientSends(ctx context.Context, since int64, fn func(*storage.M
 		}
 		if n == 0 {
 			return nil // nothing more came in a second: the messages from start were expired
+		}
+	}
+}
+
+// recipientsSlack widens the time window Recipients reads: a message's
+// Time is its node's clock, the stream's times are the servers'.
+const recipientsSlack = time.Minute
+
+// Recipients returns the peers whose inboxes m (App, ID, ConvID, From,
+// Time) was persisted into, read from its RT_HIST records (every copy).
+// known is false when none was found (expired) or a record of m with
+// recipients or a group names no inbox (as records written before they
+// named them do; a record naming none for a message with recipients is
+// new and says nothing wrong, so guessing then costs only removals of ids
+// that are not there): the caller then adds its guess from m's recipients
+// or group.
+// It reads m's history subject from about m.Time on with one ordered
+// consumer (deleted when done).
+func (s *Store) Recipients(ctx context.Context, m *storage.Message) (peers []string, known bool, err error) {
+	if err := s.check(ctx); err != nil {
+		return nil, false, err
+	}
+	start := time.UnixMilli(m.Time).Add(-recipientsSlack)
+	cons, err := s.hist.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{s.n.histSubject(m.App, m.ConvID, m.From)},
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy, OptStartTime: &start,
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("jetstream: history stream consumer: %w", err)
+	}
+	seen := map[string]bool{}
+	found, unnamed := 0, false
+	for {
+		batch, err := cons.FetchNoWait(256) // ends with what the stream has: all of it is stored
+		if err != nil {
+			return nil, false, fmt.Errorf("jetstream: read the history stream: %w", err)
+		}
+		n, done := 0, false
+		for msg := range batch.Messages() {
+			n++
+			meta, err := msg.Metadata()
+			if err != nil {
+				return nil, false, err
+			}
+			var r record
+			if err := json.Unmarshal(msg.Data(), &r); err != nil {
+				return nil, false, fmt.Errorf("jetstream: bad stored message: %w", err)
+			}
+			if r.ID == m.ID && r.Time == m.Time {
+				found++
+				if r.Inbox == nil && len(r.To)+len(r.Room) > 0 {
+					unnamed = true // before records named their inboxes; none has a sender alone
+				}
+				for _, p := range r.Inbox {
+					if !seen[p] {
+						seen[p] = true
+						peers = append(peers, p)
+					}
+				}
+			}
+			if meta.NumPending == 0 {
+				done = true
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
+			return nil, false, fmt.Errorf("jetstream: read the history stream: %w", err)
+		}
+		if n == 0 && ctx.Err() != nil {
+			return nil, false, ctx.Err()
+		}
+		if done || n == 0 {
+			return peers, found > 0 && !unnamed, nil
 		}
 	}
 }

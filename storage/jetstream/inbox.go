@@ -28,14 +28,20 @@ func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string)
 	sum := msgID(string(data))
 	ps := make([]pub, 0, len(inbox)+1)
 	seen := make(map[string]bool, len(inbox))
+	peers := make([]string, 0, len(inbox))
 	for _, peer := range inbox {
 		if seen[peer] {
 			continue
 		}
 		seen[peer] = true
+		peers = append(peers, peer)
 		ps = append(ps, pub{subj: s.n.inboxSubject(m.App, peer), id: msgID("i", m.App, m.ID, peer, sum), data: data})
 	}
-	ps = append(ps, pub{subj: s.n.histSubject(m.App, m.ConvID, m.From), id: msgID("h", m.App, m.ID, sum), data: data})
+	// The history record also names the inboxes (Recipients), so its id
+	// covers them: persisting the message again for other peers records
+	// those too.
+	hist := encodeHist(m, peers)
+	ps = append(ps, pub{subj: s.n.histSubject(m.App, m.ConvID, m.From), id: msgID("h", m.App, m.ID, msgID(string(hist))), data: hist})
 	seqs, err := s.publishAll(ps)
 	if err != nil {
 		return err

@@ -22,12 +22,25 @@ type record struct {
 	ConvID    string   `json:"conv,omitempty"`
 	ClientID  string   `json:"cid,omitempty"`
 	ClientSum uint64   `json:"csum,omitempty"`
+	// Inbox (RT_HIST records only) lists the peers whose inboxes the
+	// message was persisted into, so that a delete from the history can
+	// take it out of exactly those (Store.Recipients).
+	Inbox []string `json:"in,omitempty"`
 }
 
 func encodeMessage(m *storage.Message) []byte {
 	b, _ := json.Marshal(record{App: m.App, ID: m.ID, From: m.From, To: m.To, Room: m.Room, Text: m.Text,
 		Time: m.Time, Receipt: m.Receipt, FromIP: m.FromIP, ConvID: m.ConvID, ClientID: m.ClientID, ClientSum: m.ClientSum})
 	return b // a record of strings, ints and bools always encodes
+}
+
+// encodeHist is m's RT_HIST record: the message and the peers whose
+// inboxes it went into.
+func encodeHist(m *storage.Message, inbox []string) []byte {
+	b, _ := json.Marshal(record{App: m.App, ID: m.ID, From: m.From, To: m.To, Room: m.Room, Text: m.Text,
+		Time: m.Time, Receipt: m.Receipt, FromIP: m.FromIP, ConvID: m.ConvID, ClientID: m.ClientID, ClientSum: m.ClientSum,
+		Inbox: inbox})
+	return b
 }
 
 func decodeMessage(b []byte) (*storage.Message, error) {
