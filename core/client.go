@@ -12,13 +12,16 @@ import (
 
 // Client is one connection's state: its open sessions by peer id.
 // Handle and Disconnect are called only by the transport's reader
-// goroutine, which owns sessions.
+// goroutine, which owns sessions; it holds own while it does, so that an
+// operator's CloseSession (another goroutine) can end one session between
+// two commands.
 type Client struct {
 	hub  *Hub
 	conn Conn
 
-	sessions map[string]*session // by peer id; owned by the reader goroutine
-	watches  int                 // watch entries over all sessions; owned by the reader goroutine
+	own      sync.Mutex          // held by Handle, Disconnect and endByServer: guards sessions, watches and each session's watch
+	sessions map[string]*session // by peer id; guarded by own
+	watches  int                 // watch entries over all sessions; guarded by own
 	loggedIn atomic.Bool         // a session was opened or an Android login seen
 	lastRead atomic.Int64        // unix ns of the last Handle call
 	closed   atomic.Bool         // Disconnect ran, or the hub refused the conn
@@ -34,7 +37,7 @@ type session struct {
 	peer   string  // immutable
 	super  bool    // immutable: a super peer may send to anyone
 
-	watch map[string]struct{} // owned by the client's reader goroutine
+	watch map[string]struct{} // guarded by client.own
 
 	ended atomic.Bool // the session was closed; set by endSession
 
@@ -95,9 +98,11 @@ func (c *Client) Disconnect() {
 		c.timer = nil
 	}
 	c.timerMu.Unlock()
+	c.own.Lock()
 	for _, s := range c.sessions {
 		c.endSession(s)
 	}
+	c.own.Unlock()
 	c.hub.forget(c)
 }
 
@@ -109,7 +114,9 @@ func (c *Client) Handle(cmd *protocol.Command) error {
 		return ErrConnClosed
 	}
 	c.Touch()
+	c.own.Lock()
 	err := c.handle(cmd)
+	c.own.Unlock()
 	if err != nil {
 		c.countClose(err)
 	}

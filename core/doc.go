@@ -20,9 +20,12 @@
 // go through the cluster.Deliverer, one Delivery per node (cluster.go).
 // While the reader builds `opened` or `added`, pushes to that session
 // (presence, live messages, group events, receipts) queue in the session
-// and are written right after the reply (gate.go). Lock order: a
-// cluster.Local stripe, then a registry shard, then a session's mu; never
-// two shards at once. Storage and cluster calls are made without any core
+// and are written right after the reply (gate.go). The reader holds its
+// Client's own mutex while it handles a command, so that an operator's
+// Hub.CloseSession, from another goroutine, ends one session between two
+// commands. Lock order: a Client's own, then a cluster.Local stripe, then
+// a registry shard, then a session's mu; never two shards, never two
+// Clients' own at once. Storage and cluster calls are made without any core
 // lock held.
 //
 // Imports: protocol, storage and cluster (interfaces, and cluster.Local as

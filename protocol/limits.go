@@ -73,6 +73,10 @@ const (
 	ErrCodeTooLong    = 4109 // message text too long; not sent
 	ErrCodeNoSession  = 4105 // no open session for that peer on this connection
 	ErrCodeInternal   = 4200
+	// ErrCodeKicked is the code of a `session closed` the server pushes
+	// when it ended the session itself (the operator's session close);
+	// the connection stays open. The v2 SDKs call it KICKED_BY_APP.
+	ErrCodeKicked = 4115
 )
 
 // CheckPeerID returns nil when id is a valid peer id, else an error

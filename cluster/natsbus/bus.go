@@ -34,6 +34,8 @@ type Bus struct {
 	onReq    func(context.Context, []byte) ([]byte, error) // guarded by subMu
 	delivSub *nats.Subscription                            // guarded by subMu
 	reqSub   *nats.Subscription                            // guarded by subMu
+	onCtl    func(context.Context, []byte) ([]byte, error) // guarded by subMu (control.go)
+	ctlSub   *nats.Subscription                            // guarded by subMu
 
 	pres presence
 
@@ -276,6 +278,10 @@ func (b *Bus) subscribeLocked(node cluster.Node) error {
 		b.reqSub.Unsubscribe()
 		b.reqSub = nil
 	}
+	if b.ctlSub != nil {
+		b.ctlSub.Unsubscribe()
+		b.ctlSub = nil
+	}
 	if fn := b.onDeliv; fn != nil {
 		sub, err := b.nc.Subscribe(deliverySubject(node), func(m *nats.Msg) {
 			d, err := decodeDelivery(m.Data)
@@ -298,13 +304,26 @@ func (b *Bus) subscribeLocked(node cluster.Node) error {
 		}
 		b.reqSub = sub
 	}
+	if fn := b.onCtl; fn != nil {
+		sub, err := b.nc.Subscribe(ControlSubject(node), func(m *nats.Msg) { b.serveOne(fn, m) })
+		if err != nil {
+			return err
+		}
+		b.ctlSub = sub
+	}
 	return b.nc.Flush()
 }
 
 // Request implements cluster.Forwarder.
 func (b *Bus) Request(ctx context.Context, to cluster.Node, req []byte) ([]byte, error) {
 	b.m.Forwarded.Inc()
-	m, err := b.nc.RequestWithContext(ctx, requestSubject(to), req)
+	return request(ctx, b.nc, requestSubject(to), to, req)
+}
+
+// request sends req on subject, served by node to (serveOne), and returns
+// its reply.
+func request(ctx context.Context, nc *nats.Conn, subject string, to cluster.Node, req []byte) ([]byte, error) {
+	m, err := nc.RequestWithContext(ctx, subject, req)
 	if errors.Is(err, nats.ErrNoResponders) {
 		return nil, fmt.Errorf("%w: %s", cluster.ErrNoNode, to)
 	}
@@ -384,7 +403,7 @@ func (b *Bus) Close() error {
 			b.cancel()
 		}
 		b.subMu.Lock()
-		b.onDeliv, b.onReq = nil, nil
+		b.onDeliv, b.onReq, b.onCtl = nil, nil, nil
 		b.subscribeLocked(b.Self())
 		b.subMu.Unlock()
 		b.wg.Wait()

@@ -7,6 +7,8 @@
 //	rt.n.<node>.d    deliveries to a node (one message per node per frame,
 //	                 carrying that node's recipient list)
 //	rt.n.<node>.lp   requests to a node (long-poll forwarding), request/reply
+//	rt.n.<node>.ctl  the operator's requests to a node (kick, session close),
+//	                 request/reply (control.go)
 //
 // <node> is the incarnation name-<boot id base32>: a node that restarts or
 // fences itself comes back as a new node.

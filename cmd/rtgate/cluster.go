@@ -31,13 +31,13 @@ const clusterStartTimeout = 60 * time.Second
 // clusterNode is this process's link to a cluster: the embedded server
 // (if any), the NATS connection and the bus over it.
 type clusterNode struct {
-	embed  *natsembed.Server // nil without --nats-embed
-	nc     *nats.Conn
-	bus    *natsbus.Bus
-	hist   *histindex.Indexer // nil unless --history-indexer (history.go)
-	push   *pushqueue.Queue   // nil without push webhooks (cluster_push.go)
-	status *nats.Subscription // the status requests (cluster_status.go)
-	kick   *nats.Subscription // the kick requests (cluster_status.go)
+	embed   *natsembed.Server // nil without --nats-embed
+	nc      *nats.Conn
+	bus     *natsbus.Bus
+	hist    *histindex.Indexer // nil unless --history-indexer (history.go)
+	push    *pushqueue.Queue   // nil without push webhooks (cluster_push.go)
+	status  *nats.Subscription // the status requests (cluster_status.go)
+	stopCtl func()             // ends the control subject's handler (cluster_status.go)
 }
 
 // joinCluster starts the embedded server if asked, connects to NATS and
@@ -202,8 +202,8 @@ func (n *clusterNode) close() {
 	if n.status != nil {
 		n.status.Unsubscribe()
 	}
-	if n.kick != nil {
-		n.kick.Unsubscribe()
+	if n.stopCtl != nil {
+		n.stopCtl()
 	}
 	n.closeHistory()
 	n.closePush()

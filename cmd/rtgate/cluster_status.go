@@ -9,12 +9,16 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/rtgate/rtgate/cluster"
+	"github.com/rtgate/rtgate/cluster/natsbus"
+	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/internal/config"
 	"github.com/rtgate/rtgate/internal/opsview"
 )
@@ -46,26 +50,57 @@ func (s *server) serveStatus(cfg *config.Config) error {
 		return fmt.Errorf("cluster status: %w", err)
 	}
 	n.status = sub
-	n.kick, err = opsview.ServeKick(n.nc, "", string(n.bus.Self()), func(rq opsview.KickRequest) int {
-		reason := rq.Reason
-		if reason == "" {
-			reason = "kicked by the operator"
-		}
-		return s.hub.Kick(rq.App, rq.Peer, reason)
-	})
+	stop, err := n.bus.ServeControl(opsview.HandleKick(string(n.bus.Self()), s.kick))
 	if err != nil {
-		return fmt.Errorf("cluster kick: %w", err)
+		return fmt.Errorf("cluster control subject: %w", err)
 	}
+	n.stopCtl = stop
 	return nil
 }
 
-// kickPath closes a peer's connections on every node (POST, the app's
-// master key; ?peer=ID[&reason=TEXT]); the admin listener serves it at
-// /cluster/kick?app=ID&peer=ID.
+// kick carries out a kick on this node's hub.
+func (s *server) kick(rq opsview.KickRequest) []opsview.Closed {
+	reason := first(rq.Reason, "kicked by the operator")
+	var ks []core.Kicked
+	if rq.Session {
+		ks = s.hub.CloseSession(rq.App, rq.Peer, rq.Addr, reason)
+	} else {
+		ks = s.hub.Kick(rq.App, rq.Peer, rq.Addr, reason)
+	}
+	out := make([]opsview.Closed, len(ks))
+	for i, k := range ks {
+		out[i] = opsview.Closed{Peer: k.Peer, Transport: k.Transport, Addr: k.RemoteAddr, Connection: k.Connection}
+	}
+	return out
+}
+
+// kickNodes sends rq to the nodes that hold its peer (names from nodes),
+// each on its control subject over nc.
+func kickNodes(ctx context.Context, nc *nats.Conn, nodes []cluster.Node, rq opsview.KickRequest) ([]opsview.KickReply, error) {
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = string(n)
+	}
+	ctx, cancel := context.WithTimeout(ctx, kickWait)
+	defer cancel()
+	return opsview.Kick(ctx, names, rq, func(ctx context.Context, node string, b []byte) ([]byte, error) {
+		return natsbus.Control(ctx, nc, cluster.Node(node), b)
+	})
+}
+
+// kickWait bounds a node's answer to a kick (its presence writes included).
+const kickWait = 10 * time.Second
+
+// kickPath closes a peer's connections, or its sessions alone, on the
+// nodes that hold it (POST, the app's master key; ?peer=ID[&session=1]
+// [&addr=IP:PORT][&reason=TEXT]); the admin listener serves it at
+// /cluster/kick?app=ID&peer=ID...
 const kickPath = "/1.1/rtm/cluster/kick"
 
-// clusterKick answers kickPath (needKey) and /cluster/kick: the nodes'
-// answers as JSON, {"nodes":[{"node":...,"closed":N}],"closed":N}.
+// clusterKick answers kickPath (needKey) and /cluster/kick: each node's
+// answer and the totals as JSON, {"nodes":[{"node":...,"closed":[{"peer":
+// ...,"transport":...,"addr":...,"connection":bool}]}],"connections":N,
+// "sessions":N}.
 func (s *server) clusterKick(needKey bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -73,7 +108,8 @@ func (s *server) clusterKick(needKey bool) http.HandlerFunc {
 			w.WriteHeader(code)
 			json.NewEncoder(w).Encode(map[string]any{"code": code, "error": msg})
 		}
-		rq := opsview.KickRequest{App: r.URL.Query().Get("app"), Peer: r.URL.Query().Get("peer"), Reason: r.URL.Query().Get("reason")}
+		q := r.URL.Query()
+		rq := opsview.KickRequest{Op: opsview.OpKick, App: q.Get("app"), Peer: q.Get("peer"), Reason: q.Get("reason"), Addr: q.Get("addr")}
 		if needKey {
 			rq.App = r.Header.Get("X-LC-Id")
 			if !s.masterKey(r) {
@@ -81,6 +117,14 @@ func (s *server) clusterKick(needKey bool) http.HandlerFunc {
 				return
 			}
 		}
+		var err error
+		if v := q.Get("session"); v != "" {
+			if rq.Session, err = strconv.ParseBool(v); err != nil {
+				fail(http.StatusBadRequest, "session: want 1 or 0, true or false")
+				return
+			}
+		}
+		var replies []opsview.KickReply
 		switch {
 		case r.Method != http.MethodPost:
 			fail(http.StatusMethodNotAllowed, "POST only")
@@ -89,20 +133,16 @@ func (s *server) clusterKick(needKey bool) http.HandlerFunc {
 			fail(http.StatusBadRequest, "an app and a peer are required")
 			return
 		case s.cluster == nil:
-			n := s.hub.Kick(rq.App, rq.Peer, first(rq.Reason, "kicked by the operator"))
-			json.NewEncoder(w).Encode(map[string]any{"nodes": []opsview.KickReply{{Node: "local", Closed: n}}, "closed": n})
-			return
+			replies = []opsview.KickReply{{Node: "local", Closed: s.kick(rq)}}
+		default:
+			replies, err = kickNodes(r.Context(), s.cluster.nc, s.cluster.bus.Nodes(nil, rq.App, rq.Peer), rq)
+			if err != nil {
+				fail(http.StatusServiceUnavailable, err.Error())
+				return
+			}
 		}
-		replies, err := opsview.Kick(s.cluster.nc, "", rq, statusWait)
-		if err != nil {
-			fail(http.StatusServiceUnavailable, err.Error())
-			return
-		}
-		total := 0
-		for _, rp := range replies {
-			total += rp.Closed
-		}
-		json.NewEncoder(w).Encode(map[string]any{"nodes": replies, "closed": total})
+		conns, sessions := opsview.Totals(replies)
+		json.NewEncoder(w).Encode(map[string]any{"nodes": replies, "connections": conns, "sessions": sessions})
 	}
 }
 
@@ -204,14 +244,17 @@ func (f natsFlags) connect(name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
-// runKick closes a peer's connections on every node (`rtgate cluster kick`).
-func runKick(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+// runKick closes a peer's connections, or its sessions alone, on the
+// nodes that hold it (`rtgate cluster kick`).
+func runKick(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("rtgate cluster kick", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	nf := addNATSFlags(fs, getenv)
-	var rq opsview.KickRequest
+	rq := opsview.KickRequest{Op: opsview.OpKick}
 	fs.StringVar(&rq.App, "app", "", "the app id")
 	fs.StringVar(&rq.Peer, "peer", "", "the peer id")
+	fs.BoolVar(&rq.Session, "session", false, "end the peer's sessions only; their connections stay open for other peers' sessions")
+	fs.StringVar(&rq.Addr, "addr", "", "only the connection from this client address (IP:PORT, as a kick's answer shows it)")
 	fs.StringVar(&rq.Reason, "reason", "", "close reason the client sees (default: kicked by the operator)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -224,16 +267,30 @@ func runKick(args []string, stdout, stderr io.Writer, getenv func(string) string
 		return err
 	}
 	defer nc.Close()
-	replies, err := opsview.Kick(nc, "", rq, statusWait)
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	nodes, err := natsbus.PeerNodes(ctx, nc, rq.App, rq.Peer)
 	if err != nil {
 		return err
 	}
-	total := 0
-	for _, r := range replies {
-		total += r.Closed
-		fmt.Fprintf(stdout, "%s: %d connections closed\n", r.Node, r.Closed)
+	replies, err := kickNodes(ctx, nc, nodes, rq)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(stdout, "%d nodes answered, %d connections closed\n", len(replies), total)
+	for _, r := range replies {
+		if r.Error != "" {
+			fmt.Fprintf(stdout, "%s: no answer: %s\n", r.Node, r.Error)
+		}
+		for _, c := range r.Closed {
+			what := "session closed"
+			if c.Connection {
+				what = "connection closed"
+			}
+			fmt.Fprintf(stdout, "%s: %s %s of %s from %s\n", r.Node, c.Transport, what, c.Peer, c.Addr)
+		}
+	}
+	conns, sessions := opsview.Totals(replies)
+	fmt.Fprintf(stdout, "%d nodes held %s, %d connections closed, %d sessions closed\n", len(replies), rq.Peer, conns, sessions)
 	return nil
 }
 

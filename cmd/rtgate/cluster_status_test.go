@@ -96,7 +96,8 @@ func checkOperatorView(t *testing.T, nodes []*inProcess, a *client) {
 
 	// Kick alice from node 2: node 1 closes her connection with 1000.
 	code, body = httpDo(t, "POST", "http://"+nodes[2].addr+kickPath+"?peer=alice&reason=bye")
-	if code != 200 || !strings.Contains(body, `"closed":1}`) {
+	if code != 200 || !strings.Contains(body, `"connections":1,`) || !strings.Contains(body, `"connection":true`) ||
+		!strings.Contains(body, `"node":"`+st.Nodes[1].Incarnation+`"`) || strings.Count(body, `"node":`) != 1 {
 		t.Fatalf("kick: %d %s", code, body)
 	}
 	a.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -113,19 +114,74 @@ func checkOperatorView(t *testing.T, nodes []*inProcess, a *client) {
 			t.Fatalf("kicked connection: %v", err)
 		}
 	}
+	checkSessionClose(t, nodes, url[1])
+
 	// The client has seen its close; the node forgets the connection once
 	// its reader has ended, a moment later. A second kick then finds none.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		out.Reset()
 		errOut.Reset()
 		c := runCluster(ctx, []string{"kick", "--nats", url[1], "--app", "app", "--peer", "alice"}, &out, &errOut, func(string) string { return "" })
-		if c == 0 && strings.Contains(out.String(), "3 nodes answered, 0 connections closed") {
+		if c == 0 && strings.Contains(out.String(), "0 nodes held alice, 0 connections closed, 0 sessions closed") {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("rtgate cluster kick: exit %d: %s %s", c, out.String(), errOut.String())
 		}
 	}
+}
+
+// checkSessionClose closes one session of a multiplexed modern connection
+// on node 1 from the command line (through node 0's nats-server, to node
+// 1's control subject): carol gets `session closed` with 4115 and the
+// reason, and dave's session on the same connection stays open.
+func checkSessionClose(t *testing.T, nodes []*inProcess, natsURL string) {
+	t.Helper()
+	m := dialSubprotocol(t, "ws://"+nodes[1].addr+"/", "rtgate.json.1")
+	m.open("app", "carol")
+	m.open("app", "dave")
+	other := dialSubprotocol(t, "ws://"+nodes[1].addr+"/", "rtgate.json.1")
+	other.open("app", "carol")
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	addr := m.ws.LocalAddr().String()
+	if c := runCluster(ctx, []string{"kick", "--nats", natsURL, "--app", "app", "--peer", "carol", "--session", "--addr", addr, "--reason", "one session"},
+		&out, &errOut, func(string) string { return "" }); c != 0 {
+		t.Fatalf("rtgate cluster kick --session: exit %d: %s %s", c, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "1 nodes held carol, 0 connections closed, 1 sessions closed") ||
+		!strings.Contains(out.String(), "ws session closed of carol from "+addr) {
+		t.Fatalf("rtgate cluster kick --session:\n%s", out.String())
+	}
+	closed := m.next("session", "closed")
+	if closed["peerId"] != "carol" || closed["code"] != float64(4115) || closed["reason"] != "one session" || closed["i"] != nil {
+		t.Fatalf("session closed push: %v", closed)
+	}
+	m.send(map[string]any{"cmd": "session", "op": "query", "appId": "app", "peerId": "dave", "sessionPeerIds": []string{"carol"}, "i": 7})
+	q := m.next("session", "query-result")
+	if q["i"] != float64(7) || !slices.Equal(anyStrings(q["onlineSessionPeerIds"]), []string{"carol"}) {
+		t.Fatalf("dave's query after carol's close: %v", q)
+	}
+	m.send(map[string]any{"cmd": "session", "op": "query", "appId": "app", "peerId": "carol", "sessionPeerIds": []string{"dave"}, "i": 8})
+	if e := m.next("error", ""); e["code"] != float64(4105) || e["i"] != float64(8) {
+		t.Fatalf("carol's query after her close: %v", e)
+	}
+	// The other connection's carol session is untouched: she answers.
+	other.send(map[string]any{"cmd": "session", "op": "query", "appId": "app", "peerId": "carol", "sessionPeerIds": []string{"dave"}, "i": 9})
+	if q := other.next("session", "query-result"); q["i"] != float64(9) {
+		t.Fatalf("carol's other session: %v", q)
+	}
+}
+
+func anyStrings(v any) []string {
+	l, _ := v.([]any)
+	out := make([]string, 0, len(l))
+	for _, x := range l {
+		s, _ := x.(string)
+		out = append(out, s)
+	}
+	return out
 }
 
 // TestStatusNeedsMasterKey: with apps configured, the status on the

@@ -173,59 +173,6 @@ func (st Status) Text() string {
 	return b.String()
 }
 
-// KickSubject returns the subject every node takes kick requests on.
-func KickSubject(ns string) string {
-	if ns == "" {
-		ns = "rt"
-	}
-	return ns + ".svc.kick"
-}
-
-// KickRequest asks every node to close the connections of a peer.
-type KickRequest struct {
-	App    string `json:"app"`
-	Peer   string `json:"peer"`
-	Reason string `json:"reason,omitempty"`
-}
-
-// KickReply is one node's answer.
-type KickReply struct {
-	Node   string `json:"node"`
-	Closed int    `json:"closed"` // connections closed there
-}
-
-// ServeKick answers kick requests on nc with kick's result.
-func ServeKick(nc *nats.Conn, ns, node string, kick func(KickRequest) int) (*nats.Subscription, error) {
-	return nc.Subscribe(KickSubject(ns), func(m *nats.Msg) {
-		var rq KickRequest
-		if json.Unmarshal(m.Data, &rq) != nil || rq.App == "" || rq.Peer == "" {
-			return
-		}
-		b, _ := json.Marshal(KickReply{Node: node, Closed: kick(rq)})
-		m.Respond(b)
-	})
-}
-
-// Kick asks every node to close the connections of rq.Peer and gathers
-// their answers for wait.
-func Kick(nc *nats.Conn, ns string, rq KickRequest, wait time.Duration) ([]KickReply, error) {
-	if rq.App == "" || rq.Peer == "" {
-		return nil, errors.New("opsview: kick needs an app and a peer")
-	}
-	b, _ := json.Marshal(rq)
-	var out []KickReply
-	if err := gather(nc, KickSubject(ns), b, wait, func(b []byte) {
-		var r KickReply
-		if json.Unmarshal(b, &r) == nil {
-			out = append(out, r)
-		}
-	}); err != nil {
-		return out, err
-	}
-	slices.SortFunc(out, func(a, b KickReply) int { return strings.Compare(a.Node, b.Node) })
-	return out, nil
-}
-
 // gather publishes data on subject with a reply inbox and calls fn with
 // each answer that arrives within wait (every node answers once).
 func gather(nc *nats.Conn, subject string, data []byte, wait time.Duration, fn func([]byte)) error {
