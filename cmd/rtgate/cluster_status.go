@@ -50,7 +50,7 @@ func (s *server) serveStatus(cfg *config.Config) error {
 		return fmt.Errorf("cluster status: %w", err)
 	}
 	n.status = sub
-	stop, err := n.bus.ServeControl(opsview.HandleKick(string(n.bus.Self()), s.kick))
+	stop, err := n.bus.ServeControl(opsview.HandleKick(func() string { return string(n.bus.Self()) }, s.kick))
 	if err != nil {
 		return fmt.Errorf("cluster control subject: %w", err)
 	}

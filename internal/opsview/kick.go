@@ -78,8 +78,9 @@ func (rq *KickRequest) Check() error {
 }
 
 // HandleKick returns a node's control request handler (for
-// natsbus.Bus.ServeControl) that answers kicks with kick's result.
-func HandleKick(node string, kick func(KickRequest) []Closed) func(context.Context, []byte) ([]byte, error) {
+// natsbus.Bus.ServeControl) that answers kicks with kick's result, signed
+// with node() (the node's current incarnation).
+func HandleKick(node func() string, kick func(KickRequest) []Closed) func(context.Context, []byte) ([]byte, error) {
 	return func(_ context.Context, b []byte) ([]byte, error) {
 		var rq KickRequest
 		if err := json.Unmarshal(b, &rq); err != nil {
@@ -92,7 +93,7 @@ func HandleKick(node string, kick func(KickRequest) []Closed) func(context.Conte
 		if closed == nil {
 			closed = []Closed{}
 		}
-		return json.Marshal(KickReply{Node: node, Closed: closed})
+		return json.Marshal(KickReply{Node: node(), Closed: closed})
 	}
 }
 
