@@ -71,7 +71,7 @@ func TestClusterHistory(t *testing.T) {
 	code, body := httpDo(t, "DELETE", "http://"+nodes[2].addr+"/1.1/rtm/messages/logs?"+url.Values{
 		"convid": {first.ConvID}, "msgid": {first.MsgID}, "timestamp": {fmt.Sprint(first.Timestamp)}}.Encode())
 	if code != 200 {
-		t.Fatalf("DELETE: %d %s", code, body)
+		t.Fatalf("DELETE: %d %s\nnode 2:\n%s", code, body, nodes[2].out)
 	}
 	for _, s := range nodes {
 		got := logsOn(t, s.addr, "convid="+url.QueryEscape(first.ConvID))

@@ -105,63 +105,43 @@ const recipientsSlack = time.Minute
 // named them do; a record naming none for a message with recipients is
 // new and says nothing wrong, so guessing then costs only removals of ids
 // that are not there): the caller then adds its guess from m's recipients
-// or group.
-// It reads m's history subject from about m.Time on with one ordered
-// consumer (deleted when done).
+// or group. It reads m's history subject through the stream leader, from
+// about m.Time on (one request per record of that sender in that
+// conversation since).
 func (s *Store) Recipients(ctx context.Context, m *storage.Message) (peers []string, known bool, err error) {
 	if err := s.check(ctx); err != nil {
 		return nil, false, err
 	}
 	start := time.UnixMilli(m.Time).Add(-recipientsSlack)
-	cons, err := s.hist.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{s.n.histSubject(m.App, m.ConvID, m.From)},
-		DeliverPolicy:  jetstream.DeliverByStartTimePolicy, OptStartTime: &start,
-	})
-	if err != nil {
-		return nil, false, fmt.Errorf("jetstream: history stream consumer: %w", err)
-	}
+	subj := s.n.histSubject(m.App, m.ConvID, m.From)
+	req := msgGetRequest{NextBySubj: subj, StartTime: &start}
 	seen := map[string]bool{}
 	found, unnamed := 0, false
 	for {
-		batch, err := cons.FetchNoWait(256) // ends with what the stream has: all of it is stored
-		if err != nil {
-			return nil, false, fmt.Errorf("jetstream: read the history stream: %w", err)
-		}
-		n, done := 0, false
-		for msg := range batch.Messages() {
-			n++
-			meta, err := msg.Metadata()
-			if err != nil {
-				return nil, false, err
-			}
-			var r record
-			if err := json.Unmarshal(msg.Data(), &r); err != nil {
-				return nil, false, fmt.Errorf("jetstream: bad stored message: %w", err)
-			}
-			if r.ID == m.ID && r.Time == m.Time {
-				found++
-				if r.Inbox == nil && len(r.To)+len(r.Room) > 0 {
-					unnamed = true // before records named their inboxes; none has a sender alone
-				}
-				for _, p := range r.Inbox {
-					if !seen[p] {
-						seen[p] = true
-						peers = append(peers, p)
-					}
-				}
-			}
-			if meta.NumPending == 0 {
-				done = true
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
-			return nil, false, fmt.Errorf("jetstream: read the history stream: %w", err)
-		}
-		if n == 0 && ctx.Err() != nil {
-			return nil, false, ctx.Err()
-		}
-		if done || n == 0 {
+		sm, err := s.leaderGet(ctx, s.n.hist, req)
+		if errors.Is(err, errNoMsg) {
 			return peers, found > 0 && !unnamed, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		req = msgGetRequest{Seq: sm.Seq + 1, NextBySubj: subj}
+		var r record
+		if err := json.Unmarshal(sm.Data, &r); err != nil {
+			return nil, false, fmt.Errorf("jetstream: bad stored message: %w", err)
+		}
+		if r.ID != m.ID || r.Time != m.Time {
+			continue
+		}
+		found++
+		if r.Inbox == nil && len(r.To)+len(r.Room) > 0 {
+			unnamed = true // before records named their inboxes; none has a sender alone
+		}
+		for _, p := range r.Inbox {
+			if !seen[p] {
+				seen[p] = true
+				peers = append(peers, p)
+			}
 		}
 	}
 }

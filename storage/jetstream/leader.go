@@ -16,9 +16,10 @@ var errNoMsg = errors.New("jetstream: no message")
 
 // msgGetRequest is the JSApiMsgGetRequest subset this store uses.
 type msgGetRequest struct {
-	Seq        uint64 `json:"seq,omitempty"`
-	LastBySubj string `json:"last_by_subj,omitempty"`
-	NextBySubj string `json:"next_by_subj,omitempty"`
+	Seq        uint64     `json:"seq,omitempty"`
+	LastBySubj string     `json:"last_by_subj,omitempty"`
+	NextBySubj string     `json:"next_by_subj,omitempty"`
+	StartTime  *time.Time `json:"start_time,omitempty"` // the first message stored at or after it (with NextBySubj: matching it)
 }
 
 // storedMsg is a message as the stream leader returns it.
