@@ -44,18 +44,22 @@ func Control(ctx context.Context, nc *nats.Conn, to cluster.Node, req []byte) ([
 	return request(ctx, nc, ControlSubject(to), to, req)
 }
 
-// PeerNodes reads, from the presence bucket over nc, the live nodes that
+// PeerNodes reads, from the presence buckets over nc, the live nodes that
 // hold a session of (app, peer): those with a key p.<app>.<peer>.<node>
-// whose lease n.<node> is present. A node keeps the same view in memory
+// (PeersBucket) whose lease n.<node> (LeasesBucket) is present. A node keeps the same view in memory
 // (Bus.Nodes); this is for clients that run no Bus.
 func PeerNodes(ctx context.Context, nc *nats.Conn, app, peer string) ([]cluster.Node, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, err
 	}
-	kv, err := js.KeyValue(ctx, Bucket)
+	kv, err := js.KeyValue(ctx, PeersBucket)
 	if err != nil {
-		return nil, fmt.Errorf("natsbus: presence bucket %s: %w", Bucket, err)
+		return nil, fmt.Errorf("natsbus: presence bucket %s: %w", PeersBucket, err)
+	}
+	leases, err := js.KeyValue(ctx, LeasesBucket)
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: presence bucket %s: %w", LeasesBucket, err)
 	}
 	prefix := "p." + cluster.Token(app) + "." + cluster.Token(peer) + "."
 	keys, err := kv.ListKeysFiltered(ctx, prefix+"*")
@@ -70,7 +74,7 @@ func PeerNodes(ctx context.Context, nc *nats.Conn, app, peer string) ([]cluster.
 			continue // a listing may repeat a key
 		}
 		seen[node] = true
-		if _, err := kv.Get(ctx, leaseKey(node)); err == nil {
+		if _, err := leases.Get(ctx, leaseKey(node)); err == nil {
 			out = append(out, node)
 		}
 	}
