@@ -64,6 +64,13 @@ type Config struct {
 	// keys are purged this long after its retirement. A watcher lagging
 	// more than this may miss an off/on blip. Zero means 30 s.
 	CompactAfter time.Duration
+	// ReconnectAfter: after this many consecutive lease writes that
+	// timed out or found no responder while connected (the connected
+	// nats-server is in a minority partition, with no JetStream quorum),
+	// the bus calls Conn.ForceReconnect so that the client moves to
+	// another server before the node has to fence itself. Zero means 2;
+	// negative never.
+	ReconnectAfter int
 	// StartTimeout bounds Open's retries while a cluster forms (buckets
 	// not placed yet, stream leaders not elected), within Open's context.
 	// Zero means 60 s.
@@ -117,6 +124,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 5 * time.Second
+	}
+	if c.ReconnectAfter == 0 {
+		c.ReconnectAfter = 2
 	}
 	if c.StartTimeout <= 0 {
 		c.StartTimeout = time.Minute

@@ -11,6 +11,7 @@ type Metrics struct {
 	Transitions prometheus.Counter // presence transitions applied from the watch
 	Deliveries  prometheus.Counter // deliveries published to other nodes
 	Forwarded   prometheus.Counter // requests forwarded to other nodes
+	Reconnects  prometheus.Counter // forced reconnects after repeated JetStream failures
 }
 
 // NewMetrics returns unregistered collectors.
@@ -30,10 +31,12 @@ func NewMetrics() *Metrics {
 			Help: "Deliveries published to node subjects (one per node per frame)."}),
 		Forwarded: prometheus.NewCounter(prometheus.CounterOpts{Name: "rtgate_forwarded_requests_total",
 			Help: "Requests forwarded to another node (long-poll)."}),
+		Reconnects: prometheus.NewCounter(prometheus.CounterOpts{Name: "rtgate_nats_forced_reconnects_total",
+			Help: "Times the node left its nats-server for another after repeated JetStream timeouts or no responders (a minority server)."}),
 	}
 }
 
 // Collectors returns the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.RTT, m.PresenceKV, m.KVErrors, m.Fences, m.Transitions, m.Deliveries, m.Forwarded}
+	return []prometheus.Collector{m.RTT, m.PresenceKV, m.KVErrors, m.Fences, m.Transitions, m.Deliveries, m.Forwarded, m.Reconnects}
 }

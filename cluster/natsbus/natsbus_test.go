@@ -11,11 +11,14 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/rtgate/rtgate/cluster"
 	"github.com/rtgate/rtgate/cluster/clustertest"
@@ -426,4 +429,75 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestMinorityServerReconnect: a node whose nats-server is cut off from
+// the other two (its routes cut; the node still reaches it) sees its lease
+// writes time out or find no responder; after ReconnectAfter of them it
+// moves its connection to another server, writes its lease there and
+// never fences itself, and a node on the majority side never sees its
+// peer go off (scaleout.md 2.4, "NATS server in a minority partition").
+func TestMinorityServerReconnect(t *testing.T) {
+	c := natstest.StartPartitionable(t, 3)
+	long := func(nc *nats.Conn, name string) natsbus.Config {
+		// A lease long enough to outlast a stream leader election on the
+		// majority side, which the cut can start.
+		cfg := testConfig(nc, name)
+		cfg.LeaseTTL, cfg.FenceMargin, cfg.Timeout = 20*time.Second, 2*time.Second, time.Second
+		return cfg
+	}
+	watcher := open(t, long(c.Connect(0), "watcher"))
+	var mu sync.Mutex
+	var seen []bool
+	stop := watcher.Watch(func(tr cluster.Transition) {
+		mu.Lock()
+		seen = append(seen, tr.Online)
+		mu.Unlock()
+	})
+	defer stop()
+	nc := c.Connect(2) // server n3 first
+	cfg := long(nc, "minority")
+	var fenced atomic.Bool
+	cfg.OnFence = func(string) { fenced.Store(true) }
+	b := open(t, cfg)
+	ctx := context.Background()
+	if err := b.Register(ctx, "app", "p"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the watcher to see p online", func() bool { return watcher.Online("app", "p") })
+
+	c.Isolate(2, true)
+	cutAt := time.Now()
+	waitUntil(t, 5*time.Second, "n3 to lose its routes", func() bool { return c.Servers[2].NATS().NumRoutes() == 0 })
+	waitUntil(t, 15*time.Second, "the node to move to a majority server and write its lease there", func() bool {
+		return nc.ConnectedServerName() != "n3" && nc.IsConnected() && b.Healthy() == nil &&
+			testutil.ToFloat64(b.Metrics().Reconnects) >= 1
+	})
+	t.Logf("moved from n3 to %s %s after the cut", nc.ConnectedServerName(), time.Since(cutAt).Round(time.Millisecond))
+	// The lease keeps being written from there, past a few refreshes.
+	lease := testutil.ToFloat64(b.Metrics().PresenceKV.WithLabelValues("lease"))
+	waitUntil(t, 10*time.Second, "more lease writes", func() bool {
+		return testutil.ToFloat64(b.Metrics().PresenceKV.WithLabelValues("lease")) >= lease+3
+	})
+	if fenced.Load() {
+		t.Fatal("the node fenced itself")
+	}
+	if !watcher.Online("app", "p") {
+		t.Fatal("the watcher lost p")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 || !seen[0] {
+		t.Fatalf("the watcher saw %v, want one on", seen)
+	}
+}
+
+// waitUntil polls cond every 10 ms, failing t after d.
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+	}
 }

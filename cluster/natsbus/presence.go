@@ -891,6 +891,7 @@ func (b *Bus) refresh() {
 	defer b.wg.Done()
 	t := time.NewTicker(b.cfg.LeaseRefresh)
 	defer t.Stop()
+	failures := 0 // consecutive lease writes that timed out or found no responder
 	for {
 		select {
 		case <-b.ctx.Done():
@@ -901,13 +902,16 @@ func (b *Bus) refresh() {
 			b.m.RTT.Set(rtt.Seconds())
 		}
 		if b.fenced.Load() {
-			b.rejoin()
+			if err := b.rejoin(); err != nil && b.ctx.Err() == nil {
+				failures = b.minority(err, failures)
+			}
 			continue
 		}
 		// Wait for the ack no later than the fence is due.
 		fenceAt := time.Unix(0, b.lastOK.Load()).Add(b.cfg.LeaseTTL - b.cfg.FenceMargin)
 		wait := min(b.cfg.Timeout, max(time.Until(fenceAt), 100*time.Millisecond))
 		if err := b.lease(b.ctx, b.Self(), wait); err == nil {
+			failures = 0
 			b.lastOK.Store(time.Now().UnixNano())
 			b.reconcile(false)
 			continue
@@ -915,11 +919,37 @@ func (b *Bus) refresh() {
 			return
 		} else {
 			b.log.Warn("presence lease not refreshed", "node", b.Self(), "err", err)
+			failures = b.minority(err, failures)
 		}
 		if since := time.Since(time.Unix(0, b.lastOK.Load())); since >= b.cfg.LeaseTTL-b.cfg.FenceMargin && !b.fenced.Load() {
 			b.fence(since)
 		}
 	}
+}
+
+// minority counts a failed lease write and returns the new count of
+// consecutive ones. A write that timed out or found no responder while
+// the connection was up means the connected server cannot reach a
+// JetStream quorum (scaleout.md 2.4): after ReconnectAfter of them the
+// connection is moved to another server (nats.go puts the current one
+// last in its pool).
+func (b *Bus) minority(err error, failures int) int {
+	if !b.nc.IsConnected() || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse)) {
+		return 0
+	}
+	failures++
+	if b.cfg.ReconnectAfter < 0 || failures < b.cfg.ReconnectAfter {
+		return failures
+	}
+	b.log.Warn("JetStream does not answer through this nats-server; reconnecting to another",
+		"server", b.nc.ConnectedServerName(), "failures", failures, "err", err)
+	if err := b.nc.ForceReconnect(); err != nil {
+		b.log.Warn("force a NATS reconnect", "err", err)
+		return failures
+	}
+	b.m.Reconnects.Inc()
+	return 0
 }
 
 // fence marks the node fenced and lets the caller close its sessions:
@@ -941,11 +971,12 @@ func (b *Bus) fence(since time.Duration) {
 	}
 }
 
-// rejoin takes a new incarnation once a lease can be written again.
-func (b *Bus) rejoin() {
+// rejoin takes a new incarnation once a lease can be written again; it
+// returns the lease write's error while it cannot.
+func (b *Bus) rejoin() error {
 	next := incarnation(b.cfg.Name)
 	if err := b.lease(b.ctx, next, 0); err != nil {
-		return
+		return err
 	}
 	old := b.Self()
 	b.self.Store(&next)
@@ -963,6 +994,7 @@ func (b *Bus) rejoin() {
 	// no off/on where the other nodes had not dropped it yet.
 	b.reconcile(true)
 	b.leave(old)
+	return nil
 }
 
 // leave retires incarnation n at once: its retire record, then its lease

@@ -57,6 +57,10 @@ type Config struct {
 	// (host:port or nats-route://host:port). A server may list itself.
 	// JetStream clustering needs every server to list its peers.
 	Routes []string
+	// ClusterAdvertise is the route address this server gives the other
+	// servers of the cluster to connect to it (gossip). "" means its
+	// route listen address.
+	ClusterAdvertise string
 	// ReadyTimeout bounds how long Start waits for the server to accept
 	// client connections. 0 means 10 s.
 	ReadyTimeout time.Duration
@@ -129,7 +133,7 @@ func (c Config) options() (*server.Options, error) {
 	if err != nil {
 		return nil, err
 	}
-	o.Cluster = server.ClusterOpts{Name: c.ClusterName, Host: chost, Port: cport}
+	o.Cluster = server.ClusterOpts{Name: c.ClusterName, Host: chost, Port: cport, Advertise: c.ClusterAdvertise}
 	for _, r := range c.Routes {
 		if !strings.Contains(r, "://") {
 			r = "nats-route://" + r

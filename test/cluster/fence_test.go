@@ -2,10 +2,7 @@ package cluster_test
 
 import (
 	"errors"
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,86 +10,9 @@ import (
 
 	"github.com/rtgate/rtgate/cluster"
 	"github.com/rtgate/rtgate/core/coretest"
+	"github.com/rtgate/rtgate/internal/natsembed/natstest"
 	"github.com/rtgate/rtgate/protocol"
 )
-
-// tcpProxy forwards connections to target until cut; while cut it closes
-// every connection, new ones at once.
-type tcpProxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	cut   bool                  // guarded by mu
-	conns map[net.Conn]struct{} // guarded by mu
-	wg    sync.WaitGroup
-}
-
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() {
-		ln.Close()
-		p.setCut(true)
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *tcpProxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.cut {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go p.pipe(c, up)
-		go p.pipe(up, c)
-	}
-}
-
-func (p *tcpProxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	io.Copy(dst, src)
-	dst.Close()
-	src.Close()
-}
-
-// setCut cuts (closing every connection) or heals the proxy.
-func (p *tcpProxy) setCut(cut bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = cut
-	if cut {
-		for c := range p.conns {
-			c.Close()
-		}
-		clear(p.conns)
-	}
-}
-
-func (p *tcpProxy) url() string { return "nats://" + p.ln.Addr().String() }
 
 // Acceptance test 12: partition fencing. Node 2 reaches NATS only through
 // a TCP proxy; when the proxy is cut, node 2 fences itself before its
@@ -101,8 +21,8 @@ func (p *tcpProxy) url() string { return "nats://" + p.ln.Addr().String() }
 // back as a new incarnation and serves again.
 func TestPartitionFencing(t *testing.T) {
 	c := newCluster(t, 2)
-	p := newTCPProxy(t, strings.TrimPrefix(c.nats.Servers[2].ClientURL(), "nats://"))
-	nc, err := nats.Connect(p.url(), nats.IgnoreDiscoveredServers(), nats.ReconnectWait(50*time.Millisecond), nats.MaxReconnects(-1), nats.Timeout(time.Second))
+	p := natstest.NewProxy(t, strings.TrimPrefix(c.nats.Servers[2].ClientURL(), "nats://"))
+	nc, err := nats.Connect(p.URL(), nats.IgnoreDiscoveredServers(), nats.ReconnectWait(50*time.Millisecond), nats.MaxReconnects(-1), nats.Timeout(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +37,7 @@ func TestPartitionFencing(t *testing.T) {
 	}
 
 	cutAt := time.Now()
-	p.setCut(true)
+	p.Cut(true)
 	select {
 	case <-b.Done():
 	case <-time.After(leaseTTL + 2*time.Second):
@@ -146,7 +66,7 @@ func TestPartitionFencing(t *testing.T) {
 		t.Fatalf("open on a fenced node closed with %d, want 1001", code)
 	}
 
-	p.setCut(false)
+	p.Cut(false)
 	eventually(t, 15*time.Second, "node 2 to rejoin", func() bool { return n2.bus.Healthy() == nil })
 	if after := n2.bus.Self(); after == before {
 		t.Fatalf("node 2 rejoined as %s, its old incarnation", after)

@@ -33,6 +33,7 @@ type Cluster struct {
 	t       testing.TB
 	Servers []*natsembed.Server // index i is server "n<i+1>"; nil once Shutdown
 	cfgs    []natsembed.Config  // the configs they were started with
+	proxies [][]*Proxy          // StartPartitionable: [i][j] carries server i's route to j
 }
 
 // logger is where test servers log: nowhere, unless RTGATE_NATSTEST_LOG
@@ -78,6 +79,66 @@ func Start(t testing.TB, n int) *Cluster {
 		}
 		if attempt == 1 {
 			t.Fatalf("natstest: %v", err)
+		}
+	}
+}
+
+// StartPartitionable starts an n-server JetStream cluster like Start,
+// but every route connection goes through a Proxy of its own (one per
+// ordered pair of servers), so that Isolate can cut one server off from
+// the others while its clients still reach it: a minority server. The
+// servers advertise an unreachable route address, so none connects to
+// another around the proxies.
+func StartPartitionable(t testing.TB, n int) *Cluster {
+	t.Helper()
+	ports, err := freePorts(n)
+	if err != nil {
+		t.Fatalf("natstest: %v", err)
+	}
+	c := &Cluster{t: t, proxies: make([][]*Proxy, n)}
+	for i := range n {
+		c.proxies[i] = make([]*Proxy, n)
+		for j := range n {
+			if i != j {
+				c.proxies[i][j] = NewProxy(t, fmt.Sprintf("127.0.0.1:%d", ports[j]))
+			}
+		}
+	}
+	t.Cleanup(c.shutdownAll)
+	for i := range n {
+		var routes []string
+		for j := range n {
+			if i != j {
+				routes = append(routes, c.proxies[i][j].Addr())
+			}
+		}
+		cfg := natsembed.Config{
+			Name: fmt.Sprintf("n%d", i+1), StoreDir: t.TempDir(), ClusterName: "rtgate-test",
+			ClusterListen: fmt.Sprintf("127.0.0.1:%d", ports[i]), ClusterAdvertise: "127.0.0.1:1",
+			Routes: routes, Logger: logger(),
+		}
+		s, err := natsembed.Start(cfg)
+		if err == nil && s.ClusterAddr() == nil {
+			s.Shutdown()
+			err = fmt.Errorf("server %s could not bind its route port %s", cfg.Name, cfg.ClusterListen)
+		}
+		if err != nil {
+			t.Fatalf("natstest: %v", err)
+		}
+		c.Servers = append(c.Servers, s)
+		c.cfgs = append(c.cfgs, cfg)
+	}
+	c.waitReady()
+	return c
+}
+
+// Isolate cuts (or, with false, heals) every route between server i and
+// the others of a cluster made by StartPartitionable.
+func (c *Cluster) Isolate(i int, cut bool) {
+	for j := range c.proxies {
+		if j != i {
+			c.proxies[i][j].Cut(cut)
+			c.proxies[j][i].Cut(cut)
 		}
 	}
 }
