@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/rtgate/rtgate/internal/natsembed/natstest"
 )
@@ -324,4 +327,108 @@ func TestClusterRouter(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+}
+
+// TestPartitionFencingProcess is acceptance test 12 with processes: the
+// rtgate binary g2 reaches the three nats-servers only through a TCP
+// proxy (the servers do not advertise the others' URLs, so its client
+// cannot go around it); g1 reaches them directly. The proxy is cut: g2
+// closes bob's connection with 1001 (reconnect elsewhere) before its
+// 10 s lease runs out, /healthz says so, and alice on g1 sees bob `off`.
+// The proxy heals: g2 comes back under a new incarnation and serves bob
+// again, across the nodes.
+func TestPartitionFencingProcess(t *testing.T) {
+	nc := natstest.Start(t, 3, natstest.NoAdvertise)
+	proxy := natstest.NewProxy(t, strings.TrimPrefix(nc.Servers[2].ClientURL(), "nats://"))
+	g1 := startBinary(t, t.TempDir(), "--quic", "off", "--node-name", "g1", "--nats", nc.URL())
+	g2 := startBinary(t, t.TempDir(), "--quic", "off", "--node-name", "g2", "--nats", proxy.URL())
+	health := func() (int, map[string]string) {
+		code, _, body := httpGet(t, "http://"+g2.addr+"/healthz")
+		var v map[string]string
+		json.Unmarshal([]byte(body), &v)
+		return code, v
+	}
+	code, h := health()
+	before := h["node"]
+	if code != 200 || h["cluster"] != "ok" || before == "" {
+		t.Fatalf("g2 healthz %d %v", code, h)
+	}
+	alice := dial(t, "ws://"+g1.addr+"/")
+	alice.open("app", "alice", "bob")
+	bob := dial(t, "ws://"+g2.addr+"/")
+	bob.open("app", "bob")
+	if p := alice.next("presence", ""); p["status"] != "on" {
+		t.Fatalf("presence = %v", p)
+	}
+
+	cut := time.Now()
+	proxy.Cut(true)
+	const lease = 10 * time.Second
+	bob.ws.SetReadDeadline(cut.Add(lease + 5*time.Second))
+	var closeErr *websocket.CloseError
+	for {
+		_, _, err := bob.ws.ReadMessage()
+		if err != nil {
+			if !errors.As(err, &closeErr) {
+				t.Fatalf("bob's connection ended with %v, not a close frame", err)
+			}
+			break
+		}
+	}
+	fenced := time.Since(cut)
+	if closeErr.Code != websocket.CloseGoingAway {
+		t.Fatalf("bob closed with %d (%s), want 1001", closeErr.Code, closeErr.Text)
+	}
+	if fenced >= lease {
+		t.Fatalf("g2 closed bob %s after the cut, not before its %s lease ran out", fenced, lease)
+	}
+	t.Logf("g2 fenced itself %s after the cut (lease %s): 1001 %q", fenced.Round(time.Millisecond), lease, closeErr.Text)
+	if code, h := health(); code != 503 {
+		t.Fatalf("g2 healthz while cut off: %d %v", code, h)
+	}
+	alice.ws.SetReadDeadline(cut.Add(lease + 10*time.Second)) // the off comes with the lease's end
+	for {
+		_, b, err := alice.ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("no presence off for bob: %v", err)
+		}
+		var m map[string]any
+		if json.Unmarshal(b, &m) == nil && m["cmd"] == "presence" {
+			if m["status"] != "off" {
+				t.Fatalf("presence = %v", m)
+			}
+			break
+		}
+	}
+	t.Logf("alice saw bob off %s after the cut", time.Since(cut).Round(time.Millisecond))
+
+	proxy.Cut(false)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, h = health()
+		if code == 200 && h["cluster"] == "ok" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("g2 not healthy 30 s after the proxy healed: %d %v\n%s", code, h, g2.out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if h["node"] == before || !strings.HasPrefix(h["node"], "g2-") {
+		t.Fatalf("g2 came back as %q, was %q: want a new incarnation", h["node"], before)
+	}
+	bob2 := dial(t, "ws://"+g2.addr+"/")
+	bob2.open("app", "bob", "alice")
+	if p := alice.next("presence", ""); p["status"] != "on" {
+		t.Fatalf("presence = %v", p)
+	}
+	alice.send(map[string]any{"cmd": "direct", "peerId": "alice", "msg": "back", "toPeerIds": []string{"bob"}, "transient": true})
+	if got := bob2.next("direct", ""); got["msg"] != "back" {
+		t.Fatalf("direct = %v", got)
+	}
+	// SIGKILL, by pid: the process is a real one.
+	if err := g2.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-g2.exited
 }

@@ -61,6 +61,10 @@ type Config struct {
 	// servers of the cluster to connect to it (gossip). "" means its
 	// route listen address.
 	ClusterAdvertise string
+	// NoAdvertise keeps the server from telling its clients the other
+	// servers' client URLs (cluster no_advertise): a client then only
+	// knows the URLs it was given (a server behind a proxy or NAT).
+	NoAdvertise bool
 	// ReadyTimeout bounds how long Start waits for the server to accept
 	// client connections. 0 means 10 s.
 	ReadyTimeout time.Duration
@@ -133,7 +137,7 @@ func (c Config) options() (*server.Options, error) {
 	if err != nil {
 		return nil, err
 	}
-	o.Cluster = server.ClusterOpts{Name: c.ClusterName, Host: chost, Port: cport, Advertise: c.ClusterAdvertise}
+	o.Cluster = server.ClusterOpts{Name: c.ClusterName, Host: chost, Port: cport, Advertise: c.ClusterAdvertise, NoAdvertise: c.NoAdvertise}
 	for _, r := range c.Routes {
 		if !strings.Contains(r, "://") {
 			r = "nats-route://" + r

@@ -64,14 +64,14 @@ func Single(t testing.TB) *Cluster {
 // and waits until every server knows the meta leader. Route ports are
 // picked free beforehand; if one is taken in the meantime the whole
 // cluster is started again, once.
-func Start(t testing.TB, n int) *Cluster {
+func Start(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Helper()
 	dirs := make([]string, n)
 	for i := range dirs {
 		dirs[i] = t.TempDir()
 	}
 	for attempt := 0; ; attempt++ {
-		c, err := start(t, dirs)
+		c, err := start(t, dirs, opts)
 		if err == nil {
 			t.Cleanup(c.shutdownAll)
 			c.waitReady()
@@ -143,8 +143,15 @@ func (c *Cluster) Isolate(i int, cut bool) {
 	}
 }
 
+// Option changes the configuration of every server Start starts.
+type Option func(*natsembed.Config)
+
+// NoAdvertise is an Option: the servers do not tell clients the other
+// servers' URLs, so a client connected through a Proxy stays behind it.
+func NoAdvertise(c *natsembed.Config) { c.NoAdvertise = true }
+
 // start starts one server per directory, routes on freshly picked ports.
-func start(t testing.TB, dirs []string) (*Cluster, error) {
+func start(t testing.TB, dirs []string, opts []Option) (*Cluster, error) {
 	ports, err := freePorts(len(dirs))
 	if err != nil {
 		return nil, err
@@ -158,6 +165,9 @@ func start(t testing.TB, dirs []string) (*Cluster, error) {
 		cfg := natsembed.Config{
 			Name: fmt.Sprintf("n%d", i+1), StoreDir: dir, ClusterName: "rtgate-test",
 			ClusterListen: routes[i], Routes: routes, Logger: logger(),
+		}
+		for _, o := range opts {
+			o(&cfg)
 		}
 		s, err := natsembed.Start(cfg)
 		if err == nil && s.ClusterAddr() == nil {
