@@ -534,3 +534,50 @@ func TestWriterOrderWhenSocketFills(t *testing.T) {
 		})
 	}
 }
+
+// TestTLSHandover: over TLS (no RawConn: every batch goes through a
+// writer goroutine) the reader's handover deadline works the same: a
+// connection served after idle pauses longer than IdleHandover, and a
+// frame that arrives in pieces (separate TLS records) across the handover
+// deadline, both read whole.
+func TestTLSHandover(t *testing.T) {
+	hub, err := core.New(core.Config{Store: memory.New(memory.Config{}), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := ws.New(hub, ws.Config{IdleHandover: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hub.Shutdown(ctx)
+		srv.Close()
+		waitHandler(t, h)
+	})
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, TLSClientConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig}
+	wc, _, err := d.Dial("wss"+strings.TrimPrefix(srv.URL, "https"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wc.Close()
+	c := &wsClient{ws: wc, text: websocket.TextMessage}
+	c.Puller = transporttest.NewPuller(c.read)
+	defer c.Stop()
+	for _, pause := range []time.Duration{0, 60 * time.Millisecond, 5 * time.Millisecond, 100 * time.Millisecond} {
+		time.Sleep(pause)
+		keepalive(t, c)
+	}
+	body := protocol.AppendJSON(nil, &protocol.Command{Kind: protocol.KindKeepalive})
+	frame := append([]byte{0x81, 0x80 | byte(len(body)), 0, 0, 0, 0}, body...)
+	for i, part := range [][]byte{frame[:1], frame[1:7], frame[7:]} {
+		if i > 0 {
+			time.Sleep(40 * time.Millisecond)
+		}
+		if _, err := wc.NetConn().Write(part); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f, err := c.Recv(5 * time.Second); err != nil || f.Kind != protocol.KindKeepalive {
+		t.Fatalf("keepalive sent in pieces over TLS: %v %v", f, err)
+	}
+}
