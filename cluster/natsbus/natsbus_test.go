@@ -501,3 +501,58 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 	}
 }
+
+// TestSelfRetired: when the other nodes retire a node's incarnation while
+// it still runs (it stalled past its lease, and they wrote its retire
+// record), the node sees its own record, fences itself, and comes back as
+// a new incarnation holding the peers it still has; a watcher elsewhere
+// sees off at the record and on again.
+func TestSelfRetired(t *testing.T) {
+	c := natstest.Start(t, 3)
+	watcher := open(t, testConfig(c.Connect(0), "watcher"))
+	var mu sync.Mutex
+	var seen []bool
+	stop := watcher.Watch(func(tr cluster.Transition) {
+		mu.Lock()
+		seen = append(seen, tr.Online)
+		mu.Unlock()
+	})
+	defer stop()
+	cfg := testConfig(c.Connect(1), "stalled")
+	fences := make(chan string, 4)
+	cfg.OnFence = func(reason string) { fences <- reason }
+	b := open(t, cfg)
+	ctx := context.Background()
+	if err := b.Register(ctx, "app", "p"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "p online on the watcher", func() bool { return watcher.Online("app", "p") })
+	before := b.Self()
+	// What the nodes that saw its lease end would write.
+	js, err := jetstream.New(c.Connect(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, natsbus.PeersBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Create(ctx, "x."+string(before), nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case reason := <-fences:
+		t.Logf("fenced: %s", reason)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the retired node did not fence itself")
+	}
+	waitUntil(t, 15*time.Second, "a new incarnation holding p", func() bool {
+		nodes := watcher.Nodes(nil, "app", "p")
+		return b.Self() != before && b.Healthy() == nil && len(nodes) == 1 && nodes[0] == b.Self()
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(seen) != "[true false true]" {
+		t.Fatalf("the watcher saw %v, want on, off (the retirement), on (the new incarnation)", seen)
+	}
+}
