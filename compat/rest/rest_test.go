@@ -39,6 +39,28 @@ type env struct {
 	hub   *core.Hub
 	store storage.Store
 	app   *core.App
+	// spread, when set, are the servers of every cluster node: do sends
+	// each request to the next one (round-robin), srv is unused.
+	spread []*httptest.Server
+	next   int
+}
+
+// onEachSetup runs fn on one node (the memory store), and, unless
+// -short, on three cluster nodes with the requests spread over them
+// (sessions open on e.hub, node 0).
+func onEachSetup(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Run("one node", func(t *testing.T) { fn(t, newEnv(t, nil, nil)) })
+	t.Run("three nodes", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("three nats-servers")
+		}
+		nodes := newClusterNodes(t, 3)
+		e := *nodes[0]
+		for _, n := range nodes {
+			e.spread = append(e.spread, n.srv)
+		}
+		fn(t, &e)
+	})
 }
 
 // newEnv serves a handler over loopback HTTP, with app1 (keys set) and a
@@ -80,14 +102,19 @@ func (e *env) do(method, path string, hdr map[string]string, body string) answer
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	srv := e.srv
+	if len(e.spread) > 0 {
+		srv = e.spread[e.next%len(e.spread)]
+		e.next++
+	}
+	req, err := http.NewRequest(method, srv.URL+path, rd)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := e.srv.Client().Do(req)
+	resp, err := srv.Client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -158,8 +185,9 @@ func (e *env) post(body string) sentAnswer {
 
 // TestConvIDExample posts between u1234 and u0988 and reads the history of
 // the documented conversation id md5("u0988:u1234").
-func TestConvIDExample(t *testing.T) {
-	e := newEnv(t, nil, nil)
+func TestConvIDExample(t *testing.T) { onEachSetup(t, testConvIDExample) }
+
+func testConvIDExample(t *testing.T, e *env) {
 	const conv = "bcd26a54e98687390b0abb4d83683d4b"
 	if got := core.ConvID([]string{"u1234", "u0988"}); got != conv {
 		t.Fatalf("ConvID = %s", got)
@@ -269,8 +297,9 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // TestSendDelivers checks live delivery of a REST send, group sends and
 // the send validation.
-func TestSendDelivers(t *testing.T) {
-	e := newEnv(t, nil, nil)
+func TestSendDelivers(t *testing.T) { onEachSetup(t, testSendDelivers) }
+
+func testSendDelivers(t *testing.T, e *env) {
 	bob := coretest.Dial(e.hub, false)
 	bob.Open(t, appID, "bob")
 	e.post(`{"from_peer":"alice","to_peers":["bob"],"message":"live"}`)
@@ -327,8 +356,9 @@ func TestSendDelivers(t *testing.T) {
 	}
 }
 
-func TestOnlines(t *testing.T) {
-	e := newEnv(t, nil, nil)
+func TestOnlines(t *testing.T) { onEachSetup(t, testOnlines) }
+
+func testOnlines(t *testing.T, e *env) {
 	var created struct{ ObjectID string }
 	e.do("POST", "/1.1/classes/AVOSRealtimeGroups", appHdr, `{"tr":true}`).decode(t, 201, &created)
 	for _, p := range []string{"a", "b"} {
@@ -429,8 +459,9 @@ func TestRoutingAndCORS(t *testing.T) {
 	}
 }
 
-func TestUnreadPeerIDEscaped(t *testing.T) {
-	e := newEnv(t, nil, nil)
+func TestUnreadPeerIDEscaped(t *testing.T) { onEachSetup(t, testUnreadPeerIDEscaped) }
+
+func testUnreadPeerIDEscaped(t *testing.T, e *env) {
 	e.post(`{"from_peer":"a","to_peers":["we/ird id"],"message":"x","transient":false}`)
 	var unread struct{ Count int }
 	e.do("GET", "/1.1/rtm/messages/unread/"+url.PathEscape("we/ird id"), appHdr, "").decode(t, 200, &unread)
