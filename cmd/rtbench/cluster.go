@@ -32,6 +32,11 @@ type clusterSpec struct {
 	nodes int      // how many (≥ 2)
 	args  []string // extra arguments for every node
 	log   io.Writer
+	// external runs as many nats-servers as nodes in processes of their
+	// own (`rtbench nats-server`: JetStream, sync_interval always) and
+	// connects the nodes to them with --nats, the production topology,
+	// instead of --nats-embed.
+	external bool
 }
 
 // spawnCluster starts spec.nodes rtgate processes, each with an embedded
@@ -60,39 +65,50 @@ func spawnClusterOnce(ctx context.Context, spec clusterSpec) (*target, error) {
 		return nil, err
 	}
 	routes := make([]string, n)
+	urls := make([]string, n)
 	for i := range n {
 		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", ports[n+i])
+		urls[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[i])
 	}
-	nodes := make([]*target, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() { // owned by spawnClusterOnce, which waits on wg
-			defer wg.Done()
-			args := []string{"--listen", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--log-level", "warn", "--debug-addr", "127.0.0.1:0",
-				"--node-name", fmt.Sprintf("n%d", i+1), "--nats-embed",
+	var natsd []*target // external nats-servers, stopped after the nodes
+	var natsStops []func()
+	stopNATS := func() { stopParallel(natsStops) }
+	if spec.external {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		var errs []error
+		natsd, errs = spawnParallel(n, func(i int) (*target, error) {
+			return spawn(ctx, spawnSpec{name: fmt.Sprintf("nats-server s%d", i+1), path: exe, log: spec.log, dataDir: true,
+				args: []string{"nats-server", "--name", fmt.Sprintf("s%d", i+1), "--listen", fmt.Sprintf("127.0.0.1:%d", ports[i]),
+					"--cluster", fmt.Sprintf("127.0.0.1:%d", ports[n+i]), "--routes", strings.Join(routes, ",")}})
+		})
+		natsStops = stopsOf(natsd)
+		if err := errors.Join(errs...); err != nil {
+			stopNATS()
+			return nil, err
+		}
+	}
+	nodes, errs := spawnParallel(n, func(i int) (*target, error) {
+		args := []string{"--listen", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--log-level", "warn", "--debug-addr", "127.0.0.1:0",
+			"--node-name", fmt.Sprintf("n%d", i+1)}
+		if spec.external {
+			// Its own server first, then the others.
+			args = append(args, "--nats", strings.Join(append(append([]string{urls[i]}, urls[:i]...), urls[i+1:]...), ","))
+		} else {
+			args = append(args, "--nats-embed",
 				"--nats-listen", fmt.Sprintf("127.0.0.1:%d", ports[i]),
 				"--nats-cluster", fmt.Sprintf("127.0.0.1:%d", ports[n+i]),
-				"--nats-routes", strings.Join(routes, ",")}
-			nodes[i], errs[i] = spawn(ctx, spawnSpec{name: fmt.Sprintf("rtgate n%d", i+1), path: spec.path,
-				args: append(args, spec.args...), log: spec.log, dataDir: true, timeout: clusterStartTimeout})
-		}()
-	}
-	wg.Wait()
-	var stops []func()
-	for _, t := range nodes {
-		if t != nil {
-			stops = append(stops, t.stop)
+				"--nats-routes", strings.Join(routes, ","))
 		}
-	}
-	stopAll := func() { // SIGTERM to every node at once: each leaves gracefully (about 2 s)
-		var wg sync.WaitGroup
-		for _, stop := range stops {
-			wg.Add(1)
-			go func() { defer wg.Done(); stop() }() // owned by stopAll
-		}
-		wg.Wait()
+		return spawn(ctx, spawnSpec{name: fmt.Sprintf("rtgate n%d", i+1), path: spec.path,
+			args: append(args, spec.args...), log: spec.log, dataDir: true, timeout: clusterStartTimeout})
+	})
+	nodeStops := stopsOf(nodes) // taken now: the nodes' own stop fields change below
+	stopAll := func() {         // SIGTERM to every node at once: each leaves gracefully (about 2 s)
+		stopParallel(nodeStops)
+		stopNATS()
 	}
 	if err := errors.Join(errs...); err != nil {
 		stopAll()
@@ -113,7 +129,48 @@ func spawnClusterOnce(ctx context.Context, spec clusterSpec) (*target, error) {
 		t.name, t.stop = "rtgate", nil
 	}
 	head.stop = stopAll
+	for _, t := range natsd {
+		head.extraPIDs = append(head.extraPIDs, t.pid)
+	}
 	return head, nil
+}
+
+// spawnParallel runs start(0..n-1) at once and returns what each gave
+// (nil targets for failures).
+func spawnParallel(n int, start func(i int) (*target, error)) ([]*target, []error) {
+	ts := make([]*target, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() { // owned by spawnParallel, which waits on wg
+			defer wg.Done()
+			ts[i], errs[i] = start(i)
+		}()
+	}
+	wg.Wait()
+	return ts, errs
+}
+
+// stopsOf returns the stop functions of the started targets of ts.
+func stopsOf(ts []*target) []func() {
+	var stops []func()
+	for _, t := range ts {
+		if t != nil && t.stop != nil {
+			stops = append(stops, t.stop)
+		}
+	}
+	return stops
+}
+
+// stopParallel runs every stop at once and waits.
+func stopParallel(stops []func()) {
+	var wg sync.WaitGroup
+	for _, stop := range stops {
+		wg.Add(1)
+		go func() { defer wg.Done(); stop() }() // owned by stopParallel
+	}
+	wg.Wait()
 }
 
 // lockedWriter serialises writes to w.

@@ -54,6 +54,7 @@ func TestGivenTargetList(t *testing.T) {
 		{"--spawn-cluster", "3"},
 		{"--spawn-cluster", "1", "--spawn-server", "/bin/true"},
 		{"--spawn-cluster", "3", "--spawn-server", "/bin/true", "--compare"},
+		{"--spawn-cluster", "3", "--spawn-server", "/bin/true", "--cluster-nats", "remote"},
 	} {
 		if _, err := parse(append(args, "--quiet"), &strings.Builder{}); err == nil {
 			t.Errorf("parse(%q) accepted", args)
@@ -80,6 +81,13 @@ func TestCluster(t *testing.T) {
 		if r.Nodes != 3 {
 			t.Errorf("%s: %d nodes", r.Placement, r.Nodes)
 		}
+		checkPhase(t, r)
+	}
+	// The production topology: three nats-server processes, the nodes on --nats.
+	rep = smoke(t, "--spawn-server", bin, "--spawn-cluster", "3", "--cluster-nats", "external", "--pairs", "9", "--rate", "45", "--persistent")
+	if r := rep.Results[0]; r.Nodes != 3 || r.Placement != placeCross {
+		t.Errorf("external: %d nodes, placement %q", r.Nodes, r.Placement)
+	} else {
 		checkPhase(t, r)
 	}
 	rep = smoke(t, "--spawn-server", bin, "--spawn-cluster", "3", "--workload", "drain", "--rounds", "4", "--drain-msgs", "20")

@@ -63,6 +63,8 @@ func main() {
 	switch {
 	case len(os.Args) > 1 && os.Args[1] == "relay":
 		err = relayMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	case len(os.Args) > 1 && os.Args[1] == "nats-server":
+		err = natsMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	case len(os.Args) > 1 && os.Args[1] == "serve":
 		err = serveMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	default:
@@ -83,25 +85,26 @@ func (s *strList) Set(v string) error { *s = append(*s, v); return nil }
 
 // cli is everything run reads from flags.
 type cli struct {
-	o          Options
-	addr, quic string // comma-separated: one per node
-	serverPID  string // comma-separated pids, one per node of --addr
-	cluster    int    // --spawn-cluster: nodes to start, 0 for one server
-	metrics    string
-	relay      bool
-	compare    bool
-	spawn      string
-	serverArgs strList
-	pin        bool
-	srvCPUs    string
-	srvProcs   int
-	cliProcs   int
-	cliCPUs    string
-	cpuProfile string
-	jsonOut    bool
-	selfProf   string
-	gogc       int
-	quiet      bool
+	o           Options
+	addr, quic  string // comma-separated: one per node
+	serverPID   string // comma-separated pids, one per node of --addr
+	cluster     int    // --spawn-cluster: nodes to start, 0 for one server
+	clusterNATS string // --cluster-nats: embed or external
+	metrics     string
+	relay       bool
+	compare     bool
+	spawn       string
+	serverArgs  strList
+	pin         bool
+	srvCPUs     string
+	srvProcs    int
+	cliProcs    int
+	cliCPUs     string
+	cpuProfile  string
+	jsonOut     bool
+	selfProf    string
+	gogc        int
+	quiet       bool
 }
 
 func parse(args []string, stderr io.Writer) (*cli, error) {
@@ -138,6 +141,7 @@ func parse(args []string, stderr io.Writer) (*cli, error) {
 	fs.IntVar(&o.Rounds, "rounds", 100, "drain: rounds (peers that open with messages waiting), one after the other")
 	fs.IntVar(&o.DrainMsgs, "drain-msgs", 50, "drain: persistent messages waiting for each round's peer (≤ 50)")
 	fs.IntVar(&c.cluster, "spawn-cluster", 0, "with --spawn-server PATH: start `N` rtgate nodes (≥ 2) with embedded nats-servers (--nats-embed, R3, sync_interval always) routed to each other on loopback, unpinned")
+	fs.StringVar(&c.clusterNATS, "cluster-nats", "embed", "--spawn-cluster: embed (each node runs its nats-server, --nats-embed) or external (as many `rtbench nats-server` processes, R3, sync_interval always, and the nodes connect with --nats)")
 	fs.IntVar(&o.Retries, "retries", 0, "find-max: re-run a failing step this many times before it counts as failed (noisy machines)")
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "rtgate HTTP/WebSocket `HOST:PORT` (loopback); a comma-separated list for the nodes of a cluster")
 	fs.StringVar(&c.quic, "quic", "127.0.0.1:4433", "rtgate QUIC/WebTransport UDP `HOST:PORT` (loopback); a list, one per --addr node")
@@ -182,6 +186,8 @@ func parse(args []string, stderr io.Writer) (*cli, error) {
 			return nil, errors.New("rtbench: --spawn-cluster needs --spawn-server PATH (the rtgate binary)")
 		case c.relay || c.compare:
 			return nil, errors.New("rtbench: --spawn-cluster does not run the relay (--relay, --compare)")
+		case c.clusterNATS != "embed" && c.clusterNATS != "external":
+			return nil, fmt.Errorf("rtbench: --cluster-nats %q: embed or external", c.clusterNATS)
 		}
 	}
 	if c.metrics == "" {
@@ -274,7 +280,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if c.cluster > 0 {
 		// Several servers and nats-servers on a 2-core machine: no CPU of
 		// their own for anyone; the report gives each side's CPU.
-		rep.Notes = append(rep.Notes, fmt.Sprintf("cluster of %d rtgate nodes with embedded nats-servers (R3, sync_interval always), spawned unpinned; srv CPU%% and RSS are the sum of the nodes", c.cluster))
+		how := "embedded nats-servers"
+		if c.clusterNATS == "external" {
+			how = "as many nats-server processes (rtbench nats-server)"
+		}
+		rep.Notes = append(rep.Notes, fmt.Sprintf("cluster of %d rtgate nodes with %s (R3, sync_interval always), spawned unpinned; srv CPU%% and RSS are the sum of the nodes (and their nats-servers)", c.cluster, how))
 		c.pin = false
 	}
 	if c.pin && spawning && runtime.NumCPU() >= 2 {
@@ -319,7 +329,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return givenTarget(c)
 			}
 			if c.cluster > 0 {
-				t, err := spawnCluster(ctx, clusterSpec{path: c.spawn, nodes: c.cluster, args: c.serverArgs, log: stderr})
+				t, err := spawnCluster(ctx, clusterSpec{path: c.spawn, nodes: c.cluster, args: c.serverArgs, log: stderr,
+					external: c.clusterNATS == "external"})
 				if err == nil && c.cpuProfile != "" {
 					// One profile per node: FILE.n1, FILE.n2, ...
 					for i, n := range t.nodes() {

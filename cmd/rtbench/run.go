@@ -159,11 +159,15 @@ func (b *bench) runPhase(ctx context.Context, id int, rate float64) PhaseResult 
 // (CPU ticks and RSS added over the nodes).
 func (b *bench) readServer() (procSample, error) {
 	var sum procSample
-	for i, n := range b.t.nodes() {
-		if n.pid == 0 {
+	pids := b.t.extraPIDs
+	for _, n := range b.t.nodes() {
+		pids = append(pids, n.pid)
+	}
+	for i, pid := range pids {
+		if pid == 0 {
 			return procSample{}, fmt.Errorf("no server pid")
 		}
-		s, err := readProc(strconv.Itoa(n.pid))
+		s, err := readProc(strconv.Itoa(pid))
 		if err != nil {
 			return procSample{}, err
 		}

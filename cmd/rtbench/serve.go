@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,7 @@ import (
 	"github.com/rtgate/rtgate/cmd/rtbench/relay"
 	"github.com/rtgate/rtgate/core"
 	"github.com/rtgate/rtgate/internal/devcert"
+	"github.com/rtgate/rtgate/internal/natsembed"
 	"github.com/rtgate/rtgate/storage/badger"
 	quictransport "github.com/rtgate/rtgate/transports/quic"
 	"github.com/rtgate/rtgate/transports/webtransport"
@@ -197,4 +199,46 @@ func startCPUProfile(path string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// natsMain is `rtbench nats-server`: one JetStream nats-server (the
+// module rtgate embeds, through internal/natsembed: sync_interval always)
+// in a process of its own, for --spawn-cluster --cluster-nats external.
+// It prints "NATS on nats://HOST:PORT" once it accepts clients and serves
+// until ctx is done.
+func natsMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rtbench nats-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("name", "s1", "server `name` (distinct in a cluster)")
+	listen := fs.String("listen", "127.0.0.1:0", "client `HOST:PORT` (loopback only)")
+	clusterAddr := fs.String("cluster", "", "route `HOST:PORT` (loopback only); empty: no cluster")
+	routes := fs.String("routes", "", "every server's route `URL`s, comma-separated")
+	store := fs.String("data", "", "JetStream store `DIR` (required)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *store == "" {
+		return errors.New("rtbench nats-server: --data is required")
+	}
+	for _, a := range []string{*listen, *clusterAddr} {
+		if a != "" {
+			if err := checkLoopback(a); err != nil {
+				return err
+			}
+		}
+	}
+	var rs []string
+	if *routes != "" {
+		rs = strings.Split(*routes, ",")
+	}
+	s, err := natsembed.Start(natsembed.Config{Name: *name, Listen: *listen, StoreDir: *store, ClusterName: "rtbench",
+		ClusterListen: *clusterAddr, Routes: rs,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		return err
+	}
+	defer s.Shutdown()
+	fmt.Fprintf(stdout, "rtbench nats-server %s: NATS on %s (JetStream, sync_interval always)\n", *name, s.ClientURL())
+	<-ctx.Done()
+	return nil
 }

@@ -21,6 +21,9 @@ type target struct {
 	metricsURL string // Prometheus text, "" when none
 	debugAddr  string // HOST:PORT of rtgate's --debug-addr listener, "" when none
 	stop       func() // ends what rtbench started; nil for a given server
+	// extraPIDs are processes that serve with the nodes (a cluster's
+	// own nats-servers): their CPU and RSS count as the server's.
+	extraPIDs []int
 	// more are the other nodes of a cluster (each with its own addresses
 	// and pid; their stop is nil: this target's stop ends them all).
 	// Empty for a single server.
@@ -130,6 +133,10 @@ func spawn(ctx context.Context, spec spawnSpec) (*target, error) {
 			}
 			if _, rest, ok := strings.Cut(line, "QUIC on "); ok {
 				t.quicAddr, _, _ = strings.Cut(rest, " ")
+			}
+			if _, rest, ok := strings.Cut(line, "NATS on nats://"); ok { // rtbench nats-server
+				t.httpAddr, _, _ = strings.Cut(rest, " ")
+				return t, nil
 			}
 			if _, rest, ok := strings.Cut(line, "listening on http://"); ok {
 				t.httpAddr, _, _ = strings.Cut(rest, " ")
