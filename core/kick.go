@@ -84,3 +84,24 @@ func kicked(s *session, conn bool) Kicked {
 	info := s.client.conn.Info()
 	return Kicked{Peer: s.peer, Transport: info.Transport, RemoteAddr: info.RemoteAddr, Connection: conn}
 }
+
+// SessionInfo describes one open session, for the operator.
+type SessionInfo struct {
+	Peer       string
+	Transport  string // ConnInfo.Transport
+	RemoteAddr string // ConnInfo.RemoteAddr: what CloseSession's and Kick's addr match
+	Modern     bool   // ConnInfo.Modern: CloseSession ends it alone (else it closes the connection)
+}
+
+// Sessions lists peer's open sessions in app on this node.
+func (h *Hub) Sessions(app, peer string) []SessionInfo {
+	var out []SessionInfo
+	for _, s := range h.reg.sessions(nil, app, peer) {
+		if s.ended.Load() || s.client.closed.Load() {
+			continue
+		}
+		info := s.client.conn.Info()
+		out = append(out, SessionInfo{Peer: s.peer, Transport: info.Transport, RemoteAddr: info.RemoteAddr, Modern: info.Modern})
+	}
+	return out
+}

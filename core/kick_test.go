@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,6 +77,11 @@ func TestCloseSession(t *testing.T) {
 	other := dialFrom(h, true, "10.0.0.2:2000")
 	other.Open(t, app, "alice")
 
+	ss := h.Sessions(app, "alice")
+	slices.SortFunc(ss, func(a, b core.SessionInfo) int { return strings.Compare(a.RemoteAddr, b.RemoteAddr) })
+	if len(ss) != 2 || ss[0].RemoteAddr != "10.0.0.1:1000" || ss[1].RemoteAddr != "10.0.0.2:2000" || !ss[0].Modern || ss[0].Peer != "alice" {
+		t.Fatalf("Sessions = %+v", ss)
+	}
 	k := h.CloseSession(app, "alice", "10.0.0.1:1000", "bye")
 	if len(k) != 1 || k[0].Connection || k[0].RemoteAddr != "10.0.0.1:1000" || k[0].Peer != "alice" || k[0].Transport != "mem" {
 		t.Fatalf("CloseSession = %+v, want alice's session on 10.0.0.1:1000", k)
@@ -97,6 +103,9 @@ func TestCloseSession(t *testing.T) {
 	}
 	if mux.Closed() != 0 || other.Closed() != 0 {
 		t.Fatal("closing a session closed a connection")
+	}
+	if ss := h.Sessions(app, "alice"); len(ss) != 1 || ss[0].RemoteAddr != "10.0.0.2:2000" {
+		t.Fatalf("Sessions after the close = %+v", ss)
 	}
 	if k := h.CloseSession(app, "alice", "10.0.0.1:1000", "bye"); len(k) != 0 {
 		t.Fatalf("second CloseSession = %+v", k)

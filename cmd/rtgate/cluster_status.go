@@ -50,7 +50,7 @@ func (s *server) serveStatus(cfg *config.Config) error {
 		return fmt.Errorf("cluster status: %w", err)
 	}
 	n.status = sub
-	stop, err := n.bus.ServeControl(opsview.HandleKick(func() string { return string(n.bus.Self()) }, s.kick))
+	stop, err := n.bus.ServeControl(opsview.HandleKick(func() string { return string(n.bus.Self()) }, s.kick, s.sessions))
 	if err != nil {
 		return fmt.Errorf("cluster control subject: %w", err)
 	}
@@ -70,6 +70,15 @@ func (s *server) kick(rq opsview.KickRequest) []opsview.Closed {
 	out := make([]opsview.Closed, len(ks))
 	for i, k := range ks {
 		out[i] = opsview.Closed{Peer: k.Peer, Transport: k.Transport, Addr: k.RemoteAddr, Connection: k.Connection}
+	}
+	return out
+}
+
+// sessions lists a peer's sessions on this node's hub.
+func (s *server) sessions(app, peer string) []opsview.Session {
+	var out []opsview.Session
+	for _, si := range s.hub.Sessions(app, peer) {
+		out = append(out, opsview.Session{Peer: si.Peer, Transport: si.Transport, Addr: si.RemoteAddr, Modern: si.Modern})
 	}
 	return out
 }
@@ -291,6 +300,54 @@ func runKick(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	conns, sessions := opsview.Totals(replies)
 	fmt.Fprintf(stdout, "%d nodes held %s, %d connections closed, %d sessions closed\n", len(replies), rq.Peer, conns, sessions)
+	return nil
+}
+
+// runSessions lists a peer's sessions on the nodes that hold it (`rtgate
+// cluster sessions`): the addresses `rtgate cluster kick --addr` takes.
+func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("rtgate cluster sessions", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	nf := addNATSFlags(fs, getenv)
+	rq := opsview.KickRequest{Op: opsview.OpSessions}
+	fs.StringVar(&rq.App, "app", "", "the app id")
+	fs.StringVar(&rq.Peer, "peer", "", "the peer id")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if rq.App == "" || rq.Peer == "" {
+		return fmt.Errorf("%w: --app and --peer are required", config.ErrInvalid)
+	}
+	nc, err := nf.connect("rtgate cluster sessions")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	nodes, err := natsbus.PeerNodes(ctx, nc, rq.App, rq.Peer)
+	if err != nil {
+		return err
+	}
+	replies, err := kickNodes(ctx, nc, nodes, rq)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, r := range replies {
+		if r.Error != "" {
+			fmt.Fprintf(stdout, "%s: no answer: %s\n", r.Node, r.Error)
+		}
+		for _, ss := range r.Sessions {
+			dialect := "legacy"
+			if ss.Modern {
+				dialect = "modern"
+			}
+			fmt.Fprintf(stdout, "%s: %s %s session of %s from %s\n", r.Node, ss.Transport, dialect, ss.Peer, ss.Addr)
+			n++
+		}
+	}
+	fmt.Fprintf(stdout, "%d nodes hold %s, %d sessions\n", len(replies), rq.Peer, n)
 	return nil
 }
 

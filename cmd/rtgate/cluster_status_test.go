@@ -131,9 +131,9 @@ func checkOperatorView(t *testing.T, nodes []*inProcess, a *client) {
 	}
 }
 
-// checkSessionClose closes one session of a multiplexed modern connection
-// on node 1 from the command line (through node 0's nats-server, to node
-// 1's control subject): carol gets `session closed` with 4115 and the
+// checkSessionClose lists carol's sessions, then closes one session of a
+// multiplexed modern connection on node 1 from the command line (through
+// node 0's nats-server, to node 1's control subject): carol gets `session closed` with 4115 and the
 // reason, and dave's session on the same connection stays open.
 func checkSessionClose(t *testing.T, nodes []*inProcess, natsURL string) {
 	t.Helper()
@@ -145,7 +145,18 @@ func checkSessionClose(t *testing.T, nodes []*inProcess, natsURL string) {
 	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// The listing names both of carol's sessions, with the addresses the
+	// node sees; the kick below picks the multiplexed one by it.
 	addr := m.ws.LocalAddr().String()
+	if c := runCluster(ctx, []string{"sessions", "--nats", natsURL, "--app", "app", "--peer", "carol"}, &out, &errOut,
+		func(string) string { return "" }); c != 0 {
+		t.Fatalf("rtgate cluster sessions: exit %d: %s %s", c, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "1 nodes hold carol, 2 sessions") || !strings.Contains(out.String(), "ws modern session of carol from "+addr) ||
+		!strings.Contains(out.String(), "ws modern session of carol from "+other.ws.LocalAddr().String()) {
+		t.Fatalf("rtgate cluster sessions:\n%s", out.String())
+	}
+	out.Reset()
 	if c := runCluster(ctx, []string{"kick", "--nats", natsURL, "--app", "app", "--peer", "carol", "--session", "--addr", addr, "--reason", "one session"},
 		&out, &errOut, func(string) string { return "" }); c != 0 {
 		t.Fatalf("rtgate cluster kick --session: exit %d: %s %s", c, out.String(), errOut.String())

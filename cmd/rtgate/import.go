@@ -26,10 +26,13 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		err = runStatus(ctx, args[1:], stdout, stderr, getenv)
 	case len(args) > 0 && args[0] == "kick":
 		err = runKick(ctx, args[1:], stdout, stderr, getenv)
+	case len(args) > 0 && args[0] == "sessions":
+		err = runSessions(ctx, args[1:], stdout, stderr, getenv)
 	default:
 		fmt.Fprintln(stderr, "usage: rtgate cluster import --from-badger DIR --nats URL[,URL] [--nats-creds FILE] [--nats-unsafe-single-replica]")
 		fmt.Fprintln(stderr, "       rtgate cluster status --nats URL[,URL] [--nats-creds FILE] [--json]")
 		fmt.Fprintln(stderr, "       rtgate cluster kick --app ID --peer ID [--session] [--addr IP:PORT] --nats URL[,URL] [--nats-creds FILE] [--reason TEXT]")
+		fmt.Fprintln(stderr, "       rtgate cluster sessions --app ID --peer ID --nats URL[,URL] [--nats-creds FILE]")
 		return 2
 	}
 	switch {

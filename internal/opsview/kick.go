@@ -29,8 +29,20 @@ type KickRequest struct {
 	Addr string `json:"addr,omitempty"`
 }
 
-// OpKick is the only control request so far.
-const OpKick = "kick"
+// The control requests: a kick, or a listing of the peer's sessions
+// (which closes nothing; its answer has Sessions).
+const (
+	OpKick     = "kick"
+	OpSessions = "sessions"
+)
+
+// Session is one open session of the peer, as a listing shows it.
+type Session struct {
+	Peer      string `json:"peer"`
+	Transport string `json:"transport"`
+	Addr      string `json:"addr"`   // the client's address: what KickRequest.Addr picks
+	Modern    bool   `json:"modern"` // a session close ends it alone (a legacy connection closes)
+}
 
 // Closed is one thing a kick closed.
 type Closed struct {
@@ -46,6 +58,8 @@ type Closed struct {
 type KickReply struct {
 	Node   string   `json:"node"`
 	Closed []Closed `json:"closed"`
+	// Sessions answers OpSessions.
+	Sessions []Session `json:"sessions,omitempty"`
 	// Error says why the node did not answer (gone since the presence
 	// view was read, a timeout); Closed is then empty.
 	Error string `json:"error,omitempty"`
@@ -69,7 +83,7 @@ func Totals(replies []KickReply) (connections, sessions int) {
 // Check returns an error saying what rq lacks.
 func (rq *KickRequest) Check() error {
 	switch {
-	case rq.Op != OpKick:
+	case rq.Op != OpKick && rq.Op != OpSessions:
 		return fmt.Errorf("opsview: unknown control request %q", rq.Op)
 	case rq.App == "" || rq.Peer == "":
 		return errors.New("opsview: kick needs an app and a peer")
@@ -78,9 +92,10 @@ func (rq *KickRequest) Check() error {
 }
 
 // HandleKick returns a node's control request handler (for
-// natsbus.Bus.ServeControl) that answers kicks with kick's result, signed
-// with node() (the node's current incarnation).
-func HandleKick(node func() string, kick func(KickRequest) []Closed) func(context.Context, []byte) ([]byte, error) {
+// natsbus.Bus.ServeControl) that answers kicks with kick's result and
+// listings with list's, signed with node() (the node's current
+// incarnation).
+func HandleKick(node func() string, kick func(KickRequest) []Closed, list func(app, peer string) []Session) func(context.Context, []byte) ([]byte, error) {
 	return func(_ context.Context, b []byte) ([]byte, error) {
 		var rq KickRequest
 		if err := json.Unmarshal(b, &rq); err != nil {
@@ -89,19 +104,24 @@ func HandleKick(node func() string, kick func(KickRequest) []Closed) func(contex
 		if err := rq.Check(); err != nil {
 			return nil, err
 		}
-		closed := kick(rq)
-		if closed == nil {
-			closed = []Closed{}
+		r := KickReply{Node: node(), Closed: []Closed{}}
+		if rq.Op == OpSessions {
+			r.Sessions = list(rq.App, rq.Peer)
+		} else if closed := kick(rq); closed != nil {
+			r.Closed = closed
 		}
-		return json.Marshal(KickReply{Node: node(), Closed: closed})
+		return json.Marshal(r)
 	}
 }
 
 // Kick sends rq to each of nodes through send (a request on that node's
 // control subject), concurrently, and returns their answers sorted by
-// node. A node that does not answer gets a reply with its Error.
+// node. A node that does not answer gets a reply with its Error. rq.Op
+// empty means OpKick.
 func Kick(ctx context.Context, nodes []string, rq KickRequest, send func(ctx context.Context, node string, req []byte) ([]byte, error)) ([]KickReply, error) {
-	rq.Op = OpKick
+	if rq.Op == "" {
+		rq.Op = OpKick
+	}
 	if err := rq.Check(); err != nil {
 		return nil, err
 	}

@@ -16,8 +16,11 @@ func TestKick(t *testing.T) {
 		"n2": HandleKick(func() string { return "n2" }, func(rq KickRequest) []Closed {
 			got = append(got, rq)
 			return []Closed{{Peer: rq.Peer, Transport: "ws", Addr: "10.0.0.1:1", Connection: false}}
-		}),
-		"n1": HandleKick(func() string { return "n1" }, func(KickRequest) []Closed { return nil }),
+		}, nil),
+		"n1": HandleKick(func() string { return "n1" }, func(KickRequest) []Closed { return nil },
+			func(app, peer string) []Session {
+				return []Session{{Peer: peer, Transport: "quic", Addr: "10.0.0.2:2", Modern: true}}
+			}),
 	}
 	send := func(ctx context.Context, node string, b []byte) ([]byte, error) {
 		h := handlers[node]
@@ -41,6 +44,11 @@ func TestKick(t *testing.T) {
 	rq.Op = OpKick
 	if len(got) != 1 || got[0] != rq {
 		t.Fatalf("n2 got %+v, want %+v", got, rq)
+	}
+	// A listing closes nothing.
+	list, err := Kick(context.Background(), []string{"n1"}, KickRequest{Op: OpSessions, App: "app", Peer: "bob"}, send)
+	if err != nil || len(list) != 1 || len(list[0].Closed) != 0 || len(list[0].Sessions) != 1 || list[0].Sessions[0].Peer != "bob" {
+		t.Fatalf("sessions: %+v, %v", list, err)
 	}
 	if _, err := Kick(context.Background(), []string{"n1"}, KickRequest{App: "app"}, send); err == nil {
 		t.Fatal("a kick without a peer was sent")
