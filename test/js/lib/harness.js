@@ -139,6 +139,8 @@ async function startCluster(n, opts = {}) {
     throw failed.reason;
   }
   const nodes = started.map((r) => r.value);
+  const args = opts.args || [];
+  const app = args.includes('--app') ? args[args.indexOf('--app') + 1].split(':')[0] : 'harness';
   const c = {
     cluster: true,
     nodes,
@@ -152,9 +154,25 @@ async function startCluster(n, opts = {}) {
       return nodes.findIndex((s) => s.addr === host);
     },
     output: () => nodes.map((s, i) => `--- node ${i} ---\n${s.output()}`).join('\n'),
+    // stop stops every node; the result is the first exit that is not 0,
+    // not counting the nodes kill() stopped on purpose.
     async stop(signal = 'SIGTERM') {
       const res = await Promise.all(nodes.map((s) => s.stop(signal)));
-      return res.find((r) => r.code !== 0) || res[0];
+      const up = res.filter((_, i) => !c.down.has(i));
+      return up.find((r) => r.code !== 0) || up[0] || res[0];
+    },
+    down: new Set(), // indexes of nodes killed by kill() and not revived yet
+    // kill stops node i with SIGKILL (its lease then expires on the others).
+    async kill(i) {
+      c.down.add(i);
+      return nodes[i].stop('SIGKILL');
+    },
+    // revive starts node i again (same address, data dir and routes) and
+    // waits until node 0's router hands it out again.
+    async revive(i) {
+      nodes[i] = await nodes[i].restart('SIGKILL');
+      c.down.delete(i);
+      await routerHandsOut(c, nodes.map((s) => `ws://${s.addr}/`), app);
     },
     async restart(signal = 'SIGKILL') {
       const res = await Promise.all(nodes.map((s) => s.stop(signal)));
@@ -172,20 +190,7 @@ async function startCluster(n, opts = {}) {
     }
     assert.equal(new Set(c.names).size, n, `distinct node names: ${c.names}`);
     // The leases that advertise the nodes' URLs reach node 0's router.
-    const want = nodes.map((s) => `ws://${s.addr}/`).sort();
-    const args = opts.args || [];
-    const app = args.includes('--app') ? args[args.indexOf('--app') + 1].split(':')[0] : 'harness';
-    const deadline = Date.now() + 30000;
-    for (;;) {
-      const seen = new Set();
-      for (let i = 0; i < 2 * n; i++) {
-        const r = await rest(c.base, `/v1/route?appId=${encodeURIComponent(app)}`);
-        seen.add(r.body.server);
-      }
-      if (JSON.stringify([...seen].sort()) === JSON.stringify(want)) break;
-      if (Date.now() > deadline) throw new Error(`node 0's router hands out ${[...seen]}, want ${want}`);
-      await new Promise((r) => realSetTimeout(r, 100));
-    }
+    await routerHandsOut(c, nodes.map((s) => `ws://${s.addr}/`), app);
   } catch (err) {
     await c.stop('SIGKILL');
     throw new Error(`${err.message}\n${c.output()}`);
@@ -197,6 +202,23 @@ async function startCluster(n, opts = {}) {
 // The cluster started last: the one whose node 0 answers chat.js's router
 // requests (a restart keeps node 0's address).
 let latestCluster = null;
+
+// routerHandsOut waits (at most 30 s) until 2 × want.length requests to
+// node 0's router name exactly the URLs of want.
+async function routerHandsOut(c, want, app, ms = 30000) {
+  want = [...want].sort();
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const seen = new Set();
+    for (let i = 0; i < 2 * want.length; i++) {
+      const r = await rest(c.base, `/v1/route?appId=${encodeURIComponent(app)}`);
+      seen.add(r.body && r.body.server);
+    }
+    if (JSON.stringify([...seen].sort()) === JSON.stringify(want)) return;
+    if (Date.now() > deadline) throw new Error(`node 0's router hands out ${[...seen]}, want ${want}`);
+    await new Promise((r) => realSetTimeout(r, 100));
+  }
+}
 
 // startTarget starts what this run tests: startCluster(RTGATE_CLUSTER, opts)
 // when RTGATE_CLUSTER >= 2, else startServer(opts).
@@ -244,13 +266,20 @@ function useServer({ appId, ...opts } = {}) {
 
 // assertSpread asserts that the clients of peers that opened landed on
 // min(count, nodes) different cluster nodes, for each cluster they first
-// opened on (a restarted cluster's router starts its turn anew). A client
+// opened on (a restarted cluster's router starts its turn anew); a client
+// that opened while some node was killed, on a live node. A client
 // that re-opens reuses the node the router gave it, so only each client's
 // first socket counts.
 function assertSpread(peers) {
   const byCluster = new Map();
   for (const p of peers) {
     if (!p.firstOpen) continue;
+    if (p.firstOpen.down.length > 0) {
+      // Opened while nodes were down (cluster.kill): on a live node.
+      assert.ok(p.firstOpen.node >= 0 && !p.firstOpen.down.includes(p.firstOpen.node),
+        `${p.peerId} opened on node ${p.firstOpen.node} while nodes ${p.firstOpen.down} were down`);
+      continue;
+    }
     const list = byCluster.get(p.firstOpen.cluster) || [];
     list.push(p.firstOpen.node);
     byCluster.set(p.firstOpen.cluster, list);
@@ -429,7 +458,9 @@ class Peer {
       if (s) {
         s.claimed = true;
         this.sockets.push(s);
-        if (!this.firstOpen && latestCluster) this.firstOpen = { cluster: latestCluster, node: latestCluster.nodeOf(s.url) };
+        if (!this.firstOpen && latestCluster) {
+          this.firstOpen = { cluster: latestCluster, node: latestCluster.nodeOf(s.url), down: [...latestCluster.down] };
+        }
       }
     }
   }
