@@ -13,6 +13,9 @@ var (
 	// ErrServerVersion is returned by Open when the NATS server is older
 	// than MinServerVersion.
 	ErrServerVersion = errors.New("natsbus: nats-server too old")
+	// ErrSyncInterval is returned by CheckSyncAlways when a JetStream
+	// server does not fsync every write (sync_interval: always).
+	ErrSyncInterval = errors.New("natsbus: nats-server does not sync every write")
 	// ErrAssetMismatch is returned by Open when the presence bucket exists
 	// with another configuration; it is never deleted or recreated.
 	ErrAssetMismatch = errors.New("natsbus: existing JetStream asset differs")

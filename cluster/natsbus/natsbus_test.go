@@ -9,12 +9,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -554,5 +557,42 @@ func TestSelfRetired(t *testing.T) {
 	defer mu.Unlock()
 	if fmt.Sprint(seen) != "[true false true]" {
 		t.Fatalf("the watcher saw %v, want on, off (the retirement), on (the new incarnation)", seen)
+	}
+}
+
+// TestCheckSyncAlways reads real nats-servers' /jsz: one with
+// sync_interval always passes, one with the default interval is refused
+// with ErrSyncInterval, and a URL that is not a monitoring endpoint is an
+// error of its own (acceptance test 11).
+func TestCheckSyncAlways(t *testing.T) {
+	monitor := func(syncAlways bool) string {
+		s, err := server.NewServer(&server.Options{
+			Host: "127.0.0.1", Port: server.RANDOM_PORT, HTTPHost: "127.0.0.1", HTTPPort: server.RANDOM_PORT,
+			JetStream: true, StoreDir: t.TempDir(), SyncAlways: syncAlways, NoSigs: true, NoLog: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+		if !s.ReadyForConnections(10 * time.Second) {
+			t.Fatal("nats-server not ready")
+		}
+		return "http://" + s.MonitorAddr().String()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := natsbus.CheckSyncAlways(ctx, nil, monitor(true)); err != nil {
+		t.Fatalf("sync_interval always: %v", err)
+	}
+	err := natsbus.CheckSyncAlways(ctx, nil, monitor(false)+"/")
+	if !errors.Is(err, natsbus.ErrSyncInterval) {
+		t.Fatalf("default sync interval: %v, want ErrSyncInterval", err)
+	}
+	t.Log(err)
+	notJSZ := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{}`)) }))
+	defer notJSZ.Close()
+	if err := natsbus.CheckSyncAlways(ctx, nil, notJSZ.URL); err == nil || errors.Is(err, natsbus.ErrSyncInterval) {
+		t.Fatalf("a URL that is no monitoring endpoint: %v", err)
 	}
 }

@@ -75,8 +75,18 @@ func joinCluster(cfg *config.Config, log *slog.Logger, advertise string, onFence
 			return nil, fmt.Errorf("embedded nats-server: JetStream not ready (are the other servers of --nats-routes up?): %w", err)
 		}
 		urls = append([]string{n.embed.ClientURL()}, urls...)
-	} else {
-		log.Warn("rtgate cannot see the nats-servers' settings: make sure every JetStream server runs with sync_interval: always, or an OS crash or power loss can lose acknowledged messages (docs/cluster.md)")
+	} else if len(cl.Monitor) == 0 {
+		log.Warn("rtgate cannot see the nats-servers' settings: make sure every JetStream server runs with sync_interval: always, or an OS crash or power loss can lose acknowledged messages; --nats-monitor lets it check (docs/cluster.md)")
+	}
+	for _, u := range cl.Monitor {
+		mctx, mcancel := context.WithTimeout(ctx, 5*time.Second)
+		err := natsbus.CheckSyncAlways(mctx, nil, u)
+		mcancel()
+		if err != nil {
+			n.close()
+			return nil, fmt.Errorf("nats-server settings (--nats-monitor): %w", err)
+		}
+		log.Info("nats-server syncs every write (sync_interval always)", "monitor", u)
 	}
 	opts := []nats.Option{nats.Name("rtgate " + cl.Name), nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond), nats.Timeout(5 * time.Second),

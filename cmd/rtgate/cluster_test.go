@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	natsserver "github.com/nats-io/nats-server/v2/server"
 
 	"github.com/rtgate/rtgate/internal/natsembed/natstest"
 )
@@ -431,4 +432,36 @@ func TestPartitionFencingProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-g2.exited
+}
+
+// TestNATSMonitorSyncGuard: with --nats-monitor, a node refuses to start
+// on a nats-server whose JetStream does not sync every write, saying
+// which and what to set, and starts on one that does (acceptance test 11).
+func TestNATSMonitorSyncGuard(t *testing.T) {
+	nsrv := func(syncAlways bool) (client, monitor string) {
+		s, err := natsserver.NewServer(&natsserver.Options{
+			Host: "127.0.0.1", Port: natsserver.RANDOM_PORT, HTTPHost: "127.0.0.1", HTTPPort: natsserver.RANDOM_PORT,
+			JetStream: true, StoreDir: t.TempDir(), SyncAlways: syncAlways, NoSigs: true, NoLog: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+		if !s.ReadyForConnections(10 * time.Second) {
+			t.Fatal("nats-server not ready")
+		}
+		return s.ClientURL(), "http://" + s.MonitorAddr().String()
+	}
+	url, monitor := nsrv(false)
+	code, out := runBinary(t, nil, "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--quic", "off",
+		"--nats", url, "--nats-unsafe-single-replica", "--nats-monitor", monitor)
+	if code == 0 || !strings.Contains(out, "does not sync every write") || !strings.Contains(out, "sync_interval: always") {
+		t.Fatalf("exit %d on a server with the default sync interval; output:\n%s", code, out)
+	}
+	url, monitor = nsrv(true)
+	p := startBinary(t, t.TempDir(), "--quic", "off", "--nats", url, "--nats-unsafe-single-replica", "--nats-monitor", monitor)
+	if !strings.Contains(p.out.String(), "nats-server syncs every write") {
+		t.Fatalf("no check logged; output:\n%s", p.out)
+	}
 }

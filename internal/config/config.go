@@ -201,6 +201,11 @@ type Cluster struct {
 	// instead of 3: one server's loss then loses acknowledged messages.
 	// For trials against a single nats-server only.
 	UnsafeSingleReplica bool `json:"unsafeSingleReplica,omitempty"`
+	// Monitor lists the monitoring URLs (http://host:8222) of the external
+	// nats-servers: at start the node reads each one's /jsz and refuses to
+	// start unless its JetStream syncs every write (sync_interval: always).
+	// Empty: the setting cannot be seen, and the node says so in its log.
+	Monitor []string `json:"monitor,omitempty"`
 	// HistoryIndexer makes this node one of the cluster's history indexers
 	// (one or two per cluster): it indexes the history stream in
 	// <data>/hist-index and answers every node's history queries
@@ -383,7 +388,7 @@ type flags struct {
 
 	nats, natsCreds, natsNKey, natsCA, natsCert, natsKey string
 	nodeName, natsListen, natsCluster, advertise         string
-	natsRoutes                                           list
+	natsRoutes, natsMonitor                              list
 	natsEmbed, natsUnsafeR1, histIndexer                 bool
 }
 
@@ -423,6 +428,7 @@ func newFlagSet(name string, out io.Writer, f *flags) *flag.FlagSet {
 	fs.Var(&f.natsRoutes, "nats-routes", "route `URL[,URL...]` of every embedded nats-server of the cluster (nats-route://host:port), repeatable")
 	fs.StringVar(&f.advertise, "advertise-url", "", "this cluster node's WebSocket `URL` that every node's router hands out in turn, or off behind a load balancer (default: --public-url, else ws://<listen address>/; env "+EnvAdvertise+")")
 	fs.BoolVar(&f.histIndexer, "history-indexer", false, "run a history indexer on this cluster node (index in <data>/hist-index; one or two per cluster)")
+	fs.Var(&f.natsMonitor, "nats-monitor", "monitoring `URL[,URL...]` (http://host:8222) of the nats-servers: start only if each one's JetStream runs with sync_interval always, repeatable")
 	fs.BoolVar(&f.natsUnsafeR1, "nats-unsafe-single-replica", false, "keep 1 replica of the JetStream assets instead of 3 (one nats-server only; its loss loses messages)")
 	fs.Var(&f.origins, "allowed-origin", "allowed browser `ORIGIN`, repeatable (default any; env "+EnvOrigins+", comma-separated)")
 	return fs
@@ -588,6 +594,9 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	if f.set["nats-embed"] {
 		c.Cluster.Embed = f.natsEmbed
 	}
+	if f.set["nats-monitor"] {
+		c.Cluster.Monitor = splitList(strings.Join(f.natsMonitor, ","))
+	}
 	if f.set["nats-unsafe-single-replica"] {
 		c.Cluster.UnsafeSingleReplica = f.natsUnsafeR1
 	}
@@ -697,6 +706,8 @@ func (c *Config) validate() error {
 		return bad("cluster: embedListen, embedCluster and routes need embed (--nats-embed)")
 	} else if cl.Embed && len(cl.Routes) > 0 && cl.EmbedCluster == "" {
 		return bad("cluster: routes need embedCluster (--nats-cluster HOST:PORT), the embedded server's route address")
+	} else if len(cl.Monitor) > 0 && !cl.Enabled() {
+		return bad("cluster: monitor (--nats-monitor) needs cluster mode (--nats or --nats-embed)")
 	} else if cl.HistoryIndexer && !cl.Enabled() {
 		return bad("cluster: historyIndexer (--history-indexer) needs cluster mode (--nats or --nats-embed)")
 	} else if cl.AdvertiseURL != "" && !cl.Enabled() {

@@ -357,6 +357,10 @@ func TestCluster(t *testing.T) {
 	if err != nil || c.Cluster.AdvertiseURL != "off" {
 		t.Fatalf("%s=off: %+v, %v", config.EnvAdvertise, c.Cluster, err)
 	}
+	c, err = config.Load([]string{"--nats", "nats://x", "--nats-monitor", "http://x:8222,http://y:8222", "--nats-monitor", "http://z:8222"}, nil, io.Discard)
+	if err != nil || !reflect.DeepEqual(c.Cluster.Monitor, []string{"http://x:8222", "http://y:8222", "http://z:8222"}) {
+		t.Fatalf("--nats-monitor: %+v, %v", c.Cluster, err)
+	}
 	c, err = config.Load(nil, nil, io.Discard)
 	if err != nil || c.Cluster.Enabled() {
 		t.Fatalf("default is a cluster member: %+v, %v", c.Cluster, err)
@@ -366,7 +370,8 @@ func TestCluster(t *testing.T) {
 		{"--nats", "nats://x", "--nats-cert", "a"},
 		{"--nats-routes", "nats-route://127.0.0.1:1"},
 		{"--nats-embed", "--nats-routes", "nats-route://127.0.0.1:1"},
-		{"--advertise-url", "off"}, // needs cluster mode
+		{"--advertise-url", "off"},          // needs cluster mode
+		{"--nats-monitor", "http://x:8222"}, // needs cluster mode
 	} {
 		if _, err := config.Load(args, nil, io.Discard); !errors.Is(err, config.ErrInvalid) {
 			t.Errorf("%v: %v, want ErrInvalid", args, err)
