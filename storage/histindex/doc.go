@@ -32,7 +32,12 @@
 //
 // Client is the storage.History of every cluster node's REST API: it
 // sends each query to an indexer, and follows up (msgid paging) when a
-// page is larger than one NATS message may be.
+// page is larger than one NATS message may be. Store wraps the cluster
+// store for the REST API: history through a Client, and a delete then
+// also takes the message out of every inbox it was persisted into (those
+// its RT_HIST records name, read by jetstream.Store.Recipients; for
+// records that do not name them, its recipients or its group's members
+// but the sender).
 //
 // Concurrency: an Indexer runs one goroutine applying the stream and a
 // fixed pool of query workers behind a bounded queue (a full queue answers
