@@ -70,7 +70,9 @@ before(async () => {
 });
 
 after(async () => {
-  if (server) await server.stop('SIGTERM');
+  if (server && (await server.stop('SIGTERM')).code === 0) {
+    for (const d of server.datas || [server.data]) fs.rmSync(d, { recursive: true, force: true });
+  }
   if (binDir) fs.rmSync(binDir, { recursive: true, force: true });
 });
 

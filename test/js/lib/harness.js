@@ -147,6 +147,7 @@ async function startCluster(n, opts = {}) {
     base: nodes[0].base,
     addr: nodes[0].addr,
     data: datas[0],
+    datas,
     names: [],
     // nodeOf returns the index of the node a ws:// or http:// URL points at (-1: none).
     nodeOf(url) {
@@ -259,6 +260,8 @@ function useServer({ appId, ...opts } = {}) {
     if (ctx.server) {
       const { code } = await ctx.server.stop('SIGTERM');
       assert.equal(code, 0, 'rtgate exit code after SIGTERM');
+      // Kept (with rtgate.log) only when something went wrong.
+      for (const d of ctx.server.datas || [ctx.server.data]) fs.rmSync(d, { recursive: true, force: true });
     }
   });
   return ctx;
