@@ -111,6 +111,25 @@ const kickPath = "/1.1/rtm/cluster/kick"
 // ...,"transport":...,"addr":...,"connection":bool}]}],"connections":N,
 // "sessions":N}.
 func (s *server) clusterKick(needKey bool) http.HandlerFunc {
+	return s.clusterControl(needKey, opsview.OpKick, http.MethodPost)
+}
+
+// sessionsPath lists a peer's sessions on the nodes that hold it (GET,
+// the app's master key; ?peer=ID); the admin listener serves it at
+// /cluster/sessions?app=ID&peer=ID. The answer is {"nodes":[{"node":...,
+// "closed":[],"sessions":[{"peer":...,"transport":...,"addr":...,
+// "modern":bool}]}],"sessions":N}: each addr is what kickPath's addr picks.
+const sessionsPath = "/1.1/rtm/cluster/sessions"
+
+// clusterSessions answers sessionsPath (needKey) and /cluster/sessions.
+func (s *server) clusterSessions(needKey bool) http.HandlerFunc {
+	return s.clusterControl(needKey, opsview.OpSessions, http.MethodGet)
+}
+
+// clusterControl answers a control request op (method only) for the peer
+// of the query, on this node alone or on the nodes of the cluster that
+// hold it.
+func (s *server) clusterControl(needKey bool, op, method string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		fail := func(code int, msg string) {
@@ -118,16 +137,19 @@ func (s *server) clusterKick(needKey bool) http.HandlerFunc {
 			json.NewEncoder(w).Encode(map[string]any{"code": code, "error": msg})
 		}
 		q := r.URL.Query()
-		rq := opsview.KickRequest{Op: opsview.OpKick, App: q.Get("app"), Peer: q.Get("peer"), Reason: q.Get("reason"), Addr: q.Get("addr")}
+		rq := opsview.KickRequest{Op: op, App: q.Get("app"), Peer: q.Get("peer")}
+		if op == opsview.OpKick {
+			rq.Reason, rq.Addr = q.Get("reason"), q.Get("addr")
+		}
 		if needKey {
 			rq.App = r.Header.Get("X-LC-Id")
 			if !s.masterKey(r) {
-				fail(http.StatusUnauthorized, "unauthorized: kicking needs the app's master key (X-LC-Id, X-LC-Key: <master key>,master)")
+				fail(http.StatusUnauthorized, "unauthorized: this needs the app's master key (X-LC-Id, X-LC-Key: <master key>,master)")
 				return
 			}
 		}
 		var err error
-		if v := q.Get("session"); v != "" {
+		if v := q.Get("session"); v != "" && op == opsview.OpKick {
 			if rq.Session, err = strconv.ParseBool(v); err != nil {
 				fail(http.StatusBadRequest, "session: want 1 or 0, true or false")
 				return
@@ -135,20 +157,30 @@ func (s *server) clusterKick(needKey bool) http.HandlerFunc {
 		}
 		var replies []opsview.KickReply
 		switch {
-		case r.Method != http.MethodPost:
-			fail(http.StatusMethodNotAllowed, "POST only")
+		case r.Method != method:
+			fail(http.StatusMethodNotAllowed, method+" only")
 			return
 		case rq.App == "" || rq.Peer == "":
 			fail(http.StatusBadRequest, "an app and a peer are required")
 			return
-		case s.cluster == nil:
+		case s.cluster == nil && op == opsview.OpKick:
 			replies = []opsview.KickReply{{Node: "local", Closed: s.kick(rq)}}
+		case s.cluster == nil:
+			replies = []opsview.KickReply{{Node: "local", Closed: []opsview.Closed{}, Sessions: s.sessions(rq.App, rq.Peer)}}
 		default:
 			replies, err = kickNodes(r.Context(), s.cluster.nc, s.cluster.bus.Nodes(nil, rq.App, rq.Peer), rq)
 			if err != nil {
 				fail(http.StatusServiceUnavailable, err.Error())
 				return
 			}
+		}
+		if op == opsview.OpSessions {
+			n := 0
+			for _, rp := range replies {
+				n += len(rp.Sessions)
+			}
+			json.NewEncoder(w).Encode(map[string]any{"nodes": replies, "sessions": n})
+			return
 		}
 		conns, sessions := opsview.Totals(replies)
 		json.NewEncoder(w).Encode(map[string]any{"nodes": replies, "connections": conns, "sessions": sessions})

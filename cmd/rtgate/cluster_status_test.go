@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"regexp"
@@ -157,6 +158,11 @@ func checkSessionClose(t *testing.T, nodes []*inProcess, natsURL string) {
 		t.Fatalf("rtgate cluster sessions:\n%s", out.String())
 	}
 	out.Reset()
+	// The same listing over HTTP, from node 2.
+	code, body := httpDo(t, "GET", "http://"+nodes[2].addr+sessionsPath+"?peer=carol")
+	if code != 200 || !strings.Contains(body, `"sessions":2}`) || !strings.Contains(body, `"addr":"`+addr+`"`) {
+		t.Fatalf("GET %s: %d %s", sessionsPath, code, body)
+	}
 	if c := runCluster(ctx, []string{"kick", "--nats", natsURL, "--app", "app", "--peer", "carol", "--session", "--addr", addr, "--reason", "one session"},
 		&out, &errOut, func(string) string { return "" }); c != 0 {
 		t.Fatalf("rtgate cluster kick --session: exit %d: %s %s", c, out.String(), errOut.String())
@@ -195,8 +201,8 @@ func anyStrings(v any) []string {
 	return out
 }
 
-// TestStatusNeedsMasterKey: with apps configured, the status on the
-// client port needs one of their master keys; a single node says it is
+// TestStatusNeedsMasterKey: with apps configured, the status, the kick and
+// the session listing on the client port need one of their master keys; a single node says it is
 // not a cluster node.
 func TestStatusNeedsMasterKey(t *testing.T) {
 	s := &server{apps: []config.App{{ID: "a1", Key: "k1", MasterKey: "m1"}, {ID: "a2", Key: "k2"}}}
@@ -214,6 +220,16 @@ func TestStatusNeedsMasterKey(t *testing.T) {
 		s.clusterStatus(true)(w, req)
 		if w.Code != tc.want {
 			t.Errorf("%s %q: %d %s, want %d", tc.id, tc.key, w.Code, w.Body, tc.want)
+		}
+		if tc.want != 401 {
+			continue
+		}
+		for _, h := range []http.HandlerFunc{s.clusterKick(true), s.clusterSessions(true)} {
+			w := httptest.NewRecorder()
+			h(w, req)
+			if w.Code != 401 {
+				t.Errorf("kick or sessions with %s %q: %d %s, want 401", tc.id, tc.key, w.Code, w.Body)
+			}
 		}
 	}
 }

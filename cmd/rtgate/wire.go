@@ -318,6 +318,7 @@ func (s *server) adminHandler() http.Handler {
 	mux.HandleFunc("/healthz", s.healthz)
 	mux.HandleFunc("/cluster/status", s.clusterStatus(false))
 	mux.HandleFunc("/cluster/kick", s.clusterKick(false))
+	mux.HandleFunc("/cluster/sessions", s.clusterSessions(false))
 	addDebug(mux)
 	return mux
 }
@@ -346,6 +347,7 @@ func (s *server) handler(withMetrics bool) http.Handler {
 	mux.Handle(restPrefix, s.rest)
 	mux.HandleFunc(statusPath, s.clusterStatus(true))
 	mux.HandleFunc(kickPath, s.clusterKick(true))
+	mux.HandleFunc(sessionsPath, s.clusterSessions(true))
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		if isUpgrade(r) {
 			s.ws.ServeHTTP(w, r)
