@@ -285,43 +285,62 @@ func (f natsFlags) connect(name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
-// runKick closes a peer's connections, or its sessions alone, on the
-// nodes that hold it (`rtgate cluster kick`).
-func runKick(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := flag.NewFlagSet("rtgate cluster kick", flag.ContinueOnError)
+// askPeerNodes runs a control subcommand (`rtgate cluster kick|sessions`):
+// it parses args into rq (--app, --peer, the NATS flags and what
+// moreFlags adds), then sends rq to the nodes that hold the peer, read
+// from the presence buckets, and returns their answers.
+func askPeerNodes(ctx context.Context, name string, args []string, stderr io.Writer, getenv func(string) string,
+	rq *opsview.KickRequest, moreFlags func(*flag.FlagSet)) ([]opsview.KickReply, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	nf := addNATSFlags(fs, getenv)
-	rq := opsview.KickRequest{Op: opsview.OpKick}
 	fs.StringVar(&rq.App, "app", "", "the app id")
 	fs.StringVar(&rq.Peer, "peer", "", "the peer id")
-	fs.BoolVar(&rq.Session, "session", false, "end the peer's sessions only; their connections stay open for other peers' sessions")
-	fs.StringVar(&rq.Addr, "addr", "", "only the connection from this client address (IP:PORT, as a kick's answer shows it)")
-	fs.StringVar(&rq.Reason, "reason", "", "close reason the client sees (default: kicked by the operator)")
+	if moreFlags != nil {
+		moreFlags(fs)
+	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
 	if rq.App == "" || rq.Peer == "" {
-		return fmt.Errorf("%w: --app and --peer are required", config.ErrInvalid)
+		return nil, fmt.Errorf("%w: --app and --peer are required", config.ErrInvalid)
 	}
-	nc, err := nf.connect("rtgate cluster kick")
+	nc, err := nf.connect(name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	nodes, err := natsbus.PeerNodes(ctx, nc, rq.App, rq.Peer)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	replies, err := kickNodes(ctx, nc, nodes, rq)
+	replies, err := kickNodes(ctx, nc, nodes, *rq)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range replies {
+		if r.Error != "" {
+			fmt.Fprintf(stderr, "%s: no answer: %s\n", r.Node, r.Error)
+		}
+	}
+	return replies, nil
+}
+
+// runKick closes a peer's connections, or its sessions alone, on the
+// nodes that hold it (`rtgate cluster kick`).
+func runKick(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	rq := opsview.KickRequest{Op: opsview.OpKick}
+	replies, err := askPeerNodes(ctx, "rtgate cluster kick", args, stderr, getenv, &rq, func(fs *flag.FlagSet) {
+		fs.BoolVar(&rq.Session, "session", false, "end the peer's sessions only; their connections stay open for other peers' sessions")
+		fs.StringVar(&rq.Addr, "addr", "", "only the connection from this client address (IP:PORT, as rtgate cluster sessions shows it)")
+		fs.StringVar(&rq.Reason, "reason", "", "close reason the client sees (default: kicked by the operator)")
+	})
 	if err != nil {
 		return err
 	}
 	for _, r := range replies {
-		if r.Error != "" {
-			fmt.Fprintf(stdout, "%s: no answer: %s\n", r.Node, r.Error)
-		}
 		for _, c := range r.Closed {
 			what := "session closed"
 			if c.Connection {
@@ -338,38 +357,13 @@ func runKick(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 // runSessions lists a peer's sessions on the nodes that hold it (`rtgate
 // cluster sessions`): the addresses `rtgate cluster kick --addr` takes.
 func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := flag.NewFlagSet("rtgate cluster sessions", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	nf := addNATSFlags(fs, getenv)
 	rq := opsview.KickRequest{Op: opsview.OpSessions}
-	fs.StringVar(&rq.App, "app", "", "the app id")
-	fs.StringVar(&rq.Peer, "peer", "", "the peer id")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if rq.App == "" || rq.Peer == "" {
-		return fmt.Errorf("%w: --app and --peer are required", config.ErrInvalid)
-	}
-	nc, err := nf.connect("rtgate cluster sessions")
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	nodes, err := natsbus.PeerNodes(ctx, nc, rq.App, rq.Peer)
-	if err != nil {
-		return err
-	}
-	replies, err := kickNodes(ctx, nc, nodes, rq)
+	replies, err := askPeerNodes(ctx, "rtgate cluster sessions", args, stderr, getenv, &rq, nil)
 	if err != nil {
 		return err
 	}
 	n := 0
 	for _, r := range replies {
-		if r.Error != "" {
-			fmt.Fprintf(stdout, "%s: no answer: %s\n", r.Node, r.Error)
-		}
 		for _, ss := range r.Sessions {
 			dialect := "legacy"
 			if ss.Modern {
