@@ -244,6 +244,9 @@ func encodeStrings(e *msgpack.Encoder, ss []string) error {
 
 // decodeRecord decodes a record of any length into r.
 func decodeRecord(b []byte, r *msgRecord) error {
+	if err := wholeValue(b); err != nil {
+		return err
+	}
 	d := msgpack.GetDecoder()
 	defer msgpack.PutDecoder(d)
 	br := bytes.NewReader(b)
@@ -354,20 +357,17 @@ func decodeGroup(app, id string, b []byte) (*storage.Group, error) {
 var errCorrupt = errors.New("badger: corrupt stored value")
 
 // wholeValue returns an error unless b holds exactly one msgpack value.
-// It walks b with Decoder.Skip, which reads element by element and sizes
-// nothing by a declared count, so a corrupt header (an array or map that
-// claims billions of entries) is refused before a decoder that does size
-// by it (msgpack.Unmarshal into a slice or map) sees it.
+// It walks b with skipValue, which sizes nothing by a declared count or
+// length, so a corrupt header (an array, map or string that claims
+// billions of entries or bytes) is refused before a decoder that does
+// size by it (msgpack.Unmarshal, Decoder.DecodeString) sees it.
 func wholeValue(b []byte) error {
-	d := msgpack.GetDecoder()
-	defer msgpack.PutDecoder(d)
-	br := bytes.NewReader(b)
-	d.Reset(br)
-	if err := d.Skip(); err != nil {
-		return fmt.Errorf("%w: %w", errCorrupt, err)
+	rest, err := skipValue(b, 0)
+	if err != nil {
+		return err
 	}
-	if br.Len() != 0 {
-		return fmt.Errorf("%w: %d bytes after the value", errCorrupt, br.Len())
+	if len(rest) != 0 {
+		return fmt.Errorf("%w: %d bytes after the value", errCorrupt, len(rest))
 	}
 	return nil
 }
