@@ -260,12 +260,6 @@ func (h *Hub) deliver(m *storage.Message, to []string, transient bool, origin *s
 	h.sendRemote(m.App, out, &far)
 }
 
-func (s *session) noteDelivered(id string, max int) {
-	s.mu.Lock()
-	s.noteDeliveredLocked(id, max)
-	s.mu.Unlock()
-}
-
 func (s *session) noteDeliveredLocked(id string, max int) {
 	if len(s.delivered) >= max {
 		s.overflowed = true
@@ -273,13 +267,6 @@ func (s *session) noteDeliveredLocked(id string, max int) {
 		s.delivered = s.delivered[:n]
 	}
 	s.delivered = append(s.delivered, id)
-}
-
-// wasDelivered reports whether id was delivered to s and not acked yet.
-func (s *session) wasDelivered(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Contains(s.delivered, id)
 }
 
 // acked removes ids from the delivered list; with cumulative, everything
@@ -342,14 +329,12 @@ func (c *Client) redeliverUpTo(s *session, upTo int64) error {
 		if upTo != 0 && m.Time > upTo {
 			break // pending is oldest first
 		}
-		if s.wasDelivered(m.ID) {
+		if !s.claimRedelivery(m.ID, m.Time, h) {
 			continue // delivered live between attach and Pending
 		}
 		c.write(&protocol.Command{Kind: protocol.KindDirect, PeerID: s.peer, FromPeerID: m.From, Msg: m.Text,
 			ID: m.ID, Timestamp: m.Time, RoomID: m.Room, Offline: true})
 		h.metrics.MessagesOut.WithLabelValues("offline").Inc()
-		s.noteDelivered(m.ID, h.cfg.MaxDelivered)
-		s.noteRedelivered(m.ID, m.Time, h)
 	}
 	return nil
 }

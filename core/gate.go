@@ -57,23 +57,34 @@ func (s *session) push(cmd *protocol.Command) error {
 	return s.client.conn.Write(cmd)
 }
 
-// noteRedelivered remembers that the inbox redelivery wrote message id,
-// stored at t (ms), to s, so that the live path does not write it again
-// in this session (issue 15, defect 5): a message stored while the session
-// was opening is in the inbox read at open and is then delivered live.
-// Only recent messages can still be on their way live: the sender delivers
+// claimRedelivery decides whether the inbox redelivery writes message
+// id, stored at t (ms), to s: false when s was sent it already (live, or
+// by an earlier drain). Otherwise it records id as delivered and, for a
+// recent message, remembers that the redelivery wrote it, so that the
+// live path (noteLive) does not write it again in this session (issue 15,
+// defect 5): a message stored while the session was opening is in the
+// inbox read at open and is then delivered live. Check and record happen
+// under one lock, as noteLive's do, so exactly one of the two paths
+// writes a message (a check, then a record after the write, let a live
+// copy slip in between: TestOpenVersusSend saw a message twice). Only
+// recent messages can still be on their way live: the sender delivers
 // within StoreTimeout of storing, so older ones are not remembered.
-func (s *session) noteRedelivered(id string, t int64, h *Hub) {
-	if h.cfg.Now().Sub(time.UnixMilli(t)) > 2*h.cfg.StoreTimeout+time.Minute {
-		return
-	}
+func (s *session) claimRedelivery(id string, t int64, h *Hub) bool {
+	recent := h.cfg.Now().Sub(time.UnixMilli(t)) <= 2*h.cfg.StoreTimeout+time.Minute
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if slices.Contains(s.delivered, id) {
+		return false
+	}
+	s.noteDeliveredLocked(id, h.cfg.MaxDelivered)
+	if !recent {
+		return true
+	}
 	if s.redelivered == nil {
 		s.redelivered = make(map[string]struct{})
 	}
 	if _, ok := s.redelivered[id]; ok {
-		return
+		return true
 	}
 	if len(s.redeliveredOrder) >= h.cfg.MaxDelivered {
 		delete(s.redelivered, s.redeliveredOrder[0])
@@ -81,6 +92,7 @@ func (s *session) noteRedelivered(id string, t int64, h *Hub) {
 	}
 	s.redelivered[id] = struct{}{}
 	s.redeliveredOrder = append(s.redeliveredOrder, id)
+	return true
 }
 
 // noteLive is the live path's counterpart of noteDelivered: it reports
