@@ -22,6 +22,12 @@ type Delivery struct {
 	// node writes it to its sessions in that open group (see OpenGroups),
 	// and To is empty.
 	Group string
+	// Refs, when not empty, has one entry per peer of To: the sending
+	// node's store's reference to the message in that peer's inbox
+	// (storage.InboxRefs), nil where it has none. The receiving node's
+	// store then removes the message on the peer's ack without reading
+	// the inbox.
+	Refs  [][]byte
 	Frame []byte
 }
 

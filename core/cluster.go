@@ -6,6 +6,7 @@ import (
 
 	"github.com/rtgate/rtgate/cluster"
 	"github.com/rtgate/rtgate/protocol"
+	"github.com/rtgate/rtgate/storage"
 )
 
 // The hub's side of the cluster seam. Every node registers its peers' 0→1
@@ -149,14 +150,37 @@ func (h *Hub) sendRemote(app string, cmd *protocol.Command, r *remotes) {
 	cmd.PeerID = saved
 	ctx, cancel := h.storeCtx()
 	defer cancel()
+	ir, _ := h.store.(storage.InboxRefs)
+	persistent := ir != nil && cmd.Kind == protocol.KindDirect && !cmd.Transient && cmd.ID != ""
 	for _, b := range r.batches {
-		if err := h.dl.Deliver(ctx, b.node, &cluster.Delivery{App: app, To: b.peers, Frame: frame}); err != nil {
+		d := cluster.Delivery{App: app, To: b.peers, Frame: frame}
+		if persistent {
+			d.Refs = inboxRefs(ir, app, cmd.ID, b.peers)
+		}
+		if err := h.dl.Deliver(ctx, b.node, &d); err != nil {
 			h.metrics.ClusterErrors.Inc()
 			h.log.Debug("deliver to node", "node", b.node, "err", err)
 			continue
 		}
 		h.metrics.ClusterOut.Inc()
 	}
+}
+
+// inboxRefs is the store's ref to message id in each peer's inbox (see
+// storage.InboxRefs); nil when it has none at all.
+func inboxRefs(ir storage.InboxRefs, app, id string, peers []string) [][]byte {
+	var refs [][]byte
+	for i, p := range peers {
+		ref := ir.InboxRef(app, p, id)
+		if ref == nil {
+			continue
+		}
+		if refs == nil {
+			refs = make([][]byte, len(peers))
+		}
+		refs[i] = ref
+	}
+	return refs
 }
 
 // onDelivery writes a frame that another node sent to the sessions of its
@@ -176,8 +200,14 @@ func (h *Hub) onDelivery(d *cluster.Delivery) {
 	kind := kindOf(&cmd)
 	persistent := cmd.Kind == protocol.KindDirect && !cmd.Transient
 	var buf [8]*session
-	for _, p := range d.To {
+	ir, _ := h.store.(storage.InboxRefs)
+	for i, p := range d.To {
 		sessions := h.reg.sessions(buf[:0], d.App, p)
+		if persistent && ir != nil && len(sessions) > 0 && i < len(d.Refs) && d.Refs[i] != nil {
+			// Before the push: the ack must find where the message is.
+			ir.LearnInboxRef(p, &storage.Message{App: d.App, ID: cmd.ID, From: cmd.FromPeerID,
+				Room: cmd.RoomID, Text: cmd.Msg, Time: cmd.Timestamp}, d.Refs[i])
+		}
 		for _, rs := range sessions {
 			cmd.PeerID = p
 			// Before the push: the recipient's ack may be handled before

@@ -1,8 +1,10 @@
 package core_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -283,5 +285,106 @@ func TestClusterOpenGroup(t *testing.T) {
 	m4.ExpectNone(t, 30*time.Millisecond)
 	if n := hubs[3].OpenGroupOnline(app, room); n != 3 { // owner, m0, m3
 		t.Fatalf("online after the rejoin = %d, want 3", n)
+	}
+}
+
+// refStore is a node's view of a shared store that hands out inbox refs
+// (storage.InboxRefs) for what it persisted, and records the refs it is
+// told about.
+type refStore struct {
+	storage.Store
+	mu      sync.Mutex
+	mine    map[string]bool // peer + "/" + id persisted here; guarded by mu
+	learned []learnedRef    // guarded by mu
+}
+
+type learnedRef struct {
+	peer string
+	m    storage.Message
+	ref  string
+}
+
+func (s *refStore) Persist(ctx context.Context, m *storage.Message, inbox []string) error {
+	if err := s.Store.Persist(ctx, m, inbox); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range inbox {
+		s.mine[p+"/"+m.ID] = true
+	}
+	return nil
+}
+
+func (s *refStore) InboxRef(app, peer, id string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.mine[peer+"/"+id] {
+		return nil
+	}
+	return []byte("ref:" + app + ":" + peer + ":" + id)
+}
+
+func (s *refStore) LearnInboxRef(peer string, m *storage.Message, ref []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.learned = append(s.learned, learnedRef{peer: peer, m: *m, ref: string(ref)})
+}
+
+func (s *refStore) learnedRefs() []learnedRef {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.learned)
+}
+
+// TestClusterInboxRefs: a persistent live copy sent to another node
+// carries the sending store's inbox ref of each recipient, and the
+// receiving node gives it to its store with the message as delivered,
+// before the recipient can ack; transient copies and recipients without a
+// ref carry none.
+func TestClusterInboxRefs(t *testing.T) {
+	l := cluster.NewLocal()
+	shared := memory.New(memory.Config{})
+	var stores []*refStore
+	var hubs []*core.Hub
+	for i := range 2 {
+		st := &refStore{Store: shared, mine: map[string]bool{}}
+		node := l.Node(cluster.Node(fmt.Sprintf("n%d", i)))
+		h, err := core.New(core.Config{Store: st, Deliverer: node, Presence: node})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores, hubs = append(stores, st), append(hubs, h)
+	}
+	a := coretest.Dial(hubs[0], false)
+	a.Open(t, app, "a", "b")
+	b := coretest.Dial(hubs[1], false)
+	b.Open(t, app, "b")
+	a.Expect(t, protocol.KindPresence)
+
+	tr := direct("a", "transient", "b")
+	tr.Transient = true
+	send(t, a, tr)
+	b.Expect(t, protocol.KindDirect)
+	pm := direct("a", "kept", "b")
+	pm.Receipt = true
+	send(t, a, pm)
+	ack := a.Expect(t, protocol.KindAck)
+	got := b.Expect(t, protocol.KindDirect)
+	learned := stores[1].learnedRefs()
+	if len(learned) != 1 {
+		t.Fatalf("node 1 learned %+v, want one ref (the persistent message)", learned)
+	}
+	r := learned[0]
+	if r.peer != "b" || r.ref != "ref:"+app+":b:"+ack.UID || r.m.App != app || r.m.ID != ack.UID ||
+		r.m.From != "a" || r.m.Text != "kept" || r.m.Time != got.Timestamp {
+		t.Errorf("learned %+v, want b's ref to %s as delivered", r, ack.UID)
+	}
+	if l := stores[0].learnedRefs(); len(l) != 0 {
+		t.Errorf("the sending node learned %+v", l)
+	}
+	send(t, b, &protocol.Command{Kind: protocol.KindAck, PeerID: "b", IDs: []string{got.ID}, HasIDs: true})
+	if rcp := a.Expect(t, protocol.KindRcp); rcp.ID != got.ID {
+		t.Fatalf("rcp = %+v", *rcp)
 	}
 }

@@ -119,6 +119,24 @@ type OfflineHinter interface {
 	PersistOffline(ctx context.Context, m *Message, inbox, offline []string) error
 }
 
+// InboxRefs is implemented by stores whose Remove is cheaper when the
+// node handling an ack is told where another node's store put the
+// message (a JetStream stream sequence): without it, that node's store
+// must read the peer's inbox to find it. The core carries a ref with the
+// live copy it sends to another node (cluster.Delivery.Refs).
+type InboxRefs interface {
+	// InboxRef returns this store's opaque reference to the message id in
+	// peer's inbox, when this store persisted (or read) it and knows where
+	// it is; nil otherwise.
+	InboxRef(app, peer, id string) []byte
+	// LearnInboxRef tells the store that ref, from another node's
+	// InboxRef, holds m in peer's inbox. m needs App, ID, From, Room, Text
+	// and Time (as delivered); the store fills in what its ref carries
+	// (Receipt) and keeps m. A later Remove of m.ID returns that m, if the
+	// message was still pending. A ref the store cannot read is ignored.
+	LearnInboxRef(peer string, m *Message, ref []byte)
+}
+
 // Inbox is the per-peer offline store: the unacknowledged persistent
 // messages of a peer, oldest first, at most Limits.InboxSize of the newest,
 // none older than Limits.InboxTTL.

@@ -6,6 +6,7 @@
 package clustertest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -69,13 +70,17 @@ func testDeliver(t *testing.T, h Harness) {
 	nodes := h.Nodes(t, 3)
 	got := make(chan cluster.Delivery, 16)
 	stop, err := nodes[2].Subscribe(func(d *cluster.Delivery) {
-		got <- cluster.Delivery{App: d.App, To: slices.Clone(d.To), Group: d.Group, Frame: slices.Clone(d.Frame)}
+		refs := make([][]byte, len(d.Refs))
+		for i, r := range d.Refs {
+			refs[i] = slices.Clone(r)
+		}
+		got <- cluster.Delivery{App: d.App, To: slices.Clone(d.To), Group: d.Group, Refs: refs, Frame: slices.Clone(d.Frame)}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
-	want := cluster.Delivery{App: app, To: []string{peer, "b"}, Frame: []byte{0, 1, 2, 0xff}}
+	want := cluster.Delivery{App: app, To: []string{peer, "b"}, Refs: [][]byte{{7, 1}, nil}, Frame: []byte{0, 1, 2, 0xff}}
 	open := cluster.Delivery{App: app, Group: group, Frame: []byte{3}}
 	ctx := context.Background()
 	for _, from := range []Node{nodes[0], nodes[2], nodes[1]} {
@@ -92,7 +97,8 @@ func testDeliver(t *testing.T, h Harness) {
 		}
 		select {
 		case d := <-got:
-			if d.App != want.App || !slices.Equal(d.To, want.To) || d.Group != want.Group || string(d.Frame) != string(want.Frame) {
+			if d.App != want.App || !slices.Equal(d.To, want.To) || d.Group != want.Group || string(d.Frame) != string(want.Frame) ||
+				!slices.EqualFunc(d.Refs, want.Refs, bytes.Equal) {
 				t.Fatalf("got %+v, want %+v", d, want)
 			}
 		case <-time.After(50 * time.Millisecond):

@@ -414,12 +414,20 @@ func (b *Bus) Close() error {
 	return nil
 }
 
-// encodeDelivery: uvarint-prefixed app and open group, count, peers, then
-// the frame.
+// encodeDelivery: uvarint-prefixed app and open group, count, peers, the
+// number of refs (0 or count) and each ref uvarint-prefixed, then the
+// frame.
 func encodeDelivery(d *cluster.Delivery) []byte {
-	n := 3*binary.MaxVarintLen32 + len(d.App) + len(d.Group) + len(d.Frame)
+	n := 4*binary.MaxVarintLen32 + len(d.App) + len(d.Group) + len(d.Frame)
 	for _, p := range d.To {
 		n += binary.MaxVarintLen32 + len(p)
+	}
+	refs := d.Refs
+	if len(refs) != len(d.To) {
+		refs = nil // malformed: sent without refs, the receiver reads the inbox
+	}
+	for _, r := range refs {
+		n += binary.MaxVarintLen32 + len(r)
 	}
 	buf := make([]byte, 0, n)
 	buf = binary.AppendUvarint(buf, uint64(len(d.App)))
@@ -430,6 +438,11 @@ func encodeDelivery(d *cluster.Delivery) []byte {
 	for _, p := range d.To {
 		buf = binary.AppendUvarint(buf, uint64(len(p)))
 		buf = append(buf, p...)
+	}
+	buf = binary.AppendUvarint(buf, uint64(len(refs)))
+	for _, r := range refs {
+		buf = binary.AppendUvarint(buf, uint64(len(r)))
+		buf = append(buf, r...)
 	}
 	return append(buf, d.Frame...)
 }
@@ -466,6 +479,26 @@ func decodeDelivery(b []byte) (*cluster.Delivery, error) {
 			return nil, errBadDelivery
 		}
 		d.To = append(d.To, p)
+	}
+	nrefs, k := binary.Uvarint(b)
+	if k <= 0 || (nrefs != 0 && nrefs != count) {
+		return nil, errBadDelivery
+	}
+	b = b[k:]
+	if nrefs > 0 {
+		d.Refs = make([][]byte, 0, nrefs)
+		for range nrefs {
+			n, k := binary.Uvarint(b)
+			if k <= 0 || n > uint64(len(b)-k) {
+				return nil, errBadDelivery
+			}
+			var ref []byte // shares b, as Frame does
+			if n > 0 {
+				ref = b[k : k+int(n) : k+int(n)]
+			}
+			d.Refs = append(d.Refs, ref)
+			b = b[k+int(n):]
+		}
 	}
 	d.Frame = b
 	return d, nil

@@ -94,3 +94,16 @@ func (c *seqCache) forget(subj string, ids []string) {
 		delete(c.m, subj)
 	}
 }
+
+// only returns the single sequence holding id on subj, and the message it
+// holds; false when the cache does not know id, or knows more than one
+// copy of it (a ref to one copy would leave the others behind).
+func (c *seqCache) only(subj, id string) (uint64, *storage.Message, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.m[subj][id]
+	if e == nil || len(e.seqs) != 1 {
+		return 0, nil, false
+	}
+	return e.seqs[0], e.m, true
+}

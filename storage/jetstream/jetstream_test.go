@@ -492,3 +492,96 @@ func TestSeqCacheBounded(t *testing.T) {
 		t.Fatalf("Remove of a forgotten message = %v, %v", got, err)
 	}
 }
+
+// TestInboxRefs acks through a node that did not write the messages but
+// was given the writer's refs (as a live copy from another node carries
+// them): it deletes by the ref's sequence without reading the inbox, so
+// Remove returns the message as it was learned (a read would return the
+// stored text), with the receipt flag from the ref. A message stored
+// twice changed has no ref; a ref that cannot be read is ignored.
+func TestInboxRefs(t *testing.T) {
+	c := natstest.Start(t, 3)
+	s := open(t, c.Connect(2), jetstream.Config{Namespace: "refs"})
+	other := open(t, c.Connect(0), jetstream.Config{Namespace: "refs"})
+	ctx := ctxT(t, 30*time.Second)
+	now := time.Now().UnixMilli()
+	msg := func(id string, i int, receipt bool) *storage.Message {
+		return &storage.Message{App: "app", ID: id, From: "a", Text: "stored", Time: now + int64(i), Receipt: receipt}
+	}
+	for _, m := range []*storage.Message{msg("m0", 0, true), msg("m1", 1, false), msg("m2", 2, false)} {
+		if err := s.Persist(ctx, m, []string{"p", "q"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	changed := msg("m2", 2, false)
+	changed.Text = "changed"
+	if err := s.Persist(ctx, changed, []string{"p"}); err != nil {
+		t.Fatal(err)
+	}
+	if ref := s.InboxRef("app", "p", "m2"); ref != nil {
+		t.Errorf("InboxRef of a message stored twice = %v, want nil", ref)
+	}
+	if ref := s.InboxRef("app", "p", "nope"); ref != nil {
+		t.Errorf("InboxRef of an unknown id = %v, want nil", ref)
+	}
+	if ref := other.InboxRef("app", "p", "m0"); ref != nil {
+		t.Errorf("InboxRef on a node that never saw m0 = %v, want nil", ref)
+	}
+	for _, id := range []string{"m0", "m1"} {
+		ref := s.InboxRef("app", "p", id)
+		if ref == nil {
+			t.Fatalf("InboxRef(p, %s) = nil after Persist", id)
+		}
+		other.LearnInboxRef("p", &storage.Message{App: "app", ID: id, From: "a", Text: "learned", Time: now}, ref)
+	}
+	pending := func(peer string) []string {
+		ms, err := s.Pending(ctx, "app", peer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.ID)
+		}
+		return out
+	}
+	got, err := other.Remove(ctx, "app", "p", []string{"m0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != "m0" || got[0].Text != "learned" || !got[0].Receipt {
+		t.Fatalf("Remove(m0) by ref = %+v, want m0 as learned, with Receipt", got)
+	}
+	if have := pending("p"); !slices.Equal(have, []string{"m1", "m2"}) {
+		t.Errorf("after the ack by ref: p pending %v, want [m1 m2]", have)
+	}
+	if have := pending("q"); !slices.Equal(have, []string{"m0", "m1", "m2"}) {
+		t.Errorf("q pending %v, want all three (refs are per inbox)", have)
+	}
+	// Acked again: the delete finds nothing, nothing is returned.
+	if got, err := other.Remove(ctx, "app", "p", []string{"m0"}); err != nil || len(got) != 0 {
+		t.Errorf("second Remove(m0) = %v, %v, want nothing", got, err)
+	}
+	// m1 by ref together with m2, which other does not know: it reads the
+	// inbox, and removes both.
+	got, err = other.Remove(ctx, "app", "p", []string{"m1", "m2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != "m1" || got[1].ID != "m2" || got[1].Text != "changed" {
+		t.Errorf("Remove(m1, m2) = %+v, want m1 and the changed m2", got)
+	}
+	if have := pending("p"); len(have) != 0 {
+		t.Errorf("p pending %v, want none", have)
+	}
+	// A ref that cannot be read is ignored: the ack reads the inbox.
+	other.LearnInboxRef("q", &storage.Message{App: "app", ID: "m1", Text: "learned", Time: now}, []byte{0xff})
+	other.LearnInboxRef("q", &storage.Message{App: "app", ID: "m1", Text: "learned", Time: now}, nil)
+	got, err = other.Remove(ctx, "app", "q", []string{"m1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Text != "stored" {
+		t.Errorf("Remove(q, m1) after bad refs = %+v, want the stored m1", got)
+	}
+}

@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -83,4 +84,13 @@ func TestCrossNodeDirect(t *testing.T) {
 	if r := ca.Expect(t, protocol.KindRcp); r.ID != ack.UID {
 		t.Fatalf("rcp = %+v, want id %s", *r, ack.UID)
 	}
+
+	// Every ack, bare or explicit, on b's node emptied b's inbox, which a's
+	// node wrote (b's node deletes by the sequences the live copies carried).
+	eventually(t, 30*time.Second, "b's inbox empty", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ms, err := c.store.Pending(ctx, app, b)
+		return err == nil && len(ms) == 0
+	})
 }
