@@ -122,6 +122,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 	}
 
+	// SIGHUP re-reads the production certificate (QUIC, WebTransport,
+	// HTTPS), after its files were renewed. Taken before anything says the
+	// server is up: a SIGHUP that follows the "listening" line is never
+	// lost (or, without nohup, fatal).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	serveErr := make(chan error, len(lns)+2)
 	var wg sync.WaitGroup
 	if policyLn != nil {
@@ -172,12 +180,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			web, addr, ws, addr, web, addr, metrics)
 		log.Info("listening", "addr", addr, "tls", secure[ln])
 	}
-
-	// SIGHUP re-reads the production certificate (QUIC, WebTransport,
-	// HTTPS), after its files were renewed.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 
 	var failure error
 wait:
