@@ -275,17 +275,7 @@ func TestAckPurge(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ids := func(peer string) []string {
-		ms, err := s.Pending(ctx, "app", peer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, m := range ms {
-			out = append(out, m.ID)
-		}
-		return out
-	}
+	ids := func(peer string) []string { return pendingIDs(ctx, t, s, peer) }
 	// What each step removes, by the number of messages left after it.
 	wantRemoved := map[int][]string{3: {"m0", "m1", "m2"}, 2: {"m4"}, 1: {"m5"}, 0: {"m3"}}
 	for _, step := range []struct {
@@ -534,17 +524,7 @@ func TestInboxRefs(t *testing.T) {
 		}
 		other.LearnInboxRef("p", &storage.Message{App: "app", ID: id, From: "a", Text: "learned", Time: now}, ref)
 	}
-	pending := func(peer string) []string {
-		ms, err := s.Pending(ctx, "app", peer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, m := range ms {
-			out = append(out, m.ID)
-		}
-		return out
-	}
+	pending := func(peer string) []string { return pendingIDs(ctx, t, s, peer) }
 	got, err := other.Remove(ctx, "app", "p", []string{"m0"})
 	if err != nil {
 		t.Fatal(err)
@@ -584,4 +564,19 @@ func TestInboxRefs(t *testing.T) {
 	if len(got) != 1 || got[0].Text != "stored" {
 		t.Errorf("Remove(q, m1) after bad refs = %+v, want the stored m1", got)
 	}
+}
+
+// pendingIDs is the ids of peer's pending messages in app "app", oldest
+// first, as s reads them.
+func pendingIDs(ctx context.Context, t *testing.T, s *jetstream.Store, peer string) []string {
+	t.Helper()
+	ms, err := s.Pending(ctx, "app", peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.ID)
+	}
+	return out
 }
