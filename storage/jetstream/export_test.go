@@ -12,3 +12,6 @@ func (s *Store) CacheBytes() int {
 
 // MaxCachedBytes is maxCachedBytes.
 const MaxCachedBytes = maxCachedBytes
+
+// DeleteRequest is deleteRequest.
+var DeleteRequest = deleteRequest

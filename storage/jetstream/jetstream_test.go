@@ -2,7 +2,9 @@ package jetstream_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -579,4 +581,21 @@ func pendingIDs(ctx context.Context, t *testing.T, s *jetstream.Store, peer stri
 		out = append(out, m.ID)
 	}
 	return out
+}
+
+// TestDeleteRequest: the hand-written delete request is the JSON that
+// JSApiMsgDeleteRequest reads, for any sequence.
+func TestDeleteRequest(t *testing.T) {
+	for _, seq := range []uint64{1, 42, 1 << 53, 1<<64 - 1} {
+		var r struct {
+			Seq     *uint64 `json:"seq"`
+			NoErase *bool   `json:"no_erase"`
+		}
+		b := jetstream.DeleteRequest(seq)
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&r); err != nil || r.Seq == nil || *r.Seq != seq || r.NoErase == nil || !*r.NoErase {
+			t.Errorf("DeleteRequest(%d) = %s: %+v, %v", seq, b, r, err)
+		}
+	}
 }

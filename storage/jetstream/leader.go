@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -119,12 +120,6 @@ func (s *Store) scan(ctx context.Context, stream, filter string, limit int, fn f
 	}
 }
 
-// msgDeleteRequest is JSApiMsgDeleteRequest.
-type msgDeleteRequest struct {
-	Seq     uint64 `json:"seq"`
-	NoErase bool   `json:"no_erase"`
-}
-
 type msgDeleteResponse struct {
 	Success bool `json:"success"`
 	Error   *struct {
@@ -134,10 +129,18 @@ type msgDeleteResponse struct {
 	} `json:"error"`
 }
 
+// deleteRequest is the JSApiMsgDeleteRequest for seq, no erase, written
+// by hand: there is one per ack, and json.Marshal was a quarter of
+// deleteMsg's CPU.
+func deleteRequest(seq uint64) []byte {
+	body := strconv.AppendUint(append(make([]byte, 0, 48), `{"seq":`...), seq, 10)
+	return append(body, `,"no_erase":true}`...)
+}
+
 // deleteMsg deletes message seq of stream (no erase) and reports whether
 // it was there.
 func (s *Store) deleteMsg(ctx context.Context, stream string, seq uint64) (bool, error) {
-	body, _ := json.Marshal(msgDeleteRequest{Seq: seq, NoErase: true})
+	body := deleteRequest(seq)
 	ctx, cancel := s.reqCtx(ctx)
 	defer cancel()
 	reply, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.DELETE."+stream, body)
