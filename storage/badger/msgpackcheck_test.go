@@ -44,12 +44,13 @@ func TestWholeValue(t *testing.T) {
 		{0xd4, 1, 0}, {0xd8, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
 		{0xc7, 2, 1, 0, 0}, {0xc8, 0, 1, 1, 0}, {0xc9, 0, 0, 0, 0, 1},
 	} {
-		if err := wholeValue(ext); err != nil {
-			t.Errorf("ext % x: %v", ext, err)
+		if err := wholeValue(ext); !errors.Is(err, errCorrupt) {
+			t.Errorf("ext % x: %v, want errCorrupt (rtgate stores no extension types)", ext, err)
 		}
 	}
 	huge := [][]byte{
 		[]byte("\x95\xc0\xc3\xa40000\xa100\xa400\f\xc9N\x8d0000"), // the fuzzer's: ext32 of 1.3 GB
+		[]byte("\x95\xc0\xc3\xd40\xdf\xa4\x00J000"),               // the fuzzer's: fixext1 decoded as a map32 header
 		{0xdb, 0x76, 0x3b, 0x0f, 0x5d, 0xff},                      // str32 of 1.98 GB
 		{0xc6, 0xff, 0xff, 0xff, 0xff, 0},                         // bin32
 		{0xdd, 0xff, 0xff, 0xff, 0xff, 0xc0},                      // array32
