@@ -51,8 +51,8 @@ install_deps() {
   (cd examples && npm ci --ignore-scripts --no-audit --no-fund) || die "npm ci in examples failed"
 }
 
-printf 'test.sh: a first run on a fresh machine takes roughly 11 minutes or more (apt, npm, Maven and Go downloads, a cold build cache);\n'
-printf '         later runs about 9.5 minutes on 2 cores (measured: 7.5 before the cluster run of test/js, which adds about 1.5).\n'
+printf 'test.sh: a first run on a fresh machine takes roughly 15 minutes or more (apt, npm, Maven and Go downloads, a cold build cache);\n'
+printf '         later runs about 13 minutes on 2 cores (measured with the installs present: 13).\n'
 printf '         Each part prints a "== ..." heading as it starts.\n'
 
 [ -n "${RTGATE_SKIP_INSTALL:-}" ] || install_deps
