@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -450,14 +451,7 @@ func TestMinorityServerReconnect(t *testing.T) {
 		return cfg
 	}
 	watcher := open(t, long(c.Connect(0), "watcher"))
-	var mu sync.Mutex
-	var seen []bool
-	stop := watcher.Watch(func(tr cluster.Transition) {
-		mu.Lock()
-		seen = append(seen, tr.Online)
-		mu.Unlock()
-	})
-	defer stop()
+	seen := recordOnline(t, watcher)
 	nc := c.Connect(2) // server n3 first
 	cfg := long(nc, "minority")
 	var fenced atomic.Bool
@@ -488,10 +482,25 @@ func TestMinorityServerReconnect(t *testing.T) {
 	if !watcher.Online("app", "p") {
 		t.Fatal("the watcher lost p")
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(seen) != 1 || !seen[0] {
-		t.Fatalf("the watcher saw %v, want one on", seen)
+	if got := seen(); len(got) != 1 || !got[0] {
+		t.Fatalf("the watcher saw %v, want one on", got)
+	}
+}
+
+// recordOnline records the Online of every transition b's watch applies,
+// until the test ends, and returns a copy of them so far.
+func recordOnline(t *testing.T, b *natsbus.Bus) func() []bool {
+	var mu sync.Mutex
+	var seen []bool
+	t.Cleanup(b.Watch(func(tr cluster.Transition) {
+		mu.Lock()
+		seen = append(seen, tr.Online)
+		mu.Unlock()
+	}))
+	return func() []bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
 	}
 }
 
@@ -513,14 +522,7 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 func TestSelfRetired(t *testing.T) {
 	c := natstest.Start(t, 3)
 	watcher := open(t, testConfig(c.Connect(0), "watcher"))
-	var mu sync.Mutex
-	var seen []bool
-	stop := watcher.Watch(func(tr cluster.Transition) {
-		mu.Lock()
-		seen = append(seen, tr.Online)
-		mu.Unlock()
-	})
-	defer stop()
+	seen := recordOnline(t, watcher)
 	cfg := testConfig(c.Connect(1), "stalled")
 	fences := make(chan string, 4)
 	cfg.OnFence = func(reason string) { fences <- reason }
@@ -553,10 +555,8 @@ func TestSelfRetired(t *testing.T) {
 		nodes := watcher.Nodes(nil, "app", "p")
 		return b.Self() != before && b.Healthy() == nil && len(nodes) == 1 && nodes[0] == b.Self()
 	})
-	mu.Lock()
-	defer mu.Unlock()
-	if fmt.Sprint(seen) != "[true false true]" {
-		t.Fatalf("the watcher saw %v, want on, off (the retirement), on (the new incarnation)", seen)
+	if got := seen(); fmt.Sprint(got) != "[true false true]" {
+		t.Fatalf("the watcher saw %v, want on, off (the retirement), on (the new incarnation)", got)
 	}
 }
 
