@@ -56,7 +56,10 @@ type Presence interface {
 	// Register records that this node holds a session of (app, peer).
 	// Calls are counted: the node is removed from the peer's nodes when
 	// Unregister was called as often as Register, whatever the order in
-	// which concurrent calls arrive.
+	// which concurrent calls arrive. When it returns nil, every live
+	// node's Nodes and Online include this node for the peer (a message
+	// sent to the peer from any node then finds it), unless a node did
+	// not keep up within the implementation's bound.
 	Register(ctx context.Context, app, peer string) error
 	// Unregister undoes one Register.
 	Unregister(ctx context.Context, app, peer string) error
@@ -79,8 +82,9 @@ type Presence interface {
 type OpenGroups interface {
 	// EnterGroup records that this node holds a session of peer in the
 	// open group. Calls are counted, as Presence.Register's are. When it
-	// returns, this node's GroupNodes and GroupSize include the change
-	// (other nodes' follow shortly); LeaveGroup likewise.
+	// returns, this node's GroupNodes and GroupSize include the change,
+	// and so do every live node's, as after Register; after LeaveGroup,
+	// this node's (other nodes' follow shortly).
 	EnterGroup(ctx context.Context, app, group, peer string) error
 	// LeaveGroup undoes one EnterGroup.
 	LeaveGroup(ctx context.Context, app, group, peer string) error

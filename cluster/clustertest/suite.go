@@ -50,6 +50,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("PresenceSequence", func(t *testing.T) { testPresence(t, h) })
 	t.Run("PresenceCounts", func(t *testing.T) { testCounts(t, h) })
 	t.Run("PresenceStorm", func(t *testing.T) { testStorm(t, h) })
+	t.Run("SeenEverywhere", func(t *testing.T) { testSeenEverywhere(t, h) })
 	t.Run("OpenGroups", func(t *testing.T) { testOpenGroups(t, h) })
 	t.Run("Rejoins", func(t *testing.T) { testRejoins(t, h) })
 	t.Run("Forward", func(t *testing.T) { testForward(t, h) })
@@ -231,6 +232,60 @@ func testPresence(t *testing.T, h Harness) {
 		if n.Online(app, peer) || len(n.Nodes(nil, app, peer)) != 0 {
 			t.Fatalf("%s still lists the peer", n.Self())
 		}
+	}
+}
+
+// testSeenEverywhere: when Register (or EnterGroup) returns, every node's
+// memory has it, not only the registering node's: a message sent from any
+// node right after an open is answered finds the peer there. Fresh peers
+// and groups on each node in turn, 30 rounds, checked at once with no
+// wait; then a second session of a peer whose first one registered,
+// registered concurrently from several goroutines.
+func testSeenEverywhere(t *testing.T, h Harness) {
+	nodes := h.Nodes(t, 3)
+	ctx := context.Background()
+	for r := range 30 {
+		n, p, g := nodes[r%3], fmt.Sprint("seen ", r), fmt.Sprint("seen.group ", r)
+		if err := n.Register(ctx, app, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.EnterGroup(ctx, app, g, p); err != nil {
+			t.Fatal(err)
+		}
+		for i, o := range nodes {
+			if !o.Online(app, p) || !slices.Contains(o.Nodes(nil, app, p), n.Self()) {
+				t.Fatalf("round %d: right after Register on %s, node %d has the peer on %v", r, n.Self(), i, o.Nodes(nil, app, p))
+			}
+			if got := o.GroupNodes(nil, app, g); !slices.Contains(got, n.Self()) || o.GroupSize(app, g) != 1 {
+				t.Fatalf("round %d: right after EnterGroup on %s, node %d has the group on %v", r, n.Self(), i, got)
+			}
+		}
+	}
+	// Several sessions of one peer opening at once on one node: whichever
+	// call returns, the others' views have the peer (the first write may
+	// still be on its way when a second registration finds it written).
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := nodes[1].Register(ctx, app, "seen together"); err != nil {
+				errs <- err
+				return
+			}
+			for i, o := range nodes {
+				if !o.Online(app, "seen together") {
+					errs <- fmt.Errorf("right after a concurrent Register on node 1, node %d does not have the peer", i)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
 

@@ -36,6 +36,7 @@ type Bus struct {
 	reqSub   *nats.Subscription                            // guarded by subMu
 	onCtl    func(context.Context, []byte) ([]byte, error) // guarded by subMu (control.go)
 	ctlSub   *nats.Subscription                            // guarded by subMu
+	seenSub  *nats.Subscription                            // guarded by subMu; while the bus runs (seen.go)
 
 	pres presence
 
@@ -93,6 +94,16 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	}
 	b.lastOK.Store(time.Now().UnixNano())
 	b.ctx, b.cancel = context.WithCancel(context.Background())
+	// Seen requests are answered from before the watch starts: a node
+	// that asks before this subscription exists finds no responder and
+	// does not wait, but then its write is in the replay.
+	b.subMu.Lock()
+	err = b.subscribeLocked(self)
+	b.subMu.Unlock()
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("natsbus: subscribe: %w", err)
+	}
 	ready := make(chan error, 1)
 	b.wg.Add(2)
 	go b.apply(ready)
@@ -281,6 +292,17 @@ func (b *Bus) subscribeLocked(node cluster.Node) error {
 	if b.ctlSub != nil {
 		b.ctlSub.Unsubscribe()
 		b.ctlSub = nil
+	}
+	if b.seenSub != nil {
+		b.seenSub.Unsubscribe()
+		b.seenSub = nil
+	}
+	if b.ctx != nil && b.ctx.Err() == nil { // not closed
+		sub, err := b.nc.Subscribe(seenSubject(node), b.serveSeen)
+		if err != nil {
+			return err
+		}
+		b.seenSub = sub
 	}
 	if fn := b.onDeliv; fn != nil {
 		sub, err := b.nc.Subscribe(deliverySubject(node), func(m *nats.Msg) {

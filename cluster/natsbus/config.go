@@ -77,6 +77,15 @@ type Config struct {
 	StartTimeout time.Duration
 	// Timeout bounds one JetStream call. Zero means 5 s.
 	Timeout time.Duration
+	// SeenTimeout bounds how long a peer's registration on this node
+	// (Register, EnterGroup) waits for every other live node to confirm
+	// that its watch applied the write (see Bus.Register): a node that
+	// does not confirm in time is counted
+	// (rtgate_presence_seen_timeouts_total) and not waited for. Each node
+	// also bounds its confirmation by its own SeenTimeout. A watch applies
+	// a write in about a millisecond; a node that takes longer than this
+	// is stalled, and its lease will soon end. Zero means 1 s.
+	SeenTimeout time.Duration
 	// OnFence is called (on the refresher goroutine) when the node fences
 	// itself; the caller closes its client sessions with a retryable
 	// close code. Nil does nothing.
@@ -124,6 +133,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 5 * time.Second
+	}
+	if c.SeenTimeout <= 0 {
+		c.SeenTimeout = time.Second
 	}
 	if c.ReconnectAfter == 0 {
 		c.ReconnectAfter = 2

@@ -9,6 +9,8 @@
 //	rt.n.<node>.lp   requests to a node (long-poll forwarding), request/reply
 //	rt.n.<node>.ctl  the operator's requests to a node (kick, session close),
 //	                 request/reply (control.go)
+//	rt.n.<node>.seen "has your watch applied the peers stream up to this
+//	                 sequence?", answered when it has (seen.go)
 //
 // <node> is the incarnation name-<boot id base32>: a node that restarts or
 // fences itself comes back as a new node.
@@ -31,6 +33,11 @@
 // The lease value ({"t":time,"url":Config.URL}) advertises the node's
 // public URL: Bus.URLs lists the live nodes' URLs for the routers (none
 // while a node drains).
+//
+// Seen barrier: Register and EnterGroup return once every live node's
+// watch applied the key's put (each is asked on rt.n.<node>.seen; rounds
+// shared by concurrent registrations; bounded by SeenTimeout), so that an
+// open answered on one node is known to all when the client learns of it.
 //
 // Open groups: keys g.<app>.<group>.<peer>.<node> in the peers bucket, put
 // on this node's first session of the peer in the open group and deleted

@@ -12,6 +12,8 @@ type Metrics struct {
 	Deliveries  prometheus.Counter // deliveries published to other nodes
 	Forwarded   prometheus.Counter // requests forwarded to other nodes
 	Reconnects  prometheus.Counter // forced reconnects after repeated JetStream failures
+	SeenRounds  prometheus.Counter // rounds of the seen barrier (registrations wait for every node's watch)
+	SeenMissed  prometheus.Counter // nodes that did not confirm a seen round within SeenTimeout
 }
 
 // NewMetrics returns unregistered collectors.
@@ -33,10 +35,14 @@ func NewMetrics() *Metrics {
 			Help: "Requests forwarded to another node (long-poll)."}),
 		Reconnects: prometheus.NewCounter(prometheus.CounterOpts{Name: "rtgate_nats_forced_reconnects_total",
 			Help: "Times the node left its nats-server for another after repeated JetStream timeouts or no responders (a minority server)."}),
+		SeenRounds: prometheus.NewCounter(prometheus.CounterOpts{Name: "rtgate_presence_seen_rounds_total",
+			Help: "Rounds in which this node asked every other live node to confirm that its watch applied this node's latest presence writes (before answering opens and open-group joins)."}),
+		SeenMissed: prometheus.NewCounter(prometheus.CounterOpts{Name: "rtgate_presence_seen_timeouts_total",
+			Help: "Nodes that did not confirm a seen round within SeenTimeout (the open was answered anyway; a message sent to the peer at once from that node may miss it)."}),
 	}
 }
 
 // Collectors returns the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.RTT, m.PresenceKV, m.KVErrors, m.Fences, m.Transitions, m.Deliveries, m.Forwarded, m.Reconnects}
+	return []prometheus.Collector{m.RTT, m.PresenceKV, m.KVErrors, m.Fences, m.Transitions, m.Deliveries, m.Forwarded, m.Reconnects, m.SeenRounds, m.SeenMissed}
 }

@@ -37,6 +37,7 @@ type presence struct {
 	retired map[cluster.Node]bool       // incarnations whose retire record was applied; guarded by mu; written by the applier only
 	groups  openGroups                  // guarded by mu; written by the applier only
 	urls    map[cluster.Node]string     // advertised URL of each node whose lease is present and that has one; guarded by mu; written by the lease watcher
+	leased  map[cluster.Node]struct{}   // nodes whose lease is present (retired ones included); guarded by mu; written by the lease watcher
 	moved   chan struct{}               // guarded by mu; closed and replaced when groups changed (see awaitView)
 
 	fnMu sync.Mutex
@@ -49,6 +50,8 @@ type presence struct {
 	seqMu   sync.Mutex
 	seqBusy bool     // a last-sequence request is in flight; guarded by seqMu
 	seqNext *seqRead // answered by the next request, not sent yet; guarded by seqMu
+
+	seen seenState // the seen barrier (seen.go)
 }
 
 // The buckets' indexes in presence.applied and seqRead.seq.
@@ -67,26 +70,34 @@ type seqRead struct {
 
 const stripes = 64
 
+// writtenKey is a key this node wrote to the peers bucket: under which
+// incarnation, at which stream sequence.
+type writtenKey struct {
+	node cluster.Node
+	seq  uint64
+}
+
 // stripe serialises this node's writes of some peers' keys.
 type stripe struct {
 	mu      sync.Mutex
-	count   map[regKey]int          // registrations minus unregistrations; guarded by mu
-	written map[regKey]cluster.Node // incarnation whose key is in the bucket; guarded by mu
-	dirty   map[regKey]struct{}     // keys whose last write failed; guarded by mu
-	last    map[regKey]time.Time    // when this incarnation last wrote the key; guarded by mu
-	pruned  time.Time               // when last was last pruned; guarded by mu
+	count   map[regKey]int        // registrations minus unregistrations; guarded by mu
+	written map[regKey]writtenKey // the key in the bucket; guarded by mu
+	dirty   map[regKey]struct{}   // keys whose last write failed; guarded by mu
+	last    map[regKey]time.Time  // when this incarnation last wrote the key; guarded by mu
+	pruned  time.Time             // when last was last pruned; guarded by mu
 }
 
 func (p *presence) init() {
 	p.seed = maphash.MakeSeed()
 	for i := range p.stripes {
-		p.stripes[i] = stripe{count: map[regKey]int{}, written: map[regKey]cluster.Node{}, dirty: map[regKey]struct{}{}, last: map[regKey]time.Time{}}
+		p.stripes[i] = stripe{count: map[regKey]int{}, written: map[regKey]writtenKey{}, dirty: map[regKey]struct{}{}, last: map[regKey]time.Time{}}
 	}
 	p.online = map[peerKey]nodeSet{}
 	p.byNode = map[cluster.Node]*nodePeers{}
 	p.retired = map[cluster.Node]bool{}
 	p.groups.init()
 	p.urls = map[cluster.Node]string{}
+	p.leased = map[cluster.Node]struct{}{}
 	p.moved = make(chan struct{})
 	p.advanced = make(chan struct{})
 }
@@ -126,18 +137,24 @@ func (b *Bus) Sync(ctx context.Context) error {
 	if err != nil {
 		return unavailable(err)
 	}
+	return b.waitApplied(ctx, last)
+}
+
+// waitApplied waits until the watches applied the buckets' streams up to
+// want (by bucket: peersSeq, leasesSeq), within ctx.
+func (b *Bus) waitApplied(ctx context.Context, want [2]uint64) error {
 	p := &b.pres
 	for {
 		p.appliedMu.Lock()
 		applied, advanced := p.applied, p.advanced
 		p.appliedMu.Unlock()
-		if applied[peersSeq] >= last[peersSeq] && applied[leasesSeq] >= last[leasesSeq] {
+		if applied[peersSeq] >= want[peersSeq] && applied[leasesSeq] >= want[leasesSeq] {
 			return nil
 		}
 		select {
 		case <-advanced:
 		case <-ctx.Done():
-			return fmt.Errorf("natsbus: presence watches at %v, buckets at %v: %w", applied, last, unavailable(ctx.Err()))
+			return fmt.Errorf("natsbus: presence watches at %v, buckets at %v: %w", applied, want, unavailable(ctx.Err()))
 		case <-b.ctx.Done():
 			return unavailable(errors.New("bus closed"))
 		}
@@ -221,7 +238,10 @@ func (k regKey) keyName(n cluster.Node) string {
 
 // Register implements cluster.Presence: the key p.<app>.<peer>.<node> is
 // put on this node's first registration. The registration counts even
-// when the write fails (the caller's Unregister balances it).
+// when the write fails (the caller's Unregister balances it). It returns
+// once every live node's watch applied the write (the seen barrier, see
+// awaitSeen), or after Config.SeenTimeout: a message sent to the peer
+// from any node after that finds it online.
 func (b *Bus) Register(ctx context.Context, app, peer string) error {
 	return b.count(ctx, regKey{app: app, peer: peer}, 1)
 }
@@ -231,21 +251,35 @@ func (b *Bus) Unregister(ctx context.Context, app, peer string) error {
 	return b.count(ctx, regKey{app: app, peer: peer}, -1)
 }
 
+// count adds d to k's registrations and reconciles the bucket. A
+// registration (d > 0) then waits, outside the stripe's lock, until every
+// live node applied the key's put: this call's, or the one an earlier
+// registration made (it may still be waiting itself).
 func (b *Bus) count(ctx context.Context, k regKey, d int) error {
 	st := b.pres.stripe(k)
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	st.count[k] += d
 	if b.draining.Load() && d < 0 {
 		// Leaving: the keys stay until Close deletes the lease, which
 		// retires them all at once, after the clients moved elsewhere.
+		st.mu.Unlock()
 		return nil
 	}
 	if b.fenced.Load() && d > 0 {
 		st.dirty[k] = struct{}{}
+		st.mu.Unlock()
 		return ErrFenced
 	}
-	return b.reconcileLocked(ctx, st, k)
+	err := b.reconcileLocked(ctx, st, k)
+	var seq uint64
+	if w, ok := st.written[k]; ok && d > 0 && err == nil && w.node == b.Self() {
+		seq = w.seq
+	}
+	st.mu.Unlock()
+	if seq > 0 {
+		b.awaitSeen(ctx, seq)
+	}
+	return err
 }
 
 // reconcileLocked makes the bucket hold k's key for the current
@@ -254,7 +288,8 @@ func (b *Bus) count(ctx context.Context, k regKey, d int) error {
 func (b *Bus) reconcileLocked(ctx context.Context, st *stripe, k regKey) error {
 	self := b.Self()
 	n := st.count[k]
-	w, written := st.written[k]
+	wk, written := st.written[k]
+	w := wk.node
 	var err error
 	// A write replaces the key's older writes (a rollup) when the last
 	// one is older than CompactAfter: every watcher has read them by then,
@@ -264,17 +299,21 @@ func (b *Bus) reconcileLocked(ctx context.Context, st *stripe, k regKey) error {
 	switch {
 	case n > 0 && w != self:
 		wctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+		var seq uint64
 		if compact {
 			m := nats.NewMsg("$KV." + PeersBucket + "." + k.keyName(self))
 			m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
-			_, err = b.js.PublishMsg(wctx, m)
+			var ack *jetstream.PubAck
+			if ack, err = b.js.PublishMsg(wctx, m); err == nil {
+				seq = ack.Sequence
+			}
 		} else {
-			_, err = b.kv.Put(wctx, k.keyName(self), nil)
+			seq, err = b.kv.Put(wctx, k.keyName(self), nil)
 		}
 		cancel()
 		if err == nil {
 			b.m.PresenceKV.WithLabelValues("put").Inc()
-			st.written[k] = self
+			st.written[k] = writtenKey{self, seq}
 			st.last[k] = time.Now()
 			b.awaitGroup(ctx, k, self, true)
 		}
@@ -480,6 +519,7 @@ func (b *Bus) leaseSnapshot() (jetstream.KeyWatcher, map[cluster.Node]bool, erro
 			if node, ok := strings.CutPrefix(e.Key(), "n."); ok && e.Operation() == jetstream.KeyValuePut {
 				leases[cluster.Node(node)] = true
 				b.pres.mu.Lock()
+				b.pres.leased[cluster.Node(node)] = struct{}{}
 				b.pres.setURLLocked(cluster.Node(node), e.Value())
 				b.pres.mu.Unlock()
 			}
@@ -535,8 +575,10 @@ func (b *Bus) applyLeasesEntry(e jetstream.KeyValueEntry) {
 	p.mu.Lock()
 	done := p.retired[n]
 	if e.Operation() == jetstream.KeyValuePut && !done {
+		p.leased[n] = struct{}{}
 		p.setURLLocked(n, e.Value())
 	} else {
+		delete(p.leased, n)
 		delete(p.urls, n)
 	}
 	p.mu.Unlock()
