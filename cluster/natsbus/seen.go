@@ -18,7 +18,7 @@ import (
 // to the peer from any node finds it online. Without it, a transient
 // message sent from another node right after the open could be dropped
 // there as sent to an offline peer (TestTransientRightAfterOpen in
-// test/cluster: 16 of 150 on a loaded machine).
+// test/cluster: 16 to 36 of 150 on a loaded machine).
 //
 // The registering node asks each other live node (its lease present and
 // not retired, in this node's view) on that node's subject
