@@ -81,10 +81,11 @@ type Config struct {
 	// (Register, EnterGroup) waits for every other live node to confirm
 	// that its watch applied the write (see Bus.Register): a node that
 	// does not confirm in time is counted
-	// (rtgate_presence_seen_timeouts_total) and not waited for. Each node
-	// also bounds its confirmation by its own SeenTimeout. A watch applies
-	// a write in about a millisecond; a node that takes longer than this
-	// is stalled, and its lease will soon end. Zero means 1 s.
+	// (rtgate_presence_seen_timeouts_total) and not waited for, nor in the
+	// next rounds until it confirms one in time. Each node also bounds its
+	// confirmation by its own SeenTimeout. A watch applies a write in about
+	// a millisecond; a node that takes longer than this is stalled, and its
+	// lease will soon end. Zero means 1 s.
 	SeenTimeout time.Duration
 	// OnFence is called (on the refresher goroutine) when the node fences
 	// itself; the caller closes its client sessions with a retryable

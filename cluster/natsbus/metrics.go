@@ -13,7 +13,7 @@ type Metrics struct {
 	Forwarded   prometheus.Counter // requests forwarded to other nodes
 	Reconnects  prometheus.Counter // forced reconnects after repeated JetStream failures
 	SeenRounds  prometheus.Counter // rounds of the seen barrier (registrations wait for every node's watch)
-	SeenMissed  prometheus.Counter // nodes that did not confirm a seen round within SeenTimeout
+	SeenMissed  prometheus.Counter // nodes a seen round did not wait for (no confirmation within SeenTimeout, or late from an earlier round)
 }
 
 // NewMetrics returns unregistered collectors.
@@ -38,7 +38,7 @@ func NewMetrics() *Metrics {
 		SeenRounds: prometheus.NewCounter(prometheus.CounterOpts{Name: "rtgate_presence_seen_rounds_total",
 			Help: "Rounds in which this node asked every other live node to confirm that its watch applied this node's latest presence writes (before answering opens and open-group joins)."}),
 		SeenMissed: prometheus.NewCounter(prometheus.CounterOpts{Name: "rtgate_presence_seen_timeouts_total",
-			Help: "Nodes that did not confirm a seen round within SeenTimeout (the open was answered anyway; a message sent to the peer at once from that node may miss it)."}),
+			Help: "Nodes a seen round answered without: no confirmation within SeenTimeout, or late since an earlier round (a message sent to the peer at once from that node may miss it)."}),
 	}
 }
 

@@ -98,6 +98,7 @@ func (p *presence) init() {
 	p.groups.init()
 	p.urls = map[cluster.Node]string{}
 	p.leased = map[cluster.Node]struct{}{}
+	p.seen.late = map[cluster.Node]bool{}
 	p.moved = make(chan struct{})
 	p.advanced = make(chan struct{})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -27,7 +28,11 @@ import (
 // watchers' events are then up to date). The same round waits for this
 // node's own watch. A node that does not answer within SeenTimeout is
 // counted (Metrics.SeenMissed) and not waited for; one that is gone (no
-// responder) is skipped at once.
+// responder) is skipped at once. A node that missed a round is late: the
+// next rounds do not wait for it (each is counted as a miss), but ask it
+// on the side, one request at a time, until it answers one in time, so
+// that one stalled node (its lease runs on for up to LeaseTTL) does not
+// slow every open in the cluster.
 //
 // Rounds are shared: one is in flight at a time, and the registrations
 // made meanwhile share the next one, which asks for the highest of their
@@ -44,6 +49,9 @@ type seenState struct {
 	confirmed uint64     // every round up to this sequence has ended; guarded by mu
 	busy      bool       // a round is in flight; guarded by mu
 	next      *seenRound // the round after it, gathering; guarded by mu
+	// late holds the nodes that missed a round; true while a request to
+	// one is on its way. Guarded by mu.
+	late map[cluster.Node]bool
 }
 
 // seenRound is one round of seen requests, shared by the registrations
@@ -97,29 +105,76 @@ func (b *Bus) seenRounds(r *seenRound) {
 }
 
 // seenRound asks every other live node to confirm seq, and waits for
-// this node's own watch, all within SeenTimeout.
+// this node's own watch and the nodes that are not late, all within
+// SeenTimeout.
 func (b *Bus) seenRound(seq uint64) {
 	b.m.SeenRounds.Inc()
+	s := &b.pres.seen
 	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.SeenTimeout)
 	defer cancel()
 	req := binary.BigEndian.AppendUint64(nil, seq)
+	live := b.liveOthers()
 	var wg sync.WaitGroup
-	for _, n := range b.liveOthers() {
-		wg.Add(1)
-		go func() { // owned by seenRound (wg)
-			defer wg.Done()
-			_, err := request(ctx, b.nc, seenSubject(n), n, req)
-			if err != nil && !errors.Is(err, cluster.ErrNoNode) && b.ctx.Err() == nil {
-				b.m.SeenMissed.Inc()
-				b.log.Debug("a node did not confirm a presence write in time", "node", n, "seq", seq, "err", err)
+	s.mu.Lock()
+	for n := range s.late {
+		if !slices.Contains(live, n) {
+			delete(s.late, n) // its lease is gone
+		}
+	}
+	for _, n := range live {
+		probing, late := s.late[n]
+		if !late {
+			wg.Add(1)
+			go func() { // owned by seenRound (wg)
+				defer wg.Done()
+				if err := b.askSeen(ctx, n, req); err != nil {
+					b.m.SeenMissed.Inc()
+					b.log.Debug("a node did not confirm a presence write in time", "node", n, "seq", seq, "err", err)
+					s.mu.Lock()
+					if _, ok := s.late[n]; !ok {
+						s.late[n] = false
+					}
+					s.mu.Unlock()
+				}
+			}()
+			continue
+		}
+		b.m.SeenMissed.Inc() // answered without it
+		if probing {
+			continue
+		}
+		s.late[n] = true
+		b.wg.Add(1)
+		go func() { // owned by the Bus (wg)
+			defer b.wg.Done()
+			pctx, cancel := context.WithTimeout(b.ctx, b.cfg.SeenTimeout)
+			err := b.askSeen(pctx, n, req)
+			cancel()
+			s.mu.Lock()
+			if err == nil {
+				delete(s.late, n)
+			} else if _, ok := s.late[n]; ok {
+				s.late[n] = false
 			}
+			s.mu.Unlock()
 		}()
 	}
+	s.mu.Unlock()
 	if err := b.waitApplied(ctx, [2]uint64{seq, 0}); err != nil && b.ctx.Err() == nil {
 		b.m.SeenMissed.Inc()
 		b.log.Debug("this node's watch did not apply its own presence write in time", "seq", seq, "err", err)
 	}
 	wg.Wait()
+}
+
+// askSeen asks node n to confirm req's sequence; nil when it did, or when
+// it is gone (no responder) or this bus is closing.
+func (b *Bus) askSeen(ctx context.Context, n cluster.Node, req []byte) error {
+	_, err := request(ctx, b.nc, seenSubject(n), n, req)
+	if err == nil || errors.Is(err, cluster.ErrNoNode) || b.ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // liveOthers returns the nodes other than this one whose lease is present
