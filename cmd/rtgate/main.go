@@ -55,6 +55,15 @@ func main() {
 	if n := schedulerSlots(os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0)); n != runtime.GOMAXPROCS(0) {
 		runtime.GOMAXPROCS(n)
 	}
+	meminfo, _ := os.ReadFile("/proc/meminfo")
+	cgroupMax, _ := os.ReadFile("/sys/fs/cgroup/memory.max")
+	percent, setPercent, limit, setLimit := gcPolicy(os.Getenv, meminfo, cgroupMax)
+	if setPercent {
+		debug.SetGCPercent(percent)
+	}
+	if setLimit {
+		debug.SetMemoryLimit(limit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
 	stop()
