@@ -250,7 +250,30 @@ func (h *Hub) startCluster() error {
 		return err
 	}
 	h.stopSub = stop
+	if n, ok := h.store.(storage.InboxNotifier); ok {
+		n.OnInboxAdded(h.onInboxAdded)
+	}
 	return nil
+}
+
+// onInboxAdded sends new inbox entries that the store added outside a
+// Persist (a dead node's held entries, published by another node) to the
+// open sessions of their peers on this node, in a goroutine of its own.
+func (h *Hub) onInboxAdded(app string, peers []string) {
+	go func() { // ends after one read of each peer's inbox
+		var buf [8]*session
+		for _, p := range peers {
+			sessions := h.reg.sessions(buf[:0], app, p)
+			for _, s := range sessions {
+				if s.ended.Load() || s.client.closed.Load() {
+					continue
+				}
+				h.metrics.Redrains.Inc()
+				s.client.redeliver(s)
+			}
+			clear(sessions)
+		}
+	}()
 }
 
 // stopCluster disconnects the hub from its Presence and Deliverer.

@@ -119,6 +119,15 @@ type OfflineHinter interface {
 	PersistOffline(ctx context.Context, m *Message, inbox, offline []string) error
 }
 
+// InboxNotifier is implemented by stores that add inbox entries outside
+// Persist: the cluster store publishes the entries a dead node held in
+// memory (storage/jetstream). fn is called on every node with each app
+// and the peers that got entries, so that the node sends them to those
+// peers' open sessions; it must not block.
+type InboxNotifier interface {
+	OnInboxAdded(fn func(app string, peers []string))
+}
+
 // InboxRefs is implemented by stores whose Remove is cheaper when the
 // node handling an ack is told where another node's store put the
 // message (a JetStream stream sequence): without it, that node's store

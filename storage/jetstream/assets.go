@@ -71,6 +71,14 @@ func (c Config) sendsConfig(n names) jetstream.StreamConfig {
 	return cfg
 }
 
+// writersConfig is the KV bucket of the stores' recovery points
+// (recover.go).
+func (c Config) writersConfig(n names) jetstream.StreamConfig {
+	cfg := c.groupsConfig(n)
+	cfg.Name, cfg.Subjects = "KV_"+n.writers, []string{"$KV." + n.writers + ".>"}
+	return cfg
+}
+
 // configDiff lists how have differs from want in the fields this store
 // depends on ("" if it does not).
 func configDiff(have, want jetstream.StreamConfig) string {

@@ -52,12 +52,49 @@ func (c *seqCache) note(subj string, m *storage.Message, seq uint64) {
 		c.bytes += size(m)
 		return
 	}
+	if e.writer != "" { // published since another store said it held it
+		e.writer, e.seqs, e.m = "", []uint64{seq}, m
+		return
+	}
 	if !slices.Contains(e.seqs, seq) {
 		e.seqs = append(e.seqs, seq)
 		if seq == slices.Max(e.seqs) {
 			e.m = m
 		}
 	}
+}
+
+// noteHeld records that the store writer holds m on subj in memory.
+func (c *seqCache) noteHeld(subj string, m *storage.Message, writer string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || c.bytes >= maxCachedBytes {
+		c.m, c.bytes = map[string]map[string]*entry{}, 0
+	}
+	byID := c.m[subj]
+	if byID == nil {
+		byID = map[string]*entry{}
+		c.m[subj] = byID
+	}
+	if byID[m.ID] == nil {
+		byID[m.ID] = &entry{m: m, writer: writer}
+		c.bytes += size(m)
+	}
+}
+
+// lookupSome returns the entries (copies) of those ids on subj the cache
+// knows.
+func (c *seqCache) lookupSome(subj string, ids []string) []*entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	byID := c.m[subj]
+	var out []*entry
+	for _, id := range ids {
+		if e := byID[id]; e != nil && !slices.ContainsFunc(out, func(o *entry) bool { return o.m.ID == id }) {
+			out = append(out, &entry{m: e.m, seqs: slices.Clone(e.seqs), writer: e.writer})
+		}
+	}
+	return out
 }
 
 // lookup returns the entries of ids on subj (copies), and whether the
@@ -73,7 +110,7 @@ func (c *seqCache) lookup(subj string, ids []string) ([]*entry, bool) {
 			return nil, false
 		}
 		if !slices.ContainsFunc(out, func(o *entry) bool { return o.m.ID == id }) {
-			out = append(out, &entry{m: e.m, seqs: slices.Clone(e.seqs)})
+			out = append(out, &entry{m: e.m, seqs: slices.Clone(e.seqs), writer: e.writer})
 		}
 	}
 	return out, true

@@ -60,6 +60,19 @@ type Config struct {
 	// included, when the caller's context has no earlier deadline. 0
 	// means 5 s.
 	RequestTimeout time.Duration
+	// InboxDelay is how long the inbox entry of a recipient not named
+	// offline (PersistOffline) stays in this store's memory before it is
+	// published to RT_INBOX, if it is still unacknowledged then (lazy.go).
+	// Other nodes see such an entry only once it is published. 0 means
+	// 400 ms; negative publishes every entry with its message.
+	InboxDelay time.Duration
+	// WriterHeartbeat is how often the store writes its key in
+	// <NS>_WRITERS (recover.go). 0 means 1 s.
+	WriterHeartbeat time.Duration
+	// WriterStale is how long another store's key may stay unchanged
+	// before this store takes it for dead and publishes its held entries.
+	// 0 means 5 s; it must exceed WriterHeartbeat.
+	WriterStale time.Duration
 	// Now is the store's clock (inbox age is now - Message.Time). nil
 	// means time.Now.
 	Now func() time.Time
@@ -100,6 +113,18 @@ func (c Config) withDefaults() (Config, error) {
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 5 * time.Second
 	}
+	if c.InboxDelay == 0 {
+		c.InboxDelay = 400 * time.Millisecond
+	}
+	if c.WriterHeartbeat <= 0 {
+		c.WriterHeartbeat = time.Second
+	}
+	if c.WriterStale <= 0 {
+		c.WriterStale = 5 * time.Second
+	}
+	if c.WriterStale <= c.WriterHeartbeat {
+		return c, fmt.Errorf("%w: WriterStale %v must exceed WriterHeartbeat %v", ErrConfig, c.WriterStale, c.WriterHeartbeat)
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -112,14 +137,15 @@ func (c Config) withDefaults() (Config, error) {
 // names are the asset names and subject prefixes of one namespace.
 type names struct {
 	inbox, hist, groups string // stream, stream, bucket
-	sends               string // bucket
+	sends, writers      string // buckets
 	inboxSubj, histSubj string // "<ns>.inbox", "<ns>.hist"
+	ns                  string
 }
 
 func namesOf(ns string) names {
 	up := strings.ToUpper(ns)
 	return names{
 		inbox: up + "_INBOX", hist: up + "_HIST", groups: up + "_GROUPS", sends: up + "_SENDS",
-		inboxSubj: ns + ".inbox", histSubj: ns + ".hist",
+		writers: up + "_WRITERS", inboxSubj: ns + ".inbox", histSubj: ns + ".hist", ns: ns,
 	}
 }

@@ -32,7 +32,7 @@ func TestStreamLeaderCrash(t *testing.T) {
 	procs := natstest.StartProcs(t, 3)
 	nc := procs.Connect(0)
 	ctx := ctxT(t, 120*time.Second)
-	s := open(t, nc, jetstream.Config{Namespace: "crash", Limits: storage.Limits{InboxSize: 100_000}})
+	s := open(t, nc, jetstream.Config{Namespace: "crash", Limits: storage.Limits{InboxSize: 100_000}, InboxDelay: -1})
 
 	const writers, before, after = 4, 50, 50 // acks per writer before the kill and after
 	var (

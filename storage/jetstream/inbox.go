@@ -6,18 +6,28 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rtgate/rtgate/storage"
 )
 
-// Persist writes m to RT_HIST and to the inbox subject of every peer in
+// Persist writes m to RT_HIST and puts it in the inbox of every peer in
 // inbox, and returns once every write has its PubAck (a quorum of servers
-// has it, fsynced). Writes are retried with the same Nats-Msg-Id for up to
-// PersistTimeout. Persisting the same message again stores it once;
+// has it, fsynced). The inbox entries are held in memory for InboxDelay
+// (lazy.go); the RT_HIST record names them, so they survive this
+// process (recover.go). Writes are retried with the same Nats-Msg-Id for
+// up to PersistTimeout. Persisting the same message again stores it once;
 // persisting a changed message with the same ID adds a copy that readers
 // take instead of the older one.
 func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string) error {
+	return s.PersistOffline(ctx, m, inbox, nil)
+}
+
+// PersistOffline implements storage.OfflineHinter: it is Persist, but the
+// entries of the peers in offline are published with the message (no
+// acknowledgement will come soon).
+func (s *Store) PersistOffline(ctx context.Context, m *storage.Message, inbox, offline []string) error {
 	if m == nil || m.App == "" || m.ID == "" {
 		return fmt.Errorf("%w: message needs App and ID", storage.ErrInvalid)
 	}
@@ -29,33 +39,52 @@ func (s *Store) Persist(ctx context.Context, m *storage.Message, inbox []string)
 	ps := make([]pub, 0, len(inbox)+1)
 	seen := make(map[string]bool, len(inbox))
 	peers := make([]string, 0, len(inbox))
+	hold := s.cfg.InboxDelay > 0 && s.lazy.room(len(inbox))
+	var lazy []string
+	var held []*lazyEntry
 	for _, peer := range inbox {
 		if seen[peer] {
 			continue
 		}
 		seen[peer] = true
 		peers = append(peers, peer)
-		ps = append(ps, pub{subj: s.n.inboxSubject(m.App, peer), id: msgID("i", m.App, m.ID, peer, sum), data: data})
+		p := pub{subj: s.n.inboxSubject(m.App, peer), id: msgID("i", m.App, m.ID, peer, sum), data: data}
+		if hold && !slices.Contains(offline, peer) {
+			lazy = append(lazy, peer)
+			held = append(held, &lazyEntry{subj: p.subj, pub: p})
+			continue
+		}
+		ps = append(ps, p)
 	}
 	// The history record also names the inboxes (Recipients), so its id
 	// covers them: persisting the message again for other peers records
-	// those too.
-	hist := encodeHist(m, peers)
-	ps = append(ps, pub{subj: s.n.histSubject(m.App, m.ConvID, m.From), id: msgID("h", m.App, m.ID, msgID(string(hist))), data: hist})
+	// those too. Which of them are held does not change the id.
+	hist := encodeHist(m, peers, nil)
+	hp := pub{subj: s.n.histSubject(m.App, m.ConvID, m.From), id: msgID("h", m.App, m.ID, msgID(string(hist))), data: hist}
+	if len(lazy) > 0 {
+		hp.data = encodeHist(m, peers, lazy)
+		hp.hdr = nats.Header{hdrWriter: []string{s.writer}}
+	}
+	ps = append(ps, hp)
+	token := s.hseqs.begin()
 	seqs, err := s.publishAll(ps)
 	if err != nil {
+		s.hseqs.end(token, 0)
 		return err
 	}
+	histSeq := seqs[len(seqs)-1]
 	stored := m.Clone()
 	for i, p := range ps[:len(ps)-1] {
 		s.seqs.note(p.subj, stored, seqs[i])
 	}
+	if len(held) > 0 {
+		for _, e := range held {
+			e.m, e.histSeq = stored, histSeq
+		}
+		s.lazy.hold(held, s.cfg.InboxDelay, s.cfg.Limits.InboxSize)
+	}
+	s.hseqs.end(token, histSeq)
 	return nil
-}
-
-// PersistOffline is Persist: JetStream writes every inbox entry at once.
-func (s *Store) PersistOffline(ctx context.Context, m *storage.Message, inbox, _ []string) error {
-	return s.Persist(ctx, m, inbox)
 }
 
 // entry is one pending message and the stream sequences holding it (more
@@ -63,6 +92,9 @@ func (s *Store) PersistOffline(ctx context.Context, m *storage.Message, inbox, _
 type entry struct {
 	m    *storage.Message
 	seqs []uint64
+	// writer, when set, is the store holding the entry in memory (a ref
+	// from another node said so; seqs is empty then).
+	writer string
 }
 
 // pending reads the peer's inbox subject through the stream leader and
@@ -113,6 +145,7 @@ func (s *Store) Pending(ctx context.Context, app, peer string) ([]*storage.Messa
 	if err != nil {
 		return nil, err
 	}
+	es = s.mergeHeld(s.n.inboxSubject(app, peer), es)
 	out := make([]*storage.Message, len(es))
 	for i, e := range es {
 		out[i] = e.m
@@ -154,9 +187,38 @@ func (s *Store) Remove(ctx context.Context, app, peer string, ids []string) ([]*
 		return nil, err
 	}
 	subj := s.n.inboxSubject(app, peer)
-	if known, ok := s.seqs.lookup(subj, ids); ok {
-		return s.removeKnown(ctx, subj, known)
+	held, ids := s.lazy.remove(subj, ids)
+	now, ttl := s.cfg.Now().UnixMilli(), s.cfg.Limits.InboxTTL.Milliseconds()
+	held = slices.DeleteFunc(held, func(m *storage.Message) bool { return now-m.Time >= ttl })
+	if len(ids) == 0 {
+		return sortMessages(held), nil
 	}
+	if known, ok := s.seqs.lookup(subj, ids); ok {
+		removed, err := s.removeKnown(ctx, subj, known)
+		if err != nil {
+			return nil, err
+		}
+		return sortMessages(append(held, removed...)), nil
+	}
+	removed, err := s.removePending(ctx, app, peer, subj, ids)
+	if err != nil {
+		return nil, err
+	}
+	return sortMessages(append(held, removed...)), nil
+}
+
+// sortMessages sorts ms oldest first (Time, then ID) and returns it.
+func sortMessages(ms []*storage.Message) []*storage.Message {
+	slices.SortFunc(ms, func(a, b *storage.Message) int {
+		return cmp.Or(cmp.Compare(a.Time, b.Time), cmp.Compare(a.ID, b.ID))
+	})
+	return ms
+}
+
+// removePending is Remove for ids this store knows nothing about: it
+// reads the inbox through the leader. The ids not found there may be held
+// by another store: they go to every store.
+func (s *Store) removePending(ctx context.Context, app, peer, subj string, ids []string) ([]*storage.Message, error) {
 	es, err := s.pending(ctx, app, peer)
 	if err != nil {
 		return nil, err
@@ -164,6 +226,21 @@ func (s *Store) Remove(ctx context.Context, app, peer string, ids []string) ([]*
 	want := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		want[id] = true
+	}
+	found := make(map[string]bool, len(ids))
+	for _, e := range es {
+		if want[e.m.ID] {
+			found[e.m.ID] = true
+		}
+	}
+	var elsewhere []string
+	for _, id := range ids {
+		if !found[id] {
+			elsewhere = append(elsewhere, id)
+		}
+	}
+	if len(elsewhere) > 0 {
+		s.forwardAck("", app, peer, elsewhere)
 	}
 	var removed []*storage.Message
 	var seqs []uint64
@@ -207,10 +284,16 @@ func (s *Store) removeKnown(ctx context.Context, subj string, es []*entry) ([]*s
 	ttl := s.cfg.Limits.InboxTTL.Milliseconds()
 	var removed []*storage.Message
 	var ids []string
+	forward := map[string][]string{} // writer -> ids it holds
 	for _, e := range es {
 		ids = append(ids, e.m.ID)
 		if now-e.m.Time >= ttl {
 			continue // expired: left to MaxAge, as if gone
+		}
+		if e.writer != "" {
+			forward[e.writer] = append(forward[e.writer], e.m.ID)
+			removed = append(removed, e.m)
+			continue
 		}
 		n, err := s.deleteSeqs(ctx, e.seqs)
 		if err != nil {
@@ -221,10 +304,13 @@ func (s *Store) removeKnown(ctx context.Context, subj string, es []*entry) ([]*s
 		}
 	}
 	s.seqs.forget(subj, ids)
-	slices.SortFunc(removed, func(a, b *storage.Message) int {
-		return cmp.Or(cmp.Compare(a.Time, b.Time), cmp.Compare(a.ID, b.ID))
-	})
-	return removed, nil
+	if len(forward) > 0 {
+		app, peer := s.n.inboxPeer(subj)
+		for w, wids := range forward {
+			s.forwardAck(w, app, peer, wids)
+		}
+	}
+	return sortMessages(removed), nil
 }
 
 // deleteSeqs deletes inbox messages by sequence and returns how many were

@@ -226,7 +226,7 @@ func fakeServer(t *testing.T, version string) *nats.Conn {
 func TestInboxMaxAge(t *testing.T) {
 	c := natstest.Start(t, 3)
 	nc := c.Connect(0)
-	s := open(t, nc, jetstream.Config{Namespace: "age", Limits: storage.Limits{InboxTTL: time.Second}})
+	s := open(t, nc, jetstream.Config{Namespace: "age", Limits: storage.Limits{InboxTTL: time.Second}, InboxDelay: -1})
 	ctx := ctxT(t, 30*time.Second)
 	now := time.Now().UnixMilli()
 	if err := s.Persist(ctx, &storage.Message{App: "app", ID: "m1", From: "a", Text: "x", Time: now}, []string{"b.*> x"}); err != nil {
@@ -267,8 +267,8 @@ func TestInboxMaxAge(t *testing.T) {
 // subjects of their own.
 func TestAckPurge(t *testing.T) {
 	c := natstest.Start(t, 3)
-	s := open(t, c.Connect(2), jetstream.Config{Namespace: "ack"})
-	other := open(t, c.Connect(0), jetstream.Config{Namespace: "ack"})
+	s := open(t, c.Connect(2), jetstream.Config{Namespace: "ack", InboxDelay: -1})
+	other := open(t, c.Connect(0), jetstream.Config{Namespace: "ack", InboxDelay: -1})
 	ctx := ctxT(t, 30*time.Second)
 	peers := []string{"p", "p.x", "p *", "p>", ""}
 	for i := range 6 {
@@ -464,7 +464,7 @@ func TestOpenWaitsForQuorum(t *testing.T) {
 // reading the inbox).
 func TestSeqCacheBounded(t *testing.T) {
 	c := natstest.Single(t)
-	s := open(t, c.Connect(0), jetstream.Config{Namespace: "cache", UnsafeSingleReplica: true})
+	s := open(t, c.Connect(0), jetstream.Config{Namespace: "cache", UnsafeSingleReplica: true, InboxDelay: -1})
 	ctx := ctxT(t, 60*time.Second)
 	text := strings.Repeat("x", 5000)
 	n := jetstream.MaxCachedBytes/5000 + 100
@@ -493,8 +493,8 @@ func TestSeqCacheBounded(t *testing.T) {
 // twice changed has no ref; a ref that cannot be read is ignored.
 func TestInboxRefs(t *testing.T) {
 	c := natstest.Start(t, 3)
-	s := open(t, c.Connect(2), jetstream.Config{Namespace: "refs"})
-	other := open(t, c.Connect(0), jetstream.Config{Namespace: "refs"})
+	s := open(t, c.Connect(2), jetstream.Config{Namespace: "refs", InboxDelay: -1})
+	other := open(t, c.Connect(0), jetstream.Config{Namespace: "refs", InboxDelay: -1})
 	ctx := ctxT(t, 30*time.Second)
 	now := time.Now().UnixMilli()
 	msg := func(id string, i int, receipt bool) *storage.Message {

@@ -26,6 +26,20 @@ type record struct {
 	// message was persisted into, so that a delete from the history can
 	// take it out of exactly those (Store.Recipients).
 	Inbox []string `json:"in,omitempty"`
+	// Lazy (RT_HIST records only) lists the peers of Inbox whose entries
+	// the writing store held in memory (lazy.go); after its death another
+	// store publishes them (recover.go).
+	Lazy []string `json:"lz,omitempty"`
+}
+
+// hdrWriter is the RT_HIST header naming the store that wrote a record
+// with held entries.
+const hdrWriter = "Rt-Writer"
+
+// message is r's storage.Message.
+func (r *record) message() *storage.Message {
+	return &storage.Message{App: r.App, ID: r.ID, From: r.From, To: r.To, Room: r.Room, Text: r.Text,
+		Time: r.Time, Receipt: r.Receipt, FromIP: r.FromIP, ConvID: r.ConvID, ClientID: r.ClientID, ClientSum: r.ClientSum}
 }
 
 func encodeMessage(m *storage.Message) []byte {
@@ -34,12 +48,12 @@ func encodeMessage(m *storage.Message) []byte {
 	return b // a record of strings, ints and bools always encodes
 }
 
-// encodeHist is m's RT_HIST record: the message and the peers whose
-// inboxes it went into.
-func encodeHist(m *storage.Message, inbox []string) []byte {
+// encodeHist is m's RT_HIST record: the message, the peers whose inboxes
+// it went into, and those of them whose entries are held (lazy).
+func encodeHist(m *storage.Message, inbox, lazy []string) []byte {
 	b, _ := json.Marshal(record{App: m.App, ID: m.ID, From: m.From, To: m.To, Room: m.Room, Text: m.Text,
 		Time: m.Time, Receipt: m.Receipt, FromIP: m.FromIP, ConvID: m.ConvID, ClientID: m.ClientID, ClientSum: m.ClientSum,
-		Inbox: inbox})
+		Inbox: inbox, Lazy: lazy})
 	return b
 }
 
@@ -48,8 +62,7 @@ func decodeMessage(b []byte) (*storage.Message, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("jetstream: bad stored message: %w", err)
 	}
-	return &storage.Message{App: r.App, ID: r.ID, From: r.From, To: r.To, Room: r.Room, Text: r.Text,
-		Time: r.Time, Receipt: r.Receipt, FromIP: r.FromIP, ConvID: r.ConvID, ClientID: r.ClientID, ClientSum: r.ClientSum}, nil
+	return r.message(), nil
 }
 
 // groupRecord is a storage.Group as stored in RT_GROUPS (JSON).

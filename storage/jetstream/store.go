@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/rtgate/rtgate/storage"
 )
@@ -28,12 +30,27 @@ type Store struct {
 	log    *slog.Logger
 	seqs   seqCache
 	closed atomic.Bool
+
+	// Held inbox entries (lazy.go) and their recovery (recover.go).
+	writer     string               // this store's id: a NUID
+	writers    jetstream.KeyValue   // <NS>_WRITERS
+	lazy       lazyInbox            // entries held in memory
+	hseqs      histSeqs             // RT_HIST sequences for the checkpoint
+	subs       []*nats.Subscription // forwarded acks, announcements
+	stop       chan struct{}        // closed by Close
+	wg         sync.WaitGroup       // flushLoop, writerLoop, forwarded deletes
+	lazyWrites atomic.Uint64        // held entries published after all
+	recovered  atomic.Uint64        // entries of dead stores this one published
+	onNewMu    sync.Mutex
+	onNew      func(app string, peers []string) // guarded by onNewMu
 }
 
 var (
-	_ storage.Store       = (*Store)(nil)
-	_ storage.ClientSends = (*Store)(nil)
-	_ storage.SendClaims  = (*Store)(nil)
+	_ storage.Store         = (*Store)(nil)
+	_ storage.ClientSends   = (*Store)(nil)
+	_ storage.SendClaims    = (*Store)(nil)
+	_ storage.OfflineHinter = (*Store)(nil)
+	_ storage.InboxNotifier = (*Store)(nil)
 )
 
 // Open checks the server's version, creates or checks the streams and
@@ -66,7 +83,61 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if _, err = ensureStream(ctx, js, cfg.sendsConfig(s.n), s.log); err != nil {
 		return nil, err
 	}
+	if _, err = ensureStream(ctx, js, cfg.writersConfig(s.n), s.log); err != nil {
+		return nil, err
+	}
+	if err := s.startWriter(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// startWriter registers this store in <NS>_WRITERS, subscribes to the
+// forwarded acknowledgements and announcements, and starts the flusher
+// and the writers' watch.
+func (s *Store) startWriter(ctx context.Context) error {
+	var err error
+	if s.writers, err = s.js.KeyValue(ctx, s.n.writers); err != nil {
+		return fmt.Errorf("jetstream: bucket %s: %w", s.n.writers, err)
+	}
+	s.writer = nuid.Next()
+	s.stop = make(chan struct{})
+	for _, sub := range []struct {
+		subj string
+		fn   nats.MsgHandler
+	}{{s.n.ackSubject(s.writer), s.onAck}, {s.n.ackSubject("all"), s.onAck}, {s.n.newSubject(), s.onNewMsg}} {
+		ns, err := s.nc.Subscribe(sub.subj, sub.fn)
+		if err != nil {
+			s.unsubscribe()
+			return fmt.Errorf("jetstream: subscribe %s: %w", sub.subj, err)
+		}
+		s.subs = append(s.subs, ns)
+	}
+	if err := s.heartbeat(ctx); err != nil {
+		s.unsubscribe()
+		return fmt.Errorf("jetstream: register in %s: %w", s.n.writers, err)
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	w, err := s.writers.WatchAll(wctx)
+	if err != nil {
+		cancel()
+		s.unsubscribe()
+		return fmt.Errorf("jetstream: watch %s: %w", s.n.writers, err)
+	}
+	s.wg.Add(2)
+	go s.flushLoop()
+	go func() {
+		defer cancel()
+		s.writerLoop(w)
+	}()
+	return nil
+}
+
+func (s *Store) unsubscribe() {
+	for _, sub := range s.subs {
+		_ = sub.Unsubscribe()
+	}
+	s.subs = nil
 }
 
 // checkVersion refuses a server version below MinServerVersion.
@@ -108,11 +179,37 @@ func parseVersion(v string) ([3]int, bool) {
 	return out, true
 }
 
-// Close marks the store closed: later calls return storage.ErrClosed. The
-// NATS connection stays open (the caller owns it).
+// Close marks the store closed: later calls return storage.ErrClosed.
+// It publishes the inbox entries it holds and removes its writer key; if
+// it cannot (NATS unreachable), another store publishes them later
+// (recover.go). The NATS connection stays open (the caller owns it).
 func (s *Store) Close() error {
-	s.closed.Store(true)
+	if s.closed.Swap(true) {
+		return nil
+	}
+	close(s.stop)
+	s.wg.Wait()
+	s.unsubscribe()
+	if !s.nc.IsConnected() {
+		return nil
+	}
+	s.flushDue(time.Now(), true)
+	if s.lazy.count() > 0 {
+		return nil // left for another store to recover
+	}
+	ctx, cancel := s.reqCtx(context.Background())
+	defer cancel()
+	if err := s.writers.Delete(ctx, writerKey(s.writer)); err != nil {
+		s.log.Debug("jetstream: remove the writer key", "err", err)
+	}
 	return nil
+}
+
+// Stats returns how many held inbox entries this store published after
+// their delay, how many it holds now, and how many entries of dead stores
+// it recovered.
+func (s *Store) Stats() (published uint64, held int, recovered uint64) {
+	return s.lazyWrites.Load(), s.lazy.count(), s.recovered.Load()
 }
 
 // check returns ErrClosed after Close, else ctx's error.
@@ -143,6 +240,7 @@ func msgID(parts ...string) string {
 type pub struct {
 	subj, id string
 	data     []byte
+	hdr      nats.Header
 }
 
 // publishAll publishes every message and waits for each PubAck; it
@@ -156,7 +254,7 @@ func (s *Store) publishAll(ps []pub) ([]uint64, error) {
 	seqs := make([]uint64, len(ps))
 	var retry []int
 	for i, p := range ps {
-		f, err := s.js.PublishMsgAsync(&nats.Msg{Subject: p.subj, Data: p.data}, jetstream.WithMsgID(p.id))
+		f, err := s.js.PublishMsgAsync(&nats.Msg{Subject: p.subj, Data: p.data, Header: p.hdr}, jetstream.WithMsgID(p.id))
 		if err != nil {
 			retry = append(retry, i)
 			continue
@@ -202,7 +300,7 @@ func (s *Store) publishSync(p pub, deadline time.Time) (uint64, error) {
 			end = deadline
 		}
 		ctx, cancel := context.WithDeadline(context.Background(), end)
-		ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: p.subj, Data: p.data}, jetstream.WithMsgID(p.id))
+		ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: p.subj, Data: p.data, Header: p.hdr}, jetstream.WithMsgID(p.id))
 		cancel()
 		if err == nil {
 			if attempt > 0 {

@@ -1,6 +1,9 @@
 package jetstream
 
-import "encoding/base64"
+import (
+	"encoding/base64"
+	"strings"
+)
 
 // tok encodes s as a subject token: unpadded base64url, "-" for "" (no
 // encoding of a non-empty string is one character long).
@@ -14,6 +17,25 @@ func tok(s string) string {
 // inboxSubject is the subject of peer's inbox in app.
 func (n names) inboxSubject(app, peer string) string {
 	return n.inboxSubj + "." + tok(app) + "." + tok(peer)
+}
+
+// inboxPeer is the app and peer of an inbox subject.
+func (n names) inboxPeer(subj string) (app, peer string) {
+	rest := strings.TrimPrefix(subj, n.inboxSubj+".")
+	a, p, _ := strings.Cut(rest, ".")
+	return untok(a), untok(p)
+}
+
+// untok decodes a subject token (tok); "" for one that is not.
+func untok(t string) string {
+	if t == "-" {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(t)
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 // histSubject is the subject a message of app is recorded under.
@@ -30,3 +52,11 @@ func (n names) groupSubject(app, id string) string {
 	return "$KV." + n.groups + "." + groupKey(app, id)
 }
 func (n names) groupsFilter(app string) string { return "$KV." + n.groups + ".g." + tok(app) + ".*" }
+
+// ackSubject is where acknowledgements of entries held by writer go
+// ("all": every store).
+func (n names) ackSubject(writer string) string { return n.ns + ".iack." + writer }
+
+// newSubject is where a store announces inbox entries it published for
+// another (recover.go).
+func (n names) newSubject() string { return n.ns + ".inew" }
