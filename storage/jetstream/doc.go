@@ -20,7 +20,15 @@
 //     changed only by compare-and-swap on its revision;
 //   - KV bucket RT_SENDS, keys s.<app>.<from>.<client id>: the send claims
 //     (storage.SendClaims) that make a repeated send recognised on every
-//     node, kept 15 minutes.
+//     node, kept 15 minutes;
+//   - KV bucket RT_WRITERS, keys w.<store id>: each running store's
+//     recovery point for the inbox entries it holds in memory (lazy.go,
+//     recover.go).
+//
+// The inbox entry of an online recipient is held in the writing store's
+// memory for Config.InboxDelay and published only if still
+// unacknowledged then; the RT_HIST record names it, so another store
+// publishes it if this process dies (lazy.go).
 //
 // Subject tokens are unpadded base64url ("-" for an empty string): ids may
 // hold '.', '*', '>' and spaces.
