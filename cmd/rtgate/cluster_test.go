@@ -465,3 +465,59 @@ func TestNATSMonitorSyncGuard(t *testing.T) {
 		t.Fatalf("no check logged; output:\n%s", p.out)
 	}
 }
+
+// TestHeldEntriesSurviveKill: alice and bob are on g1; bob reads but
+// never acks, so g1 holds bob's inbox entries in memory (InboxDelay) when
+// it gets SIGKILL right after the last ack to alice. bob reconnects to g2
+// within 5 s and still gets every message alice got an ack for: g2
+// publishes g1's held entries from the history records once g1's writer
+// key goes stale, and sends them to bob's open session.
+func TestHeldEntriesSurviveKill(t *testing.T) {
+	nc := natstest.Start(t, 3)
+	g1 := startBinary(t, t.TempDir(), "--quic", "off", "--node-name", "g1", "--nats", nc.URL())
+	g2 := startBinary(t, t.TempDir(), "--quic", "off", "--node-name", "g2", "--nats", nc.URL())
+	alice := dial(t, "ws://"+g1.addr+"/")
+	alice.open("app", "alice", "bob")
+	bob := dial(t, "ws://"+g1.addr+"/")
+	bob.open("app", "bob")
+	var acked []string
+	for i := range 40 {
+		alice.send(map[string]any{"cmd": "direct", "peerId": "alice", "msg": fmt.Sprint(i), "toPeerIds": []string{"bob"}, "i": i + 2})
+		acked = append(acked, alice.next("ack", "")["uid"].(string))
+	}
+	killed := time.Now()
+	if err := g1.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	bob2 := dial(t, "ws://"+g2.addr+"/")
+	bob2.open("app", "bob")
+	resumed := time.Since(killed)
+	got := map[string]bool{}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(got) < len(acked) {
+		bob2.ws.SetReadDeadline(deadline)
+		_, b, err := bob2.ws.ReadMessage()
+		if err != nil {
+			missing := 0
+			for _, id := range acked {
+				if !got[id] {
+					missing++
+				}
+			}
+			t.Fatalf("%d of %d acknowledged messages never reached bob on g2: %v\ng2 output:\n%s\ng1 output:\n%s", missing, len(acked), err, g2.out, g1.out)
+		}
+		var m map[string]any
+		if json.Unmarshal(b, &m) != nil || m["cmd"] != "direct" {
+			continue
+		}
+		id, _ := m["id"].(string)
+		got[id] = true
+		if err := bob2.ws.WriteJSON(map[string]any{"cmd": "ack", "peerId": "bob", "ids": []string{id}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("bob reopened on g2 %v after g1's SIGKILL; all %d messages arrived %v after the kill", resumed.Round(time.Millisecond), len(acked), time.Since(killed).Round(time.Millisecond))
+	if resumed > 5*time.Second {
+		t.Fatalf("resumed after %s, over 5 s", resumed)
+	}
+}
