@@ -136,11 +136,13 @@ func (s *Store) pending(ctx context.Context, app, peer string) ([]*entry, error)
 }
 
 // Pending returns the peer's pending messages, oldest first, read through
-// the stream leader.
+// the stream leader, with the entries this store holds; the other stores
+// are asked to publish theirs first (askFlush).
 func (s *Store) Pending(ctx context.Context, app, peer string) ([]*storage.Message, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
+	s.askFlush(ctx, app, peer)
 	es, err := s.pending(ctx, app, peer)
 	if err != nil {
 		return nil, err

@@ -192,6 +192,21 @@ func (l *lazyInbox) remove(subj string, ids []string) (removed []*storage.Messag
 	return removed, rest
 }
 
+// takeSubject marks subj's held entries as being published and returns
+// them.
+func (l *lazyInbox) takeSubject(subj string) []*lazyEntry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []*lazyEntry
+	for _, e := range l.bySubj[subj] {
+		if e.state == lazyHeld {
+			e.state = lazyPublishing
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // held returns subj's held entries' messages (the store's copies).
 func (l *lazyInbox) held(subj string) []*storage.Message {
 	l.mu.Lock()
@@ -257,7 +272,11 @@ func (s *Store) flushLoop() {
 
 // flushDue publishes the entries due by now (all of them with all).
 func (s *Store) flushDue(now time.Time, all bool) {
-	es := s.lazy.takeDue(now, all)
+	s.publishHeld(s.lazy.takeDue(now, all))
+}
+
+// publishHeld publishes es, taken from the held entries.
+func (s *Store) publishHeld(es []*lazyEntry) {
 	if len(es) == 0 {
 		return
 	}
@@ -382,4 +401,60 @@ func (s *Store) mergeHeld(subj string, es []*entry) []*entry {
 		es = es[len(es)-n:]
 	}
 	return es
+}
+
+// flushMsg asks another store to publish the entries it holds for one
+// inbox (core NATS request to <ns>.iflush.<store>, JSON; it answers once
+// it has).
+type flushMsg struct {
+	App  string `json:"a"`
+	Peer string `json:"p"`
+}
+
+// askFlush makes the other live stores publish the entries they hold in
+// peer's inbox, so that a read through the stream leader sees them: one
+// request to each, in parallel, each waited for at most flushWait. A dead
+// store's request fails at once (no responders: its subscription went
+// with its connection); its entries come by recovery.
+func (s *Store) askFlush(ctx context.Context, app, peer string) {
+	others := s.otherWriters()
+	if len(others) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, flushWait)
+	defer cancel()
+	data, _ := json.Marshal(flushMsg{App: app, Peer: peer})
+	var wg sync.WaitGroup
+	for _, w := range others {
+		wg.Go(func() {
+			if _, err := s.nc.RequestWithContext(ctx, s.n.flushSubject(w), data); err != nil {
+				s.log.Debug("jetstream: a store did not publish its held entries", "writer", w, "peer", peer, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// flushWait bounds each askFlush request: a live store answers within
+// milliseconds.
+const flushWait = 250 * time.Millisecond
+
+// onFlush answers another store's askFlush once this store's held
+// entries of that inbox are published.
+func (s *Store) onFlush(msg *nats.Msg) {
+	var f flushMsg
+	if json.Unmarshal(msg.Data, &f) != nil || f.App == "" || msg.Reply == "" {
+		return
+	}
+	es := s.lazy.takeSubject(s.n.inboxSubject(f.App, f.Peer))
+	if len(es) == 0 {
+		_ = msg.Respond(nil)
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.publishHeld(es)
+		_ = msg.Respond(nil)
+	}()
 }

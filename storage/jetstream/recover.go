@@ -134,6 +134,7 @@ func (s *Store) writerLoop(w jetstream.KeyWatcher) {
 			}
 			if e.Operation() != jetstream.KeyValuePut {
 				delete(others, writer)
+				s.others.Store(live(others, s.cfg.WriterStale))
 				continue
 			}
 			var rec writerRecord
@@ -141,10 +142,12 @@ func (s *Store) writerLoop(w jetstream.KeyWatcher) {
 				continue
 			}
 			others[writer] = &seenWriter{rev: e.Revision(), rec: rec, seen: time.Now()}
+			s.others.Store(live(others, s.cfg.WriterStale))
 		case <-t.C:
 			if err := s.heartbeat(context.Background()); err != nil {
 				s.log.Debug("jetstream: writer heartbeat", "err", err)
 			}
+			s.others.Store(live(others, s.cfg.WriterStale))
 			for writer, sw := range others {
 				if time.Since(sw.seen) < s.cfg.WriterStale {
 					continue
@@ -316,4 +319,15 @@ func (s *Store) onNewMsg(msg *nats.Msg) {
 	if fn != nil {
 		fn(m.App, m.Peers)
 	}
+}
+
+// live is those of others that changed their key within stale.
+func live(others map[string]*seenWriter, stale time.Duration) *[]string {
+	var ids []string
+	for w, sw := range others {
+		if time.Since(sw.seen) < stale {
+			ids = append(ids, w)
+		}
+	}
+	return &ids
 }

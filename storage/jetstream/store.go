@@ -43,6 +43,16 @@ type Store struct {
 	recovered  atomic.Uint64        // entries of dead stores this one published
 	onNewMu    sync.Mutex
 	onNew      func(app string, peers []string) // guarded by onNewMu
+	others     atomic.Pointer[[]string]         // other live stores, as writerLoop sees them
+}
+
+// otherWriters is the other stores that are alive (their writer keys
+// changed within WriterStale).
+func (s *Store) otherWriters() []string {
+	if p := s.others.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 var (
@@ -105,7 +115,7 @@ func (s *Store) startWriter(ctx context.Context) error {
 	for _, sub := range []struct {
 		subj string
 		fn   nats.MsgHandler
-	}{{s.n.ackSubject(s.writer), s.onAck}, {s.n.ackSubject("all"), s.onAck}, {s.n.newSubject(), s.onNewMsg}} {
+	}{{s.n.ackSubject(s.writer), s.onAck}, {s.n.ackSubject("all"), s.onAck}, {s.n.newSubject(), s.onNewMsg}, {s.n.flushSubject(s.writer), s.onFlush}} {
 		ns, err := s.nc.Subscribe(sub.subj, sub.fn)
 		if err != nil {
 			s.unsubscribe()

@@ -60,3 +60,7 @@ func (n names) ackSubject(writer string) string { return n.ns + ".iack." + write
 // newSubject is where a store announces inbox entries it published for
 // another (recover.go).
 func (n names) newSubject() string { return n.ns + ".inew" }
+
+// flushSubject is where a store asks writer to publish the entries it
+// holds for one inbox (lazy.go).
+func (n names) flushSubject(writer string) string { return n.ns + ".iflush." + writer }
