@@ -175,8 +175,9 @@ func (n *clusterNode) openStore(cfg *config.Config, log *slog.Logger) (*jsstore.
 		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
 		st, err := jsstore.Open(actx, n.nc, jsstore.Config{
 			Replicas: replicas(&cfg.Cluster), UnsafeSingleReplica: cfg.Cluster.UnsafeSingleReplica,
-			Limits: storage.Limits{InboxSize: cfg.Limits.InboxSize, InboxTTL: cfg.Limits.InboxTTL.Std()},
-			Logger: log.With("component", "store"),
+			Limits:     storage.Limits{InboxSize: cfg.Limits.InboxSize, InboxTTL: cfg.Limits.InboxTTL.Std()},
+			InboxDelay: clusterInboxDelay(cfg.Storage.InboxDelay.Std()),
+			Logger:     log.With("component", "store"),
 		})
 		acancel()
 		if err == nil {
@@ -193,6 +194,17 @@ func (n *clusterNode) openStore(cfg *config.Config, log *slog.Logger) (*jsstore.
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// clusterInboxDelay is the cluster store's InboxDelay for
+// storage.inboxDelay: its own default (400 ms) when unset, and at most
+// 800 ms: held entries are what a node's crash may redeliver, and what
+// another node's read must ask for (docs/cluster-storage.md).
+func clusterInboxDelay(d time.Duration) time.Duration {
+	if d > 800*time.Millisecond {
+		return 800 * time.Millisecond
+	}
+	return d
 }
 
 // replicas is the replica count the cluster's assets keep.

@@ -30,6 +30,7 @@ import (
 	"github.com/rtgate/rtgate/spec"
 	"github.com/rtgate/rtgate/storage"
 	"github.com/rtgate/rtgate/storage/badger"
+	jsstore "github.com/rtgate/rtgate/storage/jetstream"
 	"github.com/rtgate/rtgate/transports/framed"
 	"github.com/rtgate/rtgate/transports/longpoll"
 	quictransport "github.com/rtgate/rtgate/transports/quic"
@@ -113,7 +114,7 @@ func build(cfg *config.Config, log *slog.Logger, advertise string) (*server, err
 			node.close()
 			return nil, err
 		}
-		store = js
+		store, storeMetrics = js, clusterStoreCollectors(js)
 		if err := node.startHistory(cfg, log); err != nil {
 			js.Close()
 			node.close()
@@ -429,6 +430,22 @@ func storeCollectors(st *badger.Store) []prometheus.Collector {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rtgate_store_inbox_delayed",
 			Help: "New offline-inbox entries not settled yet: in memory only until storage.inboxDelay has passed (a crash may redeliver their acknowledged messages)."},
 			func() float64 { return float64(st.Stats().Delayed) }),
+	}
+}
+
+// clusterStoreCollectors are the cluster store's held inbox entries
+// (storage/jetstream lazy.go), under the names the single-node store uses.
+func clusterStoreCollectors(st *jsstore.Store) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rtgate_store_inbox_writes_total",
+			Help: "Held inbox entries published to RT_INBOX (still unacknowledged after storage.inboxDelay, or read on another node)."},
+			func() float64 { p, _, _ := st.Stats(); return float64(p) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rtgate_store_inbox_delayed",
+			Help: "Inbox entries this node holds in memory only (another node publishes them if this one dies)."},
+			func() float64 { _, h, _ := st.Stats(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rtgate_store_inbox_recovered_total",
+			Help: "Held inbox entries of dead nodes that this node published."},
+			func() float64 { _, _, r := st.Stats(); return float64(r) }),
 	}
 }
 
