@@ -3,6 +3,7 @@ package jetstream_test
 import (
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,18 +22,26 @@ func TestMain(m *testing.M) {
 
 // TestStreamLeaderCrash runs three nats-servers as child processes and
 // persists messages from four writers; then it kills the server leading
-// the inbox stream with SIGKILL. Writes resume within 10 s, every
-// acknowledged message is in the inbox afterwards (leader reads, after
-// the killed server is back), and none is stored twice (the retries kept
-// their Nats-Msg-Id).
+// the stream the writes wait on with SIGKILL: RT_INBOX when every entry is
+// published with its message (InboxDelay -1), RT_HIST when entries are
+// held (the default: a Persist then writes only the history record).
+// Writes resume within 10 s, every acknowledged message is in the inbox
+// afterwards (leader reads, after the killed server is back, once the
+// held entries are published), and none is stored twice (the retries
+// kept their Nats-Msg-Id).
 func TestStreamLeaderCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills nats-server processes")
 	}
+	t.Run("inbox leader", func(t *testing.T) { streamLeaderCrash(t, "crash", "CRASH_INBOX", -1) })
+	t.Run("history leader, held entries", func(t *testing.T) { streamLeaderCrash(t, "crashh", "CRASHH_HIST", 0) })
+}
+
+func streamLeaderCrash(t *testing.T, ns, victim string, delay time.Duration) {
 	procs := natstest.StartProcs(t, 3)
 	nc := procs.Connect(0)
 	ctx := ctxT(t, 120*time.Second)
-	s := open(t, nc, jetstream.Config{Namespace: "crash", Limits: storage.Limits{InboxSize: 100_000}, InboxDelay: -1})
+	s := open(t, nc, jetstream.Config{Namespace: ns, Limits: storage.Limits{InboxSize: 100_000}, InboxDelay: delay})
 
 	const writers, before, after = 4, 50, 50 // acks per writer before the kill and after
 	var (
@@ -82,15 +91,15 @@ func TestStreamLeaderCrash(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("writers did not get going")
 	}
-	leader := procs.StreamLeader(ctx, nc, "CRASH_INBOX")
+	leader := procs.StreamLeader(ctx, nc, victim)
 	if leader < 0 {
-		t.Fatal("no leader for CRASH_INBOX")
+		t.Fatalf("no leader for %s", victim)
 	}
 	mu.Lock()
 	killed = time.Now()
 	mu.Unlock()
 	procs.Kill(leader)
-	t.Logf("killed %s (SIGKILL), the CRASH_INBOX leader", procs.Names[leader])
+	t.Logf("killed %s (SIGKILL), the %s leader", procs.Names[leader], victim)
 	wg.Wait()
 	if ctx.Err() != nil {
 		t.Fatalf("writers did not finish: %v", ctx.Err())
@@ -100,16 +109,26 @@ func TestStreamLeaderCrash(t *testing.T) {
 		t.Errorf("writes resumed %v after the leader's crash, want < 10 s", resumed)
 	}
 	procs.Restart(leader)
+	for { // the held entries are published after InboxDelay
+		if _, held, _ := s.Stats(); held == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("held entries not published")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 
 	js, err := njs.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := js.Stream(ctx, "CRASH_INBOX")
+	st, err := js.Stream(ctx, strings.ToUpper(ns)+"_INBOX")
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := st.Info(ctx, njs.WithSubjectFilter("crash.inbox.>"))
+	info, err := st.Info(ctx, njs.WithSubjectFilter(ns+".inbox.>"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +148,7 @@ func TestStreamLeaderCrash(t *testing.T) {
 		}
 		// Every copy on the subject is a distinct message: no retry
 		// stored a second copy.
-		total := info.State.Subjects["crash.inbox."+jetstream.Tok("app")+"."+jetstream.Tok(fmt.Sprint("peer", w))]
+		total := info.State.Subjects[ns+".inbox."+jetstream.Tok("app")+"."+jetstream.Tok(fmt.Sprint("peer", w))]
 		if total != uint64(len(ms)) {
 			t.Errorf("peer%d: %d stored copies of %d messages: a retry was stored twice", w, total, len(ms))
 		}

@@ -365,15 +365,13 @@ func (s *Store) onAck(msg *nats.Msg) {
 	if len(known) == 0 {
 		return
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	s.background(func() {
 		ctx, cancel := s.reqCtx(context.Background())
 		defer cancel()
 		if _, err := s.removeKnown(ctx, subj, known); err != nil {
 			s.log.Warn("jetstream: forwarded acknowledgement", "err", err)
 		}
-	}()
+	})
 }
 
 // mergeHeld adds subj's held entries to es (those published meanwhile are
@@ -451,10 +449,25 @@ func (s *Store) onFlush(msg *nats.Msg) {
 		_ = msg.Respond(nil)
 		return
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	s.background(func() {
 		s.publishHeld(es)
 		_ = msg.Respond(nil)
+	})
+}
+
+// background runs f in a goroutine that Close waits for; once Close has
+// begun, it runs f in the caller's.
+func (s *Store) background(f func()) {
+	s.bgMu.Lock()
+	if s.bgClosed {
+		s.bgMu.Unlock()
+		f()
+		return
+	}
+	s.wg.Add(1)
+	s.bgMu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		f()
 	}()
 }

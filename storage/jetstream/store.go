@@ -39,8 +39,10 @@ type Store struct {
 	subs       []*nats.Subscription // forwarded acks, announcements
 	stop       chan struct{}        // closed by Close
 	wg         sync.WaitGroup       // flushLoop, writerLoop, forwarded deletes
-	lazyWrites atomic.Uint64        // held entries published after all
-	recovered  atomic.Uint64        // entries of dead stores this one published
+	bgMu       sync.Mutex
+	bgClosed   bool          // guarded by bgMu: set by Close before it waits for wg
+	lazyWrites atomic.Uint64 // held entries published after all
+	recovered  atomic.Uint64 // entries of dead stores this one published
 	onNewMu    sync.Mutex
 	onNew      func(app string, peers []string) // guarded by onNewMu
 	others     atomic.Pointer[[]string]         // other live stores, as writerLoop sees them
@@ -198,6 +200,9 @@ func (s *Store) Close() error {
 		return nil
 	}
 	close(s.stop)
+	s.bgMu.Lock()
+	s.bgClosed = true // no goroutine is added to wg after this
+	s.bgMu.Unlock()
 	s.wg.Wait()
 	s.unsubscribe()
 	if !s.nc.IsConnected() {
