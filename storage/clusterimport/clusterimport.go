@@ -204,7 +204,9 @@ func Run(ctx context.Context, cfg Config) (Counts, error) {
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				err := dst.Persist(ctx, m, inbox)
+				// Every recipient counts as offline: the entries are
+				// written with the message, not held in this process.
+				err := dst.PersistOffline(ctx, m, inbox, inbox)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
