@@ -2,16 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rtgate/rtgate/internal/serverproc"
 )
 
 // Placements of a pair's two peers over the nodes of a cluster.
@@ -60,14 +59,14 @@ func spawnCluster(ctx context.Context, spec clusterSpec) (*target, error) {
 
 func spawnClusterOnce(ctx context.Context, spec clusterSpec) (*target, error) {
 	n := spec.nodes
-	ports, err := freePorts(2 * n)
+	ports, err := serverproc.FreePorts(2 * n)
 	if err != nil {
 		return nil, err
 	}
-	routes := make([]string, n)
-	urls := make([]string, n)
+	plan := serverproc.Routes{Ports: ports[n:]} // the nats-servers' route ports
+	routes := plan.URLs()
+	urls := make([]string, n) // their client URLs
 	for i := range n {
-		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", ports[n+i])
 		urls[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[i])
 	}
 	var natsd []*target // external nats-servers, stopped after the nodes
@@ -82,7 +81,7 @@ func spawnClusterOnce(ctx context.Context, spec clusterSpec) (*target, error) {
 		natsd, errs = spawnParallel(n, func(i int) (*target, error) {
 			return spawn(ctx, spawnSpec{name: fmt.Sprintf("nats-server s%d", i+1), path: exe, log: spec.log, dataDir: true,
 				args: []string{"nats-server", "--name", fmt.Sprintf("s%d", i+1), "--listen", fmt.Sprintf("127.0.0.1:%d", ports[i]),
-					"--cluster", fmt.Sprintf("127.0.0.1:%d", ports[n+i]), "--routes", strings.Join(routes, ",")}})
+					"--cluster", plan.Addr(i), "--routes", strings.Join(routes, ",")}})
 		})
 		natsStops = stopsOf(natsd)
 		if err := errors.Join(errs...); err != nil {
@@ -97,10 +96,7 @@ func spawnClusterOnce(ctx context.Context, spec clusterSpec) (*target, error) {
 			// Its own server first, then the others.
 			args = append(args, "--nats", strings.Join(append(append([]string{urls[i]}, urls[:i]...), urls[i+1:]...), ","))
 		} else {
-			args = append(args, "--nats-embed",
-				"--nats-listen", fmt.Sprintf("127.0.0.1:%d", ports[i]),
-				"--nats-cluster", fmt.Sprintf("127.0.0.1:%d", ports[n+i]),
-				"--nats-routes", strings.Join(routes, ","))
+			args = append(args, plan.EmbedArgs(i, fmt.Sprintf("127.0.0.1:%d", ports[i]))...)
 		}
 		return spawn(ctx, spawnSpec{name: fmt.Sprintf("rtgate n%d", i+1), path: spec.path,
 			args: append(args, spec.args...), log: spec.log, dataDir: true, timeout: clusterStartTimeout})
@@ -117,9 +113,9 @@ func spawnClusterOnce(ctx context.Context, spec clusterSpec) (*target, error) {
 	hctx, cancel := context.WithTimeout(ctx, clusterStartTimeout)
 	defer cancel()
 	for _, t := range nodes {
-		if err := waitClusterHealthy(hctx, t); err != nil {
+		if err := serverproc.WaitHealthy(hctx, t.httpAddr); err != nil {
 			stopAll()
-			return nil, err
+			return nil, fmt.Errorf("rtbench: %s: %w", t.name, err)
 		}
 	}
 	head := nodes[0]
@@ -183,56 +179,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// waitClusterHealthy polls t's /healthz until it answers 200 with
-// "cluster":"ok", or ctx ends.
-func waitClusterHealthy(ctx context.Context, t *target) error {
-	url := "http://" + t.httpAddr + "/healthz"
-	var last string
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			var v map[string]any
-			derr := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&v)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && derr == nil && v["cluster"] == "ok" {
-				return nil
-			}
-			last = fmt.Sprintf("%s %v", resp.Status, v)
-		} else {
-			last = err.Error()
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("rtbench: %s (%s) not healthy in a cluster: %s", t.name, t.httpAddr, last)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// freePorts returns n distinct loopback TCP ports that were free a moment
-// ago (listened on with port 0, then closed).
-func freePorts(n int) ([]int, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("rtbench: pick a free port: %w", err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // nodeOf returns the node (index into n nodes) of the i-th peer of role

@@ -6,12 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,31 +37,18 @@ func startCluster(t *testing.T, bin string) []string {
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// Route ports must be known before the servers start: take free ones.
-	var routes []string
-	var ports []int
-	for range 3 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-		ln.Close()
-		routes = append(routes, "nats-route://127.0.0.1:"+strconv.Itoa(ports[len(ports)-1]))
-	}
-	procs := make([]*serverproc.Process, 3)
 	logs := make([]*lockedBuffer, 3)
-	for i := range procs {
+	for i := range logs {
 		logs[i] = &lockedBuffer{}
-		p, err := serverproc.Spawn(serverproc.Config{Bin: bin, Data: filepath.Join(dir, fmt.Sprint("node", i)), Log: logs[i],
-			StartTimeout: 90 * time.Second,
-			Args: []string{"--config", cfgPath, "--node-name", fmt.Sprint("node", i), "--nats-embed",
-				"--nats-listen", "127.0.0.1:0", "--nats-cluster", "127.0.0.1:" + strconv.Itoa(ports[i]),
-				"--nats-routes", strings.Join(routes, ",")}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		procs[i] = p
+	}
+	c, err := serverproc.StartCluster(context.Background(), serverproc.ClusterConfig{Bin: bin, Dir: dir, Nodes: 3,
+		Args: func(int) []string { return []string{"--config", cfgPath} },
+		Log:  func(i int) io.Writer { return logs[i] }})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, dumpLogs(logs))
+	}
+	var urls []string
+	for i, p := range c.Nodes {
 		t.Cleanup(func() {
 			if err := p.Stop(20 * time.Second); err != nil {
 				t.Logf("node %d: %v", i, err)
@@ -75,11 +60,7 @@ func startCluster(t *testing.T, bin string) []string {
 			}
 		})
 	}
-	var urls []string
-	for i, p := range procs {
-		if err := p.Ready(context.Background()); err != nil {
-			t.Fatalf("node %d: %v\n%s", i, err, logs[i])
-		}
+	for i, p := range c.Nodes {
 		if p.QUICAddr == "" {
 			t.Fatalf("node %d serves no QUIC:\n%s", i, logs[i])
 		}
@@ -87,21 +68,21 @@ func startCluster(t *testing.T, bin string) []string {
 	}
 	// The nodes listen before the cluster has a JetStream quorum and
 	// every node's lease: wait for each /healthz to say so.
-	deadline := time.Now().Add(90 * time.Second)
-	for i, u := range urls {
-		for {
-			body, err := get(u + "/healthz")
-			var h map[string]string
-			if err == nil && json.Unmarshal(body, &h) == nil && h["status"] == "ok" && h["cluster"] == "ok" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("node %d not healthy: %s %v\n%s", i, body, err, logs[i])
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := c.WaitHealthy(ctx); err != nil {
+		t.Fatalf("%v\n%s", err, dumpLogs(logs))
 	}
 	return urls
+}
+
+// dumpLogs returns every node's output, each under its index.
+func dumpLogs(logs []*lockedBuffer) string {
+	var b strings.Builder
+	for i, l := range logs {
+		fmt.Fprintf(&b, "--- node %d ---\n%s\n", i, l)
+	}
+	return b.String()
 }
 
 // get returns the body of a 200 answer to GET u.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -16,40 +15,24 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
 	"github.com/rtgate/rtgate/internal/natsembed/natstest"
+	"github.com/rtgate/rtgate/internal/serverproc"
 )
-
-// freePorts returns n loopback TCP ports that were free a moment ago.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
-}
 
 // startEmbedCluster runs n rtgate nodes in this process, each with an
 // embedded nats-server routed to the others: the whole cluster with
 // nothing else installed. extra, if given, adds node i's flags.
 func startEmbedCluster(t *testing.T, n int, extra ...func(i int) []string) []*inProcess {
 	t.Helper()
-	ports := freePorts(t, n)
-	var routes []string
-	for _, p := range ports {
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+	routes, err := serverproc.NewRoutes(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	nodes := make([]*inProcess, n)
 	for i := range nodes {
 		ctx, cancel := context.WithCancel(context.Background())
 		s := &inProcess{out: newOutput(), cancel: cancel, done: make(chan struct{})}
-		args := []string{"--listen", "127.0.0.1:0", "--quic", "off", "--data", t.TempDir(),
-			"--node-name", fmt.Sprint("node", i), "--nats-embed", "--nats-listen", "127.0.0.1:0",
-			"--nats-cluster", fmt.Sprintf("127.0.0.1:%d", ports[i]), "--nats-routes", strings.Join(routes, ",")}
+		args := append([]string{"--listen", "127.0.0.1:0", "--quic", "off", "--data", t.TempDir(),
+			"--node-name", fmt.Sprint("node", i)}, routes.EmbedArgs(i, "127.0.0.1:0")...)
 		for _, f := range extra {
 			args = append(args, f(i)...)
 		}

@@ -1,7 +1,11 @@
 // Package serverproc runs the rtgate binary as a child process for the
-// attack tools (cmd/rtcrash, cmd/rtsoak): it builds the binary (or takes
-// RTGATE_BIN), starts it on loopback with ephemeral ports, reads the
-// addresses it prints, and stops it with SIGTERM or SIGKILL.
+// attack tools (cmd/rtcrash, cmd/rtsoak) and the tests and tools that need
+// real processes: it builds the binary (or takes RTGATE_BIN), starts it on
+// loopback with ephemeral ports, reads the addresses it prints, and stops
+// it with SIGTERM or SIGKILL. StartCluster starts a cluster of such
+// processes, each with an embedded nats-server; Routes, FreePorts and
+// WaitHealthy are its parts for callers that start nodes another way (in
+// their own process, or with their own spawner).
 //
 // Concurrency: a Process owns one goroutine that copies the child's output
 // and waits for it; Kill and Stop wait for that goroutine. Methods are safe
@@ -34,6 +38,9 @@ var (
 	// ErrStartTimeout reports a server that did not print its listening
 	// line within Config.StartTimeout.
 	ErrStartTimeout = errors.New("serverproc: server did not start in time")
+	// ErrNotHealthy reports a node whose /healthz did not report the
+	// cluster before the context ended.
+	ErrNotHealthy = errors.New("serverproc: not healthy in a cluster")
 )
 
 // Binary returns the rtgate binary to run: $RTGATE_BIN when set, else a

@@ -3,25 +3,17 @@ package clusterimport_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rtgate/rtgate/internal/benchenv"
 	"github.com/rtgate/rtgate/internal/natsembed/natstest"
 	"github.com/rtgate/rtgate/storage"
 	"github.com/rtgate/rtgate/storage/badger"
 	"github.com/rtgate/rtgate/storage/clusterimport"
 	jsstore "github.com/rtgate/rtgate/storage/jetstream"
 )
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
 
 // BenchmarkImport measures what `rtgate cluster import --from-badger`
 // runs (clusterimport.Run, default Parallel): a single node's directory
@@ -33,8 +25,8 @@ func envInt(name string, def int) int {
 //
 //	RTGATE_BENCH_IMPORT_MESSAGES=100000 go test -run '^$' -bench Import -benchtime 1x -timeout 1h ./storage/clusterimport
 func BenchmarkImport(b *testing.B) {
-	n := envInt("RTGATE_BENCH_IMPORT_MESSAGES", 20_000)
-	servers := envInt("RTGATE_BENCH_IMPORT_SERVERS", 3)
+	n := benchenv.Int("RTGATE_BENCH_IMPORT_MESSAGES", 20_000)
+	servers := benchenv.Int("RTGATE_BENCH_IMPORT_SERVERS", 3)
 	dir := b.TempDir()
 	t0 := time.Now()
 	fillN(b, dir, n)

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,18 +12,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rtgate/rtgate/internal/benchenv"
 	"github.com/rtgate/rtgate/internal/natsembed/natstest"
 	"github.com/rtgate/rtgate/storage"
 	jsstore "github.com/rtgate/rtgate/storage/jetstream"
 )
-
-// envInt reads a positive integer from the environment, def otherwise.
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
 
 // BenchmarkQuery measures a page of 20 by conversation through the
 // indexer (NATS request/reply from another connection, read-your-writes
@@ -39,8 +30,8 @@ func envInt(name string, def int) int {
 //
 //	RTGATE_BENCH_HIST_MESSAGES=1000000 go test -run '^$' -bench Query -benchtime 1x -timeout 2h ./storage/histindex
 func BenchmarkQuery(b *testing.B) {
-	n := envInt("RTGATE_BENCH_HIST_MESSAGES", 20_000)
-	servers := envInt("RTGATE_BENCH_HIST_SERVERS", 3)
+	n := benchenv.Int("RTGATE_BENCH_HIST_MESSAGES", 20_000)
+	servers := benchenv.Int("RTGATE_BENCH_HIST_SERVERS", 3)
 	const convs = 1000
 	var c *natstest.Cluster
 	if servers == 1 {
@@ -77,7 +68,7 @@ func BenchmarkQuery(b *testing.B) {
 		b.Fatal(err)
 	}
 	page := min(20, n/convs)
-	queries := envInt("RTGATE_BENCH_HIST_QUERIES", 5000) * b.N
+	queries := benchenv.Int("RTGATE_BENCH_HIST_QUERIES", 5000) * b.N
 	lat := make([]time.Duration, 0, queries)
 	b.ResetTimer()
 	for i := range queries {

@@ -6,14 +6,14 @@
 // the test; the servers are shut down (before their directories are
 // removed) when the test ends.
 //
-// Imports: internal/natsembed, nats-server and nats.go; test code only.
+// Imports: internal/natsembed, internal/serverproc (free ports), nats-server
+// and nats.go; test code only.
 package natstest
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"testing"
@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/rtgate/rtgate/internal/natsembed"
+	"github.com/rtgate/rtgate/internal/serverproc"
 )
 
 // ReadyTimeout bounds how long Single and Start wait for JetStream.
@@ -91,7 +92,7 @@ func Start(t testing.TB, n int, opts ...Option) *Cluster {
 // another around the proxies.
 func StartPartitionable(t testing.TB, n int) *Cluster {
 	t.Helper()
-	ports, err := freePorts(n)
+	ports, err := serverproc.FreePorts(n)
 	if err != nil {
 		t.Fatalf("natstest: %v", err)
 	}
@@ -152,7 +153,7 @@ func NoAdvertise(c *natsembed.Config) { c.NoAdvertise = true }
 
 // start starts one server per directory, routes on freshly picked ports.
 func start(t testing.TB, dirs []string, opts []Option) (*Cluster, error) {
-	ports, err := freePorts(len(dirs))
+	ports, err := serverproc.FreePorts(len(dirs))
 	if err != nil {
 		return nil, err
 	}
@@ -182,26 +183,6 @@ func start(t testing.TB, dirs []string, opts []Option) (*Cluster, error) {
 		c.cfgs = append(c.cfgs, cfg)
 	}
 	return c, nil
-}
-
-// freePorts returns n loopback TCP ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // waitReady fails the test unless every running server is JetStream-ready

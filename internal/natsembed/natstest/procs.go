@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rtgate/rtgate/internal/natsembed"
+	"github.com/rtgate/rtgate/internal/serverproc"
 )
 
 // serveEnv carries a child's server config (JSON procConfig); a test
@@ -72,7 +73,7 @@ type Procs struct {
 // JetStream has a meta leader. Every child is killed when the test ends.
 func StartProcs(t testing.TB, n int) *Procs {
 	t.Helper()
-	ports, err := freePorts(2 * n)
+	ports, err := serverproc.FreePorts(2 * n)
 	if err != nil {
 		t.Fatal(err)
 	}
