@@ -185,18 +185,45 @@ func start(t testing.TB, dirs []string, opts []Option) (*Cluster, error) {
 	return c, nil
 }
 
-// waitReady fails the test unless every running server is JetStream-ready
-// within ReadyTimeout.
+// waitReady fails the test unless, within ReadyTimeout, every running
+// server is JetStream-ready and, in a cluster, the meta leader counts
+// every running server as a JetStream peer: it places an R3 asset only
+// on peers whose statistics it has received, and a server can know the
+// leader before the leader has its statistics (then creating an R3
+// stream fails with "no suitable peers for placement").
 func (c *Cluster) waitReady() {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), ReadyTimeout)
 	defer cancel()
+	running := 0
 	for _, s := range c.Servers {
 		if s == nil {
 			continue
 		}
+		running++
 		if err := s.WaitJetStream(ctx); err != nil {
 			c.t.Fatalf("natstest: %v", err)
+		}
+	}
+	if running < 2 {
+		return
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		peers := 0
+		for _, s := range c.Servers {
+			if s != nil {
+				peers = max(peers, len(s.NATS().JetStreamClusterPeers())) // only the leader answers
+			}
+		}
+		if peers >= running {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			c.t.Fatalf("natstest: the meta leader knows %d of %d running servers as JetStream peers after %v", peers, running, ReadyTimeout)
+		case <-tick.C:
 		}
 	}
 }
