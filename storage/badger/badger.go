@@ -168,6 +168,15 @@ type Config struct {
 	// MemTableSize is badger's memtable size in bytes; 0 means 64 MiB.
 	// Small values suit tests.
 	MemTableSize int64
+	// ValueThreshold is the size from which a value goes to badger's
+	// value log, with only a pointer in the LSM tree: message and group
+	// records (a message's is its text and about 95 bytes); the empty
+	// values of inbox and index keys stay in the tree. 0 means 32 bytes; a
+	// negative value means badger's default (1 MiB: every value in the
+	// tree). Records in the value log make the memtables fill several
+	// times more slowly, so their rotations and flushes, which stall
+	// writes, are rarer and smaller (docs/performance.md).
+	ValueThreshold int64
 	// InboxDelay is how long a new inbox entry may stay in memory only,
 	// so that an acknowledgement within it costs no write (see lazy.go),
 	// and how long new history index entries are gathered before they are
@@ -191,6 +200,10 @@ type Config struct {
 	flushed func()
 }
 
+// defaultValueThreshold is Config.ValueThreshold's default: above the
+// empty values of index keys, below any record.
+const defaultValueThreshold = 32
+
 // populate fills in the defaults.
 func (c Config) populate() Config {
 	c.Limits = c.Limits.WithDefaults()
@@ -208,6 +221,9 @@ func (c Config) populate() Config {
 	}
 	if c.InboxDelay == 0 {
 		c.InboxDelay = defaultInboxDelay
+	}
+	if c.ValueThreshold == 0 {
+		c.ValueThreshold = defaultValueThreshold
 	}
 	if c.InboxCache < 0 {
 		c.InboxDelay = -1
@@ -268,10 +284,13 @@ func New(cfg Config) (*Store, error) {
 		WithMetricsEnabled(false)
 	if cfg.MemTableSize > 0 {
 		opts = opts.WithMemTableSize(cfg.MemTableSize)
-		// Badger refuses a value threshold above its batch size (15% of
-		// the memtable).
-		opts = opts.WithValueThreshold(min(opts.ValueThreshold, cfg.MemTableSize/10))
 	}
+	if cfg.ValueThreshold > 0 {
+		opts = opts.WithValueThreshold(cfg.ValueThreshold)
+	}
+	// Badger refuses a value threshold above its batch size (15% of the
+	// memtable).
+	opts = opts.WithValueThreshold(min(opts.ValueThreshold, opts.MemTableSize/10))
 	db, err := bdg.Open(opts)
 	if err != nil && emptyMemtable(err) {
 		// A crash between creating a memtable file and its first write
