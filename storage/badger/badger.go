@@ -204,6 +204,10 @@ type Config struct {
 // empty values of index keys, below any record.
 const defaultValueThreshold = 32
 
+// valueLogFileSize is the size of badger's value-log files when records
+// go there (badger's default is 1 GiB).
+const valueLogFileSize = 256 << 20
+
 // populate fills in the defaults.
 func (c Config) populate() Config {
 	c.Limits = c.Limits.WithDefaults()
@@ -287,6 +291,10 @@ func New(cfg Config) (*Store, error) {
 	}
 	if cfg.ValueThreshold > 0 {
 		opts = opts.WithValueThreshold(cfg.ValueThreshold)
+		// The value-log GC rewrites a file's live records under the
+		// committer's lock (gcLoop); smaller files bound that stall. Only
+		// history deletes and records persisted again leave garbage.
+		opts = opts.WithValueLogFileSize(valueLogFileSize)
 	}
 	// Badger refuses a value threshold above its batch size (15% of the
 	// memtable).
