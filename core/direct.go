@@ -155,11 +155,14 @@ func (c *Client) direct(s *session, cmd *protocol.Command) error {
 			return err
 		}
 	}
-	h.deliver(&m, to, cmd.Transient, s)
 	h.finishSent(sent, true, m.ID, m.Time)
 	if !cmd.Transient {
+		// The sender's ack goes out before the live copies: a recipient
+		// that acks at once makes a receipt for the sender, which must not
+		// overtake the ack that tells the sender the message's id.
 		c.ackSent(s, cmd, m.ID, m.Time)
 	}
+	h.deliver(&m, to, cmd.Transient, s)
 	return nil
 }
 
