@@ -34,10 +34,9 @@ type seqCache struct {
 	bytes int                          // size of the messages in m; guarded by mu
 }
 
-// note records that seq on subj holds m.
-func (c *seqCache) note(subj string, m *storage.Message, seq uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// subjectLocked returns subj's entries, made if missing; past
+// maxCachedBytes the cache starts over empty first. c.mu must be held.
+func (c *seqCache) subjectLocked(subj string) map[string]*entry {
 	if c.m == nil || c.bytes >= maxCachedBytes {
 		c.m, c.bytes = map[string]map[string]*entry{}, 0
 	}
@@ -46,6 +45,14 @@ func (c *seqCache) note(subj string, m *storage.Message, seq uint64) {
 		byID = map[string]*entry{}
 		c.m[subj] = byID
 	}
+	return byID
+}
+
+// note records that seq on subj holds m.
+func (c *seqCache) note(subj string, m *storage.Message, seq uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	byID := c.subjectLocked(subj)
 	e := byID[m.ID]
 	if e == nil {
 		byID[m.ID] = &entry{m: m, seqs: []uint64{seq}}
@@ -68,14 +75,7 @@ func (c *seqCache) note(subj string, m *storage.Message, seq uint64) {
 func (c *seqCache) noteHeld(subj string, m *storage.Message, writer string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || c.bytes >= maxCachedBytes {
-		c.m, c.bytes = map[string]map[string]*entry{}, 0
-	}
-	byID := c.m[subj]
-	if byID == nil {
-		byID = map[string]*entry{}
-		c.m[subj] = byID
-	}
+	byID := c.subjectLocked(subj)
 	if byID[m.ID] == nil {
 		byID[m.ID] = &entry{m: m, writer: writer}
 		c.bytes += size(m)

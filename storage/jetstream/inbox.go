@@ -229,21 +229,6 @@ func (s *Store) removePending(ctx context.Context, app, peer, subj string, ids [
 	for _, id := range ids {
 		want[id] = true
 	}
-	found := make(map[string]bool, len(ids))
-	for _, e := range es {
-		if want[e.m.ID] {
-			found[e.m.ID] = true
-		}
-	}
-	var elsewhere []string
-	for _, id := range ids {
-		if !found[id] {
-			elsewhere = append(elsewhere, id)
-		}
-	}
-	if len(elsewhere) > 0 {
-		s.forwardAck("", app, peer, elsewhere)
-	}
 	var removed []*storage.Message
 	var seqs []uint64
 	var maxSeq uint64
@@ -252,6 +237,14 @@ func (s *Store) removePending(ctx context.Context, app, peer, subj string, ids [
 			removed = append(removed, e.m)
 			seqs = append(seqs, e.seqs...)
 			maxSeq = max(maxSeq, slices.Max(e.seqs))
+		}
+	}
+	if len(removed) < len(ids) {
+		elsewhere := slices.DeleteFunc(slices.Clone(ids), func(id string) bool {
+			return slices.ContainsFunc(removed, func(m *storage.Message) bool { return m.ID == id })
+		})
+		if len(elsewhere) > 0 {
+			s.forwardAck("", app, peer, elsewhere)
 		}
 	}
 	if len(removed) == 0 {
