@@ -230,6 +230,8 @@ func (s *Store) commitLoop() {
 		s.commitAndSync(batch, &synced)
 		if len(s.index.q) > maxLazy {
 			s.flushIndex(time.Now(), true)
+		} else if s.index.flush != nil {
+			s.flushIndex(time.Now(), false) // its next chunk
 		}
 		if len(s.inbox.q) > maxLazy {
 			s.flushLazy(time.Now(), true)

@@ -439,3 +439,93 @@ func TestFormat2Opens(t *testing.T) {
 		t.Errorf("format after opening = %v, want [3]", version)
 	}
 }
+
+// TestIndexFlushInChunks: a flush of more keys than indexChunk writes one
+// chunk while operations wait for the committer and the rest after the
+// following batches, and every query finds each entry exactly once
+// before, during and after it; then the queue is empty and the
+// invariants hold.
+func TestIndexFlushInChunks(t *testing.T) {
+	const n = 600 // 600 conversations and 600 senders: 1 200 keys, 5 chunks
+	s := openWithDelay(t, t.TempDir(), time.Hour)
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	var wg sync.WaitGroup
+	for i := range n {
+		m := &storage.Message{App: "app", ID: fmt.Sprintf("m%03d", i), From: fmt.Sprint("s", i),
+			ConvID: fmt.Sprint("c", i), Time: now + int64(i)}
+		wg.Go(func() {
+			if err := s.Persist(ctx, m, []string{"peer"}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	// check queries every conversation and every sender on the calling
+	// goroutine; on the committer, nothing else moves meanwhile.
+	check := func(when string) {
+		for i := range n {
+			want := []string{fmt.Sprintf("m%03d", i)}
+			for _, q := range []storage.HistoryQuery{{App: "app", ConvID: fmt.Sprint("c", i), Limit: 10},
+				{App: "app", From: fmt.Sprint("s", i), Limit: 10}} {
+				page, err := s.Query(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := idsOf(page); !slices.Equal(got, want) {
+					t.Fatalf("%s: history of %+v = %v, want %v", when, q, got, want)
+				}
+			}
+		}
+	}
+	check("in memory")
+	var chunks, left, queued, keys int
+	err := s.onCommitter(ctx, func() {
+		// An operation waits for the committer: the flush writes one chunk.
+		s.c.ops <- &op{fn: func(*txn) error { return nil }, done: make(chan struct{}, 1)}
+		s.flushIndex(time.Now().Add(2*time.Hour), false)
+		if f := s.index.flush; f != nil {
+			chunks, left = len(f.ops)+1, len(f.ops)
+		}
+		queued = len(s.index.q)
+		k1, _ := countKeys(t, s, tConv)
+		k2, _ := countKeys(t, s, tFrom)
+		keys = k1 + k2
+		check("one chunk written")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chunks != 5 || left != 4 || queued != n || keys != indexChunk {
+		t.Fatalf("after the first chunk: %d chunks, %d left, %d entries queued, %d keys written; want 5, 4, %d, %d",
+			chunks, left, queued, keys, n, indexChunk)
+	}
+	// The committer writes the rest after its next batch; wait for it.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var done bool
+		if err := s.onCommitter(ctx, func() { done = s.index.flush == nil }); err != nil {
+			t.Fatal(err)
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the index flush did not finish")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	check("flushed")
+	k1, _ := countKeys(t, s, tConv)
+	k2, _ := countKeys(t, s, tFrom)
+	if k1 != n || k2 != n || len(s.index.q) != 0 {
+		t.Errorf("after the flush: %d conversation keys, %d sender keys, %d queued; want %d, %d, 0", k1, k2, len(s.index.q), n, n)
+	}
+	if got := s.Stats().IndexWrites; got != 2*n {
+		t.Errorf("IndexWrites = %d, want %d", got, 2*n)
+	}
+	if err := s.checkInvariants(ctx); err != nil {
+		t.Error(err)
+	}
+}
