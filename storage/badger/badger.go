@@ -334,6 +334,7 @@ func New(cfg Config) (*Store, error) {
 			flushed:   cfg.flushed,
 		},
 		inbox: delayedInbox{lazy: map[string][]inboxEntry{}, acks: map[string][]inboxEntry{}},
+		index: delayedIndex{prepared: make(chan *indexFlush, 1)},
 	}
 	if err := s.replayLazy(cfg.crashAt); err != nil {
 		db.Close()

@@ -230,7 +230,7 @@ func (s *Store) commitLoop() {
 		s.commitAndSync(batch, &synced)
 		if len(s.index.q) > maxLazy {
 			s.flushIndex(time.Now(), true)
-		} else if s.index.flush != nil {
+		} else if s.index.flush != nil || s.index.preparing {
 			s.flushIndex(time.Now(), false) // its next chunk
 		}
 		if len(s.inbox.q) > maxLazy {

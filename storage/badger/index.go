@@ -136,6 +136,10 @@ type delayedIndex struct {
 	q      []idxRef
 	writes atomic.Uint64 // keys of delayed history index entries written
 	flush  *indexFlush   // a flush under way (committer only)
+	// preparing: a flush is being prepared, to come on prepared (cap 1;
+	// committer only).
+	preparing bool
+	prepared  chan *indexFlush
 }
 
 // add queues the index entries of the records a transaction committed at
@@ -186,11 +190,33 @@ func (d *delayedIndex) pending(prefix []byte) (ents []idxEntry) {
 // with all it writes every chunk. On failure the chunk is tried again
 // later (a key written twice is the same key; a repeat Query drops).
 func (s *Store) flushIndex(now time.Time, all bool) {
+	if s.index.flush == nil && s.index.preparing {
+		// Grouping a second's entries takes the committer 5-12 ms at
+		// 15 000 messages/s: it runs on a goroutine of its own, and the
+		// committer takes the result after a later batch.
+		if all {
+			s.index.flush = <-s.index.prepared
+		} else {
+			select {
+			case s.index.flush = <-s.index.prepared:
+			default:
+				return
+			}
+		}
+		s.index.preparing = false
+		s.crashHere(crashBeforeIndexFlush)
+	}
 	if s.index.flush == nil {
 		if len(s.index.q) == 0 || !all && now.Sub(s.index.q[0].at) < s.inboxDelay {
 			return
 		}
-		s.index.flush = s.prepareIndexFlush()
+		refs := s.index.q[:len(s.index.q):len(s.index.q)] // the committer only appends to q meanwhile
+		if !all {
+			s.index.preparing = true
+			go func() { s.index.prepared <- s.prepareIndexFlush(refs) }()
+			return
+		}
+		s.index.flush = s.prepareIndexFlush(refs)
 		s.crashHere(crashBeforeIndexFlush)
 	}
 	for first := true; s.index.flush != nil && (all || first || len(s.c.ops) == 0); first = false {
@@ -214,11 +240,12 @@ type indexFlush struct {
 // millisecond of the committer's time).
 const indexChunk = 256
 
-// prepareIndexFlush groups every delayed index entry by index and cuts
-// the keys into chunks.
-func (s *Store) prepareIndexFlush() *indexFlush {
+// prepareIndexFlush groups the delayed index entries refs (the first of
+// the queue) by index and cuts the keys into chunks. It reads nothing the
+// committer changes.
+func (s *Store) prepareIndexFlush(refs []idxRef) *indexFlush {
 	groups := map[string][]idxEntry{}
-	for _, r := range s.index.q {
+	for _, r := range refs {
 		e := idxEntry{ts: r.ts, id: r.id}
 		groups[r.conv] = append(groups[r.conv], e)
 		groups[r.from] = append(groups[r.from], e)
@@ -235,7 +262,7 @@ func (s *Store) prepareIndexFlush() *indexFlush {
 			ents = ents[n:]
 		}
 	}
-	f := &indexFlush{n: len(s.index.q), keys: len(kvs)}
+	f := &indexFlush{n: len(refs), keys: len(kvs)}
 	// Chunks of at most indexChunk keys and a 20th of the memtable: badger
 	// refuses a transaction beyond 15 % of it.
 	budget := int(s.db.Opts().MemTableSize / 20)

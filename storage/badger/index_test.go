@@ -440,9 +440,9 @@ func TestFormat2Opens(t *testing.T) {
 	}
 }
 
-// TestIndexFlushInChunks: a flush of more keys than indexChunk writes one
-// chunk while operations wait for the committer and the rest after the
-// following batches, and every query finds each entry exactly once
+// TestIndexFlushInChunks: a flush of more keys than indexChunk is grouped
+// off the committer, then writes one chunk while operations wait for the
+// committer and the rest after the following batches, and every query finds each entry exactly once
 // before, during and after it; then the queue is empty and the
 // invariants hold.
 func TestIndexFlushInChunks(t *testing.T) {
@@ -484,7 +484,18 @@ func TestIndexFlushInChunks(t *testing.T) {
 	err := s.onCommitter(ctx, func() {
 		// An operation waits for the committer: the flush writes one chunk.
 		s.c.ops <- &op{fn: func(*txn) error { return nil }, done: make(chan struct{}, 1)}
-		s.flushIndex(time.Now().Add(2*time.Hour), false)
+		later := time.Now().Add(2 * time.Hour)
+		// The first call hands the grouping to a goroutine of its own and
+		// returns; a later one takes its result and writes a chunk.
+		s.flushIndex(later, false)
+		if s.index.flush != nil || !s.index.preparing {
+			t.Errorf("the first flushIndex: flush %v, preparing %v; want none, true", s.index.flush, s.index.preparing)
+			return
+		}
+		for s.index.flush == nil {
+			time.Sleep(time.Millisecond)
+			s.flushIndex(later, false)
+		}
 		if f := s.index.flush; f != nil {
 			chunks, left = len(f.ops)+1, len(f.ops)
 		}
