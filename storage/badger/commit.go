@@ -193,6 +193,10 @@ func (s *Store) commitLoop() {
 		case fn := <-s.c.calls:
 			fn()
 			continue
+		case f := <-s.index.prepared:
+			s.takeIndexFlush(f)
+			s.flushIndex(time.Now(), false)
+			continue
 		}
 		if o == nil { // s.c.ops is closed: write what is delayed and stop
 			s.closeLazy()

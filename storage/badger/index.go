@@ -192,26 +192,30 @@ func (d *delayedIndex) pending(prefix []byte) (ents []idxEntry) {
 func (s *Store) flushIndex(now time.Time, all bool) {
 	if s.index.flush == nil && s.index.preparing {
 		// Grouping a second's entries takes the committer 5-12 ms at
-		// 15 000 messages/s: it runs on a goroutine of its own, and the
-		// committer takes the result after a later batch.
+		// 15 000 messages/s: under load it runs on a goroutine of its
+		// own, and the committer takes the result as soon as it comes
+		// (commitLoop) or after a later batch.
 		if all {
-			s.index.flush = <-s.index.prepared
+			s.takeIndexFlush(<-s.index.prepared)
 		} else {
 			select {
-			case s.index.flush = <-s.index.prepared:
+			case f := <-s.index.prepared:
+				s.takeIndexFlush(f)
 			default:
 				return
 			}
 		}
-		s.index.preparing = false
-		s.crashHere(crashBeforeIndexFlush)
 	}
 	if s.index.flush == nil {
 		if len(s.index.q) == 0 || !all && now.Sub(s.index.q[0].at) < s.inboxDelay {
 			return
 		}
 		refs := s.index.q[:len(s.index.q):len(s.index.q)] // the committer only appends to q meanwhile
-		if !all {
+		if !all && len(s.c.ops) > 0 {
+			// Busy: group them off the committer. Idle, grouping here
+			// costs nobody a wait, and the inbox flush that follows in
+			// the same tick writes a checkpoint past these entries, so
+			// that acknowledgements are settled within InboxDelay.
 			s.index.preparing = true
 			go func() { s.index.prepared <- s.prepareIndexFlush(refs) }()
 			return
@@ -227,6 +231,12 @@ func (s *Store) flushIndex(now time.Time, all bool) {
 	if all && len(s.index.q) > 0 {
 		s.flushIndex(now, true) // entries queued after the flush began
 	}
+}
+
+// takeIndexFlush makes f, prepared off the committer, the flush under way.
+func (s *Store) takeIndexFlush(f *indexFlush) {
+	s.index.flush, s.index.preparing = f, false
+	s.crashHere(crashBeforeIndexFlush)
 }
 
 // indexFlush is a flush of delayed index entries under way.
