@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"crypto/md5"
 	"fmt"
 	"slices"
 	"strconv"
@@ -16,6 +17,25 @@ import (
 func TestConvIDDocExample(t *testing.T) {
 	if got := core.ConvID([]string{"u1234", "u0988"}); got != "bcd26a54e98687390b0abb4d83683d4b" {
 		t.Fatalf("ConvID = %s", got)
+	}
+}
+
+// TestConvIDTwoPeers: the two-participant fast path gives what the
+// general rule (sort, de-duplicate, join by ":", md5) gives, whatever the
+// order, for a peer talking to itself, and for ids longer than its stack
+// buffer.
+func TestConvIDTwoPeers(t *testing.T) {
+	general := func(p []string) string {
+		q := slices.Clone(p)
+		slices.Sort(q)
+		q = slices.Compact(q)
+		return fmt.Sprintf("%x", md5.Sum([]byte(strings.Join(q, ":"))))
+	}
+	long := strings.Repeat("x", 200)
+	for _, p := range [][]string{{"u1234", "u0988"}, {"u0988", "u1234"}, {"a", "a"}, {"", "b"}, {long, "b"}, {"b", long + "y"}} {
+		if got, want := core.ConvID(p), general(p); got != want {
+			t.Errorf("ConvID(%q) = %s, want %s", p, got, want)
+		}
 	}
 }
 

@@ -74,7 +74,7 @@ func (h *Hub) SendAs(ctx context.Context, s Send) (*storage.Message, error) {
 			return nil, fmt.Errorf("%w: at most %d recipients", ErrBadSend, h.cfg.MaxRecipients)
 		}
 		m.To = to
-		m.ConvID = ConvID(append([]string{s.From}, to...))
+		m.ConvID = convIDOf(s.From, to)
 	}
 	if !s.Transient {
 		if err := h.persist(ctx, s.App, m, to); err != nil {
