@@ -213,9 +213,9 @@ func (s *Store) flushIndex(now time.Time, all bool) {
 		refs := s.index.q[:len(s.index.q):len(s.index.q)] // the committer only appends to q meanwhile
 		if !all && len(s.c.ops) > 0 {
 			// Busy: group them off the committer. Idle, grouping here
-			// costs nobody a wait, and the inbox flush that follows in
-			// the same tick writes a checkpoint past these entries, so
-			// that acknowledgements are settled within InboxDelay.
+			// costs nobody a wait, and the checkpoints of this tick then
+			// pass these entries, so that acknowledgements are settled
+			// within InboxDelay (a crash no longer undoes them).
 			s.index.preparing = true
 			go func() { s.index.prepared <- s.prepareIndexFlush(refs) }()
 			return
