@@ -338,7 +338,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (int, any, error
 		var err error
 		if app, master, err = h.authenticate(cr); err != nil {
 			if r.ContentLength != 0 {
-				dropBody(w)
+				dropBody(w, r)
 			}
 			return 0, nil, err
 		}
@@ -402,24 +402,24 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (int, any, error
 // not read).
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > h.cfg.MaxBodyBytes {
-		dropBody(w)
+		dropBody(w, r)
 		return nil, errorf(http.StatusRequestEntityTooLarge, CodeObjectTooLarge, "body over %d bytes", h.cfg.MaxBodyBytes)
 	}
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout)) // unsupported writers (tests) have no deadline
-	b, err := io.ReadAll(io.LimitReader(r.Body, h.cfg.MaxBodyBytes+1))
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
 	if err != nil {
-		dropBody(w)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
+		dropBody(w, r)
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			return nil, errorf(http.StatusRequestEntityTooLarge, CodeObjectTooLarge, "body over %d bytes", h.cfg.MaxBodyBytes)
+		case errors.Is(err, os.ErrDeadlineExceeded):
 			return nil, errorf(http.StatusRequestTimeout, CodeTimeout, "the request body did not arrive within %s", h.cfg.BodyTimeout)
 		}
 		return nil, badParam("reading body: %v", err)
 	}
 	rc.SetReadDeadline(time.Time{})
-	if int64(len(b)) > h.cfg.MaxBodyBytes {
-		dropBody(w)
-		return nil, errorf(http.StatusRequestEntityTooLarge, CodeObjectTooLarge, "body over %d bytes", h.cfg.MaxBodyBytes)
-	}
 	return b, nil
 }
 
@@ -427,9 +427,20 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 // reading what is left of the request body: net/http would otherwise read
 // up to 256 KiB of it, as slowly as the client sends it, to reuse the
 // connection.
-func dropBody(w http.ResponseWriter) {
+//
+// It also makes net/http close that connection gently: a close with unread
+// request bytes in the socket makes the kernel send a reset, which can
+// reach the client before it has read the answer (it then sees
+// "connection reset by peer" instead of the 413). net/http half-closes
+// first and waits a little (500 ms) when a request went over a
+// http.MaxBytesReader limit, so dropBody goes over one: a limit of 0 and
+// a read of one byte of what is already buffered (the read deadline is
+// now, so it never waits for the client).
+func dropBody(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Connection", "close")
 	http.NewResponseController(w).SetReadDeadline(time.Now())
+	var one [1]byte
+	http.MaxBytesReader(w, r.Body, 0).Read(one[:])
 }
 
 // decodeObject decodes a JSON object body into v (a struct pointer or a
